@@ -1,0 +1,186 @@
+"""Readers and writers of the small CSV tables of a store recording (see docs/FORMAT.md).
+
+catalog.csv, planogram.csv and events.csv (truth or predicted). Every reader validates as it reads.
+With ``problems=None`` the first problem raises :class:`FormatError`; with a list, every problem is
+appended to it, the bad rows are dropped, and the good rows are returned (the validator's mode).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fusion.errors import FormatError
+
+CATALOG_COLUMNS = ("sku", "name", "weight_g")
+PLANOGRAM_COLUMNS = ("shelf", "plate", "sku")
+EVENT_COLUMNS = ("timestamp", "shopper", "action", "sku", "quantity", "shelf")
+PREDICTED_EXTRA_COLUMNS = ("plates", "camera", "frame", "confidence")
+ACTIONS = ("pick", "return")
+# Unix seconds above this are milliseconds (year 5138 in seconds): reported, never guessed.
+MAX_UNIX_SECONDS = 1e11
+
+
+def _report(problems: list[FormatError] | None, error: FormatError) -> None:
+    if problems is None:
+        raise error
+    problems.append(error)
+
+
+def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
+    """Read a CSV as strings (so SKUs keep their leading zeros) and check its header."""
+    path = Path(path)
+    if not path.is_file():
+        raise FormatError(path, "file not found")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise FormatError(path, "file is empty (no header line)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise FormatError(path, f"not a readable CSV: {exc}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise FormatError(path, f"missing column(s) {', '.join(missing)}; found {', '.join(frame.columns)}", line=1)
+    for column in frame.columns:
+        frame[column] = frame[column].str.strip()
+    return frame
+
+
+def _numeric(
+    frame: pd.DataFrame, column: str, path: Path, problems: list[FormatError] | None, *, integer: bool = False
+) -> np.ndarray:
+    """Parse one column as numbers; report each unparsable cell with its line. Returns a validity mask."""
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = values.isna() & (frame[column] != "") | (frame[column] == "")
+    if integer:
+        bad |= values.notna() & (values != values.round())
+    for index in np.flatnonzero(bad.to_numpy()):
+        kind = "an integer" if integer else "a number"
+        _report(problems, FormatError(path, f"{frame[column].iloc[index]!r} is not {kind}", line=index + 2, field=column))
+    frame[column] = values
+    return ~bad.to_numpy()
+
+
+def read_catalog(path: str | Path, problems: list[FormatError] | None = None) -> pd.DataFrame:
+    """catalog.csv -> DataFrame[sku: str, name: str, weight_g: float, weight_std_g: float]."""
+    path = Path(path)
+    frame = _read_csv(path, CATALOG_COLUMNS)
+    if "weight_std_g" not in frame.columns:
+        frame["weight_std_g"] = "0"
+    frame.loc[frame["weight_std_g"] == "", "weight_std_g"] = "0"
+    ok = _numeric(frame, "weight_g", path, problems) & _numeric(frame, "weight_std_g", path, problems)
+    for index in np.flatnonzero(ok & ~(frame["weight_g"].to_numpy() > 0)):
+        _report(problems, FormatError(path, f"weight must be > 0 grams, got {frame['weight_g'].iloc[index]}", line=index + 2, field="weight_g"))
+        ok[index] = False
+    for index in np.flatnonzero((frame["sku"] == "").to_numpy()):
+        _report(problems, FormatError(path, "empty sku", line=index + 2, field="sku"))
+        ok[index] = False
+    duplicated = frame["sku"].duplicated().to_numpy() & ok
+    for index in np.flatnonzero(duplicated):
+        _report(problems, FormatError(path, f"sku {frame['sku'].iloc[index]} appears twice", line=index + 2, field="sku"))
+        ok[index] = False
+    return frame.loc[ok, ["sku", "name", "weight_g", "weight_std_g"]].reset_index(drop=True)
+
+
+def read_planogram(
+    path: str | Path, catalog: pd.DataFrame | None = None, problems: list[FormatError] | None = None
+) -> pd.DataFrame:
+    """planogram.csv -> DataFrame[shelf: str, plate: int, sku: str]; skus checked against the catalog."""
+    path = Path(path)
+    frame = _read_csv(path, PLANOGRAM_COLUMNS)
+    ok = _numeric(frame, "plate", path, problems, integer=True)
+    if catalog is not None:
+        known = set(catalog["sku"])
+        for index in np.flatnonzero(ok & ~frame["sku"].isin(known).to_numpy()):
+            _report(problems, FormatError(path, f"sku {frame['sku'].iloc[index]} is not in the catalog", line=index + 2, field="sku"))
+            ok[index] = False
+    duplicated = frame.duplicated(["shelf", "plate"]).to_numpy() & ok
+    for index in np.flatnonzero(duplicated):
+        row = frame.iloc[index]
+        _report(problems, FormatError(path, f"plate {row['shelf']}/{int(row['plate'])} appears twice", line=index + 2))
+        ok[index] = False
+    frame = frame.loc[ok, ["shelf", "plate", "sku"]].reset_index(drop=True)
+    frame["plate"] = frame["plate"].astype(int)
+    return frame
+
+
+def read_events(path: str | Path, problems: list[FormatError] | None = None) -> pd.DataFrame:
+    """events.csv (truth or predicted) -> DataFrame sorted by timestamp.
+
+    Columns: timestamp (float s), shopper (str), action ('pick'|'return'), sku (str), quantity (int),
+    shelf (str), plates (str, ';'-separated, may be ''), and for predictions camera (str),
+    frame (int, -1 if unknown), confidence (float, 1.0 if unknown).
+    """
+    path = Path(path)
+    frame = _read_csv(path, EVENT_COLUMNS)
+    for column in ("plates", "camera"):
+        if column not in frame.columns:
+            frame[column] = ""
+    if "frame" not in frame.columns:
+        frame["frame"] = "-1"
+    if "confidence" not in frame.columns:
+        frame["confidence"] = "1"
+    ok = _numeric(frame, "timestamp", path, problems)
+    ok &= _numeric(frame, "quantity", path, problems, integer=True)
+    ok &= _numeric(frame, "frame", path, problems, integer=True)
+    ok &= _numeric(frame, "confidence", path, problems)
+    for index in np.flatnonzero(ok & (frame["timestamp"].to_numpy() > MAX_UNIX_SECONDS)):
+        _report(problems, FormatError(path, "timestamp looks like milliseconds; Unix seconds expected", line=index + 2, field="timestamp"))
+        ok[index] = False
+    for index in np.flatnonzero(ok & ~frame["action"].isin(ACTIONS).to_numpy()):
+        _report(problems, FormatError(path, f"action {frame['action'].iloc[index]!r} is not pick or return", line=index + 2, field="action"))
+        ok[index] = False
+    for index in np.flatnonzero(ok & ~(frame["quantity"].to_numpy() >= 1)):
+        _report(problems, FormatError(path, "quantity must be >= 1", line=index + 2, field="quantity"))
+        ok[index] = False
+    columns = [*EVENT_COLUMNS, *PREDICTED_EXTRA_COLUMNS]
+    frame = frame.loc[ok, columns].reset_index(drop=True)
+    frame["quantity"] = frame["quantity"].astype(int)
+    frame["frame"] = frame["frame"].astype(int)
+    return frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
+
+
+def write_csv_atomic(frame: pd.DataFrame, path: str | Path, *, float_format: str | None = None) -> Path:
+    """Write a CSV to a temporary name beside ``path`` and rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", newline="") as stream:
+            frame.to_csv(stream, index=False, float_format=float_format, quoting=csv.QUOTE_MINIMAL)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_events(events: pd.DataFrame, path: str | Path, *, predicted: bool = False) -> Path:
+    """Write events in the documented column order (plus camera/frame/confidence when predicted)."""
+    columns = [*EVENT_COLUMNS, "plates"] + (list(PREDICTED_EXTRA_COLUMNS[1:]) if predicted else [])
+    frame = events.reindex(columns=columns)
+    return write_csv_atomic(frame.sort_values("timestamp", kind="stable"), path, float_format="%.3f")
+
+
+def write_json_atomic(payload: object, path: str | Path) -> Path:
+    """Write JSON (sorted keys, indented) to a temporary name beside ``path`` and rename it into place."""
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(payload, stream, indent=2, sort_keys=True, default=str)
+            stream.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

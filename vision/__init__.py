@@ -1,0 +1,1 @@
+"""Video in, cart timelines out: detection, shopper tracking, hands, shelf-zone events."""

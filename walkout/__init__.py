@@ -1,0 +1,3 @@
+"""walkout: just-walk-out retail from recorded shelf cameras and shelf weight sensors."""
+
+__version__ = "0.1.0"
