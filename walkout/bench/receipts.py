@@ -1,0 +1,187 @@
+"""Receipt scoring: final carts (picks minus returns, per sku, in units) against the truth.
+
+Per shopper: the truth cart of each truth shopper is compared with the cart of the predicted
+shoppers mapped to that truth id (several fragments of one shopper add up). Unit counts per sku:
+``matched = min(truth, predicted)``, ``false_pos = predicted - matched``, ``missed = truth - matched``
+(multiset precision / recall / F1). A cart is exact when nothing is extra or missing.
+Receipt accuracy = exact truth shoppers / truth shoppers (1.0 when there are no truth shoppers).
+Truth shoppers are those in truth/events.csv plus, when given, those seen in truth tracks (a
+shopper who took nothing must get an empty cart). Predicted carts mapped to no truth shopper count
+their units as false positives in the summed unit counts (row ``shopper`` = ``pred:<id>``).
+
+Store level ("weight only"): the multiset of skus taken from the store, net of returns, over
+everybody (all shoppers plus unattributed lines of receipts.json) against the truth.
+
+A net negative quantity (more returned than picked by one shopper) is clipped to 0 with a debug log:
+a cart cannot hold fewer than zero items.
+
+receipts.json as read here (written by fusion)::
+
+    {"version": 1, "recording": "<name>",
+     "shoppers": {"<predicted shopper id>": {"items": {"<sku>": qty, ...}, "lines": [...]}},
+     "unattributed": {"items": {"<sku>": qty, ...}, "lines": [...]}}
+
+Only ``items`` are scored (``lines`` are the evidence behind them and are not read).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from fusion.errors import FormatError
+from walkout.bench.counts import Counts
+from walkout.bench.inputs import read_json
+
+log = logging.getLogger(__name__)
+
+Cart = Counter  # sku (str) -> units (int > 0)
+UNMAPPED_PREFIX = "pred:"
+
+
+def _clip(cart: Counter) -> Cart:
+    negative = {sku: n for sku, n in cart.items() if n < 0}
+    if negative:
+        log.debug("net negative quantities clipped to 0: %s", negative)
+    return Counter({sku: int(n) for sku, n in cart.items() if n > 0})
+
+
+def net_carts(events: pd.DataFrame, shopper_column: str = "shopper") -> dict[str, Cart]:
+    """Events -> {shopper: cart}; picks add and returns subtract ``quantity`` units per sku."""
+    if events.empty:
+        return {}
+    signed = events["quantity"].where(events["action"] == "pick", -events["quantity"])
+    totals = signed.groupby([events[shopper_column].astype(str), events["sku"].astype(str)]).sum()
+    carts: dict[str, Counter] = {}
+    for (shopper, sku), units in totals.items():
+        carts.setdefault(shopper, Counter())[sku] += int(units)
+    return {shopper: _clip(cart) for shopper, cart in carts.items()}
+
+
+def store_cart(events: pd.DataFrame) -> Cart:
+    """Everything taken from the store, net of returns (shoppers ignored)."""
+    if events.empty:
+        return Counter()
+    signed = events["quantity"].where(events["action"] == "pick", -events["quantity"])
+    return _clip(Counter({str(k): int(v) for k, v in signed.groupby(events["sku"].astype(str)).sum().items()}))
+
+
+def compare_carts(truth: Mapping[str, int], predicted: Mapping[str, int]) -> Counts:
+    """Unit counts of one cart (multiset intersection, extras, misses)."""
+    skus = set(truth) | set(predicted)
+    matched = sum(min(truth.get(s, 0), predicted.get(s, 0)) for s in skus)
+    return Counts(matched, sum(predicted.values()) - matched, sum(truth.values()) - matched)
+
+
+@dataclass(frozen=True)
+class CartScore:
+    """Per-shopper receipt counts: truth shoppers, those with an exact cart, and unit counts."""
+
+    shoppers: int = 0
+    exact: int = 0
+    units: Counts = Counts()
+
+    def __add__(self, other: CartScore) -> CartScore:
+        return CartScore(self.shoppers + other.shoppers, self.exact + other.exact, self.units + other.units)
+
+    @property
+    def receipt_accuracy(self) -> float:
+        return self.exact / self.shoppers if self.shoppers else 1.0
+
+    def to_dict(self) -> dict:
+        return {
+            "shoppers": self.shoppers,
+            "exact": self.exact,
+            "receipt_accuracy": self.receipt_accuracy,
+            "units": self.units.to_dict(),
+        }
+
+
+def _cart_text(cart: Mapping[str, int]) -> dict[str, int]:
+    return {sku: int(cart[sku]) for sku in sorted(cart)}
+
+
+def score_carts(
+    truth: Mapping[str, Cart], predicted: Mapping[str, Cart], extra_truth_shoppers: Iterable[str] = ()
+) -> tuple[CartScore, list[dict]]:
+    """Per-shopper carts. ``predicted`` keys are truth ids (mapped) or ``pred:<id>`` (unmapped).
+
+    Returns the summed score and one row per shopper: shopper, truth and predicted items,
+    unit counts, exact flag.
+    """
+    shoppers = sorted(set(truth) | {str(s) for s in extra_truth_shoppers})
+    rows: list[dict] = []
+    total = CartScore()
+    for shopper in shoppers:
+        units = compare_carts(truth.get(shopper, {}), predicted.get(shopper, {}))
+        total += CartScore(1, int(units.exact), units)
+        rows.append(
+            {
+                "shopper": shopper,
+                "truth": _cart_text(truth.get(shopper, {})),
+                "predicted": _cart_text(predicted.get(shopper, {})),
+                **units.to_dict(),
+                "exact": units.exact,
+            }
+        )
+    for shopper in sorted(set(predicted) - set(shoppers)):
+        units = compare_carts({}, predicted[shopper])
+        total += CartScore(0, 0, units)
+        rows.append(
+            {"shopper": shopper, "truth": {}, "predicted": _cart_text(predicted[shopper]), **units.to_dict(), "exact": units.exact}
+        )
+    return total, rows
+
+
+def merge_mapped(carts: Mapping[str, Cart], mapping: Mapping[str, str]) -> dict[str, Cart]:
+    """Predicted-id carts -> truth-id carts (fragments summed); unmapped ids become ``pred:<id>``."""
+    merged: dict[str, Counter] = {}
+    for shopper, cart in carts.items():
+        key = mapping.get(shopper, f"{UNMAPPED_PREFIX}{shopper}")
+        merged.setdefault(key, Counter()).update(cart)
+    return merged
+
+
+@dataclass(frozen=True)
+class Receipts:
+    """receipts.json contents: predicted shopper id -> cart, and the unattributed cart."""
+
+    shoppers: dict[str, Cart]
+    unattributed: Cart
+
+    @property
+    def store(self) -> Cart:
+        total = Counter(self.unattributed)
+        for cart in self.shoppers.values():
+            total.update(cart)
+        return _clip(total)
+
+
+def _items(path: Path, block: object, where: str) -> Cart:
+    if not isinstance(block, dict) or not isinstance(block.get("items", {}), dict):
+        raise FormatError(path, f"{where} must be an object with an 'items' object", field=where)
+    cart: Counter = Counter()
+    for sku, qty in block.get("items", {}).items():
+        if isinstance(qty, bool) or not isinstance(qty, int | float) or qty != int(qty):
+            raise FormatError(path, f"{where}: quantity of sku {sku} is not an integer: {qty!r}", field=where)
+        cart[str(sku)] += int(qty)
+    return _clip(cart)
+
+
+def read_receipts(path: Path) -> Receipts:
+    """Read receipts.json (schema in the module docstring); FormatError on anything malformed."""
+    payload = read_json(path)
+    if payload.get("version") != 1:
+        raise FormatError(path, f"version must be 1, got {payload.get('version')!r}", field="version")
+    shoppers = payload.get("shoppers", {}) or {}
+    if not isinstance(shoppers, dict):
+        raise FormatError(path, "'shoppers' must be an object", field="shoppers")
+    return Receipts(
+        shoppers={str(k): _items(path, v, f"shoppers.{k}") for k, v in shoppers.items()},
+        unattributed=_items(path, payload.get("unattributed", {"items": {}}) or {"items": {}}, "unattributed"),
+    )

@@ -1,0 +1,371 @@
+"""The benchmark report: ``report.json`` (versioned, for machines), ``report.md`` (tables for people),
+``confusion.csv`` (every error, one row each), and a short text summary.
+
+Overall figures are sums of counts over recordings (and cameras), with ratios derived from the
+sums, never averages of per-recording ratios.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from fusion.tables import write_csv_atomic, write_json_atomic
+from walkout.bench.config import REPORT_VERSION, BenchConfig
+from walkout.bench.counts import Counts
+from walkout.bench.events import EventScore
+from walkout.bench.receipts import CartScore
+from walkout.bench.score import RecordingResult
+from walkout.bench.speed import SpeedScore
+from walkout.bench.tracking import TrackingScore
+
+# Names accepted by --fail-under, with what they mean (all overall figures, higher is better).
+METRICS = {
+    "product_precision": "events, shopper ignored: precision",
+    "product_recall": "events, shopper ignored: recall",
+    "product_f1": "events, shopper ignored: F1",
+    "attributed_precision": "events with the right shopper: precision",
+    "attributed_recall": "events with the right shopper: recall",
+    "attributed_f1": "events with the right shopper: F1",
+    "receipt_accuracy": "share of truth shoppers whose cart (from events) is exactly right",
+    "cart_f1": "per-shopper carts from events: F1 over item units",
+    "event_store_f1": "store-level items taken, from events: F1 over item units",
+    "fused_receipt_accuracy": "share of truth shoppers whose receipts.json cart is exactly right",
+    "fused_cart_f1": "per-shopper receipts.json carts: F1 over item units",
+    "store_f1": "store-level items taken, from receipts.json (weight only): F1 over item units",
+    "hota": "tracking HOTA",
+    "mota": "tracking MOTA",
+    "idf1": "tracking IDF1",
+    "realtime_factor": "seconds of video per wall-clock second",
+}
+
+
+def _sum(values: Iterable, start):
+    total = start
+    for value in values:
+        total = total + value
+    return total
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    """Per-recording results plus the overall sums."""
+
+    results: list[RecordingResult]
+    config: BenchConfig
+
+    @property
+    def scored(self) -> list[RecordingResult]:
+        return [r for r in self.results if r.ok]
+
+    @property
+    def failed(self) -> list[RecordingResult]:
+        return [r for r in self.results if not r.ok]
+
+    def _parts(self, attribute: str) -> list:
+        return [getattr(r, attribute) for r in self.scored if getattr(r, attribute) is not None]
+
+    @property
+    def events(self) -> EventScore | None:
+        parts = self._parts("events")
+        return _sum(parts, EventScore()) if parts else None
+
+    @property
+    def carts(self) -> CartScore | None:
+        parts = self._parts("carts")
+        return _sum(parts, CartScore()) if parts else None
+
+    @property
+    def receipts(self) -> CartScore | None:
+        parts = self._parts("receipts")
+        return _sum(parts, CartScore()) if parts else None
+
+    @property
+    def event_store(self) -> Counts | None:
+        parts = self._parts("event_store")
+        return _sum(parts, Counts()) if parts else None
+
+    @property
+    def receipt_store(self) -> Counts | None:
+        parts = self._parts("receipt_store")
+        return _sum(parts, Counts()) if parts else None
+
+    @property
+    def tracking(self) -> TrackingScore | None:
+        parts = [score for r in self.scored for score in r.tracking.values()]
+        return _sum(parts, TrackingScore()) if parts else None
+
+    @property
+    def speed(self) -> SpeedScore:
+        return _sum((r.speed for r in self.scored), SpeedScore())
+
+    def metrics(self) -> dict[str, float]:
+        """Overall figures by --fail-under name; a metric that was not measured is absent."""
+        out: dict[str, float] = {}
+        if (events := self.events) is not None:
+            for level in ("product", "attributed"):
+                counts = getattr(events, level)
+                for ratio in ("precision", "recall", "f1"):
+                    out[f"{level}_{ratio}"] = getattr(counts, ratio)
+        if (carts := self.carts) is not None:
+            out["receipt_accuracy"] = carts.receipt_accuracy
+            out["cart_f1"] = carts.units.f1
+        if (store := self.event_store) is not None:
+            out["event_store_f1"] = store.f1
+        if (receipts := self.receipts) is not None:
+            out["fused_receipt_accuracy"] = receipts.receipt_accuracy
+            out["fused_cart_f1"] = receipts.units.f1
+        if (store := self.receipt_store) is not None:
+            out["store_f1"] = store.f1
+        if (tracking := self.tracking) is not None:
+            summary = tracking.summary()
+            out.update(hota=summary["hota"], mota=summary["mota"], idf1=summary["idf1"])
+        speed = self.speed
+        if speed.measured and speed.total.realtime_factor is not None:
+            out["realtime_factor"] = speed.total.realtime_factor
+        return out
+
+    def below(self, floors: dict[str, float]) -> list[str]:
+        """One message per metric under its floor (or not measured)."""
+        values = self.metrics()
+        problems = []
+        for name, floor in floors.items():
+            if name not in values:
+                problems.append(f"{name} was not measured (floor {floor:g})")
+            elif values[name] < floor:
+                problems.append(f"{name} = {values[name]:.3f} is below {floor:g}")
+        return problems
+
+    def to_dict(self) -> dict:
+        def opt(value):
+            return None if value is None else value.to_dict()
+
+        recordings = []
+        for r in self.results:
+            if not r.ok:
+                recordings.append({"name": r.name, "status": "failed", "error": r.error})
+                continue
+            recordings.append(
+                {
+                    "name": r.name,
+                    "status": "ok",
+                    "notes": r.notes,
+                    "events": opt(r.events),
+                    "confusion": r.confusion,
+                    "carts": opt(r.carts),
+                    "cart_rows": r.cart_rows,
+                    "event_store": opt(r.event_store),
+                    "receipts": opt(r.receipts),
+                    "receipt_rows": r.receipt_rows,
+                    "receipt_store": opt(r.receipt_store),
+                    "tracking": {camera: score.summary() for camera, score in sorted(r.tracking.items())},
+                    "id_mapping": r.id_mapping,
+                    "speed": r.speed.to_dict(),
+                }
+            )
+        tracking = self.tracking
+        return {
+            "version": REPORT_VERSION,
+            "tool": "walkout bench",
+            "config": asdict(self.config),
+            "recordings": recordings,
+            "failed": [r.name for r in self.failed],
+            "overall": {
+                "recordings": len(self.results),
+                "scored": len(self.scored),
+                "events": opt(self.events),
+                "carts": opt(self.carts),
+                "event_store": opt(self.event_store),
+                "receipts": opt(self.receipts),
+                "receipt_store": opt(self.receipt_store),
+                "tracking": None if tracking is None else tracking.summary(),
+                "speed": self.speed.to_dict(),
+            },
+            "metrics": self.metrics(),
+        }
+
+
+def _f(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _count_row(label: str, counts: Counts) -> list:
+    return [label, counts.matched, counts.false_pos, counts.missed, _f(counts.precision), _f(counts.recall), _f(counts.f1)]
+
+
+def _items(cart: dict[str, int]) -> str:
+    return ", ".join(f"{sku}×{n}" for sku, n in cart.items()) or "(empty)"
+
+
+def to_markdown(report: BenchReport) -> str:
+    """report.md: overall tables first, then one section per recording."""
+    cfg = report.config
+    out = [
+        "# walkout bench report",
+        "",
+        f"Recordings: {len(report.results)} ({len(report.scored)} scored, {len(report.failed)} failed). "
+        f"Event time tolerance {cfg.tolerance_s:g} s; IoU threshold {cfg.iou_threshold:g}. "
+        "Overall figures are sums of counts, ratios derived from the sums.",
+        "",
+    ]
+    if report.failed:
+        out += ["## Failed recordings", ""]
+        out += _table(["recording", "error"], [[r.name, r.error] for r in report.failed]) + [""]
+
+    out += ["## Events", ""]
+    header = ["recording", "level", "matched", "false pos", "missed", "precision", "recall", "F1"]
+    rows = []
+    for r in report.scored:
+        if r.events is not None:
+            rows += [[r.name, *_count_row("product", r.events.product)], [r.name, *_count_row("attributed", r.events.attributed)]]
+    if (events := report.events) is not None:
+        rows += [["**all**", *_count_row("product", events.product)], ["**all**", *_count_row("attributed", events.attributed)]]
+    out += (_table(header, rows) if rows else ["not scored (no predicted events)"]) + [""]
+    if events is not None:
+        out += [f"Quantity mismatches among matched events: {events.quantity_mismatches}.", ""]
+
+    out += ["## Receipts", ""]
+    header = ["recording", "source", "truth shoppers", "exact", "receipt accuracy", "unit P", "unit R", "unit F1"]
+    rows = []
+    sources = [("events", "carts"), ("receipts.json", "receipts")]
+    for r in report.scored:
+        for label, attr in sources:
+            if (score := getattr(r, attr)) is not None:
+                rows.append([r.name, label, score.shoppers, score.exact, _f(score.receipt_accuracy), _f(score.units.precision), _f(score.units.recall), _f(score.units.f1)])
+    for label, attr in sources:
+        if (score := getattr(report, attr)) is not None:
+            rows.append(["**all**", label, score.shoppers, score.exact, _f(score.receipt_accuracy), _f(score.units.precision), _f(score.units.recall), _f(score.units.f1)])
+    out += (_table(header, rows) if rows else ["not scored"]) + [""]
+
+    out += ["### Store level (items taken from the store, net of returns, shoppers ignored)", ""]
+    header = ["recording", "source", "matched units", "extra", "missed", "precision", "recall", "F1", "exact"]
+    rows = []
+    stores = [("events", "event_store"), ("receipts.json (weight only)", "receipt_store")]
+    for r in report.scored:
+        for label, attr in stores:
+            if (c := getattr(r, attr)) is not None:
+                rows.append([r.name, label, c.matched, c.false_pos, c.missed, _f(c.precision), _f(c.recall), _f(c.f1), "yes" if c.exact else "no"])
+    for label, attr in stores:
+        if (c := getattr(report, attr)) is not None:
+            rows.append(["**all**", label, c.matched, c.false_pos, c.missed, _f(c.precision), _f(c.recall), _f(c.f1), "yes" if c.exact else "no"])
+    out += (_table(header, rows) if rows else ["not scored"]) + [""]
+
+    out += ["## Tracking", ""]
+    header = ["recording", "camera", "HOTA", "MOTA", "IDF1", "ID switches", "TP", "FP", "FN", "frames"]
+    rows = []
+    for r in report.scored:
+        for camera, score in sorted(r.tracking.items()):
+            s = score.summary()
+            rows.append([r.name, camera, _f(s["hota"]), _f(s["mota"]), _f(s["idf1"]), s["id_switches"], s["true_pos"], s["false_pos"], s["missed"], s["frames"]])
+    if (tracking := report.tracking) is not None:
+        s = tracking.summary()
+        rows.append(["**all**", "", _f(s["hota"]), _f(s["mota"]), _f(s["idf1"]), s["id_switches"], s["true_pos"], s["false_pos"], s["missed"], s["frames"]])
+    out += (_table(header, rows) if rows else ["not scored (no truth or predicted tracks)"]) + [""]
+
+    out += ["## Speed", ""]
+    speed = report.speed
+    if not speed.measured:
+        out += ["no timings", ""]
+    else:
+        stages = sorted({name for t in speed.cameras.values() for name in t.stages_s})
+        header = ["camera", "frames", "video s", "wall s", *[f"{s} fps" for s in stages], "fps", "real-time factor"]
+        rows = []
+        for camera, t in sorted(speed.cameras.items()):
+            rows.append([camera, t.frames, _f(t.video_s, 1), _f(t.total_s, 2), *[_f(t.stage_fps.get(s), 1) for s in stages], _f(t.fps, 1), _f(t.realtime_factor, 2)])
+        total = speed.total
+        rows.append(["**all**", total.frames, _f(total.video_s, 1), _f(total.total_s, 2), *[_f(total.stage_fps.get(s), 1) for s in stages], _f(total.fps, 1), _f(total.realtime_factor, 2)])
+        out += _table(header, rows) + [""]
+        if speed.baselines:
+            rows = []
+            for name, t in sorted(speed.baselines.items()):
+                ratio = total.fps / t.fps if total.fps and t.fps else None
+                rows.append([name, t.frames, _f(t.fps, 1), _f(t.realtime_factor, 2), _f(ratio, 2)])
+            out += _table(["baseline", "frames", "fps", "real-time factor", "pipeline fps / baseline fps"], rows) + [""]
+
+    for r in report.scored:
+        out += [f"## {r.name}", ""]
+        out += [f"- {note}" for note in r.notes] + ([""] if r.notes else [])
+        if r.id_mapping:
+            text = "; ".join(f"{cam}: " + ", ".join(f"{p}→{t}" for p, t in sorted(m.items())) for cam, m in sorted(r.id_mapping.items()))
+            out += [f"Predicted track → truth shopper: {text}", ""]
+        if r.confusion:
+            out += ["### Errors", ""]
+            header = ["kind", "time (s from camera start)", "camera", "frame", "action", "sku", "truth shopper", "predicted shopper", "qty truth/pred", "Δt s"]
+            rows = [
+                [
+                    c["kind"], _f(c["video_s"], 2), c["camera"], "–" if c["frame"] is None else c["frame"], c["action"], c["sku"],
+                    c["truth_shopper"] or "–",
+                    "–" if c["pred_shopper"] is None else f"{c['pred_shopper']} (→{c['pred_shopper_as_truth']})",
+                    f"{c['truth_quantity'] or '–'}/{c['pred_quantity'] or '–'}", _f(c["dt_s"], 2),
+                ]
+                for c in r.confusion
+            ]
+            out += _table(header, rows) + [""]
+        elif r.events is not None:
+            out += ["No event errors.", ""]
+        wrong = [row for row in r.cart_rows if not row["exact"]]
+        if wrong:
+            out += ["### Carts that differ from the truth", ""]
+            out += _table(["shopper", "truth", "predicted (from events)"], [[w["shopper"], _items(w["truth"]), _items(w["predicted"])] for w in wrong]) + [""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def summary(report: BenchReport) -> list[str]:
+    """A few lines for the terminal."""
+    lines = [f"{len(report.results)} recording(s): {len(report.scored)} scored, {len(report.failed)} failed"]
+    for r in report.failed:
+        lines.append(f"  FAILED {r.name}: {r.error}")
+    metrics = report.metrics()
+    if not metrics:
+        lines.append("  nothing scored")
+    for name, value in metrics.items():
+        lines.append(f"  {name:24s} {value:.3f}")
+    if not report.speed.measured:
+        lines.append("  speed: no timings")
+    else:
+        for name, t in sorted(report.speed.baselines.items()):
+            total = report.speed.total
+            if total.fps and t.fps:
+                lines.append(f"  speed vs {name}: {total.fps / t.fps:.2f}x ({total.fps:.1f} vs {t.fps:.1f} fps)")
+    return lines
+
+
+def _write_text_atomic(text: str, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+CONFUSION_COLUMNS = [
+    "recording", "kind", "timestamp", "camera", "frame", "video_s", "action", "sku",
+    "truth_shopper", "pred_shopper", "pred_shopper_as_truth", "truth_quantity", "pred_quantity", "dt_s",
+]
+
+
+def write_report(report: BenchReport, out_dir: Path) -> dict[str, Path]:
+    """Write report.json, report.md and confusion.csv into ``out_dir`` (each atomically)."""
+    out_dir = Path(out_dir)
+    rows = [{"recording": r.name, **c} for r in report.scored for c in r.confusion]
+    return {
+        "json": write_json_atomic(report.to_dict(), out_dir / "report.json"),
+        "markdown": _write_text_atomic(to_markdown(report), out_dir / "report.md"),
+        "confusion": write_csv_atomic(pd.DataFrame(rows, columns=CONFUSION_COLUMNS), out_dir / "confusion.csv"),
+    }

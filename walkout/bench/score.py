@@ -1,0 +1,203 @@
+"""Score one recording's predictions against its truth, and many recordings into one report.
+
+Layout read (docs/FORMAT.md)::
+
+    <recording>/store.json, truth/events.csv, truth/tracks/<camera>.txt
+    <predictions>/<recording folder name>/events.csv, tracks/<camera>.txt, run.json, receipts.json
+
+A recording fails (and is listed as failed, the others go on) when its folder, its
+truth/events.csv, or its predictions folder is missing, or any file read is malformed. Parts that
+are simply absent are not failures: they are reported as "not scored" with the reason (no truth
+tracks, no predicted tracks, no receipts.json, no timings).
+
+Shopper ids. Predicted shopper ids are track ids; each is mapped to the truth shopper its track
+overlaps in the most frames (IoU >= ``iou_threshold``), per camera (an event uses its own camera's
+mapping; an event without a known camera uses overlaps summed over cameras). A predicted id with no
+overlap maps to ``pred:<id>`` and never equals a truth id. When there are no predicted tracks at
+all, predicted ids are compared with truth ids as they are, and the report says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from fusion.errors import FormatError
+from fusion.tables import read_events
+from walkout.bench.config import BenchConfig
+from walkout.bench.counts import Counts
+from walkout.bench.events import EventScore, confusion, match_events, score_events
+from walkout.bench.inputs import CameraClock, read_camera_clocks, read_json, read_mot
+from walkout.bench.receipts import (
+    UNMAPPED_PREFIX,
+    CartScore,
+    compare_carts,
+    merge_mapped,
+    net_carts,
+    read_receipts,
+    score_carts,
+    store_cart,
+)
+from walkout.bench.speed import SpeedScore, read_speed
+from walkout.bench.tracking import TrackingScore, map_ids, overlap_table, prepare_sequence, score_sequence
+
+log = logging.getLogger(__name__)
+
+# Exceptions that mark one recording as failed instead of stopping the run.
+RECORDING_ERRORS = (FormatError, OSError, ValueError, KeyError)
+
+
+@dataclass(frozen=True)
+class RecordingResult:
+    """Everything scored for one recording; ``None`` parts were not scored (see ``notes``)."""
+
+    name: str
+    error: str | None = None
+    events: EventScore | None = None
+    confusion: list[dict] = field(default_factory=list)
+    carts: CartScore | None = None
+    cart_rows: list[dict] = field(default_factory=list)
+    event_store: Counts | None = None
+    receipts: CartScore | None = None
+    receipt_rows: list[dict] = field(default_factory=list)
+    receipt_store: Counts | None = None
+    tracking: dict[str, TrackingScore] = field(default_factory=dict)
+    id_mapping: dict[str, dict[str, str]] = field(default_factory=dict)
+    speed: SpeedScore = SpeedScore()
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _locator(clocks: dict[str, CameraClock]):
+    default = next(iter(clocks.values()), None)
+
+    def locate(timestamp: float, camera: str) -> tuple[str, int | None, float | None]:
+        clock = clocks.get(camera, default)
+        if clock is None:
+            return camera, None, None
+        frame, video_s = clock.locate(timestamp)
+        return clock.camera, frame, video_s
+
+    return locate
+
+
+def _map_shoppers(
+    predicted: pd.DataFrame, per_camera: dict[str, dict[str, str]], overall: dict[str, str], mapped: bool
+) -> pd.Series:
+    """Predicted shopper ids -> truth ids (str), ``pred:<id>`` when unmapped (module docstring)."""
+    if not mapped:
+        return predicted["shopper"].astype(str)
+    out = []
+    for shopper, camera in zip(predicted["shopper"].astype(str), predicted["camera"].astype(str), strict=True):
+        table = per_camera.get(camera, overall)
+        out.append(table.get(shopper, f"{UNMAPPED_PREFIX}{shopper}"))
+    return pd.Series(out, index=predicted.index, dtype=object)
+
+
+def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> RecordingResult:
+    """Score ``predictions`` (the folder for this recording) against ``recording``'s truth.
+
+    Raises FormatError / OSError for a recording that cannot be scored (see module docstring).
+    """
+    name = recording.name
+    notes: list[str] = []
+    if not recording.is_dir():
+        raise FormatError(recording, "recording folder not found")
+    truth_events_path = recording / "truth" / "events.csv"
+    if not truth_events_path.is_file():
+        raise FormatError(truth_events_path, "no truth: file not found (a labelled recording is needed)")
+    if not predictions.is_dir():
+        raise FormatError(predictions, "no predictions for this recording (folder not found)")
+
+    run_path = predictions / "run.json"
+    run_info = read_json(run_path) if run_path.is_file() else {}
+    if (recording / "store.json").is_file():
+        clocks = read_camera_clocks(recording, run_info)
+    else:
+        clocks = {}
+        notes.append("no store.json: confusion list without frames / video times")
+    truth = read_events(truth_events_path)
+
+    # Tracking, and the predicted-id -> truth-id mapping it gives.
+    tracking: dict[str, TrackingScore] = {}
+    per_camera: dict[str, dict[str, str]] = {}
+    overlaps: list[pd.DataFrame] = []
+    truth_track_shoppers: set[str] = set()
+    truth_tracks_dir = recording / "truth" / "tracks"
+    truth_track_files = sorted(truth_tracks_dir.glob("*.txt")) if truth_tracks_dir.is_dir() else []
+    if not truth_track_files:
+        notes.append("tracking not scored: no truth/tracks/<camera>.txt")
+    for truth_path in truth_track_files:
+        camera = truth_path.stem
+        truth_rows = read_mot(truth_path)
+        truth_track_shoppers |= set(truth_rows.loc[truth_rows["conf"] != 0, "id"].astype(str))
+        pred_path = predictions / "tracks" / f"{camera}.txt"
+        if not pred_path.is_file():
+            notes.append(f"tracking of {camera} not scored: no predicted tracks/{camera}.txt")
+            continue
+        sequence = prepare_sequence(truth_rows, read_mot(pred_path))
+        tracking[camera] = score_sequence(sequence, config)
+        table = overlap_table(sequence, config.iou_threshold)
+        per_camera[camera] = map_ids(table)
+        overlaps.append(table)
+    mapped = bool(tracking)
+    overall_mapping = map_ids(pd.concat(overlaps, ignore_index=True)) if overlaps else {}
+    if not mapped:
+        notes.append("shopper ids not mapped (no predicted tracks): predicted ids compared with truth ids as they are")
+
+    result: dict = {"tracking": tracking, "id_mapping": per_camera}
+
+    # Events, carts from events.
+    events_path = predictions / "events.csv"
+    if events_path.is_file():
+        predicted = read_events(events_path)
+        predicted["mapped_shopper"] = _map_shoppers(predicted, per_camera, overall_mapping, mapped)
+        match = match_events(truth, predicted, config)
+        result["events"] = score_events(truth, predicted, match)
+        result["confusion"] = confusion(truth, predicted, match, _locator(clocks))
+        carts, rows = score_carts(
+            net_carts(truth, "shopper"), net_carts(predicted, "mapped_shopper"), truth_track_shoppers
+        )
+        result.update(carts=carts, cart_rows=rows, event_store=compare_carts(store_cart(truth), store_cart(predicted)))
+    else:
+        notes.append("events not scored: no predicted events.csv")
+
+    receipts_path = predictions / "receipts.json"
+    if receipts_path.is_file():
+        receipts = read_receipts(receipts_path)
+        mapping = overall_mapping if mapped else {s: s for s in receipts.shoppers}
+        score, rows = score_carts(
+            net_carts(truth, "shopper"), merge_mapped(receipts.shoppers, mapping), truth_track_shoppers
+        )
+        result.update(receipts=score, receipt_rows=rows, receipt_store=compare_carts(store_cart(truth), receipts.store))
+    else:
+        notes.append("receipts not scored: no receipts.json")
+
+    speed = read_speed(run_info, run_path)
+    if not speed.measured:
+        notes.append("no timings")
+    if "events" not in result and "receipts" not in result:
+        raise FormatError(predictions, "no predictions to score: neither events.csv nor receipts.json")
+    return RecordingResult(name=name, speed=speed, notes=notes, **result)
+
+
+def score_recordings(
+    recordings: Sequence[Path], predictions_dir: Path, config: BenchConfig
+) -> list[RecordingResult]:
+    """Score each recording; a failure is logged and recorded, and the next recording goes on."""
+    results = []
+    for recording in recordings:
+        recording = Path(recording)
+        try:
+            results.append(score_recording(recording, Path(predictions_dir) / recording.name, config))
+        except RECORDING_ERRORS as exc:
+            log.error("%s: %s", recording.name, exc)
+            results.append(RecordingResult(name=recording.name, error=str(exc)))
+    return results

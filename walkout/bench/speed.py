@@ -1,0 +1,145 @@
+"""Speed from the ``timings`` that ``walkout run`` writes into ``run.json``.
+
+Schema (all times are wall-clock seconds, ``video_s`` is seconds of video processed)::
+
+    {
+      "timings": {
+        "<camera>": {"frames": 393, "video_s": 39.3, "total_s": 12.1,
+                     "stages_s": {"decode": 1.0, "detect": 8.0, "track": 0.6, "events": 0.4}}
+      },
+      "baselines": {
+        "decode_only":       {"<camera>": {"frames": 393, "video_s": 39.3, "total_s": 0.9}},
+        "ultralytics_track": {"<camera>": {"frames": 393, "video_s": 39.3, "total_s": 10.2}}
+      }
+    }
+
+``stages_s`` may hold any stage names (``decode``, ``detect``, ``track``, ``events`` expected).
+Derived: per stage frames/s = frames / stage seconds; pipeline frames/s = frames / total_s;
+real-time factor = video_s / total_s (> 1 is faster than real time). Baselines (``decode_only``:
+decoding alone; ``ultralytics_track``: ultralytics' plain ``model.track()`` loop) get the same
+figures and ``speed_ratio`` = pipeline frames/s / baseline frames/s. Sums over cameras and
+recordings add frames and seconds, then divide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fusion.errors import FormatError
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Frames and seconds of one run (one camera, or a sum)."""
+
+    frames: int = 0
+    video_s: float = 0.0
+    total_s: float = 0.0
+    stages_s: Mapping[str, float] = field(default_factory=dict)
+
+    def __add__(self, other: Timing) -> Timing:
+        stages = dict(self.stages_s)
+        for name, seconds in other.stages_s.items():
+            stages[name] = stages.get(name, 0.0) + seconds
+        return Timing(self.frames + other.frames, self.video_s + other.video_s, self.total_s + other.total_s, stages)
+
+    @property
+    def fps(self) -> float | None:
+        """Frames per wall-clock second over the whole run."""
+        return self.frames / self.total_s if self.total_s > 0 else None
+
+    @property
+    def realtime_factor(self) -> float | None:
+        """Seconds of video per wall-clock second."""
+        return self.video_s / self.total_s if self.total_s > 0 else None
+
+    @property
+    def stage_fps(self) -> dict[str, float | None]:
+        return {name: (self.frames / s if s > 0 else None) for name, s in self.stages_s.items()}
+
+    def to_dict(self) -> dict:
+        return {
+            "frames": self.frames,
+            "video_s": self.video_s,
+            "total_s": self.total_s,
+            "stages_s": dict(self.stages_s),
+            "fps": self.fps,
+            "stage_fps": self.stage_fps,
+            "realtime_factor": self.realtime_factor,
+        }
+
+
+def _timing(path: Path, block: object, where: str) -> Timing:
+    if not isinstance(block, dict):
+        raise FormatError(path, f"{where} must be an object", field=where)
+    try:
+        stages = block.get("stages_s", {}) or {}
+        return Timing(
+            frames=int(block["frames"]),
+            video_s=float(block["video_s"]),
+            total_s=float(block["total_s"]),
+            stages_s={str(k): float(v) for k, v in stages.items()},
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise FormatError(path, f"{where}: needs frames, video_s, total_s (numbers) [{exc}]", field=where) from None
+
+
+@dataclass(frozen=True)
+class SpeedScore:
+    """Pipeline timing per camera and baseline timings per baseline name (cameras summed)."""
+
+    cameras: Mapping[str, Timing] = field(default_factory=dict)
+    baselines: Mapping[str, Timing] = field(default_factory=dict)
+
+    @property
+    def measured(self) -> bool:
+        return bool(self.cameras)
+
+    @property
+    def total(self) -> Timing:
+        return sum(self.cameras.values(), Timing())
+
+    def __add__(self, other: SpeedScore) -> SpeedScore:
+        cameras = dict(self.cameras)
+        for name, timing in other.cameras.items():
+            cameras[name] = cameras[name] + timing if name in cameras else timing
+        baselines = dict(self.baselines)
+        for name, timing in other.baselines.items():
+            baselines[name] = baselines[name] + timing if name in baselines else timing
+        return SpeedScore(cameras, baselines)
+
+    def to_dict(self) -> dict:
+        if not self.measured:
+            return {"measured": False, "note": "no timings"}
+        total = self.total
+        baselines = {}
+        for name, timing in self.baselines.items():
+            ratio = total.fps / timing.fps if total.fps and timing.fps else None
+            baselines[name] = {**timing.to_dict(), "speed_ratio": ratio}
+        return {
+            "measured": True,
+            "cameras": {name: t.to_dict() for name, t in sorted(self.cameras.items())},
+            "total": total.to_dict(),
+            "baselines": baselines,
+        }
+
+
+def read_speed(run_info: dict, path: Path) -> SpeedScore:
+    """``run.json`` payload -> SpeedScore (empty when there are no timings)."""
+    timings = run_info.get("timings") or {}
+    if not isinstance(timings, dict):
+        raise FormatError(path, "'timings' must be an object keyed by camera", field="timings")
+    cameras = {str(cam): _timing(path, block, f"timings.{cam}") for cam, block in timings.items()}
+    baselines_raw = run_info.get("baselines") or {}
+    if not isinstance(baselines_raw, dict):
+        raise FormatError(path, "'baselines' must be an object keyed by baseline name", field="baselines")
+    baselines = {}
+    for name, per_camera in baselines_raw.items():
+        if not isinstance(per_camera, dict):
+            raise FormatError(path, f"baselines.{name} must be an object keyed by camera", field="baselines")
+        baselines[str(name)] = sum(
+            (_timing(path, block, f"baselines.{name}.{cam}") for cam, block in per_camera.items()), Timing()
+        )
+    return SpeedScore(cameras, baselines)

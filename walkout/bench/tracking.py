@@ -1,0 +1,182 @@
+"""Tracking scores (HOTA, CLEAR/MOTA, Identity/IDF1) via ``trackers.eval``, and the id mapping.
+
+``trackers.eval.evaluate_mot_sequence`` cannot be used on our files as is: its loader reads column 8
+of a MOTChallenge file as the MOT17 class and keeps only class 1 (pedestrian), while our truth files
+(docs/FORMAT.md) and the MOT15-style TUD reference write ``-1`` or world coordinates there, so every
+truth box would be dropped. We therefore load the files ourselves (truth rows with ``conf == 0`` are
+ignored, predicted rows with ``id < 0`` dropped, as in TrackEval), build the per-frame id arrays and
+IoU matrices with ``trackers.eval.box_iou``, and call ``trackers.eval``'s
+``compute_clear_metrics`` / ``compute_hota_metrics`` / ``compute_identity_metrics`` and their
+``aggregate_*`` functions. No metric maths lives here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from trackers.eval import (
+    aggregate_clear_metrics,
+    aggregate_hota_metrics,
+    aggregate_identity_metrics,
+    box_iou,
+    compute_clear_metrics,
+    compute_hota_metrics,
+    compute_identity_metrics,
+)
+
+from walkout.bench.config import BenchConfig
+from walkout.bench.inputs import read_mot
+
+log = logging.getLogger(__name__)
+
+SUMMARY_FIELDS = {
+    "hota": ("HOTA", "HOTA"),
+    "deta": ("HOTA", "DetA"),
+    "assa": ("HOTA", "AssA"),
+    "mota": ("CLEAR", "MOTA"),
+    "motp": ("CLEAR", "MOTP"),
+    "idf1": ("Identity", "IDF1"),
+    "idp": ("Identity", "IDP"),
+    "idr": ("Identity", "IDR"),
+    "id_switches": ("CLEAR", "IDSW"),
+    "true_pos": ("CLEAR", "CLR_TP"),
+    "false_pos": ("CLEAR", "CLR_FP"),
+    "missed": ("CLEAR", "CLR_FN"),
+    "mostly_tracked": ("CLEAR", "MT"),
+    "partly_tracked": ("CLEAR", "PT"),
+    "mostly_lost": ("CLEAR", "ML"),
+    "fragmentations": ("CLEAR", "Frag"),
+    "frames": ("CLEAR", "CLR_Frames"),
+}
+
+
+@dataclass(frozen=True)
+class FrameSequence:
+    """Per-frame inputs of ``trackers.eval``: for each frame t (1..num_frames), ``gt_ids[t]`` (G_t,)
+    and ``tracker_ids[t]`` (P_t,) as 0-based contiguous ids, ``similarity[t]`` (G_t, P_t) IoU."""
+
+    gt_ids: list[np.ndarray]
+    tracker_ids: list[np.ndarray]
+    similarity: list[np.ndarray]
+    gt_id_of: np.ndarray  # (num_gt_ids,) original truth id of each 0-based id
+    tracker_id_of: np.ndarray  # (num_tracker_ids,) original predicted id of each 0-based id
+
+
+def _by_frame(rows: pd.DataFrame, num_frames: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """MOT rows -> for frames 1..num_frames: (ids (N,), boxes xywh (N, 4))."""
+    rows = rows.sort_values("frame", kind="stable")
+    frames = rows["frame"].to_numpy()
+    ids = rows["id"].to_numpy()
+    boxes = rows[["x", "y", "w", "h"]].to_numpy(dtype=float)
+    bounds = np.searchsorted(frames, np.arange(1, num_frames + 2))
+    return [(ids[a:b], boxes[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def prepare_sequence(truth: pd.DataFrame, predicted: pd.DataFrame) -> FrameSequence:
+    """MOT truth and predicted rows (from :func:`read_mot`) -> :class:`FrameSequence`."""
+    truth = truth[truth["conf"] != 0]
+    predicted = predicted[predicted["id"] >= 0]
+    num_frames = int(max(truth["frame"].max() if len(truth) else 0, predicted["frame"].max() if len(predicted) else 0))
+    gt_id_of = np.unique(truth["id"].to_numpy())
+    tracker_id_of = np.unique(predicted["id"].to_numpy())
+    gt_ids, tracker_ids, similarity = [], [], []
+    for (g_ids, g_boxes), (p_ids, p_boxes) in zip(
+        _by_frame(truth, num_frames), _by_frame(predicted, num_frames), strict=True
+    ):
+        gt_ids.append(np.searchsorted(gt_id_of, g_ids).astype(np.intp))
+        tracker_ids.append(np.searchsorted(tracker_id_of, p_ids).astype(np.intp))
+        similarity.append(box_iou(g_boxes, p_boxes, box_format="xywh"))
+    return FrameSequence(gt_ids, tracker_ids, similarity, gt_id_of, tracker_id_of)
+
+
+@dataclass(frozen=True)
+class TrackingScore:
+    """Raw ``trackers.eval`` result dicts (CLEAR, HOTA with per-alpha arrays, Identity).
+
+    ``+`` combines sequences with ``trackers.eval``'s aggregate functions (sums of counts; HOTA's
+    association terms weighted by true positives), never by averaging ratios.
+    """
+
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __add__(self, other: TrackingScore) -> TrackingScore:
+        if not self.metrics:
+            return other
+        if not other.metrics:
+            return self
+        pair = [self.metrics, other.metrics]
+        return TrackingScore(
+            {
+                "CLEAR": aggregate_clear_metrics([m["CLEAR"] for m in pair]),
+                "HOTA": aggregate_hota_metrics([m["HOTA"] for m in pair]),
+                "Identity": aggregate_identity_metrics([m["Identity"] for m in pair]),
+            }
+        )
+
+    def summary(self) -> dict[str, float | int]:
+        """Flat lower-case summary: hota, mota, idf1, id_switches, ... (ratios in [0, 1])."""
+        out: dict[str, float | int] = {}
+        for name, (family, key) in SUMMARY_FIELDS.items():
+            value = self.metrics[family][key]
+            out[name] = int(value) if isinstance(value, (int, np.integer)) else float(value)
+        return out
+
+
+def score_sequence(sequence: FrameSequence, config: BenchConfig) -> TrackingScore:
+    """HOTA (over its own 19 IoU thresholds), CLEAR and Identity (at ``config.iou_threshold``)."""
+    args = (sequence.gt_ids, sequence.tracker_ids, sequence.similarity)
+    return TrackingScore(
+        {
+            "CLEAR": compute_clear_metrics(*args, threshold=config.iou_threshold),
+            "HOTA": compute_hota_metrics(*args),
+            "Identity": compute_identity_metrics(*args, threshold=config.iou_threshold),
+        }
+    )
+
+
+def score_tracks(truth_path: Path, predicted_path: Path, config: BenchConfig) -> TrackingScore:
+    """Score one camera: MOTChallenge truth file vs predicted file."""
+    return score_sequence(prepare_sequence(read_mot(truth_path), read_mot(predicted_path)), config)
+
+
+def track_overlap(sequence: FrameSequence, iou_threshold: float) -> np.ndarray:
+    """(num_tracker_ids, num_gt_ids) count of frames in which each predicted track's box has
+    IoU >= ``iou_threshold`` with each truth shopper's box."""
+    overlap = np.zeros((len(sequence.tracker_id_of), len(sequence.gt_id_of)), dtype=np.int64)
+    for g, p, iou in zip(sequence.gt_ids, sequence.tracker_ids, sequence.similarity, strict=True):
+        if iou.size:
+            gi, pi = np.nonzero(iou >= iou_threshold)
+            np.add.at(overlap, (p[pi], g[gi]), 1)
+    return overlap
+
+
+def overlap_table(sequence: FrameSequence, iou_threshold: float) -> pd.DataFrame:
+    """Long table [pred_id: str, truth_id: str, frames: int] of nonzero overlaps (see track_overlap)."""
+    overlap = track_overlap(sequence, iou_threshold)
+    p, g = np.nonzero(overlap)
+    return pd.DataFrame(
+        {
+            "pred_id": sequence.tracker_id_of[p].astype(str),
+            "truth_id": sequence.gt_id_of[g].astype(str),
+            "frames": overlap[p, g],
+        }
+    )
+
+
+def map_ids(overlaps: pd.DataFrame) -> dict[str, str]:
+    """Predicted track id -> the truth id it overlaps in the most frames (ties: smallest truth id).
+
+    Several predicted tracks may map to one truth shopper (a fragmented track); a predicted track
+    with no overlap is absent from the mapping.
+    """
+    if overlaps.empty:
+        return {}
+    summed = overlaps.groupby(["pred_id", "truth_id"], as_index=False)["frames"].sum()
+    summed = summed.sort_values(["pred_id", "frames", "truth_id"], ascending=[True, False, True], kind="stable")
+    best = summed.drop_duplicates("pred_id")
+    return dict(zip(best["pred_id"], best["truth_id"], strict=True))
