@@ -75,8 +75,9 @@ def read_catalog(path: str | Path, problems: list[FormatError] | None = None) ->
         frame["weight_std_g"] = "0"
     frame.loc[frame["weight_std_g"] == "", "weight_std_g"] = "0"
     ok = _numeric(frame, "weight_g", path, problems) & _numeric(frame, "weight_std_g", path, problems)
-    for index in np.flatnonzero(ok & ~(frame["weight_g"].to_numpy() > 0)):
-        _report(problems, FormatError(path, f"weight must be > 0 grams, got {frame['weight_g'].iloc[index]}", line=index + 2, field="weight_g"))
+    # 0 g is allowed: real catalogs use it for "weight unknown"; fusion cannot identify those by weight.
+    for index in np.flatnonzero(ok & ~(frame["weight_g"].to_numpy() >= 0)):
+        _report(problems, FormatError(path, f"weight must be >= 0 grams, got {frame['weight_g'].iloc[index]}", line=index + 2, field="weight_g"))
         ok[index] = False
     for index in np.flatnonzero((frame["sku"] == "").to_numpy()):
         _report(problems, FormatError(path, "empty sku", line=index + 2, field="sku"))

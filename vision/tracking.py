@@ -1,0 +1,44 @@
+"""Shopper tracking: ByteTrack from the `trackers` package over `supervision.Detections`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import supervision as sv
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """ByteTrack settings. Durations are seconds so they hold at any frame rate."""
+
+    lost_track_buffer_s: float = 3.0
+    track_activation_threshold: float = 0.5
+    high_conf_det_threshold: float = 0.5
+    minimum_iou_threshold: float = 0.1
+    minimum_consecutive_frames: int = 2
+
+
+class ShopperTracker:
+    """A fresh ByteTrack per video. ``update`` returns the confirmed tracks of one frame."""
+
+    def __init__(self, config: TrackingConfig, fps: float):
+        from trackers import ByteTrackTracker
+
+        self.config = config
+        # trackers counts the lost buffer in 30 fps frames and rescales it by frame_rate itself.
+        self._tracker = ByteTrackTracker(
+            lost_track_buffer=max(1, round(config.lost_track_buffer_s * 30)),
+            frame_rate=fps,
+            track_activation_threshold=config.track_activation_threshold,
+            high_conf_det_threshold=config.high_conf_det_threshold,
+            minimum_iou_threshold=config.minimum_iou_threshold,
+            minimum_consecutive_frames=config.minimum_consecutive_frames,
+        )
+
+    def update(self, shoppers: sv.Detections) -> sv.Detections:
+        """shoppers: detections of one frame. Returns only rows with a confirmed ``tracker_id`` (> 0)."""
+        tracked = self._tracker.update(shoppers)
+        if tracked.tracker_id is None or not len(tracked):
+            return sv.Detections.empty()
+        return tracked[np.asarray(tracked.tracker_id) > 0]
