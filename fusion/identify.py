@@ -1,0 +1,239 @@
+"""Which products (and how many) explain a weight event: a scored list of :class:`Candidate`.
+
+Products come from the *live* planogram of the event's plates (and their neighbours): the planned
+products plus any product a shopper returned there (a returned item on the wrong plate is learned,
+so a later pick of it from that plate is identified). A weight gain that fits no local product is
+matched against the whole catalog (a return to the wrong place). Each candidate explains |delta|
+as a sum of ``quantity x weight_g`` within a tolerance that grows with the nominal weight
+(catalogue weights are often off by a few percent).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from dataclasses import dataclass, field, fields, replace
+
+import pandas as pd
+
+from fusion.weight_events import WeightEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IdentifyConfig:
+    """Thresholds of identification.
+
+    weight_tolerance_frac: nominal weights may be off by this fraction (1 sigma of the fit).
+    weight_tolerance_g: absolute part of the tolerance (sensor noise), grams (1 sigma).
+    max_quantity: largest quantity of one product per event.
+    max_products: largest number of distinct products per event.
+    neighbour_prior: prior of a product held only by a neighbouring plate (a product on the event's
+        plates has the share of |delta| seen on its plates).
+    catalog_prior: prior of a product not on or next to these plates (returns only).
+    combo_prior: prior factor for each product beyond the first.
+    quantity_prior: prior factor for each item beyond the first.
+    min_fit: a candidate whose fit (likelihood in (0, 1]) is below this is no explanation.
+    neighbour_plates: plates this far away count as neighbours.
+    """
+
+    weight_tolerance_frac: float = 0.05
+    weight_tolerance_g: float = 3.0
+    max_quantity: int = 4
+    max_products: int = 2
+    neighbour_prior: float = 0.1
+    catalog_prior: float = 0.05
+    combo_prior: float = 0.2
+    quantity_prior: float = 0.7
+    min_fit: float = 0.01
+    neighbour_plates: int = 1
+
+    @classmethod
+    def from_dict(cls, data: dict) -> IdentifyConfig:
+        types = {f.name: f.type for f in fields(cls)}
+        unknown = set(data) - set(types)
+        if unknown:
+            raise ValueError(f"unknown identify setting(s): {', '.join(sorted(unknown))}")
+        return cls(**{k: int(v) if types[k] == "int" else float(v) for k, v in data.items()})
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One explanation of a weight event: ``items`` is ((sku, quantity), ...), sorted by sku.
+
+    expected_g: sum of quantity x nominal weight (positive); error_g: |delta| - expected_g.
+    fit: Gaussian likelihood of the error in (0, 1]; score: fit x prior, normalised over the list.
+    """
+
+    items: tuple[tuple[str, int], ...]
+    expected_g: float
+    error_g: float
+    fit: float
+    score: float
+
+    @property
+    def quantity(self) -> int:
+        return sum(q for _, q in self.items)
+
+    def describe(self, names: dict[str, str] | None = None) -> str:
+        names = names or {}
+        return " + ".join(f"{q} x {names.get(s, s)}" for s, q in self.items)
+
+    def to_dict(self) -> dict:
+        return {
+            "items": [[s, q] for s, q in self.items],
+            "expected_g": self.expected_g,
+            "error_g": self.error_g,
+            "fit": self.fit,
+            "score": self.score,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Candidate:
+        return cls(
+            items=tuple((str(s), int(q)) for s, q in data["items"]),
+            expected_g=float(data["expected_g"]),
+            error_g=float(data["error_g"]),
+            fit=float(data["fit"]),
+            score=float(data["score"]),
+        )
+
+
+@dataclass
+class LivePlanogram:
+    """What each plate holds now: the planned product plus learned extras (returns to the wrong plate).
+
+    planned: (shelf, plate) -> sku; extras: (shelf, plate) -> {sku: count of items put there}.
+    """
+
+    planned: dict[tuple[str, int], str]
+    extras: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
+
+    @classmethod
+    def from_planogram(cls, planogram: pd.DataFrame) -> LivePlanogram:
+        planned = {
+            (str(s), int(p)): str(k)
+            for s, p, k in zip(planogram["shelf"], planogram["plate"], planogram["sku"], strict=True)
+        }
+        return cls(planned)
+
+    def products(self, shelf: str, plate: int) -> set[str]:
+        skus = set(self.extras.get((shelf, plate), {}))
+        if (shelf, plate) in self.planned:
+            skus.add(self.planned[(shelf, plate)])
+        return skus
+
+    def shelves(self) -> set[str]:
+        return {s for s, _ in self.planned}
+
+    def learn(self, event: WeightEvent, sku: str, quantity: int, action: str) -> None:
+        """Record a settled line: a return of an unplanned product adds it to the event's plates;
+        a pick of a learned product takes it away again."""
+        plates = [(event.shelf, p) for p in event.plates]
+        if any(self.planned.get(key) == sku for key in plates):
+            return
+        # The item rests on the plate that changed most.
+        key = plates[max(range(len(plates)), key=lambda i: abs(event.plate_deltas_g[i]))]
+        extras = self.extras.setdefault(key, {})
+        if action == "return":
+            extras[sku] = extras.get(sku, 0) + quantity
+            log.info("live planogram: %s/%d now also holds %s", key[0], key[1], sku)
+        else:
+            for other in plates:
+                held = self.extras.get(other, {})
+                if sku in held:
+                    held[sku] -= quantity
+                    if held[sku] <= 0:
+                        del held[sku]
+                    break
+
+
+def _tolerance_g(expected_g: float, std_g: float, config: IdentifyConfig) -> float:
+    return math.sqrt((config.weight_tolerance_frac * expected_g) ** 2 + std_g**2 + config.weight_tolerance_g**2)
+
+
+def identify(
+    event: WeightEvent,
+    catalog: pd.DataFrame,
+    live: LivePlanogram,
+    config: IdentifyConfig | None = None,
+) -> list[Candidate]:
+    """Candidates explaining ``event``, best first, scores summing to 1 (empty: nothing fits)."""
+    config = config or IdentifyConfig()
+    weight = dict(zip(catalog["sku"], catalog["weight_g"].astype(float), strict=True))
+    spread = dict(zip(catalog["sku"], catalog["weight_std_g"].astype(float), strict=True))
+    target = abs(event.delta_g)
+    prior: dict[str, float] = {}
+    # A product's prior is the share of the change seen on plates that hold it: a hand leaning on
+    # the neighbouring product's plate must not turn the pick into that product.
+    total_g = sum(abs(d) for d in event.plate_deltas_g) or 1.0
+    for plate, delta in zip(event.plates, event.plate_deltas_g, strict=True):
+        for sku in live.products(event.shelf, plate):
+            prior[sku] = prior.get(sku, 0.0) + abs(delta) / total_g
+    for plate in event.plates:
+        for offset in range(1, config.neighbour_plates + 1):
+            for near in (plate - offset, plate + offset):
+                for sku in live.products(event.shelf, near):
+                    prior.setdefault(sku, config.neighbour_prior)
+    prior = {s: p for s, p in prior.items() if s in weight}
+    candidates = _enumerate(target, prior, weight, spread, config)
+    if not any(c.fit >= config.min_fit for c in candidates) and event.delta_g > 0:
+        # A gain nothing local explains: an item put back in the wrong place (any catalog product).
+        prior = {s: config.catalog_prior for s in weight if weight[s] > 0}
+        candidates = _enumerate(target, prior, weight, spread, replace(config, max_products=1))
+    candidates = [c for c in candidates if c.fit >= config.min_fit]
+    total = sum(c.score for c in candidates)
+    if total <= 0:
+        return []
+    ranked = sorted(
+        (Candidate(c.items, c.expected_g, c.error_g, c.fit, round(c.score / total, 6)) for c in candidates),
+        key=lambda c: (-c.score, c.items),
+    )
+    return ranked
+
+
+def _enumerate(
+    target: float,
+    prior: dict[str, float],
+    weight: dict[str, float],
+    spread: dict[str, float],
+    config: IdentifyConfig,
+) -> list[Candidate]:
+    """All combinations of up to max_products products x quantities 1..max_quantity near ``target`` g."""
+    out: list[Candidate] = []
+    skus = sorted(prior)
+    quantities = range(1, config.max_quantity + 1)
+    for n_products in range(1, min(config.max_products, len(skus)) + 1):
+        for combo in itertools.combinations(skus, n_products):
+            for qty in itertools.product(quantities, repeat=n_products):
+                if sum(qty) > config.max_quantity:
+                    continue
+                expected = sum(q * weight[s] for s, q in zip(combo, qty, strict=True))
+                if expected > 2 * target + 10 * config.weight_tolerance_g:
+                    continue
+                std = math.sqrt(sum(q * spread[s] ** 2 for s, q in zip(combo, qty, strict=True)))
+                error = target - expected
+                fit = math.exp(-0.5 * (error / _tolerance_g(expected, std, config)) ** 2)
+                p = math.prod(prior[s] for s in combo)
+                p *= config.combo_prior ** (n_products - 1) * config.quantity_prior ** (sum(qty) - 1)
+                out.append(
+                    Candidate(tuple(zip(combo, qty, strict=True)), round(expected, 3), round(error, 3), round(fit, 6), fit * p)
+                )
+    return out
+
+
+def fits(
+    event: WeightEvent, items: list[tuple[str, int]], catalog: pd.DataFrame, config: IdentifyConfig | None = None
+) -> float:
+    """Likelihood in (0, 1] that ``items`` ((sku, quantity), ...) explain the event's |delta|."""
+    config = config or IdentifyConfig()
+    weight = dict(zip(catalog["sku"], catalog["weight_g"].astype(float), strict=True))
+    spread = dict(zip(catalog["sku"], catalog["weight_std_g"].astype(float), strict=True))
+    if any(s not in weight for s, _ in items):
+        return 0.0
+    expected = sum(q * weight[s] for s, q in items)
+    std = math.sqrt(sum(q * spread[s] ** 2 for s, q in items))
+    error = abs(event.delta_g) - expected
+    return math.exp(-0.5 * (error / _tolerance_g(expected, std, config)) ** 2)

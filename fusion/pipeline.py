@@ -1,0 +1,144 @@
+"""One call from a store recording (+ optional vision events) to verified receipts on disk."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from fusion.errors import FormatError
+from fusion.identify import IdentifyConfig
+from fusion.receipts import ReceiptLine, build_receipts, write_receipts
+from fusion.reconcile import ReconcileConfig, reconcile
+from fusion.tables import read_catalog, read_events, read_planogram, write_csv_atomic
+from fusion.weight_events import WeightEvent, WeightEventConfig, detect_weight_events, events_frame
+from fusion.weights import WeightLog, WeightLogConfig, WeightProblem, find_weight_log, load_weights
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FuseConfig:
+    """Every stage's config; a TOML/YAML file has one table per stage:
+    ``[weights]``, ``[weight_events]``, ``[identify]``, ``[reconcile]``."""
+
+    weights: WeightLogConfig = field(default_factory=WeightLogConfig)
+    weight_events: WeightEventConfig = field(default_factory=WeightEventConfig)
+    identify: IdentifyConfig = field(default_factory=IdentifyConfig)
+    reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FuseConfig:
+        unknown = set(data) - {"weights", "weight_events", "identify", "reconcile"}
+        if unknown:
+            raise ValueError(f"unknown section(s): {', '.join(sorted(unknown))}")
+        weights = data.get("weights", {})
+        return cls(
+            weights=WeightLogConfig(**{k: float(v) for k, v in weights.items()}),
+            weight_events=WeightEventConfig.from_dict(data.get("weight_events", {})),
+            identify=IdentifyConfig.from_dict(data.get("identify", {})),
+            reconcile=ReconcileConfig.from_dict(data.get("reconcile", {})),
+        )
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> FuseConfig:
+        """Load from ``.toml`` or ``.yaml``/``.yml``; FormatError naming the file on any problem."""
+        path = Path(path)
+        try:
+            if path.suffix == ".toml":
+                import tomllib
+
+                data = tomllib.loads(path.read_text())
+            elif path.suffix in (".yaml", ".yml"):
+                import yaml
+
+                data = yaml.safe_load(path.read_text()) or {}
+            else:
+                raise FormatError(path, "config must be .toml, .yaml or .yml")
+            if not isinstance(data, dict):
+                raise FormatError(path, "config must be a table of sections")
+            return cls.from_dict(data)
+        except FormatError:
+            raise
+        except OSError as exc:
+            raise FormatError(path, f"cannot read: {exc.strerror or exc}") from None
+        except Exception as exc:  # noqa: BLE001 - parse and value errors become one clear line
+            raise FormatError(path, f"bad config: {exc}") from None
+
+
+@dataclass
+class FuseResult:
+    """What :func:`fuse_recording` found: weight events, receipt lines, the payload, load problems."""
+
+    recording: str
+    weight_events: list[WeightEvent]
+    lines: list[ReceiptLine]
+    receipts: dict
+    problems: list[WeightProblem]
+    weights: WeightLog | None = None
+    outputs: dict[str, Path] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def load_vision_events(path: str | Path) -> pd.DataFrame:
+    """An events.csv, or a run directory holding one (``<dir>/events.csv``)."""
+    path = Path(path)
+    if path.is_dir():
+        if not (path / "events.csv").is_file():
+            raise FormatError(path, "run directory has no events.csv")
+        path = path / "events.csv"
+    return read_events(path)
+
+
+def recording_name(recording: Path) -> str:
+    store = recording / "store.json"
+    if store.is_file():
+        import json
+
+        try:
+            return str(json.loads(store.read_text()).get("name") or recording.name)
+        except (ValueError, AttributeError):
+            return recording.name
+    return recording.name
+
+
+def fuse_recording(
+    recording: str | Path,
+    events: str | Path | pd.DataFrame | None = None,
+    out: str | Path | None = None,
+    config: FuseConfig | None = None,
+) -> FuseResult:
+    """Weight log + catalog + planogram (+ vision events) of a recording -> verified receipts.
+
+    events: an events.csv, a run directory with one, a table as from read_events, or None (weight
+    only). With ``out``, writes weight_events.csv, receipts.json and discrepancies.csv atomically.
+    Raises FormatError naming the file on bad input.
+    """
+    began = time.perf_counter()
+    config = config or FuseConfig()
+    recording = Path(recording)
+    if not recording.is_dir():
+        raise FormatError(recording, "recording folder not found")
+    catalog = read_catalog(recording / "catalog.csv")
+    planogram = read_planogram(recording / "planogram.csv", catalog)
+    weights = load_weights(find_weight_log(recording), catalog, planogram, config.weights)
+    vision = load_vision_events(events) if isinstance(events, str | Path) else events
+    weight_events = detect_weight_events(weights, config.weight_events, planogram)
+    weighted = set(weights.bounds["shelf"].astype(str))
+    lines = reconcile(
+        weight_events, vision, catalog, planogram, weighted_shelves=weighted,
+        config=config.reconcile, id_config=config.identify,
+    )
+    name = recording_name(recording)
+    result = FuseResult(name, weight_events, lines, build_receipts(lines, name), weights.problems, weights)
+    if out is not None:
+        out = Path(out)
+        result.outputs = {
+            "weight_events": write_csv_atomic(events_frame(weight_events), out / "weight_events.csv"),
+            **write_receipts(lines, name, out),
+        }
+    result.seconds = time.perf_counter() - began
+    return result

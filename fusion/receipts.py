@@ -1,0 +1,170 @@
+"""Receipt lines and the files they are written to (receipts.json, discrepancies.csv).
+
+receipts.json (version 1)::
+
+    {"version": 1, "recording": name,
+     "shoppers": {"<shopper id>": {"items": {"<sku>": qty}, "lines": [line, ...]}},
+     "unattributed": {"items": {...}, "lines": [...]}}
+
+Each line is :meth:`ReceiptLine.to_dict`. ``items`` is the net cart (picks minus returns, zero
+entries dropped) over the lines that count (:attr:`ReceiptLine.counts`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from fusion.tables import write_csv_atomic, write_json_atomic
+
+RECEIPTS_VERSION = 1
+STATUSES = ("confirmed", "corrected", "vision_only", "unverified", "unattributed")
+DISCREPANCY_COLUMNS = (
+    "shopper", "status", "action", "sku", "quantity", "timestamp", "shelf", "plates", "delta_g",
+    "weight_event", "vision_sku", "vision_quantity", "reason",
+)
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    """One line of a verified receipt.
+
+    status: ``confirmed`` (vision and weight agree), ``corrected`` (weight says another product or
+        quantity; sku/quantity are the weight's), ``vision_only`` (no weight change: a false pick,
+        or a shelf without sensors), ``unverified`` (a weight change nothing in the catalog explains;
+        vision's claim kept), ``unattributed`` (a weight change no shopper was seen causing).
+    sku: the product ('' when nothing fits); quantity: items (>= 1); action: pick | return.
+    timestamp: Unix s; delta_g: the weight event's change (None without one).
+    vision: the vision event as a dict (None without one); weight_event: its id (None without one).
+    counted: whether the line counts toward the cart (False for a likely false pick).
+    """
+
+    status: str
+    sku: str
+    quantity: int
+    action: str
+    timestamp: float
+    shelf: str
+    plates: tuple[int, ...]
+    delta_g: float | None
+    vision: dict | None
+    weight_event: str | None
+    reason: str
+    shopper: str | None = None
+    counted: bool = True
+
+    def to_dict(self) -> dict:
+        return {
+            "status": self.status,
+            "sku": self.sku,
+            "quantity": self.quantity,
+            "action": self.action,
+            "timestamp": round(self.timestamp, 3),
+            "shelf": self.shelf,
+            "plates": list(self.plates),
+            "delta_g": None if self.delta_g is None else round(self.delta_g, 3),
+            "vision": self.vision,
+            "weight_event": self.weight_event,
+            "reason": self.reason,
+            "counted": self.counted,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict, shopper: str | None = None) -> ReceiptLine:
+        return cls(
+            status=str(data["status"]),
+            sku=str(data["sku"]),
+            quantity=int(data["quantity"]),
+            action=str(data["action"]),
+            timestamp=float(data["timestamp"]),
+            shelf=str(data["shelf"]),
+            plates=tuple(int(p) for p in data.get("plates", [])),
+            delta_g=None if data.get("delta_g") is None else float(data["delta_g"]),
+            vision=data.get("vision"),
+            weight_event=data.get("weight_event"),
+            reason=str(data.get("reason", "")),
+            shopper=shopper,
+            counted=bool(data.get("counted", True)),
+        )
+
+
+def net_items(lines: list[ReceiptLine]) -> dict[str, int]:
+    """Net cart {sku: picks - returns} over counted lines with a known sku; zero entries dropped."""
+    items: dict[str, int] = {}
+    for line in lines:
+        if not line.counted or not line.sku:
+            continue
+        sign = 1 if line.action == "pick" else -1
+        items[line.sku] = items.get(line.sku, 0) + sign * line.quantity
+    return {sku: qty for sku, qty in sorted(items.items()) if qty != 0}
+
+
+def build_receipts(lines: list[ReceiptLine], recording: str) -> dict:
+    """The receipts.json payload: shoppers (by id) and the unattributed part, lines in time order."""
+    shoppers: dict[str, list[ReceiptLine]] = {}
+    unattributed: list[ReceiptLine] = []
+    for line in sorted(lines, key=lambda x: (x.timestamp, x.shelf, x.sku)):
+        if line.shopper is None:
+            unattributed.append(line)
+        else:
+            shoppers.setdefault(line.shopper, []).append(line)
+    return {
+        "version": RECEIPTS_VERSION,
+        "recording": recording,
+        "shoppers": {
+            shopper: {"items": net_items(own), "lines": [x.to_dict() for x in own]}
+            for shopper, own in sorted(shoppers.items())
+        },
+        "unattributed": {"items": net_items(unattributed), "lines": [x.to_dict() for x in unattributed]},
+    }
+
+
+def read_receipts(path: str | Path) -> dict:
+    """Load receipts.json (checks the version); lines stay dicts."""
+    import json
+
+    from fusion.errors import FormatError
+
+    path = Path(path)
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise FormatError(path, f"not readable JSON: {exc}") from None
+    if not isinstance(payload, dict) or payload.get("version") != RECEIPTS_VERSION:
+        raise FormatError(path, f"version must be {RECEIPTS_VERSION}", field="version")
+    return payload
+
+
+def discrepancies_frame(lines: list[ReceiptLine]) -> pd.DataFrame:
+    """Every non-confirmed line with its reason (discrepancies.csv), in time order."""
+    rows = [
+        {
+            "shopper": "" if line.shopper is None else line.shopper,
+            "status": line.status,
+            "action": line.action,
+            "sku": line.sku,
+            "quantity": line.quantity,
+            "timestamp": round(line.timestamp, 3),
+            "shelf": line.shelf,
+            "plates": ";".join(str(p) for p in line.plates),
+            "delta_g": "" if line.delta_g is None else round(line.delta_g, 3),
+            "weight_event": line.weight_event or "",
+            "vision_sku": "" if line.vision is None else line.vision["sku"],
+            "vision_quantity": "" if line.vision is None else line.vision["quantity"],
+            "reason": line.reason,
+        }
+        for line in sorted(lines, key=lambda x: (x.timestamp, x.shelf, x.sku))
+        if line.status != "confirmed"
+    ]
+    return pd.DataFrame(rows, columns=list(DISCREPANCY_COLUMNS))
+
+
+def write_receipts(lines: list[ReceiptLine], recording: str, out: str | Path) -> dict[str, Path]:
+    """Write receipts.json and discrepancies.csv atomically into ``out``; returns their paths."""
+    out = Path(out)
+    return {
+        "receipts": write_json_atomic(build_receipts(lines, recording), out / "receipts.json"),
+        "discrepancies": write_csv_atomic(discrepancies_frame(lines), out / "discrepancies.csv"),
+    }

@@ -1,0 +1,284 @@
+"""Vision events x weight events -> verified receipt lines.
+
+Vision events (any events.csv, see docs/FORMAT.md) are matched one-to-one to weight events of the
+same shelf, close in time and of the same sign (a pick takes weight away), by an optimal assignment
+(``scipy.optimize.linear_sum_assignment``) over a cost of time distance plus weight misfit. A
+further vision event on the same shelf and time whose product makes a matched weight event fit
+better joins it (a shopper taking two items seen as two events). Then, weight event by weight event
+in time order (so the live planogram learns from returns before later picks):
+
+- vision's products and quantities explain the weight change -> every line ``confirmed``;
+- another product or quantity explains it -> ``corrected`` lines, with the reason;
+- nothing explains it -> vision's claim kept as ``unverified``;
+- no vision event -> ``unattributed`` lines (the best explanation, or sku '' if none).
+
+A vision event with no weight event is ``vision_only``: on a shelf with sensors it is likely a false
+pick and does not count toward the cart; on a shelf without sensors it counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+
+from fusion.identify import Candidate, IdentifyConfig, LivePlanogram, fits, identify
+from fusion.receipts import ReceiptLine
+from fusion.weight_events import WeightEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReconcileConfig:
+    """Thresholds of matching vision events to weight events.
+
+    window_s: a vision event may lie this far outside a weight event's [start, end] interval.
+    confirm_fit: vision's items confirm a weight event when their fit (likelihood) is at least this.
+    vision_prior: factor favouring weight candidates that contain a product vision named.
+    weight_cost: weight of the misfit (1 - fit) against time distance (in windows) in the cost.
+    """
+
+    window_s: float = 3.0
+    confirm_fit: float = 0.05
+    vision_prior: float = 3.0
+    weight_cost: float = 1.0
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ReconcileConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown reconcile setting(s): {', '.join(sorted(unknown))}")
+        return cls(**{k: float(v) for k, v in data.items()})
+
+
+_INFEASIBLE = 1e6
+
+
+def _vision_dict(row: pd.Series) -> dict:
+    return {
+        "timestamp": float(row["timestamp"]),
+        "shopper": str(row["shopper"]),
+        "action": str(row["action"]),
+        "sku": str(row["sku"]),
+        "quantity": int(row["quantity"]),
+        "shelf": str(row["shelf"]),
+        "plates": str(row.get("plates", "") or ""),
+        "confidence": float(row.get("confidence", 1.0)),
+    }
+
+
+def _time_distance_s(t: float, event: WeightEvent) -> float:
+    return max(0.0, event.start - t, t - event.end)
+
+
+def _sign(action: str) -> int:
+    return -1 if action == "pick" else 1
+
+
+def match_events(
+    vision: list[dict], weight_events: list[WeightEvent], catalog: pd.DataFrame,
+    config: ReconcileConfig, id_config: IdentifyConfig,
+) -> dict[int, list[int]]:
+    """Weight-event index -> indices of the vision events matched to it (optimal assignment + joins)."""
+    n_v, n_w = len(vision), len(weight_events)
+    matched: dict[int, list[int]] = {}
+    if n_v == 0 or n_w == 0:
+        return matched
+    cost = np.full((n_v, n_w), _INFEASIBLE)
+    for i, v in enumerate(vision):
+        for j, w in enumerate(weight_events):
+            if w.shelf != v["shelf"] or np.sign(w.delta_g) != _sign(v["action"]):
+                continue
+            distance = _time_distance_s(v["timestamp"], w)
+            if distance > config.window_s:
+                continue
+            fit = fits(w, [(v["sku"], v["quantity"])], catalog, id_config)
+            cost[i, j] = distance / config.window_s + config.weight_cost * (1.0 - fit)
+    rows, cols = linear_sum_assignment(cost)
+    used = set()
+    for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
+        if cost[i, j] < _INFEASIBLE:
+            matched.setdefault(j, []).append(i)
+            used.add(i)
+    # Join leftover vision events to a feasible matched weight event when that improves its fit.
+    for i in range(n_v):
+        if i in used:
+            continue
+        best_j, best_gain = None, 0.0
+        for j in np.flatnonzero(cost[i] < _INFEASIBLE).tolist():
+            if j not in matched:
+                continue
+            items = [(vision[k]["sku"], vision[k]["quantity"]) for k in matched[j]]
+            before = fits(weight_events[j], items, catalog, id_config)
+            after = fits(weight_events[j], [*items, (vision[i]["sku"], vision[i]["quantity"])], catalog, id_config)
+            if after - before > best_gain:
+                best_j, best_gain = j, after - before
+        if best_j is not None:
+            matched[best_j].append(i)
+    return matched
+
+
+def _names(catalog: pd.DataFrame) -> dict[str, str]:
+    return dict(zip(catalog["sku"], catalog["name"], strict=True))
+
+
+def _describe_items(items: list[tuple[str, int]], names: dict[str, str], weight: dict[str, float]) -> str:
+    parts = [f"{q} x {names.get(s, s)} ({s})" for s, q in items]
+    total = sum(q * weight.get(s, math.nan) for s, q in items)
+    return f"{' + '.join(parts)} = {total:.1f} g"
+
+
+def reconcile(
+    weight_events: list[WeightEvent],
+    vision_events: pd.DataFrame | None,
+    catalog: pd.DataFrame,
+    planogram: pd.DataFrame,
+    *,
+    weighted_shelves: set[str] | None = None,
+    config: ReconcileConfig | None = None,
+    id_config: IdentifyConfig | None = None,
+) -> list[ReceiptLine]:
+    """Receipt lines for every weight event and vision event (see the module docstring).
+
+    weight_events: from :func:`fusion.weight_events.detect_weight_events`; vision_events: a table as
+    read by :func:`fusion.tables.read_events` (None or empty: weight only); weighted_shelves: the
+    shelves with sensors in the log (default: the shelves of the weight events and the planogram).
+    """
+    config = config or ReconcileConfig()
+    id_config = id_config or IdentifyConfig()
+    names = _names(catalog)
+    weight = dict(zip(catalog["sku"], catalog["weight_g"].astype(float), strict=True))
+    if weighted_shelves is None:
+        weighted_shelves = {w.shelf for w in weight_events} | {str(s) for s in planogram["shelf"]}
+    vision = [] if vision_events is None else [_vision_dict(r) for _, r in vision_events.iterrows()]
+    matched = match_events(vision, weight_events, catalog, config, id_config)
+    live = LivePlanogram.from_planogram(planogram)
+    lines: list[ReceiptLine] = []
+    for j in sorted(range(len(weight_events)), key=lambda k: weight_events[k].start):
+        event = weight_events[j]
+        action = "pick" if event.delta_g < 0 else "return"
+        candidates = identify(event, catalog, live, id_config)
+        own = [vision[i] for i in matched.get(j, [])]
+        if own:
+            new = _reconcile_matched(event, own, candidates, action, names, weight, catalog, config, id_config)
+        else:
+            new = _unattributed(event, candidates, action, names, weight)
+        for line in new:
+            if line.sku:
+                live.learn(event, line.sku, line.quantity, line.action)
+        lines.extend(new)
+    used = {i for members in matched.values() for i in members}
+    for i, v in enumerate(vision):
+        if i in used:
+            continue
+        weighted = v["shelf"] in weighted_shelves
+        reason = (
+            f"no settled weight change on shelf {v['shelf']} within {config.window_s:g} s: likely a false {v['action']}"
+            if weighted
+            else f"shelf {v['shelf']} has no weight sensors: vision's claim kept"
+        )
+        lines.append(
+            ReceiptLine(
+                "vision_only", v["sku"], v["quantity"], v["action"], v["timestamp"], v["shelf"],
+                _plates(v["plates"]), None, v, None, reason, shopper=v["shopper"], counted=not weighted,
+            )
+        )
+    return sorted(lines, key=lambda x: (x.timestamp, x.shelf, x.sku))
+
+
+def _plates(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in str(text).split(";") if p.strip().lstrip("-").isdigit())
+
+
+def _unattributed(
+    event: WeightEvent, candidates: list[Candidate], action: str, names: dict[str, str], weight: dict[str, float]
+) -> list[ReceiptLine]:
+    verb = "taken" if action == "pick" else "put back"
+    if not candidates:
+        return [
+            ReceiptLine(
+                "unattributed", "", 1, action, event.start, event.shelf, event.plates, event.delta_g, None,
+                event.id, f"{event.delta_g:+.1f} g {verb} on {event.shelf} plates {_plate_text(event)}; "
+                "no product fits and no shopper was seen", counted=False,
+            )
+        ]
+    best = candidates[0]
+    reason = (
+        f"{event.delta_g:+.1f} g {verb} on {event.shelf} plates {_plate_text(event)} fits "
+        f"{_describe_items(list(best.items), names, weight)} (score {best.score:.2f}); no shopper was seen"
+    )
+    return [
+        ReceiptLine("unattributed", sku, qty, action, event.start, event.shelf, event.plates, event.delta_g, None, event.id, reason)
+        for sku, qty in best.items
+    ]
+
+
+def _plate_text(event: WeightEvent) -> str:
+    return ",".join(str(p) for p in event.plates)
+
+
+def _reconcile_matched(
+    event: WeightEvent,
+    own: list[dict],
+    candidates: list[Candidate],
+    action: str,
+    names: dict[str, str],
+    weight: dict[str, float],
+    catalog: pd.DataFrame,
+    config: ReconcileConfig,
+    id_config: IdentifyConfig,
+) -> list[ReceiptLine]:
+    claimed: dict[str, int] = {}
+    for v in own:
+        claimed[v["sku"]] = claimed.get(v["sku"], 0) + v["quantity"]
+    claimed_items = sorted(claimed.items())
+    fit = fits(event, claimed_items, catalog, id_config)
+    if fit >= config.confirm_fit:
+        reason = f"weight {event.delta_g:+.1f} g fits {_describe_items(claimed_items, names, weight)}"
+        return [
+            ReceiptLine(
+                "confirmed", v["sku"], v["quantity"], v["action"], v["timestamp"], event.shelf, event.plates,
+                event.delta_g, v, event.id, reason, shopper=v["shopper"],
+            )
+            for v in own
+        ]
+    lead = own[0]
+    if not candidates:
+        reason = (
+            f"weight {event.delta_g:+.1f} g fits no catalog product near {event.shelf} plates {_plate_text(event)}, "
+            f"nor vision's {_describe_items(claimed_items, names, weight)}: vision's claim kept"
+        )
+        return [
+            ReceiptLine(
+                "unverified", v["sku"], v["quantity"], v["action"], v["timestamp"], event.shelf, event.plates,
+                event.delta_g, v, event.id, reason, shopper=v["shopper"],
+            )
+            for v in own
+        ]
+    # Vision's products are evidence: favour explanations that contain them.
+    best = max(
+        candidates,
+        key=lambda c: c.score * (config.vision_prior if any(s in claimed for s, _ in c.items) else 1.0),
+    )
+    said = _describe_items(claimed_items, names, weight)
+    got = _describe_items(list(best.items), names, weight)
+    if {s for s, _ in best.items} == set(claimed):
+        why = "another quantity"
+    elif set(claimed) & {s for s, _ in best.items}:
+        why = "other products too"
+    else:
+        why = "another product"
+    reason = f"weight {event.delta_g:+.1f} g fits {got}, not vision's {said} ({why})"
+    return [
+        ReceiptLine(
+            "corrected", sku, qty, action, lead["timestamp"], event.shelf, event.plates, event.delta_g, lead,
+            event.id, reason, shopper=lead["shopper"],
+        )
+        for sku, qty in best.items
+    ]

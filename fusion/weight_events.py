@@ -1,0 +1,306 @@
+"""Settled weight changes on shelves: a weight log -> :class:`WeightEvent` records.
+
+Per plate (vectorised over its samples): a rolling median kills short spikes; windows of
+``settle_s`` whose standard deviation is within a noise-relative bound are *quiet*; samples covered
+by quiet windows form stable segments; the level at the end of one stable segment is compared with
+the level at the start of the next. A difference larger than both ``min_delta_g`` and
+``delta_noise_k`` times the plate's own noise is a plate change. Slow drift never shows as a step
+between neighbouring segments; a hand pressing or vibration on a neighbouring plate makes the plate
+unstable for a while but returns it to the same level.
+
+Per shelf: plate changes that overlap in time on adjacent plates (or plates of one product) are one
+event whose delta is their sum, so a product spanning plates, or a hand shifting weight to the next
+plate, gives one event; a group whose summed delta is below ``min_delta_g`` (weight only moved
+between plates) is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import pandas as pd
+from scipy.ndimage import median_filter
+
+from fusion.weights import WeightLog
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WeightEventConfig:
+    """Thresholds of weight-event detection (units in the names).
+
+    spike_s: rolling-median length; shorter spikes (a tap, a sensor glitch) vanish.
+    settle_s: a plate is stable when the readings of a window this long stay within the quiet bound.
+    noise_g: floor of the quiet bound (load cells with quantised, near-silent output).
+    quiet_noise_k: quiet bound = max(noise_g, quiet_noise_k x the plate's typical window std).
+    level_s: the level of a stable segment's end/start is the median over this long.
+    min_delta_g: smallest change reported, per plate and per event (the absolute floor).
+    delta_noise_k: a plate change must also exceed this many times the plate's typical window std.
+    merge_gap_s: plate changes whose unstable intervals are this close are one hand movement.
+    adjacent_plates: plates this far apart (in plate numbers) on one shelf can be merged.
+    max_gap_s: a pause between readings longer than this breaks a stable segment.
+    """
+
+    spike_s: float = 0.3
+    settle_s: float = 0.5
+    noise_g: float = 2.0
+    quiet_noise_k: float = 3.0
+    level_s: float = 0.5
+    min_delta_g: float = 10.0
+    delta_noise_k: float = 6.0
+    merge_gap_s: float = 1.0
+    adjacent_plates: int = 1
+    max_gap_s: float = 1.0
+
+    @classmethod
+    def from_dict(cls, data: dict) -> WeightEventConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown weight-event setting(s): {', '.join(sorted(unknown))}")
+        return cls(**{k: float(v) if k != "adjacent_plates" else int(v) for k, v in data.items()})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PlateChange:
+    """A settled change of one plate: level after minus level before (grams) over an unstable interval."""
+
+    shelf: str
+    plate: int
+    start_s: float
+    end_s: float
+    delta_g: float
+    noise_g: float
+    threshold_g: float
+
+
+@dataclass(frozen=True)
+class WeightEvent:
+    """A settled weight change on one shelf (one or more plates). Negative delta = taken.
+
+    start/end: Unix seconds of the last stable reading before and the first stable reading after.
+    plates: the plates that changed, ascending; plate_deltas_g: their changes (same order).
+    confidence: in [0, 1], 0.5 when |delta| is at the detection threshold, -> 1 far above it.
+    """
+
+    id: str
+    shelf: str
+    plates: tuple[int, ...]
+    start: float
+    end: float
+    delta_g: float
+    plate_deltas_g: tuple[float, ...]
+    confidence: float
+
+    @property
+    def timestamp(self) -> float:
+        return 0.5 * (self.start + self.end)
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "shelf": self.shelf,
+            "plates": list(self.plates),
+            "start": self.start,
+            "end": self.end,
+            "delta_g": self.delta_g,
+            "plate_deltas_g": list(self.plate_deltas_g),
+            "confidence": self.confidence,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> WeightEvent:
+        return cls(
+            id=str(data["id"]),
+            shelf=str(data["shelf"]),
+            plates=tuple(int(p) for p in data["plates"]),
+            start=float(data["start"]),
+            end=float(data["end"]),
+            delta_g=float(data["delta_g"]),
+            plate_deltas_g=tuple(float(d) for d in data["plate_deltas_g"]),
+            confidence=float(data["confidence"]),
+        )
+
+
+def _window_std(values: np.ndarray, width: int) -> np.ndarray:
+    """Std of every window ``values[j:j + width]``: shape (N - width + 1,), via cumulative sums."""
+    centred = values - np.median(values)
+    c1 = np.concatenate(([0.0], np.cumsum(centred)))
+    c2 = np.concatenate(([0.0], np.cumsum(centred * centred)))
+    s1 = c1[width:] - c1[:-width]
+    s2 = c2[width:] - c2[:-width]
+    var = s2 / width - (s1 / width) ** 2
+    return np.sqrt(np.maximum(var, 0.0))
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop (exclusive) indices of the True runs of a boolean array (N,)."""
+    padded = np.concatenate(([False], mask, [False])).astype(np.int8)
+    edges = np.diff(padded)
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def plate_changes(
+    shelf: str, plate: int, timestamps: np.ndarray, grams: np.ndarray, config: WeightEventConfig
+) -> list[PlateChange]:
+    """Settled changes of one plate. timestamps (N,) Unix s increasing; grams (N,) raw readings."""
+    n = len(timestamps)
+    if n < 4:
+        return []
+    period_s = float(np.median(np.diff(timestamps)))
+    if not period_s > 0:
+        return []
+    spike = max(1, int(round(config.spike_s / period_s))) | 1
+    width = max(2, int(round(config.settle_s / period_s)))
+    level_n = max(1, int(round(config.level_s / period_s)))
+    if n < width + 1:
+        return []
+    smooth = median_filter(grams, size=spike, mode="nearest") if spike > 1 else grams
+    std = _window_std(smooth, width)
+    plate_noise = float(np.median(std))
+    quiet_bound = max(config.noise_g, config.quiet_noise_k * plate_noise)
+    quiet = std <= quiet_bound
+    gaps = np.diff(timestamps) > config.max_gap_s
+    if gaps.any():
+        # A window containing a gap is never quiet: gap index k lies between samples k and k+1.
+        c = np.concatenate(([0], np.cumsum(gaps)))
+        quiet &= (c[width - 1:] - c[: len(c) - width + 1]) == 0
+    # Runs of quiet window starts are stable segments; segment k covers samples [a_k, b_k - 1 + width).
+    # (Dilating to samples would bridge a step shorter than a window: it must stay a break.)
+    seg_start, seg_stop = _runs(quiet)
+    seg_stop = seg_stop - 1 + width
+    if len(seg_start) < 2:
+        return []
+    threshold = max(config.min_delta_g, config.delta_noise_k * plate_noise)
+    changes: list[PlateChange] = []
+    prev_stop = int(seg_stop[0])
+    prev_level = float(np.median(smooth[max(int(seg_start[0]), prev_stop - level_n): prev_stop]))
+    for a, b in zip(seg_start[1:].tolist(), seg_stop[1:].tolist(), strict=True):
+        level_in = float(np.median(smooth[a: min(b, a + level_n)]))
+        delta = level_in - prev_level
+        if abs(delta) >= threshold:
+            changes.append(
+                PlateChange(shelf, plate, float(timestamps[min(prev_stop - 1, a)]), float(timestamps[a]), delta, plate_noise, threshold)
+            )
+        # Compare neighbouring segments only, so slow drift never accumulates into a step.
+        prev_stop = b
+        prev_level = float(np.median(smooth[max(a, b - level_n): b]))
+    return changes
+
+
+def detect_plate_changes(weights: WeightLog, config: WeightEventConfig | None = None) -> list[PlateChange]:
+    """Settled changes of every plate of a log, plate by plate (memory: one plate at a time)."""
+    config = config or WeightEventConfig()
+    changes: list[PlateChange] = []
+    for shelf, plate, t, g in weights.plates():
+        changes.extend(plate_changes(shelf, plate, t, g, config))
+    return changes
+
+
+def _find(parent: list[int], i: int) -> int:
+    """Union-find root of ``i`` (with path halving)."""
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def group_changes(
+    changes: list[PlateChange],
+    config: WeightEventConfig | None = None,
+    planogram: pd.DataFrame | None = None,
+) -> list[WeightEvent]:
+    """Merge plate changes of one shelf that overlap in time on adjacent plates (or one product's plates)."""
+    config = config or WeightEventConfig()
+    sku_of: dict[tuple[str, int], str] = {}
+    if planogram is not None:
+        sku_of = {
+            (str(s), int(p)): str(k)
+            for s, p, k in zip(planogram["shelf"], planogram["plate"], planogram["sku"], strict=True)
+        }
+    events: list[WeightEvent] = []
+    by_shelf: dict[str, list[PlateChange]] = {}
+    for change in changes:
+        by_shelf.setdefault(change.shelf, []).append(change)
+    for shelf in sorted(by_shelf):
+        items = sorted(by_shelf[shelf], key=lambda c: (c.start_s, c.plate))
+        parent = list(range(len(items)))
+        for i, a in enumerate(items):
+            for j in range(i + 1, len(items)):
+                b = items[j]
+                if b.start_s > a.end_s + config.merge_gap_s:
+                    break
+                if b.end_s < a.start_s - config.merge_gap_s:
+                    continue
+                near = abs(a.plate - b.plate) <= config.adjacent_plates
+                same_product = sku_of.get((shelf, a.plate)) is not None and sku_of.get(
+                    (shelf, a.plate)
+                ) == sku_of.get((shelf, b.plate))
+                if near or same_product:
+                    parent[_find(parent, j)] = _find(parent, i)
+        groups: dict[int, list[PlateChange]] = {}
+        for i in range(len(items)):
+            groups.setdefault(_find(parent, i), []).append(items[i])
+        for members in groups.values():
+            total = float(sum(c.delta_g for c in members))
+            threshold = max(config.min_delta_g, max(c.threshold_g for c in members))
+            if abs(total) < threshold:
+                log.debug("dropped %s plates %s: net %.1f g (weight moved between plates)", shelf,
+                          [c.plate for c in members], total)
+                continue
+            per_plate: dict[int, float] = {}
+            for c in members:
+                per_plate[c.plate] = per_plate.get(c.plate, 0.0) + c.delta_g
+            plates = tuple(sorted(per_plate))
+            events.append(
+                WeightEvent(
+                    id="",
+                    shelf=shelf,
+                    plates=plates,
+                    start=min(c.start_s for c in members),
+                    end=max(c.end_s for c in members),
+                    delta_g=round(total, 3),
+                    plate_deltas_g=tuple(round(per_plate[p], 3) for p in plates),
+                    confidence=round(abs(total) / (abs(total) + threshold), 4),
+                )
+            )
+    events.sort(key=lambda e: (e.start, e.shelf, e.plates))
+    return [
+        WeightEvent(f"w{i + 1:04d}", e.shelf, e.plates, e.start, e.end, e.delta_g, e.plate_deltas_g, e.confidence)
+        for i, e in enumerate(events)
+    ]
+
+
+def detect_weight_events(
+    weights: WeightLog, config: WeightEventConfig | None = None, planogram: pd.DataFrame | None = None
+) -> list[WeightEvent]:
+    """A weight log -> settled weight events per shelf, sorted by start time, ids ``w0001``, ``w0002``, ..."""
+    config = config or WeightEventConfig()
+    events = group_changes(detect_plate_changes(weights, config), config, planogram)
+    log.info("%d weight event(s) from %d plates", len(events), len(weights.bounds))
+    return events
+
+
+def events_frame(events: list[WeightEvent]) -> pd.DataFrame:
+    """Weight events as a table (weight_events.csv): id,start,end,shelf,plates,delta_g,plate_deltas_g,confidence."""
+    columns = ["id", "start", "end", "shelf", "plates", "delta_g", "plate_deltas_g", "confidence"]
+    rows = [
+        {
+            "id": e.id,
+            "start": round(e.start, 3),
+            "end": round(e.end, 3),
+            "shelf": e.shelf,
+            "plates": ";".join(str(p) for p in e.plates),
+            "delta_g": e.delta_g,
+            "plate_deltas_g": ";".join(f"{d:g}" for d in e.plate_deltas_g),
+            "confidence": e.confidence,
+        }
+        for e in events
+    ]
+    return pd.DataFrame(rows, columns=columns)
