@@ -64,12 +64,24 @@ def make_predictions(recording: Path, out: Path, seed: int, jitter_s: float, box
     predicted["shopper"] = predicted["shopper"].map(ids)
     predicted["timestamp"] = predicted["timestamp"] + rng.uniform(-jitter_s, jitter_s, len(predicted))
     predicted["confidence"] = 0.9
-    skus = sorted(set(read_catalog(recording / "catalog.csv")["sku"])) if (recording / "catalog.csv").is_file() else []
+    skus = (
+        sorted(set(read_catalog(recording / "catalog.csv")["sku"]))
+        if (recording / "catalog.csv").is_file()
+        else []
+    )
     skus = skus or sorted(set(truth["sku"]))
 
     def note(kind: str, index: int, **extra) -> None:
         row = truth.iloc[index]
-        changes["events"].append({"kind": kind, "timestamp": float(row["timestamp"]), "sku": row["sku"], "shopper": row["shopper"], **extra})
+        changes["events"].append(
+            {
+                "kind": kind,
+                "timestamp": float(row["timestamp"]),
+                "sku": row["sku"],
+                "shopper": row["shopper"],
+                **extra,
+            }
+        )
 
     drop = []
     if len(predicted) >= 1:
@@ -91,9 +103,19 @@ def make_predictions(recording: Path, out: Path, seed: int, jitter_s: float, box
     predicted = predicted.drop(index=drop).reset_index(drop=True)
     if len(truth):
         middle = float(truth["timestamp"].min() + truth["timestamp"].max()) / 2 + 0.37
-        extra = {"timestamp": middle, "shopper": next(iter(ids.values())), "action": "pick", "sku": skus[0],
-                 "quantity": 1, "shelf": truth["shelf"].iloc[0], "plates": "", "confidence": 0.5}
-        changes["events"].append({"kind": "added (expect: extra)", **{k: extra[k] for k in ("timestamp", "sku", "shopper")}})
+        extra = {
+            "timestamp": middle,
+            "shopper": next(iter(ids.values())),
+            "action": "pick",
+            "sku": skus[0],
+            "quantity": 1,
+            "shelf": truth["shelf"].iloc[0],
+            "plates": "",
+            "confidence": 0.5,
+        }
+        changes["events"].append(
+            {"kind": "added (expect: extra)", **{k: extra[k] for k in ("timestamp", "sku", "shopper")}}
+        )
         predicted = pd.concat([predicted, pd.DataFrame([extra])], ignore_index=True)
 
     clocks = read_camera_clocks(recording) if (recording / "store.json").is_file() else {}
@@ -110,13 +132,20 @@ def make_predictions(recording: Path, out: Path, seed: int, jitter_s: float, box
         rows["conf"] = 0.9
         text = "".join(
             f"{f},{i},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{c:.2f},-1,-1,-1\n"
-            for f, i, x, y, w, h, c in rows[["frame", "id", "x", "y", "w", "h", "conf"]].itertuples(index=False)
+            for f, i, x, y, w, h, c in rows[["frame", "id", "x", "y", "w", "h", "conf"]].itertuples(
+                index=False
+            )
         )
         (target / "tracks").mkdir(parents=True, exist_ok=True)
         (target / "tracks" / f"{camera}.txt").write_text(text)
 
     carts = net_carts(predicted, "shopper")
-    receipts = {"version": 1, "recording": recording.name, "shoppers": {}, "unattributed": {"items": {}, "lines": []}}
+    receipts = {
+        "version": 1,
+        "recording": recording.name,
+        "shoppers": {},
+        "unattributed": {"items": {}, "lines": []},
+    }
     for shopper, cart in sorted(carts.items()):
         receipts["shoppers"][shopper] = {"items": dict(sorted(cart.items())), "lines": []}
     if carts:
@@ -130,7 +159,10 @@ def make_predictions(recording: Path, out: Path, seed: int, jitter_s: float, box
             receipts["unattributed"]["items"][sku] = 1
             changes["receipts"] = f"one {sku} moved from shopper {shopper} to unattributed"
     write_json_atomic(receipts, target / "receipts.json")
-    write_json_atomic({"version": 1, "recording": recording.name, "source": "scripts/make_handmade_predictions.py"}, target / "run.json")
+    write_json_atomic(
+        {"version": 1, "recording": recording.name, "source": "scripts/make_handmade_predictions.py"},
+        target / "run.json",
+    )
     write_json_atomic(changes, target / "errors.json")
     return changes
 

@@ -43,7 +43,9 @@ def run_bench(
     A recording that cannot be scored is in ``report.failed`` (and logged); the others go on.
     """
     config = config or BenchConfig()
-    report = BenchReport(score_recordings([Path(r) for r in recordings], Path(predictions_dir), config), config)
+    report = BenchReport(
+        score_recordings([Path(r) for r in recordings], Path(predictions_dir), config), config
+    )
     if out_dir is not None:
         paths = write_report(report, Path(out_dir))
         log.info("report written: %s", ", ".join(str(p) for p in paths.values()))

@@ -22,7 +22,9 @@ class Counts:
     missed: int = 0
 
     def __add__(self, other: Counts) -> Counts:
-        return Counts(self.matched + other.matched, self.false_pos + other.false_pos, self.missed + other.missed)
+        return Counts(
+            self.matched + other.matched, self.false_pos + other.false_pos, self.missed + other.missed
+        )
 
     @property
     def predicted(self) -> int:

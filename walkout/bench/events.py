@@ -108,7 +108,10 @@ def match_events(truth: pd.DataFrame, predicted: pd.DataFrame, config: BenchConf
             continue
         same = truth["shopper"].to_numpy()[t_rows][:, None] == pred_shopper.to_numpy()[p_rows][None, :]
         local = _match_group(
-            truth["timestamp"].to_numpy(float)[t_rows], predicted["timestamp"].to_numpy(float)[p_rows], same, config
+            truth["timestamp"].to_numpy(float)[t_rows],
+            predicted["timestamp"].to_numpy(float)[p_rows],
+            same,
+            config,
         )
         pairs.append(np.stack([t_rows[local[:, 0]], p_rows[local[:, 1]]], axis=1))
     matched = np.concatenate(pairs) if pairs else np.empty((0, 2), dtype=int)
@@ -129,14 +132,14 @@ def score_events(truth: pd.DataFrame, predicted: pd.DataFrame, match: EventMatch
     n_pairs, n_right = len(t), int(right.sum())
     return EventScore(
         product=Counts(n_pairs, len(match.extra), len(match.missed)),
-        attributed=Counts(n_right, len(match.extra) + n_pairs - n_right, len(match.missed) + n_pairs - n_right),
+        attributed=Counts(
+            n_right, len(match.extra) + n_pairs - n_right, len(match.missed) + n_pairs - n_right
+        ),
         quantity_mismatches=int(qty_wrong.sum()),
     )
 
 
-def confusion(
-    truth: pd.DataFrame, predicted: pd.DataFrame, match: EventMatch, locate: Locator
-) -> list[dict]:
+def confusion(truth: pd.DataFrame, predicted: pd.DataFrame, match: EventMatch, locate: Locator) -> list[dict]:
     """Every error as a row a user can jump to, sorted by time.
 
     ``kind``: ``missed`` (truth event not predicted), ``extra`` (prediction matching no truth),
@@ -163,7 +166,9 @@ def confusion(
             "pred_shopper_as_truth": None if p is None else str(pred_shopper.iloc[p]),
             "truth_quantity": None if t is None else int(truth["quantity"].iloc[t]),
             "pred_quantity": None if p is None else int(predicted["quantity"].iloc[p]),
-            "dt_s": None if t is None or p is None else float(predicted["timestamp"].iloc[p] - truth["timestamp"].iloc[t]),
+            "dt_s": None
+            if t is None or p is None
+            else float(predicted["timestamp"].iloc[p] - truth["timestamp"].iloc[t]),
             "camera": camera,
             "frame": frame_in_file if frame_in_file is not None else frame,
             "video_s": video_s,

@@ -85,7 +85,9 @@ def read_camera_clocks(recording: Path, run_info: dict | None = None) -> dict[st
         try:
             start = float(camera["start_timestamp"])
         except (TypeError, ValueError):
-            raise FormatError(path, f"camera {camera_id}: start_timestamp is not a number", field="start_timestamp") from None
+            raise FormatError(
+                path, f"camera {camera_id}: start_timestamp is not a number", field="start_timestamp"
+            ) from None
         fps = camera.get("fps")
         timing = timings.get(camera_id) if isinstance(timings, dict) else None
         if not fps and isinstance(timing, dict) and timing.get("frames") and timing.get("video_s"):
@@ -106,13 +108,17 @@ def read_mot(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise FormatError(path, "file not found")
     if path.stat().st_size == 0:
-        return pd.DataFrame({c: np.array([], dtype=float) for c in MOT_COLUMNS}).astype({"frame": int, "id": int})
+        return pd.DataFrame({c: np.array([], dtype=float) for c in MOT_COLUMNS}).astype(
+            {"frame": int, "id": int}
+        )
     try:
         raw = pd.read_csv(path, header=None, sep=r"[,\s]+", engine="python", dtype=str)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise FormatError(path, f"not a readable MOTChallenge file: {exc}") from None
     if raw.shape[1] < 6:
-        raise FormatError(path, f"expected at least 6 columns (frame,id,x,y,w,h), found {raw.shape[1]}", line=1)
+        raise FormatError(
+            path, f"expected at least 6 columns (frame,id,x,y,w,h), found {raw.shape[1]}", line=1
+        )
     if raw.shape[1] < 7:
         raw[6] = "1"
     frame = raw.iloc[:, :7].copy()

@@ -68,7 +68,9 @@ def store_cart(events: pd.DataFrame) -> Cart:
     if events.empty:
         return Counter()
     signed = events["quantity"].where(events["action"] == "pick", -events["quantity"])
-    return _clip(Counter({str(k): int(v) for k, v in signed.groupby(events["sku"].astype(str)).sum().items()}))
+    return _clip(
+        Counter({str(k): int(v) for k, v in signed.groupby(events["sku"].astype(str)).sum().items()})
+    )
 
 
 def compare_carts(truth: Mapping[str, int], predicted: Mapping[str, int]) -> Counts:
@@ -133,7 +135,13 @@ def score_carts(
         units = compare_carts({}, predicted[shopper])
         total += CartScore(0, 0, units)
         rows.append(
-            {"shopper": shopper, "truth": {}, "predicted": _cart_text(predicted[shopper]), **units.to_dict(), "exact": units.exact}
+            {
+                "shopper": shopper,
+                "truth": {},
+                "predicted": _cart_text(predicted[shopper]),
+                **units.to_dict(),
+                "exact": units.exact,
+            }
         )
     return total, rows
 
@@ -183,5 +191,7 @@ def read_receipts(path: Path) -> Receipts:
         raise FormatError(path, "'shoppers' must be an object", field="shoppers")
     return Receipts(
         shoppers={str(k): _items(path, v, f"shoppers.{k}") for k, v in shoppers.items()},
-        unattributed=_items(path, payload.get("unattributed", {"items": {}}) or {"items": {}}, "unattributed"),
+        unattributed=_items(
+            path, payload.get("unattributed", {"items": {}}) or {"items": {}}, "unattributed"
+        ),
     )

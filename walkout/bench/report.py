@@ -201,7 +201,15 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
 
 
 def _count_row(label: str, counts: Counts) -> list:
-    return [label, counts.matched, counts.false_pos, counts.missed, _f(counts.precision), _f(counts.recall), _f(counts.f1)]
+    return [
+        label,
+        counts.matched,
+        counts.false_pos,
+        counts.missed,
+        _f(counts.precision),
+        _f(counts.recall),
+        _f(counts.f1),
+    ]
 
 
 def _items(cart: dict[str, int]) -> str:
@@ -228,24 +236,61 @@ def to_markdown(report: BenchReport) -> str:
     rows = []
     for r in report.scored:
         if r.events is not None:
-            rows += [[r.name, *_count_row("product", r.events.product)], [r.name, *_count_row("attributed", r.events.attributed)]]
+            rows += [
+                [r.name, *_count_row("product", r.events.product)],
+                [r.name, *_count_row("attributed", r.events.attributed)],
+            ]
     if (events := report.events) is not None:
-        rows += [["**all**", *_count_row("product", events.product)], ["**all**", *_count_row("attributed", events.attributed)]]
+        rows += [
+            ["**all**", *_count_row("product", events.product)],
+            ["**all**", *_count_row("attributed", events.attributed)],
+        ]
     out += (_table(header, rows) if rows else ["not scored (no predicted events)"]) + [""]
     if events is not None:
         out += [f"Quantity mismatches among matched events: {events.quantity_mismatches}.", ""]
 
     out += ["## Receipts", ""]
-    header = ["recording", "source", "truth shoppers", "exact", "receipt accuracy", "unit P", "unit R", "unit F1"]
+    header = [
+        "recording",
+        "source",
+        "truth shoppers",
+        "exact",
+        "receipt accuracy",
+        "unit P",
+        "unit R",
+        "unit F1",
+    ]
     rows = []
     sources = [("events", "carts"), ("receipts.json", "receipts")]
     for r in report.scored:
         for label, attr in sources:
             if (score := getattr(r, attr)) is not None:
-                rows.append([r.name, label, score.shoppers, score.exact, _f(score.receipt_accuracy), _f(score.units.precision), _f(score.units.recall), _f(score.units.f1)])
+                rows.append(
+                    [
+                        r.name,
+                        label,
+                        score.shoppers,
+                        score.exact,
+                        _f(score.receipt_accuracy),
+                        _f(score.units.precision),
+                        _f(score.units.recall),
+                        _f(score.units.f1),
+                    ]
+                )
     for label, attr in sources:
         if (score := getattr(report, attr)) is not None:
-            rows.append(["**all**", label, score.shoppers, score.exact, _f(score.receipt_accuracy), _f(score.units.precision), _f(score.units.recall), _f(score.units.f1)])
+            rows.append(
+                [
+                    "**all**",
+                    label,
+                    score.shoppers,
+                    score.exact,
+                    _f(score.receipt_accuracy),
+                    _f(score.units.precision),
+                    _f(score.units.recall),
+                    _f(score.units.f1),
+                ]
+            )
     out += (_table(header, rows) if rows else ["not scored"]) + [""]
 
     out += ["### Store level (items taken from the store, net of returns, shoppers ignored)", ""]
@@ -255,10 +300,34 @@ def to_markdown(report: BenchReport) -> str:
     for r in report.scored:
         for label, attr in stores:
             if (c := getattr(r, attr)) is not None:
-                rows.append([r.name, label, c.matched, c.false_pos, c.missed, _f(c.precision), _f(c.recall), _f(c.f1), "yes" if c.exact else "no"])
+                rows.append(
+                    [
+                        r.name,
+                        label,
+                        c.matched,
+                        c.false_pos,
+                        c.missed,
+                        _f(c.precision),
+                        _f(c.recall),
+                        _f(c.f1),
+                        "yes" if c.exact else "no",
+                    ]
+                )
     for label, attr in stores:
         if (c := getattr(report, attr)) is not None:
-            rows.append(["**all**", label, c.matched, c.false_pos, c.missed, _f(c.precision), _f(c.recall), _f(c.f1), "yes" if c.exact else "no"])
+            rows.append(
+                [
+                    "**all**",
+                    label,
+                    c.matched,
+                    c.false_pos,
+                    c.missed,
+                    _f(c.precision),
+                    _f(c.recall),
+                    _f(c.f1),
+                    "yes" if c.exact else "no",
+                ]
+            )
     out += (_table(header, rows) if rows else ["not scored"]) + [""]
 
     out += ["## Tracking", ""]
@@ -267,10 +336,36 @@ def to_markdown(report: BenchReport) -> str:
     for r in report.scored:
         for camera, score in sorted(r.tracking.items()):
             s = score.summary()
-            rows.append([r.name, camera, _f(s["hota"]), _f(s["mota"]), _f(s["idf1"]), s["id_switches"], s["true_pos"], s["false_pos"], s["missed"], s["frames"]])
+            rows.append(
+                [
+                    r.name,
+                    camera,
+                    _f(s["hota"]),
+                    _f(s["mota"]),
+                    _f(s["idf1"]),
+                    s["id_switches"],
+                    s["true_pos"],
+                    s["false_pos"],
+                    s["missed"],
+                    s["frames"],
+                ]
+            )
     if (tracking := report.tracking) is not None:
         s = tracking.summary()
-        rows.append(["**all**", "", _f(s["hota"]), _f(s["mota"]), _f(s["idf1"]), s["id_switches"], s["true_pos"], s["false_pos"], s["missed"], s["frames"]])
+        rows.append(
+            [
+                "**all**",
+                "",
+                _f(s["hota"]),
+                _f(s["mota"]),
+                _f(s["idf1"]),
+                s["id_switches"],
+                s["true_pos"],
+                s["false_pos"],
+                s["missed"],
+                s["frames"],
+            ]
+        )
     out += (_table(header, rows) if rows else ["not scored (no truth or predicted tracks)"]) + [""]
 
     out += ["## Speed", ""]
@@ -279,35 +374,87 @@ def to_markdown(report: BenchReport) -> str:
         out += ["no timings", ""]
     else:
         stages = sorted({name for t in speed.cameras.values() for name in t.stages_s})
-        header = ["camera", "frames", "video s", "wall s", *[f"{s} fps" for s in stages], "fps", "real-time factor"]
+        header = [
+            "camera",
+            "frames",
+            "video s",
+            "wall s",
+            *[f"{s} fps" for s in stages],
+            "fps",
+            "real-time factor",
+        ]
         rows = []
         for camera, t in sorted(speed.cameras.items()):
-            rows.append([camera, t.frames, _f(t.video_s, 1), _f(t.total_s, 2), *[_f(t.stage_fps.get(s), 1) for s in stages], _f(t.fps, 1), _f(t.realtime_factor, 2)])
+            rows.append(
+                [
+                    camera,
+                    t.frames,
+                    _f(t.video_s, 1),
+                    _f(t.total_s, 2),
+                    *[_f(t.stage_fps.get(s), 1) for s in stages],
+                    _f(t.fps, 1),
+                    _f(t.realtime_factor, 2),
+                ]
+            )
         total = speed.total
-        rows.append(["**all**", total.frames, _f(total.video_s, 1), _f(total.total_s, 2), *[_f(total.stage_fps.get(s), 1) for s in stages], _f(total.fps, 1), _f(total.realtime_factor, 2)])
+        rows.append(
+            [
+                "**all**",
+                total.frames,
+                _f(total.video_s, 1),
+                _f(total.total_s, 2),
+                *[_f(total.stage_fps.get(s), 1) for s in stages],
+                _f(total.fps, 1),
+                _f(total.realtime_factor, 2),
+            ]
+        )
         out += _table(header, rows) + [""]
         if speed.baselines:
             rows = []
             for name, t in sorted(speed.baselines.items()):
                 ratio = total.fps / t.fps if total.fps and t.fps else None
                 rows.append([name, t.frames, _f(t.fps, 1), _f(t.realtime_factor, 2), _f(ratio, 2)])
-            out += _table(["baseline", "frames", "fps", "real-time factor", "pipeline fps / baseline fps"], rows) + [""]
+            out += _table(
+                ["baseline", "frames", "fps", "real-time factor", "pipeline fps / baseline fps"], rows
+            ) + [""]
 
     for r in report.scored:
         out += [f"## {r.name}", ""]
         out += [f"- {note}" for note in r.notes] + ([""] if r.notes else [])
         if r.id_mapping:
-            text = "; ".join(f"{cam}: " + ", ".join(f"{p}→{t}" for p, t in sorted(m.items())) for cam, m in sorted(r.id_mapping.items()))
+            text = "; ".join(
+                f"{cam}: " + ", ".join(f"{p}→{t}" for p, t in sorted(m.items()))
+                for cam, m in sorted(r.id_mapping.items())
+            )
             out += [f"Predicted track → truth shopper: {text}", ""]
         if r.confusion:
             out += ["### Errors", ""]
-            header = ["kind", "time (s from camera start)", "camera", "frame", "action", "sku", "truth shopper", "predicted shopper", "qty truth/pred", "Δt s"]
+            header = [
+                "kind",
+                "time (s from camera start)",
+                "camera",
+                "frame",
+                "action",
+                "sku",
+                "truth shopper",
+                "predicted shopper",
+                "qty truth/pred",
+                "Δt s",
+            ]
             rows = [
                 [
-                    c["kind"], _f(c["video_s"], 2), c["camera"], "–" if c["frame"] is None else c["frame"], c["action"], c["sku"],
+                    c["kind"],
+                    _f(c["video_s"], 2),
+                    c["camera"],
+                    "–" if c["frame"] is None else c["frame"],
+                    c["action"],
+                    c["sku"],
                     c["truth_shopper"] or "–",
-                    "–" if c["pred_shopper"] is None else f"{c['pred_shopper']} (→{c['pred_shopper_as_truth']})",
-                    f"{c['truth_quantity'] or '–'}/{c['pred_quantity'] or '–'}", _f(c["dt_s"], 2),
+                    "–"
+                    if c["pred_shopper"] is None
+                    else f"{c['pred_shopper']} (→{c['pred_shopper_as_truth']})",
+                    f"{c['truth_quantity'] or '–'}/{c['pred_quantity'] or '–'}",
+                    _f(c["dt_s"], 2),
                 ]
                 for c in r.confusion
             ]
@@ -317,7 +464,10 @@ def to_markdown(report: BenchReport) -> str:
         wrong = [row for row in r.cart_rows if not row["exact"]]
         if wrong:
             out += ["### Carts that differ from the truth", ""]
-            out += _table(["shopper", "truth", "predicted (from events)"], [[w["shopper"], _items(w["truth"]), _items(w["predicted"])] for w in wrong]) + [""]
+            out += _table(
+                ["shopper", "truth", "predicted (from events)"],
+                [[w["shopper"], _items(w["truth"]), _items(w["predicted"])] for w in wrong],
+            ) + [""]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -337,7 +487,9 @@ def summary(report: BenchReport) -> list[str]:
         for name, t in sorted(report.speed.baselines.items()):
             total = report.speed.total
             if total.fps and t.fps:
-                lines.append(f"  speed vs {name}: {total.fps / t.fps:.2f}x ({total.fps:.1f} vs {t.fps:.1f} fps)")
+                lines.append(
+                    f"  speed vs {name}: {total.fps / t.fps:.2f}x ({total.fps:.1f} vs {t.fps:.1f} fps)"
+                )
     return lines
 
 
@@ -355,8 +507,20 @@ def _write_text_atomic(text: str, path: Path) -> Path:
 
 
 CONFUSION_COLUMNS = [
-    "recording", "kind", "timestamp", "camera", "frame", "video_s", "action", "sku",
-    "truth_shopper", "pred_shopper", "pred_shopper_as_truth", "truth_quantity", "pred_quantity", "dt_s",
+    "recording",
+    "kind",
+    "timestamp",
+    "camera",
+    "frame",
+    "video_s",
+    "action",
+    "sku",
+    "truth_shopper",
+    "pred_shopper",
+    "pred_shopper_as_truth",
+    "truth_quantity",
+    "pred_quantity",
+    "dt_s",
 ]
 
 
@@ -367,5 +531,7 @@ def write_report(report: BenchReport, out_dir: Path) -> dict[str, Path]:
     return {
         "json": write_json_atomic(report.to_dict(), out_dir / "report.json"),
         "markdown": _write_text_atomic(to_markdown(report), out_dir / "report.md"),
-        "confusion": write_csv_atomic(pd.DataFrame(rows, columns=CONFUSION_COLUMNS), out_dir / "confusion.csv"),
+        "confusion": write_csv_atomic(
+            pd.DataFrame(rows, columns=CONFUSION_COLUMNS), out_dir / "confusion.csv"
+        ),
     }

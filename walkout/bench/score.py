@@ -95,7 +95,9 @@ def _map_shoppers(
     if not mapped:
         return predicted["shopper"].astype(str)
     out = []
-    for shopper, camera in zip(predicted["shopper"].astype(str), predicted["camera"].astype(str), strict=True):
+    for shopper, camera in zip(
+        predicted["shopper"].astype(str), predicted["camera"].astype(str), strict=True
+    ):
         table = per_camera.get(camera, overall)
         out.append(table.get(shopper, f"{UNMAPPED_PREFIX}{shopper}"))
     return pd.Series(out, index=predicted.index, dtype=object)
@@ -150,7 +152,9 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
     mapped = bool(tracking)
     overall_mapping = map_ids(pd.concat(overlaps, ignore_index=True)) if overlaps else {}
     if not mapped:
-        notes.append("shopper ids not mapped (no predicted tracks): predicted ids compared with truth ids as they are")
+        notes.append(
+            "shopper ids not mapped (no predicted tracks): predicted ids compared with truth ids as they are"
+        )
 
     result: dict = {"tracking": tracking, "id_mapping": per_camera}
 
@@ -165,7 +169,9 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
         carts, rows = score_carts(
             net_carts(truth, "shopper"), net_carts(predicted, "mapped_shopper"), truth_track_shoppers
         )
-        result.update(carts=carts, cart_rows=rows, event_store=compare_carts(store_cart(truth), store_cart(predicted)))
+        result.update(
+            carts=carts, cart_rows=rows, event_store=compare_carts(store_cart(truth), store_cart(predicted))
+        )
     else:
         notes.append("events not scored: no predicted events.csv")
 
@@ -176,7 +182,9 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
         score, rows = score_carts(
             net_carts(truth, "shopper"), merge_mapped(receipts.shoppers, mapping), truth_track_shoppers
         )
-        result.update(receipts=score, receipt_rows=rows, receipt_store=compare_carts(store_cart(truth), receipts.store))
+        result.update(
+            receipts=score, receipt_rows=rows, receipt_store=compare_carts(store_cart(truth), receipts.store)
+        )
     else:
         notes.append("receipts not scored: no receipts.json")
 

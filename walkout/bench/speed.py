@@ -43,7 +43,9 @@ class Timing:
         stages = dict(self.stages_s)
         for name, seconds in other.stages_s.items():
             stages[name] = stages.get(name, 0.0) + seconds
-        return Timing(self.frames + other.frames, self.video_s + other.video_s, self.total_s + other.total_s, stages)
+        return Timing(
+            self.frames + other.frames, self.video_s + other.video_s, self.total_s + other.total_s, stages
+        )
 
     @property
     def fps(self) -> float | None:
@@ -83,7 +85,9 @@ def _timing(path: Path, block: object, where: str) -> Timing:
             stages_s={str(k): float(v) for k, v in stages.items()},
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise FormatError(path, f"{where}: needs frames, video_s, total_s (numbers) [{exc}]", field=where) from None
+        raise FormatError(
+            path, f"{where}: needs frames, video_s, total_s (numbers) [{exc}]", field=where
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,9 @@ def prepare_sequence(truth: pd.DataFrame, predicted: pd.DataFrame) -> FrameSeque
     """MOT truth and predicted rows (from :func:`read_mot`) -> :class:`FrameSequence`."""
     truth = truth[truth["conf"] != 0]
     predicted = predicted[predicted["id"] >= 0]
-    num_frames = int(max(truth["frame"].max() if len(truth) else 0, predicted["frame"].max() if len(predicted) else 0))
+    num_frames = int(
+        max(truth["frame"].max() if len(truth) else 0, predicted["frame"].max() if len(predicted) else 0)
+    )
     gt_id_of = np.unique(truth["id"].to_numpy())
     tracker_id_of = np.unique(predicted["id"].to_numpy())
     gt_ids, tracker_ids, similarity = [], [], []
@@ -177,6 +179,8 @@ def map_ids(overlaps: pd.DataFrame) -> dict[str, str]:
     if overlaps.empty:
         return {}
     summed = overlaps.groupby(["pred_id", "truth_id"], as_index=False)["frames"].sum()
-    summed = summed.sort_values(["pred_id", "frames", "truth_id"], ascending=[True, False, True], kind="stable")
+    summed = summed.sort_values(
+        ["pred_id", "frames", "truth_id"], ascending=[True, False, True], kind="stable"
+    )
     best = summed.drop_duplicates("pred_id")
     return dict(zip(best["pred_id"], best["truth_id"], strict=True))

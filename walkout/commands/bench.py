@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -18,7 +19,9 @@ def _floors(values: tuple[str, ...]) -> dict[str, float]:
         name, sep, number = value.partition("=")
         name = name.strip()
         if not sep:
-            raise click.BadParameter(f"{value!r}: expected METRIC=VALUE, e.g. attributed_f1=0.9", param_hint="--fail-under")
+            raise click.BadParameter(
+                f"{value!r}: expected METRIC=VALUE, e.g. attributed_f1=0.9", param_hint="--fail-under"
+            )
         if name not in METRICS:
             raise click.BadParameter(
                 f"unknown metric {name!r}; known: {', '.join(METRICS)}", param_hint="--fail-under"
@@ -26,16 +29,18 @@ def _floors(values: tuple[str, ...]) -> dict[str, float]:
         try:
             floors[name] = float(number)
         except ValueError:
-            raise click.BadParameter(f"{value!r}: {number!r} is not a number", param_hint="--fail-under") from None
+            raise click.BadParameter(
+                f"{value!r}: {number!r} is not a number", param_hint="--fail-under"
+            ) from None
     return floors
 
 
 def _predict(recordings: tuple[Path, ...], out: Path) -> Path:
     """Run the pipeline first (no --predictions): hook for ``walkout.pipeline.run_recordings``."""
     try:
-        from walkout import pipeline
+        pipeline = importlib.import_module("walkout.pipeline")
     except ModuleNotFoundError as exc:
-        if exc.name not in ("walkout.pipeline",):
+        if exc.name != "walkout.pipeline":
             raise
         raise click.ClickException(
             "the vision pipeline (walkout.pipeline) is not built yet, so bench cannot make predictions itself; "
@@ -49,16 +54,37 @@ def _predict(recordings: tuple[Path, ...], out: Path) -> Path:
 @click.command(name="bench")
 @click.argument("recordings", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
-    "--predictions", "predictions", type=click.Path(path_type=Path, file_okay=False),
+    "--predictions",
+    "predictions",
+    type=click.Path(path_type=Path, file_okay=False),
     help="Folder holding <recording name>/ as written by `walkout run`. Omitted: run the pipeline first.",
 )
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False), help="Report folder.")
-@click.option("--tolerance", "tolerance_s", type=float, default=BenchConfig.tolerance_s, show_default=True,
-              help="Seconds within which a predicted event may match a truth event.")
-@click.option("--iou", "iou_threshold", type=float, default=BenchConfig.iou_threshold, show_default=True,
-              help="IoU threshold for tracking metrics and for mapping predicted tracks to truth shoppers.")
-@click.option("--fail-under", "fail_under", multiple=True, metavar="METRIC=VALUE",
-              help=f"Exit 1 if an overall metric is below VALUE (repeatable). Metrics: {', '.join(METRICS)}.")
+@click.option(
+    "--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False), help="Report folder."
+)
+@click.option(
+    "--tolerance",
+    "tolerance_s",
+    type=float,
+    default=BenchConfig.tolerance_s,
+    show_default=True,
+    help="Seconds within which a predicted event may match a truth event.",
+)
+@click.option(
+    "--iou",
+    "iou_threshold",
+    type=float,
+    default=BenchConfig.iou_threshold,
+    show_default=True,
+    help="IoU threshold for tracking metrics and for mapping predicted tracks to truth shoppers.",
+)
+@click.option(
+    "--fail-under",
+    "fail_under",
+    multiple=True,
+    metavar="METRIC=VALUE",
+    help=f"Exit 1 if an overall metric is below VALUE (repeatable). Metrics: {', '.join(METRICS)}.",
+)
 def command(
     recordings: tuple[Path, ...],
     predictions: Path | None,

@@ -1,0 +1,96 @@
+"""Carts (picks minus returns, in units), receipt accuracy, receipts.json, weight-only scoring."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from fusion.errors import FormatError
+from walkout.bench.counts import Counts
+from walkout.bench.receipts import compare_carts, net_carts, read_receipts, score_carts, store_cart
+
+from .conftest import events
+
+
+def test_net_carts_subtract_returns(tmp_path):
+    rows = [
+        (0, 1, "pick", "a", 2),
+        (1, 1, "return", "a", 1),
+        (2, 1, "pick", "b", 1),
+        (3, 1, "return", "b", 1),
+        (4, 2, "pick", "a", 1),
+    ]
+    carts = net_carts(events(tmp_path, rows))
+    assert carts == {"1": Counter({"a": 2 - 1}), "2": Counter({"a": 1})}  # b: 1 - 1 = 0, dropped
+
+
+def test_net_negative_is_clipped(tmp_path):
+    assert net_carts(events(tmp_path, [(0, 1, "return", "a", 1)])) == {"1": Counter()}
+
+
+@pytest.mark.parametrize(
+    ("truth", "predicted", "expected"),
+    [
+        ({}, {}, Counts(0, 0, 0)),
+        ({"a": 2}, {}, Counts(0, 0, 2)),
+        ({}, {"a": 1}, Counts(0, 1, 0)),
+        ({"a": 2, "b": 1}, {"a": 1, "b": 1, "c": 3}, Counts(1 + 1, 3, 1)),
+    ],
+)
+def test_compare_carts_multiset(truth, predicted, expected):
+    assert compare_carts(truth, predicted) == expected
+
+
+def test_receipt_accuracy_counts_truth_shoppers_including_empty_carts():
+    truth = {"1": Counter({"a": 1}), "2": Counter({"b": 2})}
+    predicted = {"1": Counter({"a": 1}), "2": Counter({"b": 1}), "pred:9": Counter({"c": 1})}
+    score, rows = score_carts(truth, predicted, extra_truth_shoppers=["3"])  # shopper 3 took nothing
+    assert (score.shoppers, score.exact) == (3, 2)  # 1 and 3 exact, 2 short by one b
+    assert score.receipt_accuracy == 2 / 3
+    assert score.units == Counts(1 + 1, 1, 1)  # pred:9's c is extra, shopper 2 misses one b
+    assert [r["shopper"] for r in rows] == ["1", "2", "3", "pred:9"]
+
+
+def test_no_truth_shoppers_is_vacuously_accurate():
+    score, _ = score_carts({}, {})
+    assert score.receipt_accuracy == 1.0
+
+
+def test_weight_only_receipts_scored_at_store_level(tmp_path):
+    truth = events(
+        tmp_path,
+        [(0, 1, "pick", "a", 2), (1, 2, "pick", "b", 1), (2, 2, "return", "b", 1), (3, 2, "pick", "c", 1)],
+    )
+    path = tmp_path / "receipts.json"
+    path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "recording": "r",
+                "shoppers": {},
+                "unattributed": {"items": {"a": 2, "d": 1}, "lines": []},
+            }
+        )
+    )
+    receipts = read_receipts(path)
+    store = compare_carts(store_cart(truth), receipts.store)
+    assert store_cart(truth) == Counter({"a": 2, "c": 1})
+    assert store == Counts(2, 1, 1)
+    assert (store.precision, store.recall, store.exact) == (2 / 3, 2 / 3, False)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "not json",
+        json.dumps({"version": 2}),
+        json.dumps({"version": 1, "shoppers": {"7": {"items": {"a": 1.5}}}}),
+    ],
+)
+def test_bad_receipts_name_the_file(tmp_path, payload):
+    path = tmp_path / "receipts.json"
+    path.write_text(payload)
+    with pytest.raises(FormatError, match="receipts.json"):
+        read_receipts(path)

@@ -1,0 +1,66 @@
+"""Speed figures from run.json timings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fusion.errors import FormatError
+from walkout.bench.speed import read_speed
+
+RUN = {
+    "timings": {
+        "cam0": {
+            "frames": 100,
+            "video_s": 10.0,
+            "total_s": 5.0,
+            "stages_s": {"decode": 0.5, "detect": 4.0, "track": 0.25, "events": 0.25},
+        },
+        "cam1": {
+            "frames": 100,
+            "video_s": 10.0,
+            "total_s": 15.0,
+            "stages_s": {"decode": 0.5, "detect": 14.0, "track": 0.25, "events": 0.25},
+        },
+    },
+    "baselines": {
+        "decode_only": {
+            "cam0": {"frames": 100, "video_s": 10.0, "total_s": 0.5},
+            "cam1": {"frames": 100, "video_s": 10.0, "total_s": 0.5},
+        },
+        "ultralytics_track": {"cam0": {"frames": 200, "video_s": 20.0, "total_s": 10.0}},
+    },
+}
+
+
+def test_stage_fps_and_realtime_factor():
+    speed = read_speed(RUN, Path("run.json"))
+    cam0 = speed.cameras["cam0"]
+    assert cam0.stage_fps == {
+        "decode": 100 / 0.5,
+        "detect": 100 / 4.0,
+        "track": 100 / 0.25,
+        "events": 100 / 0.25,
+    }
+    assert cam0.realtime_factor == 10.0 / 5.0
+    total = speed.total  # sums of frames and seconds, then divided
+    assert total.fps == 200 / 20.0
+    assert total.realtime_factor == 20.0 / 20.0
+    assert total.stage_fps["detect"] == 200 / 18.0
+    report = speed.to_dict()
+    assert report["baselines"]["decode_only"]["speed_ratio"] == pytest.approx((200 / 20.0) / (200 / 1.0))
+    assert report["baselines"]["ultralytics_track"]["speed_ratio"] == pytest.approx(
+        (200 / 20.0) / (200 / 10.0)
+    )
+
+
+def test_no_timings():
+    speed = read_speed({}, Path("run.json"))
+    assert not speed.measured
+    assert speed.to_dict() == {"measured": False, "note": "no timings"}
+
+
+def test_bad_timings_name_the_file():
+    with pytest.raises(FormatError, match="run.json.*timings.cam0"):
+        read_speed({"timings": {"cam0": {"frames": "many"}}}, Path("run.json"))

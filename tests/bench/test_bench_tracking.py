@@ -1,0 +1,100 @@
+"""Tracking metrics through trackers.eval (TUD reference), and predicted-id -> truth-id mapping."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from walkout.bench.config import BenchConfig
+from walkout.bench.counts import Counts
+from walkout.bench.inputs import read_mot
+from walkout.bench.score import score_recording
+from walkout.bench.tracking import map_ids, overlap_table, prepare_sequence, score_tracks
+
+from .conftest import make_recording, two_shopper_tracks, write_mot
+
+
+@pytest.mark.parametrize("sequence", ["TUD-Campus", "TUD-Stadtmitte"])
+def test_tud_reference_reproduced(shared_data, sequence):
+    folder = shared_data / "mot-tud" / sequence
+    expected = json.loads((shared_data / "mot-tud" / "expected.json").read_text())[sequence]
+    summary = score_tracks(folder / "gt.txt", folder / "test.txt", BenchConfig()).summary()
+    assert round(summary["mota"], 3) == round(expected["MOTA"], 3)
+    assert round(summary["idf1"], 3) == round(expected["IDF1"], 3)
+    assert round(summary["idp"], 3) == round(expected["IDP"], 3)
+    assert round(summary["idr"], 3) == round(expected["IDR"], 3)
+    assert (summary["id_switches"], summary["false_pos"], summary["missed"]) == (
+        expected["IDSW"],
+        expected["FP"],
+        expected["FN"],
+    )
+    assert (summary["mostly_tracked"], summary["partly_tracked"], summary["mostly_lost"]) == (
+        expected["MT"],
+        expected["PT"],
+        expected["ML"],
+    )
+    assert round(1 - summary["motp"], 3) == round(expected["MOTP_distance"], 3)
+
+
+def test_perfect_tracks_score_one(tmp_path):
+    rows = two_shopper_tracks((1, 2))
+    truth = write_mot(tmp_path / "gt.txt", rows)
+    pred = write_mot(tmp_path / "pred.txt", [(f, {1: 7, 2: 9}[i], x, y, w, h) for f, i, x, y, w, h in rows])
+    summary = score_tracks(truth, pred, BenchConfig()).summary()
+    assert (summary["mota"], summary["idf1"], summary["hota"], summary["id_switches"]) == (
+        1.0,
+        1.0,
+        pytest.approx(1.0),
+        0,
+    )
+
+
+def test_map_ids_majority_and_fragments(tmp_path):
+    truth = write_mot(tmp_path / "gt.txt", two_shopper_tracks((1, 2), frames=10))
+    # Track 7 follows shopper 1 for frames 1-6 then jumps to shopper 2 for 7-10 (6 > 4: maps to 1);
+    # track 9 follows shopper 2 for 1-6 only; track 11 follows shopper 1 for 7-10 (a fragment of 1).
+    pred_rows = [(f, 7, 10, 10, 50, 100) for f in range(1, 7)] + [
+        (f, 7, 300, 10, 50, 100) for f in range(7, 11)
+    ]
+    pred_rows += [(f, 9, 300, 10, 50, 100) for f in range(1, 7)] + [
+        (f, 11, 10, 10, 50, 100) for f in range(7, 11)
+    ]
+    pred = write_mot(tmp_path / "pred.txt", pred_rows)
+    sequence = prepare_sequence(read_mot(truth), read_mot(pred))
+    assert map_ids(overlap_table(sequence, 0.5)) == {"7": "1", "9": "2", "11": "1"}
+
+
+def test_shopper_id_permutation_mapped_through_tracks(tmp_path):
+    # Predicted track 7 is truth shopper 1, track 9 is shopper 2 (the boxes say so, not the ids).
+    truth = [(0.5, 1, "pick", "a", 1), (1.0, 2, "pick", "b", 1), (1.5, 2, "return", "b", 1)]
+    pred = [(0.6, 7, "pick", "a", 1), (1.1, 9, "pick", "b", 1), (1.4, 9, "return", "b", 1)]
+    recording, predictions = make_recording(
+        tmp_path,
+        "perm",
+        truth,
+        pred,
+        truth_tracks=two_shopper_tracks((1, 2)),
+        pred_tracks=two_shopper_tracks((7, 9)),
+    )
+    result = score_recording(recording, predictions / "perm", BenchConfig())
+    assert result.id_mapping == {"cam0": {"7": "1", "9": "2"}}
+    assert result.events.attributed == Counts(3, 0, 0)
+    assert (result.carts.shoppers, result.carts.exact) == (2, 2)
+
+
+def test_swapped_shoppers_are_misattributed(tmp_path):
+    truth = [(0.5, 1, "pick", "a", 1), (1.0, 2, "pick", "b", 1)]
+    pred = [(0.5, 9, "pick", "a", 1), (1.0, 7, "pick", "b", 1)]  # 9 is shopper 2's track, 7 is shopper 1's
+    recording, predictions = make_recording(
+        tmp_path,
+        "swap",
+        truth,
+        pred,
+        truth_tracks=two_shopper_tracks((1, 2)),
+        pred_tracks=two_shopper_tracks((7, 9)),
+    )
+    result = score_recording(recording, predictions / "swap", BenchConfig())
+    assert result.events.product == Counts(2, 0, 0)
+    assert result.events.attributed == Counts(0, 2, 2)
+    assert result.carts.receipt_accuracy == 0 / 2
