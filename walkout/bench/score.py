@@ -196,13 +196,25 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
     return RecordingResult(name=name, speed=speed, notes=notes, **result)
 
 
+def expand_recordings(paths: Sequence[Path]) -> list[Path]:
+    """A folder with a store.json is a recording; a folder without one holding recordings stands for
+    all of them (one level, sorted); anything else is kept and reported as a bad recording."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        children = sorted(p for p in path.iterdir() if (p / "store.json").is_file()) if path.is_dir() else []
+        if (path / "store.json").is_file() or not children:
+            found.append(path)
+        else:
+            found.extend(children)
+    return found
+
+
 def score_recordings(
     recordings: Sequence[Path], predictions_dir: Path, config: BenchConfig
 ) -> list[RecordingResult]:
     """Score each recording; a failure is logged and recorded, and the next recording goes on."""
     results = []
-    for recording in recordings:
-        recording = Path(recording)
+    for recording in expand_recordings(recordings):
         try:
             results.append(score_recording(recording, Path(predictions_dir) / recording.name, config))
         except RECORDING_ERRORS as exc:

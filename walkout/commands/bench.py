@@ -47,7 +47,10 @@ def _predict(recordings: tuple[Path, ...], out: Path) -> Path:
             "pass --predictions PRED_DIR with the output of `walkout run`"
         ) from None
     predictions = out / "predictions"
-    pipeline.run_recordings(list(recordings), out_dir=predictions)
+    try:
+        pipeline.run_recordings(list(recordings), out_dir=predictions)
+    except ValueError as exc:  # the pipeline's input errors (model, video, format) name the file
+        raise click.ClickException(f"the pipeline could not run: {exc}") from None
     return predictions
 
 
