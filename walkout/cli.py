@@ -50,9 +50,9 @@ def validate(recordings: tuple[Path, ...]) -> None:
 
 
 def _register() -> None:
-    from walkout.commands import bench, fuse, simulate
+    from walkout.commands import bench, fuse, run, simulate, train
 
-    for module in (simulate, bench, fuse):
+    for module in (simulate, bench, fuse, run, train):
         cli.add_command(module.command)
 
 

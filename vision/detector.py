@@ -1,0 +1,156 @@
+"""The detector adapter: the only module that imports ultralytics.
+
+Any ultralytics model works (.pt, exported .onnx, an OpenVINO folder): a class-role mapping says
+which of its classes are shoppers, hands and products (and which sku a product class is). Pose
+models (COCO 17 keypoints) give people, and their wrists become hands already attached to their
+person. Output per frame: one ``supervision.Detections`` with ``data['role']`` (ROLE_* codes),
+``data['sku']`` (str, '' when not a product of known sku) and ``data['person']`` (for pose hands: the
+row index of the person they belong to, else -1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import supervision as sv
+
+from vision.errors import InputError
+
+ROLE_IGNORED, ROLE_SHOPPER, ROLE_HAND, ROLE_PRODUCT = -1, 0, 1, 2
+COCO_LEFT_WRIST, COCO_RIGHT_WRIST = 9, 10
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Which model, at which input size, and what its classes mean.
+
+    ``product_skus`` maps a class name to a sku explicitly; classes named ``{product_prefix}<sku>``
+    map to ``<sku>`` without listing them. ``pose_hand_size`` is the side of a wrist's hand box as a
+    share of its person's box height.
+    """
+
+    model_path: str = ""
+    imgsz: int = 640
+    confidence: float = 0.25
+    iou: float = 0.6
+    device: str = "cpu"
+    batch: int = 4
+    shopper_classes: tuple[str, ...] = ("shopper", "person")
+    hand_classes: tuple[str, ...] = ("hand",)
+    product_prefix: str = "sku_"
+    generic_product_classes: tuple[str, ...] = ("product",)
+    product_skus: dict[str, str] = field(default_factory=dict)
+    pose_hand_size: float = 0.12
+    pose_min_keypoint_confidence: float = 0.3
+
+
+def _task_of(path: Path) -> str | None:
+    """Exported models do not always say their task; ultralytics reads it from metadata when it can."""
+    return None if path.suffix == ".pt" else "detect"
+
+
+class Detector:
+    """Wraps an ultralytics model. ``detect(frames)`` -> one Detections per frame."""
+
+    def __init__(self, config: DetectorConfig):
+        path = Path(config.model_path)
+        if not path.exists():
+            raise InputError(path, "model file not found")
+        from ultralytics import YOLO
+
+        try:
+            self.model = YOLO(str(path), task=_task_of(path))
+            names = self.model.names
+        except Exception as exc:  # ultralytics raises many types for a file that is not a model
+            raise InputError(path, f"not a model ultralytics can load ({type(exc).__name__}: {exc})") from None
+        self.config = config
+        self.task = self.model.task
+        self.names = {int(k): str(v) for k, v in names.items()}
+        size = max(self.names) + 1 if self.names else 0
+        self.roles = np.full(size, ROLE_IGNORED, dtype=int)
+        self.skus = np.full(size, "", dtype=object)
+        for class_id, name in self.names.items():
+            if name in config.shopper_classes:
+                self.roles[class_id] = ROLE_SHOPPER
+            elif name in config.hand_classes:
+                self.roles[class_id] = ROLE_HAND
+            elif name in config.product_skus:
+                self.roles[class_id], self.skus[class_id] = ROLE_PRODUCT, config.product_skus[name]
+            elif name.startswith(config.product_prefix):
+                self.roles[class_id], self.skus[class_id] = ROLE_PRODUCT, name[len(config.product_prefix):]
+            elif name in config.generic_product_classes:
+                self.roles[class_id] = ROLE_PRODUCT
+        if self.task != "pose" and not (self.roles == ROLE_SHOPPER).any():
+            raise InputError(path, f"no shopper class among the model's classes {sorted(self.names.values())}; "
+                                   "set detector.shopper_classes in the config")
+
+    def detect(self, frames: list[np.ndarray]) -> list[sv.Detections]:
+        """frames: BGR uint8 images (H, W, 3). Returns one Detections per frame, roles in data."""
+        if not frames:
+            return []
+        results = self.model.predict(
+            frames,
+            imgsz=self.config.imgsz,
+            conf=self.config.confidence,
+            iou=self.config.iou,
+            device=self.config.device,
+            verbose=False,
+        )
+        return [self._convert(result) for result in results]
+
+    def _convert(self, result) -> sv.Detections:
+        detections = sv.Detections.from_ultralytics(result)
+        if len(detections):
+            class_id = detections.class_id
+            detections.data["role"] = self.roles[class_id]
+            detections.data["sku"] = self.skus[class_id].astype(str)
+        else:
+            detections = empty_detections()
+        detections.data["person"] = np.full(len(detections), -1, dtype=int)
+        if self.task == "pose":
+            detections = self._with_wrists(detections, result)
+        return detections[detections.data["role"] != ROLE_IGNORED]
+
+    def _with_wrists(self, people: sv.Detections, result) -> sv.Detections:
+        """Pose: every person is a shopper; each confident wrist becomes a hand owned by its person."""
+        people.data["role"] = np.full(len(people), ROLE_SHOPPER, dtype=int)
+        keypoints = result.keypoints
+        if keypoints is None or not len(people):
+            return people
+        xy = keypoints.xy.cpu().numpy()  # (N, 17, 2)
+        conf = keypoints.conf.cpu().numpy() if keypoints.conf is not None else np.ones(xy.shape[:2])
+        boxes, owners, scores = [], [], []
+        for person in range(len(people)):
+            height = people.xyxy[person, 3] - people.xyxy[person, 1]
+            half = max(4.0, self.config.pose_hand_size * height / 2)
+            for wrist in (COCO_LEFT_WRIST, COCO_RIGHT_WRIST):
+                if conf[person, wrist] >= self.config.pose_min_keypoint_confidence:
+                    x, y = xy[person, wrist]
+                    boxes.append([x - half, y - half, x + half, y + half])
+                    owners.append(person)
+                    scores.append(conf[person, wrist])
+        if not boxes:
+            return people
+        hands = sv.Detections(
+            xyxy=np.asarray(boxes, dtype=float),
+            confidence=np.asarray(scores, dtype=float),
+            class_id=np.full(len(boxes), -1, dtype=int),
+            data={
+                "role": np.full(len(boxes), ROLE_HAND, dtype=int),
+                "sku": np.full(len(boxes), "", dtype=object).astype(str),
+                "person": np.asarray(owners, dtype=int),
+            },
+        )
+        people.data["sku"] = np.full(len(people), "", dtype=object).astype(str)
+        return sv.Detections.merge([people, hands])
+
+
+def empty_detections() -> sv.Detections:
+    """An empty Detections carrying the data keys the pipeline expects."""
+    detections = sv.Detections.empty()
+    detections.data["role"] = np.empty(0, dtype=int)
+    detections.data["sku"] = np.empty(0, dtype=str)
+    detections.data["person"] = np.empty(0, dtype=int)
+    return detections

@@ -1,0 +1,249 @@
+"""`walkout train`: render labelled frames with the mock store, train the detector and the held-item classifier.
+
+Two models, by design:
+- the **detector** (YOLOv8 layout, built from its architecture description, no pretrained weights)
+  finds shoppers, hands and products (one generic ``product`` class) at a reduced input size,
+  which keeps it real-time on a 2-core CPU;
+- the **held-item classifier** (YOLOv8-cls layout) names the product and counts items in a
+  full-resolution crop around each hand. A product in a hand is 10-20 px in a 640x360 ceiling
+  view: at the detector's input size it is a few pixels, too few to tell eight look-alike packs
+  apart, but a 64x64 crop from the full frame keeps its label and shape legible.
+
+Writes ``walkout-det.pt``, ``walkout-held.pt``, ``training.json`` (figures) and ``README.md`` (the
+model card) into the output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import yaml
+
+from vision.products import EMPTY_CLASS, hand_crops
+
+log = logging.getLogger(__name__)
+DETECTOR_CLASSES = ("shopper", "hand", "product")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Sizes are image counts; ``width_multiple`` scales the YOLOv8 channel widths (0.25 = 'n')."""
+
+    images: int = 1500
+    val_images: int = 250
+    epochs: int = 30
+    imgsz: int = 416
+    batch: int = 16
+    width_multiple: float = 0.125
+    depth_multiple: float = 0.33
+    classifier_epochs: int = 20
+    classifier_imgsz: int = 64
+    crop_scale: float = 2.5
+    crop_min_px: int = 24
+    crop_jitter: float = 0.15
+    hand_box_scale: float = 1.8
+    seed: int = 1000
+    workers: int = 2
+
+
+def _architecture(kind: str, nc: int, config: TrainConfig, out: Path) -> Path:
+    """Our scaled copy of ultralytics' YOLOv8 architecture description (read from the installed package)."""
+    from ultralytics.nn.tasks import yaml_model_load
+
+    spec = yaml_model_load("yolov8n.yaml" if kind == "detect" else "yolov8n-cls.yaml")
+    spec["scales"] = {"n": [config.depth_multiple, config.width_multiple, 1024]}
+    spec["scale"] = "n"
+    spec["nc"] = nc
+    path = out / f"walkout-{kind}-arch.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def _read_labels(path: Path) -> np.ndarray:
+    """YOLO label file -> (N, 5) [class, cx, cy, w, h] normalised."""
+    if not path.is_file() or not path.read_text().strip():
+        return np.empty((0, 5))
+    return np.loadtxt(path, ndmin=2)
+
+
+def build_detector_labels(source: Path, target: Path, names: list[str]) -> Path:
+    """Remap the mock store's labels (shopper, hand, sku_*) to (shopper, hand, product)."""
+    remap = np.array([DETECTOR_CLASSES.index("product") if n.startswith("sku_") else DETECTOR_CLASSES.index(n)
+                      for n in names])
+    for split in ("train", "val"):
+        (target / "images").mkdir(parents=True, exist_ok=True)
+        link = target / "images" / split
+        if not link.exists():
+            link.symlink_to((source / "images" / split).resolve(), target_is_directory=True)
+        labels = target / "labels" / split
+        labels.mkdir(parents=True, exist_ok=True)
+        for label in sorted((source / "labels" / split).glob("*.txt")):
+            rows = _read_labels(label)
+            if len(rows):
+                rows[:, 0] = remap[rows[:, 0].astype(int)]
+            np.savetxt(labels / label.name, rows, fmt=["%d", "%.6f", "%.6f", "%.6f", "%.6f"])
+    data = target / "data.yaml"
+    data.write_text(yaml.safe_dump({"path": str(target.resolve()), "train": "images/train", "val": "images/val",
+                                    "names": dict(enumerate(DETECTOR_CLASSES))}))
+    return data
+
+
+def build_crop_dataset(source: Path, target: Path, names: list[str], config: TrainConfig) -> dict[str, dict[str, int]]:
+    """Crops around every labelled hand, filed by what it holds: ``empty`` or ``sku_<sku>_x<count>``.
+
+    A product belongs to a hand when its centre is inside the hand box scaled by ``hand_box_scale``
+    (the same rule the pipeline uses at run time). Crop boxes are jittered by ``crop_jitter`` so the
+    classifier tolerates detector boxes that are a little off.
+    """
+    rng = np.random.default_rng(config.seed)
+    hand = names.index("hand")
+    counts: dict[str, dict[str, int]] = {}
+    for split in ("train", "val"):
+        counts[split] = {}
+        for label in sorted((source / "labels" / split).glob("*.txt")):
+            rows = _read_labels(label)
+            image_path = source / "images" / split / f"{label.stem}.jpg"
+            if not len(rows) or not image_path.is_file():
+                continue
+            image = cv2.imread(str(image_path))
+            height, width = image.shape[:2]
+            xyxy = np.column_stack([
+                (rows[:, 1] - rows[:, 3] / 2) * width, (rows[:, 2] - rows[:, 4] / 2) * height,
+                (rows[:, 1] + rows[:, 3] / 2) * width, (rows[:, 2] + rows[:, 4] / 2) * height,
+            ])
+            classes = rows[:, 0].astype(int)
+            products = np.flatnonzero(np.array([names[c].startswith("sku_") for c in classes]))
+            for i in np.flatnonzero(classes == hand):
+                box = xyxy[i]
+                centre, half = (box[:2] + box[2:]) / 2, (box[2:] - box[:2]) * config.hand_box_scale / 2
+                pcentre = (xyxy[products, :2] + xyxy[products, 2:]) / 2
+                held = products[np.all(np.abs(pcentre - centre) <= half, axis=1)]
+                if len(held):
+                    skus, votes = np.unique([names[classes[j]][len("sku_"):] for j in held], return_counts=True)
+                    name = f"sku_{skus[votes.argmax()]}_x{min(int(votes.max()), 2)}"
+                else:
+                    name = EMPTY_CLASS
+                size = box[2:] - box[:2]
+                jitter = rng.uniform(-config.crop_jitter, config.crop_jitter, 4) * np.r_[size, size]
+                crop = hand_crops(image, (box + jitter)[None], config.crop_scale, config.crop_min_px,
+                                  config.classifier_imgsz)[0]
+                folder = target / split / name
+                folder.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(folder / f"{label.stem}_{i}.png"), crop)
+                counts[split][name] = counts[split].get(name, 0) + 1
+    # A class seen in only one split would be indexed differently by train and val: drop it.
+    for split, other in (("train", "val"), ("val", "train")):
+        for name in sorted(set(counts[split]) - set(counts[other])):
+            log.warning("held class %s has no %s crops: dropped", name, other)
+            shutil.rmtree(target / split / name)
+            del counts[split][name]
+    return counts
+
+
+def train(out_dir: str | Path, config: TrainConfig | None = None, work_dir: str | Path | None = None) -> dict:
+    """Render data, train both models, evaluate on held-out renders, write weights and the model card."""
+    from ultralytics import YOLO
+
+    from mockstore.catalog import detector_class_names
+    from mockstore.yolo import export_yolo_dataset
+
+    config = config or TrainConfig()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(work_dir) if work_dir else out / "_work"
+    work.mkdir(parents=True, exist_ok=True)
+    figures: dict = {"config": asdict(config)}
+
+    started = time.perf_counter()
+    data = export_yolo_dataset(work / "renders", n_train=config.images, n_val=config.val_images, seed=config.seed)
+    names = list(detector_class_names())
+    figures["render_s"] = time.perf_counter() - started
+    log.info("rendered %d + %d frames in %.0f s", config.images, config.val_images, figures["render_s"])
+    del data
+
+    det_data = build_detector_labels(work / "renders", work / "detector", names)
+    crop_counts = build_crop_dataset(work / "renders", work / "held", names, config)
+    figures["held_crops"] = crop_counts
+
+    started = time.perf_counter()
+    detector = YOLO(str(_architecture("detect", len(DETECTOR_CLASSES), config, work)))
+    detector.train(
+        data=str(det_data), epochs=config.epochs, imgsz=config.imgsz, batch=config.batch, device="cpu",
+        workers=config.workers, plots=False, amp=False, verbose=False, seed=config.seed, deterministic=False,
+        project=str(work / "runs"), name="detector", exist_ok=True, fliplr=0.5, mosaic=1.0, close_mosaic=5,
+    )
+    figures["detector_train_s"] = time.perf_counter() - started
+    best = work / "runs" / "detector" / "weights" / "best.pt"
+    shutil.copyfile(best, out / "walkout-det.pt")
+    metrics = YOLO(str(out / "walkout-det.pt")).val(data=str(det_data), imgsz=config.imgsz, batch=config.batch,
+                                                   device="cpu", plots=False, verbose=False,
+                                                   project=str(work / "runs"), name="detector-val", exist_ok=True)
+    figures["detector_map50"] = {DETECTOR_CLASSES[int(c)]: float(ap) for c, ap in
+                                 zip(metrics.box.ap_class_index, metrics.box.ap50, strict=True)}
+    figures["detector_map50_all"] = float(metrics.box.map50)
+
+    started = time.perf_counter()
+    classifier = YOLO(str(_architecture("classify", len(crop_counts["train"]), config, work)))
+    classifier.train(
+        data=str(work / "held"), epochs=config.classifier_epochs, imgsz=config.classifier_imgsz, batch=64,
+        device="cpu", workers=config.workers, plots=False, amp=False, verbose=False, seed=config.seed,
+        project=str(work / "runs"), name="held", exist_ok=True, fliplr=0.5, hsv_h=0.0,
+    )
+    figures["held_train_s"] = time.perf_counter() - started
+    shutil.copyfile(work / "runs" / "held" / "weights" / "best.pt", out / "walkout-held.pt")
+    held_metrics = YOLO(str(out / "walkout-held.pt")).val(data=str(work / "held"), imgsz=config.classifier_imgsz,
+                                                        device="cpu", plots=False, verbose=False,
+                                                        project=str(work / "runs"), name="held-val", exist_ok=True)
+    figures["held_top1"] = float(held_metrics.top1)
+    figures["sizes_mb"] = {p.name: round(p.stat().st_size / 1e6, 2) for p in (out / "walkout-det.pt", out / "walkout-held.pt")}
+    (out / "training.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    (out / "README.md").write_text(model_card(figures))
+    return figures
+
+
+def model_card(figures: dict) -> str:
+    """The models/README.md text, from the figures of one training run."""
+    c = figures["config"]
+    det_rows = "\n".join(f"| {name} | {ap:.3f} |" for name, ap in figures["detector_map50"].items())
+    crops = figures["held_crops"]
+    return f"""# walkout models
+
+Made by `walkout train` on mock-store renders only (no pretrained weights, no downloaded data).
+
+## walkout-det.pt: shoppers, hands, products
+- Architecture: YOLOv8 detection layout built from its architecture description, depth
+  {c['depth_multiple']}, width {c['width_multiple']} (narrower than 'n'), 3 classes: shopper, hand, product.
+- Data: {c['images']} training and {c['val_images']} held-out validation frames rendered by
+  `mockstore.yolo.export_yolo_dataset` (random scenes with every difficulty knob; validation
+  scenes use seeds the training scenes never use). Seed {c['seed']}.
+- Training: {c['epochs']} epochs at imgsz {c['imgsz']}, batch {c['batch']}, CPU (2 cores):
+  {figures['detector_train_s'] / 60:.0f} min (rendering {figures['render_s'] / 60:.1f} min).
+- mAP50 on the held-out renders: {figures['detector_map50_all']:.3f} overall
+
+| class | mAP50 |
+|---|---|
+{det_rows}
+
+## walkout-held.pt: what a hand holds
+- Architecture: YOLOv8-cls layout, same scaling, {len(crops['train'])} classes (`empty`, and
+  `sku_<sku>_x<count>` for one or two items of each product).
+- Data: {sum(crops['train'].values())} training and {sum(crops['val'].values())} validation crops
+  ({c['classifier_imgsz']}x{c['classifier_imgsz']}) around every labelled hand of the same renders,
+  crop side {c['crop_scale']}x the hand box, jittered by {c['crop_jitter']:.0%}.
+- Training: {c['classifier_epochs']} epochs, {figures['held_train_s'] / 60:.0f} min.
+- Top-1 accuracy on held-out crops: {figures['held_top1']:.3f}
+
+Sizes: {', '.join(f'{k} {v} MB' for k, v in figures['sizes_mb'].items())}.
+
+## Limits
+Trained on the mock store only: it knows its products, shelves and figures, not a real store.
+For real footage bring your own ultralytics model (`--model`, with a class-role mapping in the
+config) or a pose model whose wrists become hands.
+"""
