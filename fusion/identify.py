@@ -179,10 +179,10 @@ def identify(
                     prior.setdefault(sku, config.neighbour_prior)
     prior = {s: p for s, p in prior.items() if s in weight}
     candidates = _enumerate(target, prior, weight, spread, config)
-    if not any(c.fit >= config.min_fit for c in candidates) and event.delta_g > 0:
-        # A gain nothing local explains: an item put back in the wrong place (any catalog product).
-        prior = {s: config.catalog_prior for s in weight if weight[s] > 0}
-        candidates = _enumerate(target, prior, weight, spread, replace(config, max_products=1))
+    if event.delta_g > 0:
+        # A gain may be an item put back in the wrong place: any catalog product, one at a time.
+        elsewhere = {s: config.catalog_prior for s in weight if weight[s] > 0 and s not in prior}
+        candidates += _enumerate(target, elsewhere, weight, spread, replace(config, max_products=1))
     candidates = [c for c in candidates if c.fit >= config.min_fit]
     total = sum(c.score for c in candidates)
     if total <= 0:

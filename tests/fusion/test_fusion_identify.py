@@ -1,0 +1,74 @@
+"""Identification: which products and quantities explain a weight event (planogram + catalog)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from fusion_synth import CATALOG, PLANOGRAM, T0
+
+from fusion.identify import Candidate, IdentifyConfig, LivePlanogram, identify
+
+catalog = pd.DataFrame(CATALOG, columns=["sku", "name", "weight_g"]).assign(weight_std_g=0.0)
+planogram = pd.DataFrame(PLANOGRAM, columns=["shelf", "plate", "sku"])
+
+
+def event(shelf: str, plates: tuple[int, ...], deltas: tuple[float, ...], t: float = 10.0):
+    from fusion.weight_events import WeightEvent
+
+    return WeightEvent("w0001", shelf, plates, T0 + t, T0 + t + 0.5, sum(deltas), deltas, 0.9)
+
+
+CASES = {
+    # name: (event, best items)
+    "chips from their plate": (event("A1", (3,), (-120.0,)), (("0002", 1),)),
+    "nominal weight 5 % off still fits": (event("A1", (3,), (-126.0,)), (("0002", 1),)),
+    "two bags of chips = quantity 2": (event("A1", (3,), (-240.0,)), (("0002", 2),)),
+    "cola across its two plates": (event("A1", (1, 2), (-200.0, -150.0)), (("0001", 1),)),
+    "chips and a bar at once": (event("A1", (3, 4), (-120.0, -50.0)), (("0002", 1), ("0003", 1))),
+    "a bar put back": (event("A1", (4,), (+50.0,)), (("0003", 1),)),
+}
+
+
+@pytest.mark.parametrize(("weight_event", "best"), CASES.values(), ids=CASES.keys())
+def test_best_candidate(weight_event, best):
+    candidates = identify(weight_event, catalog, LivePlanogram.from_planogram(planogram))
+    assert candidates[0].items == best
+    assert sum(c.score for c in candidates) == pytest.approx(1.0)
+    assert candidates == sorted(candidates, key=lambda c: -c.score)
+
+
+def test_nothing_fits_gives_an_empty_list():
+    assert identify(event("A1", (3,), (-80.0,)), catalog, LivePlanogram.from_planogram(planogram)) == []
+
+
+def test_wrong_plate_return_is_learned_and_a_later_pick_identified():
+    live = LivePlanogram.from_planogram(planogram)
+    # Tea (410 g, planned on B1/2) is put back on A1/4, the bar's plate: no local product fits.
+    back = event("A1", (4,), (+410.0,))
+    (best, *_) = identify(back, catalog, live)
+    assert best.items == (("0005", 1),)
+    live.learn(back, "0005", 1, "return")
+    assert live.products("A1", 4) == {"0003", "0005"}
+    # Later someone takes it from there: tea, from the live planogram (picks never search the catalog).
+    later = event("A1", (4,), (-410.0,), t=30.0)
+    (best, *_) = identify(later, catalog, live)
+    assert best.items == (("0005", 1),)
+    live.learn(later, "0005", 1, "pick")
+    assert live.products("A1", 4) == {"0003"}
+
+
+def test_without_learning_the_same_pick_is_not_soap():
+    live = LivePlanogram.from_planogram(planogram)
+    candidates = identify(event("A1", (4,), (-410.0,)), catalog, live)
+    assert all(("0005", 1) not in c.items for c in candidates)
+
+
+def test_candidate_round_trips_through_dict():
+    candidate = Candidate((("0002", 2),), 240.0, -1.0, 0.99, 0.8)
+    assert Candidate.from_dict(candidate.to_dict()) == candidate
+
+
+def test_config_loads_from_dict():
+    assert IdentifyConfig.from_dict({"max_quantity": "3"}).max_quantity == 3
+    with pytest.raises(ValueError, match="unknown"):
+        IdentifyConfig.from_dict({"tolerance": 1})

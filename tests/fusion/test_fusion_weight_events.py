@@ -1,0 +1,90 @@
+"""Weight events: settled changes are found; spikes, drift, vibration and weight shifts are not."""
+
+from __future__ import annotations
+
+import pytest
+from fusion_synth import T0, LogSpec, Step, make_log, write_recording
+
+from fusion.weight_events import (
+    WeightEvent,
+    WeightEventConfig,
+    detect_weight_events,
+    events_frame,
+    plate_changes,
+)
+from fusion.weights import load_weights
+
+CHIPS = 120.0
+COLA = 350.0
+
+CASES = {
+    "empty log: nothing happens": (LogSpec(), []),
+    "one bag of chips taken": (LogSpec(steps=[Step("A1", 3, 10.0, -CHIPS)]), [("A1", (3,), -CHIPS)]),
+    "two bags at once: one event of twice the weight": (
+        LogSpec(steps=[Step("A1", 3, 10.0, -2 * CHIPS)]), [("A1", (3,), -2 * CHIPS)]),
+    "a bar put back": (LogSpec(steps=[Step("A1", 4, 6.0, +50.0)]), [("A1", (4,), +50.0)]),
+    "cola spans plates 1-2: one event": (
+        LogSpec(steps=[Step("A1", 1, 8.0, -200.0), Step("A1", 2, 8.05, -150.0)]), [("A1", (1, 2), -COLA)]),
+    "a 0.1 s spike of 300 g is no event": (LogSpec(spikes=[("A1", 3, 5.0, 300.0, 0.1)]), []),
+    "a 0.8 s hand press of 80 g is no event": (LogSpec(spikes=[("A1", 3, 5.0, 80.0, 0.8)]), []),
+    "slow drift of 15 g over the log is no event": (LogSpec(drift_g_per_s={("A1", 4): 0.75}), []),
+    "a knock (60 g vibration) on a neighbour is no event": (LogSpec(vibrations=[("B1", 1, 4.0, 60.0, 1.5)]), []),
+    "30 g shifted between neighbouring plates is no event": (
+        LogSpec(steps=[Step("A1", 3, 9.0, -30.0), Step("A1", 4, 9.0, +30.0)]), []),
+    "noise of 2 g is no event": (LogSpec(noise_g=2.0), []),
+    "two shelves, two times: two events": (
+        LogSpec(steps=[Step("A1", 3, 5.0, -CHIPS), Step("B1", 2, 12.0, -410.0)]),
+        [("A1", (3,), -CHIPS), ("B1", (2,), -410.0)]),
+}
+
+
+@pytest.mark.parametrize(("spec", "expected"), CASES.values(), ids=CASES.keys())
+def test_settled_changes_become_events(tmp_path, spec, expected):
+    rec = write_recording(tmp_path / "r", make_log(spec))
+    events = detect_weight_events(load_weights(rec / "weights.csv.gz"))
+    assert [(e.shelf, e.plates) for e in events] == [(s, p) for s, p, _ in expected]
+    for event, (_, _, delta) in zip(events, expected, strict=True):
+        assert event.delta_g == pytest.approx(delta, abs=3.0)
+        assert 0.5 < event.confidence <= 1.0
+        assert event.start <= event.end
+
+
+def test_event_times_bracket_the_step(tmp_path):
+    rec = write_recording(tmp_path / "r", make_log(LogSpec(steps=[Step("A1", 3, 10.0, -CHIPS)])))
+    (event,) = detect_weight_events(load_weights(rec / "weights.csv.gz"))
+    assert T0 + 10.0 - 1.5 < event.start < T0 + 10.0 < event.end < T0 + 10.0 + 1.5
+    assert event.id == "w0001"
+
+
+def test_noise_relative_threshold_rejects_a_step_within_a_noisy_plates_noise(tmp_path):
+    # 15 g is above min_delta_g, but this plate wobbles by +-8 g all the time (as some real plates
+    # do), so a change must exceed delta_noise_k x its own noise.
+    wobble = ("A1", 3, 0.0, 8.0, 1000.0)
+    spec = LogSpec(vibrations=[wobble], steps=[Step("A1", 3, 10.0, -15.0, press_g=0.0)])
+    rec = write_recording(tmp_path / "r", make_log(spec))
+    assert detect_weight_events(load_weights(rec / "weights.csv.gz")) == []
+    spec = LogSpec(vibrations=[wobble], steps=[Step("A1", 3, 10.0, -CHIPS)])
+    rec = write_recording(tmp_path / "r2", make_log(spec))
+    assert [e.plates for e in detect_weight_events(load_weights(rec / "weights.csv.gz"))] == [(3,)]
+
+
+def test_too_few_samples_give_no_change():
+    assert plate_changes("A1", 1, [T0, T0 + 0.1], [1.0, 2.0], WeightEventConfig()) == []
+
+
+def test_weight_event_round_trips_through_dict():
+    event = WeightEvent("w0001", "A1", (1, 2), T0, T0 + 1.0, -350.0, (-200.0, -150.0), 0.9)
+    assert WeightEvent.from_dict(event.to_dict()) == event
+
+
+@pytest.mark.parametrize("events", [[], [WeightEvent("w0001", "A1", (1, 2), T0, T0 + 1, -350.0, (-200.0, -150.0), 0.9)]])
+def test_events_table_has_fixed_columns(events):
+    frame = events_frame(events)
+    assert list(frame.columns) == ["id", "start", "end", "shelf", "plates", "delta_g", "plate_deltas_g", "confidence"]
+    assert len(frame) == len(events)
+
+
+def test_config_rejects_unknown_settings():
+    with pytest.raises(ValueError, match="min_delta"):
+        WeightEventConfig.from_dict({"min_delta": 3})
+    assert WeightEventConfig.from_dict({"min_delta_g": 3}).min_delta_g == 3.0
