@@ -16,7 +16,7 @@ Errors made (each only when the recording has enough events):
 - the second event's sku swapped for another product (one missed + one extra);
 - the third event attributed to another shopper (misattributed), if there are >= 2 shoppers;
 - the fourth event's quantity increased by one (quantity mismatch);
-- one extra pick added halfway through the recording (extra).
+- one extra pick added in the widest gap between truth events (extra).
 
 Usage: python scripts/make_handmade_predictions.py RECORDING... --out PRED_DIR [--seed 0]
 """
@@ -102,12 +102,19 @@ def make_predictions(recording: Path, out: Path, seed: int, jitter_s: float, box
         predicted.at[3, "quantity"] += 1
     predicted = predicted.drop(index=drop).reset_index(drop=True)
     if len(truth):
-        middle = float(truth["timestamp"].min() + truth["timestamp"].max()) / 2 + 0.37
+        # In the widest gap between truth events, with a product the truth never mentions if possible,
+        # so that it cannot be mistaken for a jittered copy of a neighbour.
+        times = np.sort(
+            np.concatenate([truth["timestamp"].to_numpy(float), [truth["timestamp"].max() + 6.0]])
+        )
+        widest = int(np.argmax(np.diff(times))) if len(times) > 1 else 0
+        middle = float(times[widest] + times[widest + 1]) / 2 if len(times) > 1 else float(times[0]) + 3.0
+        unused = [s for s in skus if s not in set(truth["sku"])]
         extra = {
             "timestamp": middle,
             "shopper": next(iter(ids.values())),
             "action": "pick",
-            "sku": skus[0],
+            "sku": (unused or skus)[-1],
             "quantity": 1,
             "shelf": truth["shelf"].iloc[0],
             "plates": "",
