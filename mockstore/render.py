@@ -1,0 +1,377 @@
+"""Render frames of one camera and their exact truth boxes.
+
+The static store (floor, walls, gondolas, shelf boards, items on shelves) is drawn once per shelf
+state (it changes only at picks and returns) and cached; each frame copies it and draws the moving
+shoppers, their hands and held items, depth-sorted, then applies the camera effects (lighting
+change, motion blur, sensor noise, JPEG degradation).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from mockstore.figures import FigureConfig, Primitive, figure_primitives, shopper_pose
+from mockstore.scene import (
+    Camera,
+    Item,
+    clip_near,
+    draw_product,
+    fill_polygon,
+    product_bbox,
+    product_vertices,
+)
+from mockstore.script import Simulation
+
+BOX_COLUMNS = ("frame", "object", "track_id", "sku", "x1", "y1", "x2", "y2", "visible")
+
+
+@dataclass(frozen=True)
+class Box:
+    """One truth box in pixels (clipped to the image); ``visible`` is the unoccluded share in [0, 1]."""
+
+    object: str
+    track_id: int
+    sku: str
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    visible: float
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Per-scene colours (BGR) of the store surfaces and the lighting change of the clip."""
+
+    floor_bgr: tuple[int, int, int]
+    tile_bgr: tuple[int, int, int]
+    wall_bgr: tuple[int, int, int]
+    gondola_bgr: tuple[int, int, int]
+    board_bgr: tuple[int, int, int]
+    strip_bgr: tuple[int, int, int]
+    light_change_t_s: float
+    light_change: float
+
+
+def make_palette(sim: Simulation, rng: np.random.Generator) -> Palette:
+    """Random store colours around a neutral look (the spread scales with knobs.scene_variation)."""
+    v = sim.scenario.knobs.scene_variation
+
+    def jitter(base, spread):
+        return tuple(int(np.clip(c + v * rng.uniform(-spread, spread), 0, 255)) for c in base)
+
+    floor = jitter((170, 175, 180), 60)
+    grey = float(rng.uniform(0.75, 0.9))
+    tile = tuple(int(c * grey) for c in floor)
+    gondola_choices = ((205, 205, 200), (70, 70, 75), (150, 160, 165), (60, 100, 140), (200, 190, 170))
+    gondola = gondola_choices[int(rng.integers(len(gondola_choices)))] if v > 0 else gondola_choices[0]
+    sign = 1.0 if rng.random() < 0.5 else -1.0
+    return Palette(floor, tile, jitter((210, 215, 215), 50), jitter(gondola, 25), jitter((225, 225, 220), 25),
+                   (245, 245, 245), float(rng.uniform(0.2, 0.8) * sim.scenario.duration_s),
+                   sign * sim.scenario.knobs.lighting_change)
+
+
+def _quad(x0, x1, y0, y1, z0, z1, axis: str) -> np.ndarray:
+    if axis == "x":  # constant x
+        return np.array([[x0, y0, z0], [x0, y1, z0], [x0, y1, z1], [x0, y0, z1]], dtype=float)
+    if axis == "y":  # constant y
+        return np.array([[x0, y0, z0], [x1, y0, z0], [x1, y0, z1], [x0, y0, z1]], dtype=float)
+    return np.array([[x0, y0, z0], [x1, y0, z0], [x1, y1, z0], [x0, y1, z0]], dtype=float)
+
+
+def draw_store(sim: Simulation, cam: Camera, palette: Palette, items: tuple[Item, ...]) -> np.ndarray:
+    """The static store with ``items`` on the shelves, as a BGR image."""
+    lay, store = sim.layout, sim.scenario.store
+    cfg = lay.config
+    img = np.empty((cam.height_px, cam.width_px, 3), np.uint8)
+    img[:] = palette.wall_bgr
+    L = store.aisle_length_m
+    far = 6.0
+    fill_polygon(img, cam, _quad(-far, L + far, -far, far, 0, 0, "z"), palette.floor_bgr)
+    tile = 0.6
+    lines = [np.array([[x, -far, 0], [x, far, 0]]) for x in np.arange(-far, L + far + 1e-9, tile)]
+    lines += [np.array([[-far, y, 0], [L + far, y, 0]]) for y in np.arange(-far, far + 1e-9, tile)]
+    for seg in lines:
+        c = clip_near(cam.to_camera(seg))
+        if len(c) == 2:
+            p = np.round(cam.project_camera(c) * 16).astype(np.int32)
+            cv2.line(img, tuple(p[0]), tuple(p[1]), palette.tile_bgr, 1, cv2.LINE_AA, shift=4)
+    gondolas = sorted(store.gondolas, key=lambda g: -abs(cam.position_m[1] - lay.gondola_sign(g) * lay.half_aisle_m))
+    by_shelf: dict[str, list[Item]] = {}
+    for it in items:
+        by_shelf.setdefault(it.shelf, []).append(it)
+    for g in gondolas:
+        sign = lay.gondola_sign(g)
+        front = sign * lay.half_aisle_m
+        back = sign * (lay.half_aisle_m + cfg.gondola_depth_m)
+        top = lay.top_z_m
+        wall_y = sign * (lay.half_aisle_m + cfg.gondola_depth_m + 0.01)
+        fill_polygon(img, cam, _quad(-far, L + far, wall_y, wall_y, 0, 3.2, "y"), palette.wall_bgr)
+        body = palette.gondola_bgr
+        fill_polygon(img, cam, _quad(-0.03, L + 0.03, back, back, 0, top + 0.3, "y"),
+                     tuple(int(c * 0.72) for c in body))
+        for x in (-0.03, L + 0.03):
+            fill_polygon(img, cam, _quad(x, x, front, back, 0, top, "x"), tuple(int(c * 0.85) for c in body))
+        fill_polygon(img, cam, _quad(-0.03, L + 0.03, front, front, 0, cfg.first_board_z_m - cfg.board_thickness_m,
+                                     "y"), tuple(int(c * 0.5) for c in body))
+        for level in range(1, store.levels + 1):
+            shelf = f"{g}{level}"
+            z = lay.board_z_m(shelf)
+            fill_polygon(img, cam, _quad(-0.03, L + 0.03, front, back, z, z, "z"), palette.board_bgr)
+            fill_polygon(img, cam, _quad(-0.03, L + 0.03, front, front, z - cfg.board_thickness_m, z, "y"),
+                         palette.strip_bgr)
+            for plate in range(1, store.plates_per_shelf + 2):
+                x = (plate - 1) * lay.plate_width_m
+                seg = np.array([[x, front, z - cfg.board_thickness_m], [x, front, z]])
+                p, d = cam.project(seg)
+                if (d > 0.1).all():
+                    cv2.line(img, (round(p[0, 0]), round(p[0, 1])), (round(p[1, 0]), round(p[1, 1])),
+                             (90, 90, 90), 1, cv2.LINE_AA)
+            shelf_items = sorted(by_shelf.get(shelf, []),
+                                 key=lambda it: -np.linalg.norm(cam.position_m - _item_base(sim, it)))
+            for it in shelf_items:
+                draw_product(img, cam, sim.scenario.product(it.sku), _item_base(sim, it), np.array([0.0, -sign]))
+        fill_polygon(img, cam, _quad(-0.03, L + 0.03, back, back, top + 0.2, top + 0.3, "y"), palette.strip_bgr)
+    # Ceiling lights make the middle of the view brighter than the edges.
+    yy, xx = np.mgrid[0:cam.height_px, 0:cam.width_px].astype(np.float32)
+    rr = ((xx - cam.width_px / 2) / cam.width_px) ** 2 + ((yy - cam.height_px * 0.45) / cam.height_px) ** 2
+    gain = (1.08 - 0.45 * rr)[..., None]
+    return np.clip(img.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+
+
+def _item_base(sim: Simulation, item: Item) -> np.ndarray:
+    product = sim.scenario.product(item.sku)
+    return np.array([item.x_m, sim.layout.item_y_m(item.shelf, product, item.forward_m),
+                     sim.layout.board_z_m(item.shelf)])
+
+
+def _clip_box(box, width: int, height: int):
+    x1, y1, x2, y2 = box
+    x1, x2 = max(0.0, x1), min(float(width), x2)
+    y1, y2 = max(0.0, y1), min(float(height), y2)
+    if x2 - x1 < 1 or y2 - y1 < 1:
+        return None
+    return x1, y1, x2, y2
+
+
+class CameraRenderer:
+    """Renders frames of one camera of a simulation (caching the static store per shelf state)."""
+
+    def __init__(self, sim: Simulation, cam: Camera, palette: Palette, figure: FigureConfig | None = None):
+        self.sim, self.cam, self.palette = sim, cam, palette
+        self.figure = figure or FigureConfig()
+        self._epoch = -2
+        self._background: np.ndarray | None = None
+        self._shelf_boxes: list[tuple[str, tuple[float, float, float, float]]] = []
+        self._scratch = np.zeros((cam.height_px, cam.width_px), np.uint8)
+
+    def _static(self, t_s: float) -> np.ndarray:
+        epoch, items = self.sim.shelf_items(t_s)
+        if epoch != self._epoch:
+            self._background = draw_store(self.sim, self.cam, self.palette, items)
+            boxes = []
+            for it in items:
+                product = self.sim.scenario.product(it.sku)
+                sign = self.sim.layout.gondola_sign(it.shelf)
+                b = product_bbox(self.cam, product, _item_base(self.sim, it), np.array([0.0, -sign]))
+                clipped = _clip_box(b, self.cam.width_px, self.cam.height_px) if b else None
+                if clipped:
+                    boxes.append((it.sku, clipped))
+            self._shelf_boxes = boxes
+            self._epoch = epoch
+        return self._background
+
+    def render(self, t_s: float, rng: np.random.Generator | None = None,
+               effects: bool = True) -> tuple[np.ndarray, list[Box]]:
+        """The frame at ``t_s`` (seconds from clip start) and its truth boxes.
+
+        ``rng`` drives the sensor noise (none without it); ``effects=False`` skips lighting, blur,
+        noise and JPEG (the clean render).
+        """
+        cam, sim = self.cam, self.sim
+        img = self._static(t_s).copy()
+        ids = np.zeros((cam.height_px, cam.width_px), np.uint8)
+        objects: list[tuple[str, int, str, list[Primitive]]] = []
+        draw: list[tuple[float, int, Primitive]] = []
+        for track in sim.shoppers:
+            pose = shopper_pose(track, sim, t_s, self.figure)
+            if pose is None:
+                continue
+            prims = figure_primitives(pose, track.look, sim, self.figure)
+            parts: dict[str, list[Primitive]] = {}
+            for p in prims:
+                key = p.part if p.part != "item" else f"item{p.item}"
+                parts.setdefault(key, []).append(p)
+            for key, plist in parts.items():
+                kind = {"body": "shopper", "hand_left": "hand", "hand_right": "hand"}.get(key, "product_in_hand")
+                objects.append((kind, track.id, plist[0].sku, plist))
+        for oid, (_, _, _, plist) in enumerate(objects, start=1):
+            for p in plist:
+                centre = (np.array(p.p0) + np.array(p.p1)) / 2
+                if p.kind == "product":
+                    centre = centre + [0, 0, 0.1]
+                depth = float(np.linalg.norm(cam.position_m - centre))
+                draw.append((depth + (0.02 if p.kind == "product" else 0.0), oid, p))
+        draw.sort(key=lambda d: -d[0])
+        for _, oid, p in draw:
+            self._draw(img, ids, p, oid)
+        boxes: list[Box] = []
+        shopper_boxes: dict[int, list] = {}
+        for oid, (kind, track_id, sku, plist) in enumerate(objects, start=1):
+            full = self._full_box(plist)
+            if full is None:
+                continue
+            if kind in ("shopper", "hand"):
+                shopper_boxes.setdefault(track_id, []).append((full, oid, plist))
+            if kind == "shopper":
+                continue
+            clipped = _clip_box(full, cam.width_px, cam.height_px)
+            if clipped is None:
+                continue
+            visible = self._visible(ids, clipped, [oid], plist)
+            if visible > 0:
+                boxes.append(Box(kind, track_id, sku, *clipped, visible))
+        for track_id, entries in shopper_boxes.items():
+            full = (min(e[0][0] for e in entries), min(e[0][1] for e in entries),
+                    max(e[0][2] for e in entries), max(e[0][3] for e in entries))
+            clipped = _clip_box(full, cam.width_px, cam.height_px)
+            if clipped is None:
+                continue
+            plist = [p for e in entries for p in e[2]]
+            visible = self._visible(ids, clipped, [e[1] for e in entries], plist)
+            if visible > 0:
+                boxes.insert(0, Box("shopper", track_id, "", *clipped, visible))
+        if self._shelf_boxes:
+            covered = cv2.integral((ids > 0).astype(np.uint8))
+            for sku, (x1, y1, x2, y2) in self._shelf_boxes:
+                a, b, c, d = int(x1), int(y1), int(math.ceil(x2)), int(math.ceil(y2))
+                area = max((c - a) * (d - b), 1)
+                hidden = covered[d, c] - covered[b, c] - covered[d, a] + covered[b, a]
+                visible = 1.0 - hidden / area
+                if visible > 0.02:
+                    boxes.append(Box("product_on_shelf", 0, sku, x1, y1, x2, y2, visible))
+        if effects:
+            img = self._effects(img, t_s, rng)
+        return img, boxes
+
+    def _project_capsule(self, p: Primitive):
+        pts = np.array([p.p0, p.p1])
+        pix, depth = self.cam.project(pts)
+        if (depth <= 0.1).any():
+            return None
+        radius = p.radius_m * self.cam.focal_px / float(depth.mean())
+        return pix, radius
+
+    def _draw(self, img: np.ndarray, ids: np.ndarray | None, p: Primitive, oid: int) -> None:
+        if p.kind == "product":
+            product = self.sim.scenario.product(p.sku)
+            draw_product(img, self.cam, product, np.array(p.p0), np.array(p.p1[:2]), ids=ids, obj_id=oid,
+                         detail=True)
+            return
+        proj = self._project_capsule(p)
+        if proj is None:
+            return
+        pix, radius = proj
+        a = tuple(np.round(pix[0] * 16).astype(np.int32))
+        b = tuple(np.round(pix[1] * 16).astype(np.int32))
+        thick = max(1, round(2 * radius))
+        if p.kind == "sphere":
+            r16 = max(16, round(radius * 16))
+            if p.outline:
+                cv2.circle(img, a, r16 + 16, tuple(int(c * 0.45) for c in p.color_bgr), -1, cv2.LINE_AA, 4)
+            cv2.circle(img, a, r16, p.color_bgr, -1, cv2.LINE_AA, 4)
+            if radius > 4:
+                hi = (a[0] - r16 // 3, a[1] - r16 // 3)
+                cv2.circle(img, hi, r16 // 3, tuple(min(255, int(c * 1.15) + 10) for c in p.color_bgr), -1,
+                           cv2.LINE_AA, 4)
+            if ids is not None:
+                cv2.circle(ids, a, r16, oid, -1, cv2.LINE_8, 4)
+        else:
+            if p.outline:
+                cv2.line(img, a, b, tuple(int(c * 0.45) for c in p.color_bgr), thick + 2, cv2.LINE_AA, 4)
+            cv2.line(img, a, b, p.color_bgr, thick, cv2.LINE_AA, 4)
+            if thick >= 6:
+                cv2.line(img, a, b, tuple(min(255, int(c * 1.12) + 8) for c in p.color_bgr), max(1, thick // 3),
+                         cv2.LINE_AA, 4)
+            if ids is not None:
+                cv2.line(ids, a, b, oid, thick, cv2.LINE_8, 4)
+
+    def _full_box(self, plist: list[Primitive]):
+        xs0, ys0, xs1, ys1 = [], [], [], []
+        for p in plist:
+            if p.kind == "product":
+                b = product_bbox(self.cam, self.sim.scenario.product(p.sku), np.array(p.p0), np.array(p.p1[:2]))
+                if b is None:
+                    continue
+                xs0.append(b[0])
+                ys0.append(b[1])
+                xs1.append(b[2])
+                ys1.append(b[3])
+                continue
+            proj = self._project_capsule(p)
+            if proj is None:
+                continue
+            pix, radius = proj
+            xs0.append(pix[:, 0].min() - radius)
+            ys0.append(pix[:, 1].min() - radius)
+            xs1.append(pix[:, 0].max() + radius)
+            ys1.append(pix[:, 1].max() + radius)
+        if not xs0:
+            return None
+        return float(min(xs0)), float(min(ys0)), float(max(xs1)), float(max(ys1))
+
+    def _visible(self, ids: np.ndarray, box, oids: list[int], plist: list[Primitive]) -> float:
+        """Unoccluded share: pixels still showing the object / pixels it covers when drawn alone."""
+        x1, y1, x2, y2 = (int(box[0]), int(box[1]), int(math.ceil(box[2])), int(math.ceil(box[3])))
+        scratch = self._scratch
+        for p in plist:
+            self._draw_mask(scratch, p)
+        total = int(np.count_nonzero(scratch[y1:y2, x1:x2]))
+        scratch[:] = 0
+        if total == 0:
+            return 0.0
+        shown = int(np.isin(ids[y1:y2, x1:x2], oids).sum())
+        return min(1.0, shown / total)
+
+    def _draw_mask(self, mask: np.ndarray, p: Primitive) -> None:
+        if p.kind == "product":
+            product = self.sim.scenario.product(p.sku)
+            b = product_bbox(self.cam, product, np.array(p.p0), np.array(p.p1[:2]))
+            if b is None:
+                return
+            pix, _ = self.cam.project(product_vertices(product, np.array(p.p0), np.array(p.p1[:2])))
+            cv2.fillConvexPoly(mask, cv2.convexHull(np.round(pix).astype(np.int32)), 1)
+            return
+        proj = self._project_capsule(p)
+        if proj is None:
+            return
+        pix, radius = proj
+        a = tuple(np.round(pix[0] * 16).astype(np.int32))
+        b = tuple(np.round(pix[1] * 16).astype(np.int32))
+        if p.kind == "sphere":
+            cv2.circle(mask, a, max(16, round(radius * 16)), 1, -1, cv2.LINE_8, 4)
+        else:
+            cv2.line(mask, a, b, 1, max(1, round(2 * radius)), cv2.LINE_8, 4)
+
+    def _effects(self, img: np.ndarray, t_s: float, rng: np.random.Generator | None) -> np.ndarray:
+        knobs = self.sim.scenario.knobs
+        if self.palette.light_change:
+            u = 1 / (1 + math.exp(-(t_s - self.palette.light_change_t_s) / 0.8))
+            img = cv2.convertScaleAbs(img, alpha=1.0 + self.palette.light_change * (2 * u - 1))
+        if knobs.motion_blur_px >= 2:
+            k = int(knobs.motion_blur_px)
+            kernel = np.zeros((k, k), np.float32)
+            kernel[k // 2, :] = 1.0 / k
+            img = cv2.filter2D(img, -1, kernel)
+        if knobs.pixel_noise > 0 and rng is not None:
+            noise = rng.normal(0.0, knobs.pixel_noise, img.shape).astype(np.float32)
+            img = np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+        if knobs.jpeg_quality < 100:
+            ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(knobs.jpeg_quality)])
+            if ok:
+                img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        return img
