@@ -239,6 +239,7 @@ class ValidationReport:
     path: Path
     found: tuple[str, ...]
     problems: tuple[FormatError, ...]
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -247,6 +248,7 @@ class ValidationReport:
     def describe(self) -> str:
         lines = [f"{self.path}: {'OK' if self.ok else f'{len(self.problems)} problem(s)'}"]
         lines += [f"  {item}" for item in self.found]
+        lines += [f"  warning: {warning}" for warning in self.warnings]
         lines += [f"  PROBLEM {problem}" for problem in self.problems]
         return "\n".join(lines)
 
@@ -259,6 +261,7 @@ def validate_recording(path: str | Path) -> ValidationReport:
     """Check everything in a recording and describe it; never raises for bad content."""
     root = Path(path)
     problems: list[FormatError] = []
+    warnings: list[str] = []
     found: list[str] = []
     try:
         recording = load_recording(root, problems)
@@ -304,7 +307,7 @@ def validate_recording(path: str | Path) -> ValidationReport:
                     FormatError(root / "store.json", f"polygon leaves the {info.width_px}x{info.height_px} image", field=where)
                 )
     if recording.weights_path is not None:
-        found.append(_check_weights(recording, problems))
+        found.append(_check_weights(recording, problems, warnings))
     if recording.truth_events is not None:
         events = recording.truth_events
         found.append(f"truth/events.csv: {len(events)} event(s) by {events['shopper'].nunique()} shopper(s)")
@@ -314,7 +317,7 @@ def validate_recording(path: str | Path) -> ValidationReport:
                 problems.append(FormatError(root / "truth" / "events.csv", f"sku(s) not in the catalog: {', '.join(unknown)}", field="sku"))
     for camera_id, track_path in recording.truth_tracks.items():
         found.append(f"truth/tracks/{camera_id}.txt: {_count_lines(track_path)} box(es)")
-    return ValidationReport(root, tuple(found), tuple(problems))
+    return ValidationReport(root, tuple(found), tuple(problems), tuple(warnings))
 
 
 def _count_lines(path: Path) -> int:
@@ -322,22 +325,20 @@ def _count_lines(path: Path) -> int:
         return sum(1 for line in stream if line.strip())
 
 
-def _check_weights(recording: Recording, problems: list[FormatError]) -> str:
-    """Load the weight log with fusion's loader and turn what it reports into problems."""
+def _check_weights(recording: Recording, problems: list[FormatError], warnings: list[str]) -> str:
+    """Load the weight log with fusion's loader: unusable input is a problem, what it repaired a warning."""
     from fusion.weights import load_weights
 
     try:
-        log = load_weights(recording.weights_path, catalog=recording.catalog)
+        log = load_weights(recording.weights_path, catalog=recording.catalog, planogram=recording.planogram)
     except FormatError as exc:
         problems.append(exc)
-        return f"{recording.weights_path.name}: unreadable"
-    for issue in log.problems:
-        if issue.severity == "error":
-            problems.append(FormatError(recording.weights_path, issue.message))
-    if recording.planogram is not None:
-        known = set(zip(recording.planogram["shelf"], recording.planogram["plate"], strict=True))
-        unknown = sorted(set(log.plates) - known)
-        if unknown:
-            shown = ", ".join(f"{s}/{p}" for s, p in unknown[:5])
-            problems.append(FormatError(recording.weights_path, f"{len(unknown)} plate(s) not in the planogram: {shown}"))
-    return log.describe()
+        return f"{recording.weights_path.name}: unusable"
+    warnings.extend(problem.describe() for problem in log.problems)
+    plates = log.bounds[["shelf", "plate"]].drop_duplicates()
+    if log.n_samples:
+        t = log.frame["timestamp"].to_numpy()
+        span = f", {t.min():.3f} .. {t.max():.3f} ({t.max() - t.min():.1f} s)"
+    else:
+        span = ""
+    return f"{recording.weights_path.name}: {log.n_samples} reading(s) of {len(plates)} plate(s){span}"
