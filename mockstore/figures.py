@@ -29,7 +29,7 @@ class FigureConfig:
     upper_arm_radius_m: float = 0.05
     forearm_radius_m: float = 0.04
     head_radius_m: float = 0.1
-    hand_radius_m: float = 0.045
+    hand_radius_m: float = 0.052
     lean_m: float = 0.16
 
 

@@ -215,7 +215,9 @@ class CameraRenderer:
                 if p.kind == "product":
                     centre = centre + [0, 0, 0.1]
                 depth = float(np.linalg.norm(cam.position_m - centre))
-                draw.append((depth + (0.02 if p.kind == "product" else 0.0), oid, p))
+                # Hands are drawn over their own forearm, held items just behind the hand.
+                bias = 0.02 if p.kind == "product" else (-0.15 if p.part.startswith("hand") else 0.0)
+                draw.append((depth + bias, oid, p))
         draw.sort(key=lambda d: -d[0])
         for _, oid, p in draw:
             self._draw(img, ids, p, oid)

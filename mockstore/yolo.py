@@ -1,0 +1,147 @@
+"""Detector training data: random single frames of random scenes, labelled in YOLO format."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import yaml
+
+from mockstore.catalog import default_catalog, detector_class_names
+from mockstore.random_scenario import Behaviour, random_scenario
+from mockstore.render import Box, CameraRenderer, make_palette
+from mockstore.scenario import Knobs, StoreSpec
+from mockstore.scene import make_cameras
+from mockstore.script import compile_scenario, seed_streams
+
+log = logging.getLogger(__name__)
+
+# Val scenes use seeds from this offset on, so they never repeat a train scene.
+VAL_SEED_OFFSET = 1_000_000
+
+
+@dataclass(frozen=True)
+class YoloConfig:
+    """Which truth boxes become labels, and how scenes are varied (visible shares in [0, 1], pixels)."""
+
+    frames_per_scene: int = 4
+    min_visible_shopper: float = 0.2
+    min_visible_hand: float = 0.35
+    min_visible_product: float = 0.4
+    min_box_px: float = 3.0
+    jpeg_quality: int = 92
+    max_pixel_noise: float = 8.0
+    max_motion_blur_px: int = 5
+    max_lighting_change: float = 0.35
+    min_jpeg_quality: int = 35
+
+
+def class_id(box: Box, sku_index: dict[str, int]) -> int | None:
+    """Detector class of a truth box: 0 shopper, 1 hand, 2 + catalog index for products (else None)."""
+    if box.object == "shopper":
+        return 0
+    if box.object == "hand":
+        return 1
+    index = sku_index.get(box.sku)
+    return None if index is None else 2 + index
+
+
+def yolo_lines(boxes: list[Box], width_px: int, height_px: int, config: YoloConfig | None = None) -> list[str]:
+    """Truth boxes -> YOLO label lines ``class cx cy w h`` (normalised to [0, 1])."""
+    config = config or YoloConfig()
+    sku_index = {p.sku: i for i, p in enumerate(default_catalog())}
+    minimum = {"shopper": config.min_visible_shopper, "hand": config.min_visible_hand,
+               "product_in_hand": config.min_visible_product, "product_on_shelf": config.min_visible_product}
+    lines = []
+    for b in boxes:
+        cls = class_id(b, sku_index)
+        if cls is None or b.visible < minimum[b.object]:
+            continue
+        if b.x2 - b.x1 < config.min_box_px or b.y2 - b.y1 < config.min_box_px:
+            continue
+        cx, cy = (b.x1 + b.x2) / 2 / width_px, (b.y1 + b.y2) / 2 / height_px
+        w, h = (b.x2 - b.x1) / width_px, (b.y2 - b.y1) / height_px
+        vals = [min(max(v, 0.0), 1.0) for v in (cx, cy, w, h)]
+        lines.append(f"{cls} {vals[0]:.6f} {vals[1]:.6f} {vals[2]:.6f} {vals[3]:.6f}")
+    return lines
+
+
+def _scene_knobs(rng: np.random.Generator, config: YoloConfig) -> Knobs:
+    return Knobs(
+        lighting_change=float(rng.uniform(0, config.max_lighting_change)) if rng.random() < 0.5 else 0.0,
+        pixel_noise=float(rng.uniform(0, config.max_pixel_noise)) if rng.random() < 0.6 else 0.0,
+        motion_blur_px=int(rng.integers(0, config.max_motion_blur_px + 1)) if rng.random() < 0.3 else 0,
+        jpeg_quality=int(rng.integers(config.min_jpeg_quality, 101)) if rng.random() < 0.5 else 100,
+        scene_variation=1.0,
+    )
+
+
+def _render_split(out_dir: Path, split: str, n_images: int, seed0: int, width_px: int, height_px: int,
+                  config: YoloConfig) -> int:
+    images = out_dir / "images" / split
+    labels = out_dir / "labels" / split
+    images.mkdir(parents=True, exist_ok=True)
+    labels.mkdir(parents=True, exist_ok=True)
+    written = 0
+    scene = 0
+    while written < n_images:
+        seed = seed0 + scene
+        scene += 1
+        rng = np.random.default_rng([seed, 99])
+        store = StoreSpec(aisle_length_m=float(rng.uniform(1.8, 3.2)), aisle_width_m=float(rng.uniform(1.6, 2.2)),
+                          levels=int(rng.integers(2, 5)), plates_per_shelf=int(rng.integers(3, 6)))
+        behaviour = Behaviour(max_actions=4, same_shelf=0.5, returns=0.2, double_pick=0.35, hold=0.2)
+        scenario = random_scenario(seed, n_shoppers=int(rng.integers(0, 5)), duration_s=16.0, n_cameras=2,
+                                   width_px=width_px, height_px=height_px, knobs=_scene_knobs(rng, config),
+                                   behaviour=behaviour, store=store)
+        sim = compile_scenario(scenario)
+        streams = seed_streams(scenario.seed)
+        cams = make_cameras(scenario, streams[4])
+        palette = make_palette(sim, streams[5])
+        cam = cams[int(rng.integers(len(cams)))]
+        renderer = CameraRenderer(sim, cam, palette)
+        # Half the frames near picks/returns (arms in shelves, items in hands), half anywhere.
+        times = []
+        for _ in range(config.frames_per_scene):
+            if sim.events and rng.random() < 0.5:
+                event = sim.events[int(rng.integers(len(sim.events)))]
+                times.append(event.t_s + float(rng.uniform(-0.8, 2.0)))
+            else:
+                times.append(float(rng.uniform(0, scenario.duration_s)))
+        for t in sorted(times):
+            if written >= n_images:
+                break
+            img, boxes = renderer.render(min(max(t, 0.0), scenario.duration_s - 1e-3), rng)
+            stem = f"{split}_{seed:07d}_{int(t * 1000):05d}"
+            cv2.imwrite(str(images / f"{stem}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality])
+            lines = yolo_lines(boxes, width_px, height_px, config)
+            (labels / f"{stem}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
+            written += 1
+    return written
+
+
+def export_yolo_dataset(out_dir: str | Path, *, n_train: int, n_val: int, seed: int = 0, width: int = 640,
+                        height: int = 360, config: YoloConfig | None = None) -> Path:
+    """Render ``n_train`` + ``n_val`` labelled frames into a YOLO dataset; returns the data.yaml path.
+
+    Writes ``images/{train,val}/*.jpg``, ``labels/{train,val}/*.txt`` (``class cx cy w h``, normalised)
+    and ``data.yaml`` (absolute ``path``, ``train``, ``val``, ``names`` = :func:`detector_class_names`).
+    Scenes are random (store size, colours, camera pose, shoppers, knobs); val scenes use seeds disjoint
+    from train.
+    """
+    config = config or YoloConfig()
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    base = seed * 10 * VAL_SEED_OFFSET
+    n_tr = _render_split(out_dir, "train", n_train, base, width, height, config)
+    n_va = _render_split(out_dir, "val", n_val, base + VAL_SEED_OFFSET, width, height, config)
+    names = detector_class_names()
+    data = {"path": str(out_dir), "train": "images/train", "val": "images/val", "nc": len(names),
+            "names": names}
+    path = out_dir / "data.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    log.info("%s: %d train + %d val images, %d classes", path, n_tr, n_va, len(names))
+    return path
