@@ -1,0 +1,223 @@
+"""Mock store: scenario parsing and errors, determinism, weight-log consistency, format, YOLO export."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from fusion.tables import read_catalog, read_events, read_planogram
+from mockstore.catalog import default_catalog, detector_class_names
+from mockstore.random_scenario import random_scenario
+from mockstore.scenario import ScenarioError, load_scenario, parse_scenario
+from mockstore.script import compile_scenario
+from mockstore.writer import write_recording
+from mockstore.yolo import export_yolo_dataset
+
+REPO = Path(__file__).resolve().parents[2]
+PLANOGRAM = [{"shelf": f"B{lvl}", "plate": p, "sku": sku}
+             for lvl, skus in ((1, ["012008", "012008", "012003", "012007"]),
+                               (2, ["012001", "012002", "012009", "012006"]),
+                               (3, ["012004", "012005", "012010", "012010"]))
+             for p, sku in enumerate(skus, start=1)]
+
+
+def scenario_dict(**overrides) -> dict:
+    data = {
+        "name": "t", "seed": 5, "duration_s": 14, "fps": 10, "width": 192, "height": 108,
+        "store": {"gondolas": ["B"]}, "planogram": PLANOGRAM,
+        "shoppers": [
+            {"id": 1, "script": [
+                {"action": "enter", "at_s": 0.0, "side": "left"},
+                {"action": "pick", "shelf": "B2", "plate": 1, "sku": "012001", "quantity": 2},
+                {"action": "pick", "shelf": "B1", "plate": 2, "sku": "012008"},
+                {"action": "return", "shelf": "B2", "plate": 3, "sku": "012001"},
+                {"action": "leave"}]},
+            {"id": 2, "script": [
+                {"action": "enter", "at_s": 1.0, "side": "right"},
+                {"action": "pick", "shelf": "B3", "plate": 4, "sku": "012010"},
+                {"action": "hold", "duration_s": 1.0},
+                {"action": "return", "shelf": "B3", "plate": 4, "sku": "012010"}]},
+        ],
+    }
+    data.update(overrides)
+    return data
+
+
+def test_parse_valid_scenario():
+    scenario = parse_scenario(scenario_dict(), source="s.yaml")
+    assert [s.id for s in scenario.shoppers] == [1, 2]
+    assert scenario.shoppers[0].script[1].quantity == 2
+    assert scenario.planogram[0] == ("B1", 1, "012008")
+
+
+def _with_step(step: dict, index: int = 1) -> dict:
+    data = scenario_dict()
+    data["shoppers"][1]["script"][index] = step
+    return data
+
+
+@pytest.mark.parametrize(("data", "where", "problem"), [
+    (_with_step({"action": "pick", "shelf": "B3", "plate": 4, "sku": "123"}), "shoppers[1].script[1]", "unknown sku '123'"),
+    (_with_step({"action": "pick", "shelf": "Z9", "plate": 4, "sku": "012010"}), "shoppers[1].script[1]", "unknown shelf"),
+    (_with_step({"action": "pick", "shelf": "B3", "plate": 9, "sku": "012010"}), "shoppers[1].script[1]", "out of range"),
+    (_with_step({"action": "pick", "shelf": "B3", "plate": 4, "sku": "012010", "quantity": 3}),
+     "shoppers[1].script[1]", "quantity must be 1 or 2"),
+    (_with_step({"action": "fly"}), "shoppers[1].script[1].action", "unknown action"),
+    (_with_step({"action": "hold"}), "shoppers[1].script[1]", "missing field 'duration_s'"),
+    (_with_step({"action": "walk", "shelf": "B3", "plate": 1, "sku": "012010"}), "shoppers[1].script[1]",
+     "do not apply"),
+    (_with_step({"action": "hold", "duration_s": 1}, 0), "shoppers[1].script[0]", "first step must be 'enter'"),
+    (_with_step({"action": "hold", "duration_s": 1}, 1), "shoppers[1].script[3]", "returns sku '012010'"),
+    (scenario_dict(fps="fast"), "fps", "expected a number"),
+    (scenario_dict(colour="red"), "", "unknown field(s) colour"),
+    (scenario_dict(knobs={"jpeg_quality": 0}), "knobs.jpeg_quality", "1..100"),
+])
+def test_scenario_errors_name_file_and_step(data, where, problem):
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(data, source="scenarios/x.yaml")
+    message = str(info.value)
+    assert message.startswith("scenarios/x.yaml: ")
+    assert where in message and problem in message
+
+
+@pytest.mark.parametrize(("steps", "problem"), [
+    ([{"action": "pick", "shelf": "B3", "plate": 4, "sku": "012001"}], "0 item(s) of sku '012001' on B3/4"),
+    ([{"action": "hold", "duration_s": 40}, {"action": "pick", "shelf": "B3", "plate": 4, "sku": "012010"}],
+     "after the end of the clip"),
+])
+def test_compile_errors_name_the_step(steps, problem):
+    data = scenario_dict()
+    data["shoppers"][1]["script"] = [{"action": "enter", "at_s": 1.0}, *steps]
+    with pytest.raises(ScenarioError) as info:
+        compile_scenario(parse_scenario(data, source="x.yaml"))
+    assert "x.yaml: shoppers[1].script[" in str(info.value) and problem in str(info.value)
+
+
+def test_load_scenario_file_errors(tmp_path):
+    with pytest.raises(ScenarioError, match="file not found"):
+        load_scenario(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("shoppers: [\n")
+    with pytest.raises(ScenarioError, match="bad.yaml: not valid YAML"):
+        load_scenario(bad)
+
+
+def test_cli_reports_scenario_error_in_one_line(tmp_path, capsys):
+    from walkout.cli import main
+
+    bad = tmp_path / "x.yaml"
+    bad.write_text(yaml.safe_dump(_with_step({"action": "pick", "shelf": "B3", "plate": 4, "sku": "123"})))
+    code = main(["simulate", str(tmp_path / "out"), "--scenario", str(bad)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0
+    assert err == [f"error: {bad}: shoppers[1].script[1]: unknown sku '123'"]
+
+
+def test_committed_scenarios_parse_and_compile():
+    for name in ("one_shopper", "two_shoppers_return", "crowded"):
+        sim = compile_scenario(load_scenario(REPO / "scenarios" / f"{name}.yaml"))
+        assert sim.events
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory) -> Path:
+    scenario = parse_scenario(scenario_dict(knobs={"pixel_noise": 2.0, "jpeg_quality": 80}), source="t.yaml")
+    return write_recording(scenario, tmp_path_factory.mktemp("rec") / "rec").path
+
+
+def test_recording_is_readable(recording):
+    catalog = read_catalog(recording / "catalog.csv")
+    planogram = read_planogram(recording / "planogram.csv", catalog)
+    events = read_events(recording / "truth" / "events.csv")
+    assert list(catalog["sku"]) == [p.sku for p in default_catalog()]
+    assert set(events["action"]) == {"pick", "return"}
+    assert set(events["shopper"]) == {"1", "2"}
+    store = json.loads((recording / "store.json").read_text())
+    assert store["version"] == 1
+    plates = set(zip(planogram["shelf"], planogram["plate"], strict=True))
+    for cam in store["cameras"]:
+        assert cam["zones"]
+        for zone in cam["zones"]:
+            assert len(zone["polygon"]) >= 3
+            assert all((zone["shelf"], p) in plates for p in zone["plates"])
+        cap = cv2.VideoCapture(str(recording / cam["video"]))
+        assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 14 * 10
+        cap.release()
+        tracks = pd.read_csv(recording / "truth" / "tracks" / f"{cam['id']}.txt", header=None)
+        assert set(tracks[1]) <= {1, 2} and tracks[0].min() >= 1
+        boxes = pd.read_csv(recording / "truth" / "boxes" / f"{cam['id']}.csv", dtype={"sku": str})
+        assert set(boxes["object"]) == {"shopper", "hand", "product_in_hand", "product_on_shelf"}
+        assert (boxes["x1"] >= 0).all() and (boxes["x2"] <= 192).all() and (boxes["y2"] <= 108).all()
+        assert boxes["visible"].between(0, 1).all()
+
+
+def test_weight_steps_match_events(recording):
+    weights = pd.read_csv(recording / "weights.csv.gz")
+    truth = pd.read_csv(recording / "truth" / "weights_truth.csv", dtype={"sku": str, "shelf": str})
+    events = read_events(recording / "truth" / "events.csv")
+    catalog = read_catalog(recording / "catalog.csv").set_index("sku")
+    assert len(truth.groupby(["timestamp", "shopper"])) == len(events)
+    for _, event in events.iterrows():
+        t = event["timestamp"]
+        rows = truth[(truth["timestamp"] - t).abs() < 1e-3]
+        total_step = 0.0
+        for plate in (int(p) for p in event["plates"].split(";")):
+            log = weights[(weights["shelf"] == event["shelf"]) & (weights["plate"] == plate)]
+            before = log[(log["timestamp"] > t - 1.5) & (log["timestamp"] < t - 0.6)]["grams"].median()
+            after = log[(log["timestamp"] > t + 0.6) & (log["timestamp"] < t + 1.5)]["grams"].median()
+            total_step += after - before
+        true_grams = rows["grams"].sum()
+        sign = -1 if event["action"] == "pick" else 1
+        assert np.sign(true_grams) == sign
+        assert total_step == pytest.approx(true_grams, abs=3.0)
+        nominal = catalog.loc[event["sku"], "weight_g"] * event["quantity"]
+        assert abs(true_grams) == pytest.approx(nominal, rel=0.05)
+
+
+def _frames(path: Path, n: int) -> list[bytes]:
+    cap = cv2.VideoCapture(str(path))
+    out = [cap.read()[1].tobytes() for _ in range(n)]
+    cap.release()
+    return out
+
+
+def test_same_seed_same_recording(tmp_path):
+    scenario = random_scenario(3, n_shoppers=2, duration_s=4.0, width_px=160, height_px=90)
+    scenario = replace(scenario, knobs=replace(scenario.knobs, pixel_noise=3.0))
+    a = write_recording(scenario, tmp_path / "a").path
+    b = write_recording(scenario, tmp_path / "b").path
+    for rel in ("truth/events.csv", "truth/boxes/cam0.csv", "truth/tracks/cam0.txt", "planogram.csv",
+                "truth/weights_truth.csv"):
+        assert (a / rel).read_bytes() == (b / rel).read_bytes()
+    assert pd.read_csv(a / "weights.csv.gz").equals(pd.read_csv(b / "weights.csv.gz"))
+    assert _frames(a / "videos/cam0.mp4", 5) == _frames(b / "videos/cam0.mp4", 5)
+
+
+def test_random_scenarios_compile():
+    for seed in range(6):
+        scenario = random_scenario(seed, n_shoppers=3, duration_s=20.0, n_cameras=2)
+        assert compile_scenario(scenario).shoppers
+
+
+def test_yolo_export(tmp_path):
+    data_yaml = export_yolo_dataset(tmp_path / "ds", n_train=6, n_val=2, seed=1, width=320, height=180)
+    data = yaml.safe_load(data_yaml.read_text())
+    names = detector_class_names()
+    assert data["names"] == names and Path(data["path"]).is_absolute()
+    assert names[:2] == ["shopper", "hand"] and names[2] == f"sku_{default_catalog()[0].sku}"
+    images = sorted((tmp_path / "ds" / "images" / "train").glob("*.jpg"))
+    labels = sorted((tmp_path / "ds" / "labels" / "train").glob("*.txt"))
+    assert len(images) == 6 and len(labels) == 6
+    assert len(list((tmp_path / "ds" / "images" / "val").glob("*.jpg"))) == 2
+    rows = [line.split() for f in labels for line in f.read_text().splitlines()]
+    assert rows
+    for row in rows:
+        assert 0 <= int(row[0]) < len(names)
+        assert all(0.0 <= float(v) <= 1.0 for v in row[1:])
