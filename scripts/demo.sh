@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Set up (a .venv beside this project) and run the main job on the shipped sample recordings:
+# vision -> cart timelines, fusion -> verified receipts, bench -> accuracy and speed report.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[dev]"
+.venv/bin/walkout validate sample_videos/*
+.venv/bin/walkout run sample_videos --out runs/demo
+for recording in sample_videos/*/; do
+    name=$(basename "$recording")
+    .venv/bin/walkout fuse "$recording" --events "runs/demo/$name" --out "runs/demo/$name"
+done
+.venv/bin/walkout bench sample_videos --predictions runs/demo --out runs/demo/report
