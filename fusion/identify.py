@@ -30,13 +30,16 @@ class IdentifyConfig:
     weight_tolerance_g: absolute part of the tolerance (sensor noise), grams (1 sigma).
     max_quantity: largest quantity of one product per event.
     max_products: largest number of distinct products per event.
-    neighbour_prior: prior of a product held only by a neighbouring plate (a product on the event's
-        plates has the share of |delta| seen on its plates).
+    neighbour_prior: prior of a product held only by a neighbouring plate (on the event's plates: 1).
     catalog_prior: prior of a product not on or next to these plates (returns only).
     combo_prior: prior factor for each product beyond the first.
     quantity_prior: prior factor for each item beyond the first.
     min_fit: a candidate whose fit (likelihood in (0, 1]) is below this is no explanation.
     neighbour_plates: plates this far away count as neighbours.
+    taken_prior: prior of "one item taken earlier is put back" (scored on its measured weight).
+    measured_tolerance_frac: relative tolerance of a measured item weight (1 sigma).
+    placement_scale: how fast a candidate loses weight when its products' grams did not leave the
+        plates holding them (share of the change misplaced at which the score falls by e).
     """
 
     weight_tolerance_frac: float = 0.05
@@ -49,6 +52,9 @@ class IdentifyConfig:
     quantity_prior: float = 0.7
     min_fit: float = 0.01
     neighbour_plates: int = 1
+    placement_scale: float = 0.15
+    taken_prior: float = 1.0
+    measured_tolerance_frac: float = 0.01
 
     @classmethod
     def from_dict(cls, data: dict) -> IdentifyConfig:
@@ -106,10 +112,13 @@ class LivePlanogram:
     """What each plate holds now: the planned product plus learned extras (returns to the wrong plate).
 
     planned: (shelf, plate) -> sku; extras: (shelf, plate) -> {sku: count of items put there}.
+    taken_g: sku -> measured grams per item of each item taken so far (a return is most likely one
+        of them, and its measured weight is sharper evidence than the catalog's nominal weight).
     """
 
     planned: dict[tuple[str, int], str]
     extras: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
+    taken_g: dict[str, list[float]] = field(default_factory=dict)
 
     @classmethod
     def from_planogram(cls, planogram: pd.DataFrame) -> LivePlanogram:
@@ -132,6 +141,13 @@ class LivePlanogram:
         """Record a settled line: a return of an unplanned product adds it to the event's plates;
         a pick of a learned product takes it away again."""
         plates = [(event.shelf, p) for p in event.plates]
+        if action == "pick":
+            self.taken_g.setdefault(sku, []).extend([abs(event.delta_g) / quantity] * quantity)
+        elif self.taken_g.get(sku):
+            per_item = abs(event.delta_g) / quantity
+            for _ in range(min(quantity, len(self.taken_g[sku]))):
+                held = self.taken_g[sku]
+                held.pop(min(range(len(held)), key=lambda i: abs(held[i] - per_item)))
         if any(self.planned.get(key) == sku for key in plates):
             return
         # The item rests on the plate that changed most.
@@ -165,13 +181,11 @@ def identify(
     weight = dict(zip(catalog["sku"], catalog["weight_g"].astype(float), strict=True))
     spread = dict(zip(catalog["sku"], catalog["weight_std_g"].astype(float), strict=True))
     target = abs(event.delta_g)
+    # Products on the event's plates have prior 1; those only next to them neighbour_prior.
     prior: dict[str, float] = {}
-    # A product's prior is the share of the change seen on plates that hold it: a hand leaning on
-    # the neighbouring product's plate must not turn the pick into that product.
-    total_g = sum(abs(d) for d in event.plate_deltas_g) or 1.0
-    for plate, delta in zip(event.plates, event.plate_deltas_g, strict=True):
+    for plate in event.plates:
         for sku in live.products(event.shelf, plate):
-            prior[sku] = prior.get(sku, 0.0) + abs(delta) / total_g
+            prior[sku] = 1.0
     for plate in event.plates:
         for offset in range(1, config.neighbour_plates + 1):
             for near in (plate - offset, plate + offset):
@@ -183,6 +197,9 @@ def identify(
         # A gain may be an item put back in the wrong place: any catalog product, one at a time.
         elsewhere = {s: config.catalog_prior for s in weight if weight[s] > 0 and s not in prior}
         candidates += _enumerate(target, elsewhere, weight, spread, replace(config, max_products=1))
+    candidates = [_placed(c, event, live, weight, config) for c in candidates]
+    if event.delta_g > 0:
+        candidates += _returns_of_taken(target, live, config)
     candidates = [c for c in candidates if c.fit >= config.min_fit]
     total = sum(c.score for c in candidates)
     if total <= 0:
@@ -192,6 +209,51 @@ def identify(
         key=lambda c: (-c.score, c.items),
     )
     return ranked
+
+
+def _returns_of_taken(target: float, live: LivePlanogram, config: IdentifyConfig) -> list[Candidate]:
+    """One item put back that was taken earlier, scored against its own measured weight."""
+    out = []
+    for sku, grams in sorted(live.taken_g.items()):
+        if not grams:
+            continue
+        measured = min(grams, key=lambda g: abs(g - target))
+        error = target - measured
+        tolerance = math.hypot(config.weight_tolerance_g, config.measured_tolerance_frac * measured)
+        fit = math.exp(-0.5 * (error / tolerance) ** 2)
+        out.append(Candidate(((sku, 1),), round(measured, 3), round(error, 3), round(fit, 6), fit * config.taken_prior))
+    return out
+
+
+def _placed(
+    candidate: Candidate, event: WeightEvent, live: LivePlanogram, weight: dict[str, float], config: IdentifyConfig
+) -> Candidate:
+    """Weigh a candidate by whether each product's weight left the plates that hold it.
+
+    Misplaced grams: change on event plates holding none of the candidate's products (less what
+    products held by none of the event's plates, e.g. a wrong-plate return, can absorb), plus, per
+    product region, |observed change - quantity x weight|. The factor is
+    exp(-misplaced / (2 |delta|) / placement_scale): a hand leaning on the next product's plate costs
+    a little; three items of the product on plate 4 when plate 3 lost most of the weight costs a lot.
+    """
+    sign = 1.0 if event.delta_g >= 0 else -1.0
+    observed = {p: sign * d for p, d in zip(event.plates, event.plate_deltas_g, strict=True)}
+    holders = {p: live.products(event.shelf, p) for p in event.plates}
+    region_g: dict[str, float] = {}
+    wildcard_g = 0.0
+    claimed_plates: set[int] = set()
+    for sku, qty in candidate.items:
+        plates = [p for p in event.plates if sku in holders[p]]
+        if not plates:
+            wildcard_g += qty * weight[sku]
+            continue
+        claimed_plates.update(plates)
+        region_g[sku] = qty * weight[sku] - sum(observed[p] for p in plates)
+    unexplained = sum(max(observed[p], 0.0) for p in event.plates if p not in claimed_plates)
+    misplaced = max(unexplained - wildcard_g, 0.0) + sum(abs(v) for v in region_g.values())
+    fraction = misplaced / (2.0 * max(abs(event.delta_g), 1e-9))
+    factor = math.exp(-fraction / config.placement_scale)
+    return Candidate(candidate.items, candidate.expected_g, candidate.error_g, candidate.fit, candidate.score * factor)
 
 
 def _enumerate(

@@ -41,6 +41,8 @@ class WeightEventConfig:
     delta_noise_k: a plate change must also exceed this many times the plate's typical window std.
     merge_gap_s: plate changes whose unstable intervals are this close are one hand movement.
     adjacent_plates: plates this far apart (in plate numbers) on one shelf can be merged.
+    split_min_g: merged changes whose gains and losses both exceed this (and twice the threshold)
+        are a pick and a return side by side: two events, not a hand leaning on the next plate.
     max_gap_s: a pause between readings longer than this breaks a stable segment.
     """
 
@@ -53,6 +55,7 @@ class WeightEventConfig:
     delta_noise_k: float = 6.0
     merge_gap_s: float = 1.0
     adjacent_plates: int = 1
+    split_min_g: float = 25.0
     max_gap_s: float = 1.0
 
     @classmethod
@@ -247,6 +250,7 @@ def group_changes(
         groups: dict[int, list[PlateChange]] = {}
         for i in range(len(items)):
             groups.setdefault(_find(parent, i), []).append(items[i])
+        parts: list[list[PlateChange]] = []
         for members in groups.values():
             total = float(sum(c.delta_g for c in members))
             threshold = max(config.min_delta_g, max(c.threshold_g for c in members))
@@ -254,6 +258,17 @@ def group_changes(
                 log.debug("dropped %s plates %s: net %.1f g (weight moved between plates)", shelf,
                           [c.plate for c in members], total)
                 continue
+            gained = [c for c in members if c.delta_g > 0]
+            lost = [c for c in members if c.delta_g < 0]
+            split_g = max(config.split_min_g, 2.0 * threshold)
+            if sum(c.delta_g for c in gained) >= split_g and -sum(c.delta_g for c in lost) >= split_g:
+                # Both a real gain and a real loss: a pick and a return side by side, not a lean.
+                parts.extend([gained, lost])
+            else:
+                parts.append(members)
+        for members in parts:
+            total = float(sum(c.delta_g for c in members))
+            threshold = max(config.min_delta_g, max(c.threshold_g for c in members))
             per_plate: dict[int, float] = {}
             for c in members:
                 per_plate[c.plate] = per_plate.get(c.plate, 0.0) + c.delta_g
