@@ -175,16 +175,15 @@ def load_weights(
     plate_int = plate.astype(np.int64)
 
     nan = np.isnan(grams)
-    # Sort by (shelf, plate, timestamp): skip the sort when the file already is (the common case).
+    # Sort by (shelf, plate, timestamp): skip the sort when the file already is (rare for loggers,
+    # which interleave plates, but cheap to check).
     if n_rows > 1:
         same = (key_codes[1:] == key_codes[:-1]) & (plate_int[1:] == plate_int[:-1])
-        unsorted_pair = same & (timestamp[1:] < timestamp[:-1])
         ordered = (key_codes[1:] > key_codes[:-1]) | (
-            (key_codes[1:] == key_codes[:-1]) & ((plate_int[1:] > plate_int[:-1]) | (same & ~unsorted_pair))
-        )
+            (key_codes[1:] == key_codes[:-1]) & (plate_int[1:] > plate_int[:-1])
+        ) | (same & (timestamp[1:] >= timestamp[:-1]))
         is_sorted = bool(ordered.all())
     else:
-        unsorted_pair = np.zeros(0, dtype=bool)
         is_sorted = True
     shelves = np.asarray(shelf.cat.categories, dtype=object)
     order = None if is_sorted else np.lexsort((timestamp, plate_int, key_codes))
@@ -211,11 +210,10 @@ def load_weights(
         dup[1:] = ~starts_mask[1:] & (ts[1:] == ts[:-1])
         gap[1:] = ~starts_mask[1:] & (ts[1:] - ts[:-1] > config.max_gap_s)
     unsorted_rows = np.zeros(len(frame), dtype=bool)
-    if not is_sorted and unsorted_pair.any():
-        # Count in file order: the later row of each decreasing pair of one plate.
-        flagged = np.zeros(n_rows, dtype=bool)
-        flagged[1:] = unsorted_pair
-        unsorted_rows = flagged[order]
+    if order is not None and len(frame) > 1:
+        # lexsort is stable, so within a plate a file-order index that goes down marks a reading
+        # that came after a later one in the file: one per out-of-order reading.
+        unsorted_rows[1:] = ~starts_mask[1:] & (order[1:] < order[:-1])
     n_groups = int(group[-1]) + 1 if len(frame) else 0
     starts = np.flatnonzero(starts_mask)
     group_shelf = shelves[code[starts]] if len(frame) else np.array([], dtype=object)
@@ -241,7 +239,7 @@ def load_weights(
     if len(frame) > 1:
         starts_mask[1:] = (code[1:] != code[:-1]) | (plate_sorted[1:] != plate_sorted[:-1])
     starts = np.flatnonzero(starts_mask)
-    stops = np.append(starts[1:], len(frame)).astype(np.int64)
+    stops = np.append(starts[1:], len(frame)).astype(np.int64)[: len(starts)]
     bounds = pd.DataFrame(
         {
             "shelf": shelves[code[starts]].astype(str) if len(frame) else np.array([], dtype=str),
