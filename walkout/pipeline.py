@@ -263,8 +263,14 @@ def _versions() -> dict:
     }
 
 
-def process_recording(path: Path, out_root: Path, models: Models, config: PipelineConfig) -> RecordingResult:
-    """Run every camera of one recording and write its outputs under ``out_root/<folder name>/``."""
+def process_recording(
+    path: Path, out_root: Path, models: Models, config: PipelineConfig, *, baselines: bool = False
+) -> RecordingResult:
+    """Run every camera of one recording and write its outputs under ``out_root/<folder name>/``.
+
+    With ``baselines``, also time decoding alone and ultralytics' plain ``model.track()`` loop on the
+    same videos and weights, in this process, for the speed ratios of ``walkout bench``.
+    """
     recording = load_recording(path)
     if not recording.cameras:
         raise InputError(recording.path / "store.json", "no cameras: nothing for vision to run on")
@@ -286,6 +292,7 @@ def process_recording(path: Path, out_root: Path, models: Models, config: Pipeli
                                              "camera", "frame", "confidence"])
     write_events(events_frame, out / "events.csv", predicted=True)
     timelines = build_timelines(events)
+    measured = _baselines(recording, config) if baselines else {}
     write_json_atomic(timelines_document(recording.name, timelines), out / "timeline.json")
     write_json_atomic({
         "version": RUN_VERSION,
@@ -297,8 +304,21 @@ def process_recording(path: Path, out_root: Path, models: Models, config: Pipeli
         "versions": _versions(),
         "timings": {r.camera: r.timing for r in results},
         "cameras": {r.camera: {"frames": r.frames, "fps": r.fps} for r in results},
+        "baselines": measured,
     }, out / "run.json")
     return RecordingResult(path, out, True, events=len(events), shoppers=len(timelines), cameras=results)
+
+
+def _baselines(recording: Recording, config: PipelineConfig) -> dict:
+    from walkout.baselines import decode_only, ultralytics_track
+
+    result: dict[str, dict] = {"decode_only": {}, "ultralytics_track": {}}
+    for camera in recording.cameras:
+        result["decode_only"][camera.id] = decode_only(camera.video)
+        result["ultralytics_track"][camera.id] = ultralytics_track(
+            camera.video, config.detector.model_path, config.detector.imgsz, config.detector.confidence
+        )
+    return result
 
 
 def run_recordings(
@@ -307,6 +327,7 @@ def run_recordings(
     config: PipelineConfig | None = None,
     *,
     fail_fast: bool = False,
+    baselines: bool = False,
 ) -> list[RecordingResult]:
     """Run the pipeline over recordings (a folder holding recordings counts as all of them)."""
     config = config or PipelineConfig()
@@ -316,7 +337,7 @@ def run_recordings(
     results = []
     for path in recordings:
         try:
-            results.append(process_recording(path, out_root, models, config))
+            results.append(process_recording(path, out_root, models, config, baselines=baselines))
         except (InputError, FormatError) as exc:
             log.error("%s", exc)
             results.append(RecordingResult(path, None, False, str(exc)))

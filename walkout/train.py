@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -78,10 +79,16 @@ def build_detector_labels(source: Path, target: Path, names: list[str]) -> Path:
     remap = np.array([DETECTOR_CLASSES.index("product") if n.startswith("sku_") else DETECTOR_CLASSES.index(n)
                       for n in names])
     for split in ("train", "val"):
-        (target / "images").mkdir(parents=True, exist_ok=True)
-        link = target / "images" / split
-        if not link.exists():
-            link.symlink_to((source / "images" / split).resolve(), target_is_directory=True)
+        # Hard links, not a symlinked folder: ultralytics resolves symlinks and would then read
+        # the original (12-class) labels beside the original images.
+        images = target / "images" / split
+        images.mkdir(parents=True, exist_ok=True)
+        for image in sorted((source / "images" / split).glob("*.jpg")):
+            if not (images / image.name).exists():
+                try:
+                    os.link(image, images / image.name)
+                except OSError:
+                    shutil.copyfile(image, images / image.name)
         labels = target / "labels" / split
         labels.mkdir(parents=True, exist_ok=True)
         for label in sorted((source / "labels" / split).glob("*.txt")):
@@ -147,6 +154,14 @@ def build_crop_dataset(source: Path, target: Path, names: list[str], config: Tra
     return counts
 
 
+def _rendered(renders: Path, config: TrainConfig) -> bool:
+    """True when a finished export with the wanted image counts is already there."""
+    if not (renders / "data.yaml").is_file():
+        return False
+    counts = [len(list((renders / "images" / split).glob("*.jpg"))) for split in ("train", "val")]
+    return counts == [config.images, config.val_images]
+
+
 def train(out_dir: str | Path, config: TrainConfig | None = None, work_dir: str | Path | None = None) -> dict:
     """Render data, train both models, evaluate on held-out renders, write weights and the model card."""
     from ultralytics import YOLO
@@ -162,11 +177,14 @@ def train(out_dir: str | Path, config: TrainConfig | None = None, work_dir: str 
     figures: dict = {"config": asdict(config)}
 
     started = time.perf_counter()
-    data = export_yolo_dataset(work / "renders", n_train=config.images, n_val=config.val_images, seed=config.seed)
+    renders = work / "renders"
+    if _rendered(renders, config):
+        log.info("reusing the %d + %d frames already rendered in %s", config.images, config.val_images, renders)
+    else:
+        export_yolo_dataset(renders, n_train=config.images, n_val=config.val_images, seed=config.seed)
     names = list(detector_class_names())
     figures["render_s"] = time.perf_counter() - started
     log.info("rendered %d + %d frames in %.0f s", config.images, config.val_images, figures["render_s"])
-    del data
 
     det_data = build_detector_labels(work / "renders", work / "detector", names)
     crop_counts = build_crop_dataset(work / "renders", work / "held", names, config)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 
@@ -36,21 +35,27 @@ def _floors(values: tuple[str, ...]) -> dict[str, float]:
 
 
 def _predict(recordings: tuple[Path, ...], out: Path) -> Path:
-    """Run the pipeline first (no --predictions): hook for ``walkout.pipeline.run_recordings``."""
-    try:
-        pipeline = importlib.import_module("walkout.pipeline")
-    except ModuleNotFoundError as exc:
-        if exc.name != "walkout.pipeline":
-            raise
-        raise click.ClickException(
-            "the vision pipeline (walkout.pipeline) is not built yet, so bench cannot make predictions itself; "
-            "pass --predictions PRED_DIR with the output of `walkout run`"
-        ) from None
+    """No --predictions: run the pipeline (with speed baselines), then fusion where there is a weight log."""
+    from fusion.pipeline import fuse_recording
+    from fusion.weights import find_weight_log
+    from walkout.pipeline import run_recordings
+
     predictions = out / "predictions"
     try:
-        pipeline.run_recordings(list(recordings), out_dir=predictions)
+        results = run_recordings(list(recordings), out_dir=predictions, baselines=True)
     except ValueError as exc:  # the pipeline's input errors (model, video, format) name the file
         raise click.ClickException(f"the pipeline could not run: {exc}") from None
+    for result in results:
+        if not result.ok:
+            continue
+        try:
+            find_weight_log(result.recording)
+        except ValueError:
+            continue
+        try:
+            fuse_recording(result.recording, result.out_dir, result.out_dir)
+        except ValueError as exc:
+            click.echo(f"fusion failed for {result.recording}: {exc}", err=True)
     return predictions
 
 

@@ -16,7 +16,8 @@ import click
 @click.option("--classifier", type=click.Path(path_type=Path), help="Held-item classifier weights ('' for none).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML/YAML config.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first recording that fails.")
-def command(recordings, out_dir, model, classifier, config_path, fail_fast) -> None:
+@click.option("--baselines", is_flag=True, help="Also time decode-only and ultralytics' model.track() (for bench).")
+def command(recordings, out_dir, model, classifier, config_path, fail_fast, baselines) -> None:
     """Detect, track, attach hands, find picks and returns; write events.csv, timeline.json, tracks/, run.json."""
     from walkout.config import load_config
     from walkout.pipeline import run_recordings
@@ -26,7 +27,7 @@ def command(recordings, out_dir, model, classifier, config_path, fail_fast) -> N
         config = dataclasses.replace(config, detector=dataclasses.replace(config.detector, model_path=str(model)))
     if classifier is not None:
         config = dataclasses.replace(config, held=dataclasses.replace(config.held, classifier_path=str(classifier)))
-    results = run_recordings(recordings, out_dir, config, fail_fast=fail_fast)
+    results = run_recordings(recordings, out_dir, config, fail_fast=fail_fast, baselines=baselines)
     failed = [r for r in results if not r.ok]
     click.echo(f"{'recording':<32} {'status':<8} {'shoppers':>8} {'events':>7}")
     for r in results:
