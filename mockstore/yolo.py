@@ -28,6 +28,7 @@ class YoloConfig:
     """Which truth boxes become labels, and how scenes are varied (visible shares in [0, 1], pixels)."""
 
     frames_per_scene: int = 4
+    near_event_share: float = 0.5
     min_visible_shopper: float = 0.2
     min_visible_hand: float = 0.35
     min_visible_product: float = 0.4
@@ -83,8 +84,10 @@ def _render_split(out_dir: Path, split: str, n_images: int, seed0: int, width_px
                   config: YoloConfig) -> int:
     images = out_dir / "images" / split
     labels = out_dir / "labels" / split
+    sidecars = out_dir / "boxes" / split
     images.mkdir(parents=True, exist_ok=True)
     labels.mkdir(parents=True, exist_ok=True)
+    sidecars.mkdir(parents=True, exist_ok=True)
     written = 0
     scene = 0
     while written < n_images:
@@ -103,10 +106,10 @@ def _render_split(out_dir: Path, split: str, n_images: int, seed0: int, width_px
         palette = make_palette(sim, streams[5])
         cam = cams[int(rng.integers(len(cams)))]
         renderer = CameraRenderer(sim, cam, palette)
-        # Half the frames near picks/returns (arms in shelves, items in hands), half anywhere.
+        # A share of the frames near picks/returns (arms in shelves, items in hands), the rest anywhere.
         times = []
         for _ in range(config.frames_per_scene):
-            if sim.events and rng.random() < 0.5:
+            if sim.events and rng.random() < config.near_event_share:
                 event = sim.events[int(rng.integers(len(sim.events)))]
                 times.append(event.t_s + float(rng.uniform(-0.8, 2.0)))
             else:
@@ -119,6 +122,12 @@ def _render_split(out_dir: Path, split: str, n_images: int, seed0: int, width_px
             cv2.imwrite(str(images / f"{stem}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality])
             lines = yolo_lines(boxes, width_px, height_px, config)
             (labels / f"{stem}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
+            # Every truth box, unfiltered, with owner and visible share: what each hand really holds.
+            (sidecars / f"{stem}.csv").write_text(
+                "object,track_id,sku,x1,y1,x2,y2,visible\n"
+                + "".join(f"{b.object},{b.track_id},{b.sku},{b.x1:.1f},{b.y1:.1f},{b.x2:.1f},{b.y2:.1f},{b.visible:.2f}\n"
+                          for b in boxes)
+            )
             written += 1
     return written
 
@@ -127,7 +136,8 @@ def export_yolo_dataset(out_dir: str | Path, *, n_train: int, n_val: int, seed: 
                         height: int = 360, config: YoloConfig | None = None) -> Path:
     """Render ``n_train`` + ``n_val`` labelled frames into a YOLO dataset; returns the data.yaml path.
 
-    Writes ``images/{train,val}/*.jpg``, ``labels/{train,val}/*.txt`` (``class cx cy w h``, normalised)
+    Writes ``images/{train,val}/*.jpg``, ``labels/{train,val}/*.txt`` (``class cx cy w h``, normalised),
+    ``boxes/{train,val}/*.csv`` (every truth box, unfiltered: object, owner, sku, pixels, visible share)
     and ``data.yaml`` (absolute ``path``, ``train``, ``val``, ``names`` = :func:`detector_class_names`).
     Scenes are random (store size, colours, camera pose, shoppers, knobs); val scenes use seeds disjoint
     from train.

@@ -1,12 +1,22 @@
-"""Hand-to-product events: hand visits to shelf zones, decided as pick, return or nothing.
+"""Hand-to-product events: changes in what a shopper holds, located at the shelf zone their hand reached.
 
-Input is the per-video table of attached hands (one row per hand per frame, see ``HAND_COLUMNS``).
-A *visit* is a run of frames in which a hand of one shopper is inside one shelf zone (gaps up to
-``max_gap_frames`` are bridged, runs shorter than ``min_visit_frames`` are a hand passing over and
-are dropped). What the shopper holds just before the visit is compared with what they hold just
-after it: an item more is a pick, an item less a return. The product comes from the hand-crop
-classifier; when the hand holds something the classifier cannot name, from the planogram of the
-zone's plates.
+Input is the per-video table of attached hands (one row per hand per frame, see ``HAND_COLUMNS``):
+where the hand is (which shelf zone, -1 for none) and what it holds (sku, count). Per shopper:
+
+1. the *held series*: per observed frame, sku -> count summed over their hands (frames where none
+   of their hands is seen are missing, not empty: an occluded hand is no evidence);
+2. the series is debounced: a value must last ``min_state_frames`` observed frames to count, so a
+   product flickering in and out of view is no event;
+3. each change of a debounced count is a candidate event: more of a sku is a pick, less a return,
+   the difference the quantity (two items in one grab -> quantity 2);
+4. a candidate is kept only if a hand of that shopper was inside a shelf zone within
+   ``reach_window_frames`` before the change (items leave shelves through hands in zones); the
+   zone decides shelf and plates: among the zones touched, one whose plates hold the sku (from a
+   ceiling camera, stacked shelves overlap in the image), else the most touched (a return to the
+   wrong plate). The event time is the last frame that hand was in the zone before the change.
+
+A hand that only passes over a zone changes nothing it holds, so it makes no event. When the
+held-item source cannot name the product, the sku is the planogram's for the zone reached.
 """
 
 from __future__ import annotations
@@ -25,20 +35,36 @@ UNKNOWN_SKU = "?"
 
 @dataclass(frozen=True)
 class EventConfig:
-    """Frame counts are at the video's own rate; ``min_held_share`` is a share of observed frames."""
+    """Frame counts are at the video's own rate (10 fps: 10 frames = 1 s).
 
-    min_visit_frames: int = 3
-    max_gap_frames: int = 3
-    window_frames: int = 8
-    min_window_frames: int = 2
-    min_held_share: float = 0.5
+    evidence_window_frames, min_seen_share: a shopper holds k items of a sku at a frame when at
+        least ``min_seen_share`` of the observed frames in a centred window show k or more (held
+        items are often hidden by the hand or body: absence in one frame is weak evidence).
+    min_state_frames: observed frames a held count must last to count (debounce).
+    merge_frames: changes of one sku by one shopper this close are one event with the net quantity
+        (two items seen one after the other; a count dipping and recovering nets to nothing).
+    reach_window_frames: how long before a change a hand must have been in a zone.
+    max_gap_frames: in ``find_visits``, gaps bridged inside one visit (a hand hidden in the shelf).
+    min_sku_confidence: below it, a held item counts as an unnamed product.
+    """
+
+    min_state_frames: int = 6
+    merge_frames: int = 12
+    evidence_window_frames: int = 15
+    min_seen_share: float = 0.25
+    reach_window_frames: int = 25
+    max_gap_frames: int = 12
+    min_visit_frames: int = 2
     min_sku_confidence: float = 0.5
 
 
 @dataclass(frozen=True)
 class Visit:
+    """A shopper's hand in shelf zones over frames [start_frame, end_frame] (for inspection);
+    ``zones`` are the zone indices touched, most frames first."""
+
     owner: int
-    zone: int
+    zones: tuple[int, ...]
     start_frame: int
     end_frame: int  # inclusive
 
@@ -68,45 +94,84 @@ class PickEvent:
 
 
 def find_visits(hands: pd.DataFrame, config: EventConfig) -> list[Visit]:
-    """Runs of frames where some hand of one owner is inside one zone. hands: HAND_COLUMNS table."""
+    """Runs of frames where some hand of one owner is inside some zone. hands: HAND_COLUMNS table."""
     inside = hands[(hands["zone"] >= 0) & (hands["owner"] >= 0)]
     visits: list[Visit] = []
-    for (owner, zone), group in inside.groupby(["owner", "zone"], sort=True):
+    for owner, group in inside.groupby("owner", sort=True):
         frames = np.unique(group["frame"].to_numpy())
         breaks = np.flatnonzero(np.diff(frames) > config.max_gap_frames + 1)
         starts = np.r_[0, breaks + 1]
         ends = np.r_[breaks, len(frames) - 1]
         for s, e in zip(starts, ends, strict=True):
-            if e - s + 1 >= config.min_visit_frames:
-                visits.append(Visit(int(owner), int(zone), int(frames[s]), int(frames[e])))
+            if e - s + 1 < config.min_visit_frames:
+                continue
+            first, last = int(frames[s]), int(frames[e])
+            touched = group[(group["frame"] >= first) & (group["frame"] <= last)]["zone"]
+            zones = tuple(int(z) for z, _ in Counter(touched.tolist()).most_common())
+            visits.append(Visit(int(owner), zones, first, last))
     return sorted(visits, key=lambda v: (v.start_frame, v.owner))
 
 
-def held_state(hands: pd.DataFrame, owner: int, first: int, last: int, config: EventConfig) -> Counter | None:
-    """What ``owner`` holds over frames [first, last]: sku -> count, by majority over observed frames.
-
-    A frame's holding is the sum over the owner's hands. Returns None when fewer than
-    ``min_window_frames`` frames observe any hand of the owner (no evidence either way).
-    """
-    rows = hands[(hands["owner"] == owner) & (hands["frame"] >= first) & (hands["frame"] <= last)]
-    observed = rows["frame"].nunique()
-    if observed < config.min_window_frames:
-        return None
-    held = rows[(rows["count"] > 0)]
+def held_series(hands: pd.DataFrame, owner: int, config: EventConfig) -> pd.DataFrame:
+    """Frames (index, observed frames only) x skus (columns): how many of each the owner holds."""
+    rows = hands[hands["owner"] == owner]
+    frames = np.unique(rows["frame"].to_numpy())
+    held = rows[rows["count"] > 0]
     sku = np.where(held["sku_confidence"] >= config.min_sku_confidence, held["sku"], UNKNOWN_SKU)
-    per_frame = held.assign(sku=sku).groupby(["frame", "sku"])["count"].sum().reset_index()
-    state: Counter = Counter()
-    for sku_name, group in per_frame.groupby("sku"):
-        if len(group) >= config.min_held_share * observed:
-            # Counts seen in at least half the observed frames; the typical count among them.
-            state[sku_name] = int(np.round(np.median(group["count"])))
-    return state
+    counts = held.assign(sku=sku).pivot_table(index="frame", columns="sku", values="count", aggfunc="sum")
+    return counts.reindex(frames).fillna(0).astype(int)
 
 
-def _zone_sku(zone: ShelfZone, planogram: dict[tuple[str, int], str]) -> str:
-    skus = [planogram[(zone.shelf, p)] for p in zone.plates if (zone.shelf, p) in planogram]
-    if not skus:
-        skus = [sku for (shelf, _), sku in planogram.items() if shelf == zone.shelf]
+def held_counts(observed: np.ndarray, config: EventConfig) -> np.ndarray:
+    """Observed counts (N,) over observed frames -> evidence-based held counts (N,)."""
+    if not len(observed):
+        return observed
+    window = config.evidence_window_frames
+    held = np.zeros_like(observed)
+    for k in range(1, int(observed.max()) + 1):
+        seen = pd.Series((observed >= k).astype(float)).rolling(window, center=True, min_periods=1).mean()
+        held += (seen.to_numpy() >= config.min_seen_share).astype(observed.dtype)
+    return held
+
+
+def debounce(values: np.ndarray, min_frames: int) -> np.ndarray:
+    """Replace runs shorter than ``min_frames`` by the preceding stable value (the first stable run
+    back-fills the start). values: (N,) ints over observed frames."""
+    out = values.copy()
+    if not len(out):
+        return out
+    change = np.flatnonzero(np.diff(out)) + 1
+    starts = np.r_[0, change]
+    ends = np.r_[change, len(out)]
+    stable = (ends - starts) >= min_frames
+    if not stable.any():
+        return np.full_like(out, int(np.bincount(out - out.min()).argmax() + out.min()))
+    current = out[starts[np.argmax(stable)]]
+    for start, end, keep in zip(starts, ends, stable, strict=True):
+        if keep:
+            current = out[start]
+        else:
+            out[start:end] = current
+    return out
+
+
+def _zone_skus(zone: ShelfZone, planogram: dict[tuple[str, int], str]) -> list[str]:
+    plates = zone.plates or tuple(p for (shelf, p) in planogram if shelf == zone.shelf)
+    return [planogram[(zone.shelf, p)] for p in plates if (zone.shelf, p) in planogram]
+
+
+def choose_zone(touched: tuple[int, ...], sku: str, zones: tuple[ShelfZone, ...],
+                planogram: dict[tuple[str, int], str]) -> int:
+    """Of the zones touched (most touched first), one whose plates hold ``sku``, else the most touched."""
+    for index in touched:
+        if sku in _zone_skus(zones[index], planogram):
+            return index
+    return touched[0]
+
+
+def _planogram_sku(zone: ShelfZone, planogram: dict[tuple[str, int], str]) -> str:
+    """Unknown product: the most common sku on the zone's plates."""
+    skus = _zone_skus(zone, planogram)
     return Counter(skus).most_common(1)[0][0] if skus else UNKNOWN_SKU
 
 
@@ -120,44 +185,64 @@ def decide_events(
     planogram: dict[tuple[str, int], str] | None = None,
     config: EventConfig | None = None,
 ) -> tuple[list[PickEvent], list[Visit]]:
-    """Turn a video's hand table into pick/return events. Returns (events, all visits)."""
+    """Turn a video's hand table into pick/return events. Returns (events, visits for inspection)."""
     config = config or EventConfig()
     planogram = planogram or {}
-    visits = find_visits(hands, config)
     events: list[PickEvent] = []
-    by_owner: dict[int, list[Visit]] = {}
-    for visit in visits:
-        by_owner.setdefault(visit.owner, []).append(visit)
-    for owner, own in by_owner.items():
-        for i, visit in enumerate(own):
-            previous_end = own[i - 1].end_frame if i > 0 else -(10**9)
-            next_start = own[i + 1].start_frame if i + 1 < len(own) else 10**9
-            before = held_state(hands, owner, max(visit.start_frame - config.window_frames, previous_end + 1),
-                                visit.start_frame - 1, config)
-            after = held_state(hands, owner, visit.end_frame + 1,
-                               min(visit.end_frame + config.window_frames, next_start - 1), config)
-            if before is None and after is None:
-                continue
-            before, after = before or Counter(), after or Counter()
-            zone = zones[visit.zone]
-            for sku in sorted(set(before) | set(after)):
-                delta = after[sku] - before[sku]
-                if delta == 0:
-                    continue
-                action = "pick" if delta > 0 else "return"
-                named = sku if sku != UNKNOWN_SKU else _zone_sku(zone, planogram)
-                confidence = 0.9 if sku != UNKNOWN_SKU else 0.5
-                middle = (visit.start_frame + visit.end_frame) // 2
+    owned = hands[hands["owner"] >= 0]
+    for owner in np.unique(owned["owner"].to_numpy()):
+        series = held_series(owned, int(owner), config)
+        if series.empty or not series.shape[1]:
+            continue
+        frames = series.index.to_numpy()
+        mine = owned[(owned["owner"] == owner) & (owned["zone"] >= 0)]
+        zone_frames, zone_ids = mine["frame"].to_numpy(), mine["zone"].to_numpy()
+        for sku in series.columns:
+            counts = debounce(held_counts(series[sku].to_numpy(), config), config.min_state_frames)
+            for i in np.flatnonzero(np.diff(counts)) + 1:
+                delta = int(counts[i] - counts[i - 1])
+                change = int(frames[i])
+                # The evidence window can move the change up to half a window early.
+                latest = change + config.evidence_window_frames // 2
+                near = (zone_frames <= latest) & (zone_frames >= change - config.reach_window_frames)
+                if not near.any():
+                    continue  # held items changed away from any shelf: occlusion or hand-to-hand, not an event
+                touched = tuple(int(z) for z, _ in Counter(zone_ids[near].tolist()).most_common())
+                named = sku if sku != UNKNOWN_SKU else _planogram_sku(zones[touched[0]], planogram)
+                index = choose_zone(touched, named, zones, planogram)
+                frame = int(zone_frames[near & (zone_ids == index)].max())
+                zone = zones[index]
                 events.append(PickEvent(
-                    timestamp=round(start_timestamp + middle / fps, 3),
-                    shopper=str(owner),
-                    action=action,
+                    timestamp=round(start_timestamp + frame / fps, 3),
+                    shopper=str(int(owner)),
+                    action="pick" if delta > 0 else "return",
                     sku=named,
                     quantity=abs(delta),
                     shelf=zone.shelf,
                     plates=";".join(str(p) for p in zone.plates),
                     camera=camera,
-                    frame=middle,
-                    confidence=confidence,
+                    frame=frame,
+                    confidence=0.9 if sku != UNKNOWN_SKU else 0.5,
                 ))
-    return sorted(events, key=lambda e: (e.timestamp, e.shopper)), visits
+    return merge_changes(events, config.merge_frames), find_visits(hands, config)
+
+
+def merge_changes(events: list[PickEvent], merge_frames: int) -> list[PickEvent]:
+    """Net the changes of one sku by one shopper that follow each other within ``merge_frames``."""
+    merged: list[PickEvent] = []
+    groups: dict[tuple[str, str, str], list[PickEvent]] = {}
+    for event in sorted(events, key=lambda e: e.frame):
+        groups.setdefault((event.camera, event.shopper, event.sku), []).append(event)
+    for chain in groups.values():
+        run = [chain[0]]
+        for event in chain[1:] + [None]:
+            if event is not None and event.frame - run[-1].frame <= merge_frames:
+                run.append(event)
+                continue
+            net = sum(e.quantity if e.action == "pick" else -e.quantity for e in run)
+            if net:
+                first = run[0]
+                merged.append(PickEvent(**{**first.to_dict(), "action": "pick" if net > 0 else "return",
+                                           "quantity": abs(net)}))
+            run = [event]
+    return sorted(merged, key=lambda e: (e.timestamp, e.shopper))

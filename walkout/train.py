@@ -25,6 +25,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import yaml
 
 from vision.products import EMPTY_CLASS, hand_crops
@@ -49,7 +50,8 @@ class TrainConfig:
     crop_scale: float = 2.5
     crop_min_px: int = 24
     crop_jitter: float = 0.15
-    hand_box_scale: float = 1.8
+    min_visible_hand: float = 0.35
+    min_visible_held: float = 0.05
     seed: int = 1000
     workers: int = 2
 
@@ -102,48 +104,64 @@ def build_detector_labels(source: Path, target: Path, names: list[str]) -> Path:
     return data
 
 
-def build_crop_dataset(source: Path, target: Path, names: list[str], config: TrainConfig) -> dict[str, dict[str, int]]:
-    """Crops around every labelled hand, filed by what it holds: ``empty`` or ``sku_<sku>_x<count>``.
+def held_by_hand(boxes: pd.DataFrame, config: TrainConfig) -> list[tuple[np.ndarray, str]]:
+    """From one frame's unfiltered truth boxes: every hand a detector would see (visible share >=
+    ``min_visible_hand``) and what it holds, as ``(xyxy, class name)``.
 
-    A product belongs to a hand when its centre is inside the hand box scaled by ``hand_box_scale``
-    (the same rule the pipeline uses at run time). Crop boxes are jittered by ``crop_jitter`` so the
-    classifier tolerates detector boxes that are a little off.
+    Each in-hand product goes to its owner's nearest hand, however hidden it is (a held item is
+    often mostly covered by the hand): the crop classifier must learn to see the part that shows.
+    Only products with no visible pixels at all are left out.
+    """
+    hands = boxes[(boxes["object"] == "hand") & (boxes["visible"] >= config.min_visible_hand)]
+    products = boxes[(boxes["object"] == "product_in_hand") & (boxes["visible"] >= config.min_visible_held)]
+    all_hands = boxes[boxes["object"] == "hand"]
+    held: dict[int, list[str]] = {}
+    for product in products.itertuples(index=False):
+        mine = all_hands[all_hands["track_id"] == product.track_id]
+        if mine.empty:
+            continue
+        centre = np.array([(product.x1 + product.x2) / 2, (product.y1 + product.y2) / 2])
+        hand_centres = np.column_stack([(mine["x1"] + mine["x2"]) / 2, (mine["y1"] + mine["y2"]) / 2])
+        nearest = mine.index[int(np.argmin(np.linalg.norm(hand_centres - centre, axis=1)))]
+        held.setdefault(nearest, []).append(str(product.sku))
+    result = []
+    for index, hand in hands.iterrows():
+        skus = held.get(index, [])
+        if skus:
+            names, votes = np.unique(skus, return_counts=True)
+            label = f"sku_{names[votes.argmax()]}_x{min(int(votes.max()), 2)}"
+        else:
+            label = EMPTY_CLASS
+        result.append((hand[["x1", "y1", "x2", "y2"]].to_numpy(float), label))
+    return result
+
+
+def build_crop_dataset(source: Path, target: Path, config: TrainConfig) -> dict[str, dict[str, int]]:
+    """Crops around every hand of the renders, filed by what it holds: ``empty`` or ``sku_<sku>_x<count>``.
+
+    Labels come from the unfiltered truth boxes the export writes beside each image
+    (``boxes/<split>/<stem>.csv``). Crop boxes are jittered by ``crop_jitter`` so the classifier
+    tolerates detector boxes that are a little off.
     """
     rng = np.random.default_rng(config.seed)
-    hand = names.index("hand")
     counts: dict[str, dict[str, int]] = {}
     for split in ("train", "val"):
         counts[split] = {}
-        for label in sorted((source / "labels" / split).glob("*.txt")):
-            rows = _read_labels(label)
-            image_path = source / "images" / split / f"{label.stem}.jpg"
-            if not len(rows) or not image_path.is_file():
+        for sidecar in sorted((source / "boxes" / split).glob("*.csv")):
+            image_path = source / "images" / split / f"{sidecar.stem}.jpg"
+            boxes = pd.read_csv(sidecar, dtype={"sku": str}, keep_default_na=False)
+            pairs = held_by_hand(boxes, config)
+            if not pairs or not image_path.is_file():
                 continue
             image = cv2.imread(str(image_path))
-            height, width = image.shape[:2]
-            xyxy = np.column_stack([
-                (rows[:, 1] - rows[:, 3] / 2) * width, (rows[:, 2] - rows[:, 4] / 2) * height,
-                (rows[:, 1] + rows[:, 3] / 2) * width, (rows[:, 2] + rows[:, 4] / 2) * height,
-            ])
-            classes = rows[:, 0].astype(int)
-            products = np.flatnonzero(np.array([names[c].startswith("sku_") for c in classes]))
-            for i in np.flatnonzero(classes == hand):
-                box = xyxy[i]
-                centre, half = (box[:2] + box[2:]) / 2, (box[2:] - box[:2]) * config.hand_box_scale / 2
-                pcentre = (xyxy[products, :2] + xyxy[products, 2:]) / 2
-                held = products[np.all(np.abs(pcentre - centre) <= half, axis=1)]
-                if len(held):
-                    skus, votes = np.unique([names[classes[j]][len("sku_"):] for j in held], return_counts=True)
-                    name = f"sku_{skus[votes.argmax()]}_x{min(int(votes.max()), 2)}"
-                else:
-                    name = EMPTY_CLASS
+            for i, (box, name) in enumerate(pairs):
                 size = box[2:] - box[:2]
                 jitter = rng.uniform(-config.crop_jitter, config.crop_jitter, 4) * np.r_[size, size]
                 crop = hand_crops(image, (box + jitter)[None], config.crop_scale, config.crop_min_px,
                                   config.classifier_imgsz)[0]
                 folder = target / split / name
                 folder.mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(folder / f"{label.stem}_{i}.png"), crop)
+                cv2.imwrite(str(folder / f"{sidecar.stem}_{i}.png"), crop)
                 counts[split][name] = counts[split].get(name, 0) + 1
     # A class seen in only one split would be indexed differently by train and val: drop it.
     for split, other in (("train", "val"), ("val", "train")):
@@ -187,8 +205,6 @@ def train(out_dir: str | Path, config: TrainConfig | None = None, work_dir: str 
     log.info("rendered %d + %d frames in %.0f s", config.images, config.val_images, figures["render_s"])
 
     det_data = build_detector_labels(work / "renders", work / "detector", names)
-    crop_counts = build_crop_dataset(work / "renders", work / "held", names, config)
-    figures["held_crops"] = crop_counts
 
     started = time.perf_counter()
     detector = YOLO(str(_architecture("detect", len(DETECTOR_CLASSES), config, work)))
@@ -207,23 +223,34 @@ def train(out_dir: str | Path, config: TrainConfig | None = None, work_dir: str 
                                  zip(metrics.box.ap_class_index, metrics.box.ap50, strict=True)}
     figures["detector_map50_all"] = float(metrics.box.map50)
 
-    started = time.perf_counter()
-    classifier = YOLO(str(_architecture("classify", len(crop_counts["train"]), config, work)))
-    classifier.train(
-        data=str(work / "held"), epochs=config.classifier_epochs, imgsz=config.classifier_imgsz, batch=64,
-        device="cpu", workers=config.workers, plots=False, amp=False, verbose=False, seed=config.seed,
-        project=str(work / "runs"), name="held", exist_ok=True, fliplr=0.5, hsv_h=0.0,
-    )
-    figures["held_train_s"] = time.perf_counter() - started
-    shutil.copyfile(work / "runs" / "held" / "weights" / "best.pt", out / "walkout-held.pt")
-    held_metrics = YOLO(str(out / "walkout-held.pt")).val(data=str(work / "held"), imgsz=config.classifier_imgsz,
-                                                        device="cpu", plots=False, verbose=False,
-                                                        project=str(work / "runs"), name="held-val", exist_ok=True)
-    figures["held_top1"] = float(held_metrics.top1)
+    figures.update(train_classifier(out, config, work, renders))
     figures["sizes_mb"] = {p.name: round(p.stat().st_size / 1e6, 2) for p in (out / "walkout-det.pt", out / "walkout-held.pt")}
     (out / "training.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     (out / "README.md").write_text(model_card(figures))
     return figures
+
+
+def train_classifier(out: Path, config: TrainConfig, work: Path, renders: Path) -> dict:
+    """Build hand crops from ``renders`` (an export with sidecar boxes) and train walkout-held.pt."""
+    from ultralytics import YOLO
+
+    crops = work / "held"
+    if crops.exists():
+        shutil.rmtree(crops)
+    crop_counts = build_crop_dataset(renders, crops, config)
+    started = time.perf_counter()
+    classifier = YOLO(str(_architecture("classify", len(crop_counts["train"]), config, work)))
+    classifier.train(
+        data=str(crops), epochs=config.classifier_epochs, imgsz=config.classifier_imgsz, batch=64,
+        device="cpu", workers=config.workers, plots=False, amp=False, verbose=False, seed=config.seed,
+        project=str(work / "runs"), name="held", exist_ok=True, fliplr=0.5, hsv_h=0.0,
+    )
+    seconds = time.perf_counter() - started
+    shutil.copyfile(work / "runs" / "held" / "weights" / "best.pt", out / "walkout-held.pt")
+    metrics = YOLO(str(out / "walkout-held.pt")).val(data=str(crops), imgsz=config.classifier_imgsz, device="cpu",
+                                                    plots=False, verbose=False, project=str(work / "runs"),
+                                                    name="held-val", exist_ok=True)
+    return {"held_crops": crop_counts, "held_train_s": seconds, "held_top1": float(metrics.top1)}
 
 
 def model_card(figures: dict) -> str:
