@@ -216,8 +216,15 @@ def _items(cart: dict[str, int]) -> str:
     return ", ".join(f"{sku}×{n}" for sku, n in cart.items()) or "(empty)"
 
 
-def to_markdown(report: BenchReport) -> str:
-    """report.md: overall tables first, then one section per recording."""
+def _image(plots: dict[str, str] | None, key: str, alt: str) -> list[str]:
+    """A markdown image line for a plot written next to report.md (nothing if it was not written)."""
+    return [f"![{alt}]({plots[key]})", ""] if plots and key in plots else []
+
+
+def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str:
+    """report.md: overall tables first, then one section per recording.
+
+    plots: plot key -> file name relative to report.md (``walkout.bench.plots.write_plots``)."""
     cfg = report.config
     out = [
         "# walkout bench report",
@@ -248,6 +255,7 @@ def to_markdown(report: BenchReport) -> str:
     out += (_table(header, rows) if rows else ["not scored (no predicted events)"]) + [""]
     if events is not None:
         out += [f"Quantity mismatches among matched events: {events.quantity_mismatches}.", ""]
+    out += _image(plots, "f1", "F1 per recording") + _image(plots, "errors", "event errors over time")
 
     out += ["## Receipts", ""]
     header = [
@@ -369,6 +377,7 @@ def to_markdown(report: BenchReport) -> str:
     out += (_table(header, rows) if rows else ["not scored (no truth or predicted tracks)"]) + [""]
 
     out += ["## Speed", ""]
+    out += _image(plots, "speed", "time per frame by stage")
     speed = report.speed
     if not speed.measured:
         out += ["no timings", ""]
@@ -525,12 +534,18 @@ CONFUSION_COLUMNS = [
 
 
 def write_report(report: BenchReport, out_dir: Path) -> dict[str, Path]:
-    """Write report.json, report.md and confusion.csv into ``out_dir`` (each atomically)."""
+    """Write report.json, report.md, confusion.csv and the plots report.md links (PNGs) into ``out_dir``."""
+    from walkout.bench.plots import write_plots
+
     out_dir = Path(out_dir)
     rows = [{"recording": r.name, **c} for r in report.scored for c in r.confusion]
+    plots = write_plots(report, out_dir)
     return {
+        **{f"plot_{key}": path for key, path in plots.items()},
         "json": write_json_atomic(report.to_dict(), out_dir / "report.json"),
-        "markdown": _write_text_atomic(to_markdown(report), out_dir / "report.md"),
+        "markdown": _write_text_atomic(
+            to_markdown(report, {key: path.name for key, path in plots.items()}), out_dir / "report.md"
+        ),
         "confusion": write_csv_atomic(
             pd.DataFrame(rows, columns=CONFUSION_COLUMNS), out_dir / "confusion.csv"
         ),
