@@ -19,6 +19,8 @@ import supervision as sv
 from vision.errors import InputError
 
 ROLE_IGNORED, ROLE_SHOPPER, ROLE_HAND, ROLE_PRODUCT = -1, 0, 1, 2
+BACKENDS = ("ultralytics", "mediapipe")
+PIPELINE_KEYS = ("role", "sku", "person")  # Detections.data keys every backend fills
 COCO_LEFT_WRIST, COCO_RIGHT_WRIST = 9, 10
 
 
@@ -29,6 +31,13 @@ class DetectorConfig:
     ``product_skus`` maps a class name to a sku explicitly; classes named ``{product_prefix}<sku>``
     map to ``<sku>`` without listing them. ``pose_hand_size`` is the side of a wrist's hand box as a
     share of its person's box height.
+
+    ``backend``: ``"ultralytics"`` (the model at ``model_path``) or ``"mediapipe"`` (offline pose +
+    hand landmarks, see ``vision.mediapipe_hands``; ``model_path`` unused). MediaPipe settings: a hand
+    whose wrist is within ``mediapipe_wrist_match`` hand-box sides of a pose wrist is that wrist; a hand
+    within ``mediapipe_hand_reach`` (share of the person box diagonal) of the pose person is theirs;
+    any other hand gets a stand-in person, its box grown ``mediapipe_standin_scale`` times; the pose
+    person's hands within ``mediapipe_resting_hand`` torso lengths of a hip are at rest and dropped.
     """
 
     model_path: str = ""
@@ -44,6 +53,18 @@ class DetectorConfig:
     product_skus: dict[str, str] = field(default_factory=dict)
     pose_hand_size: float = 0.12
     pose_min_keypoint_confidence: float = 0.3
+    backend: str = "ultralytics"
+    mediapipe_model_complexity: int = 1
+    mediapipe_max_hands: int = 4
+    mediapipe_min_confidence: float = 0.5
+    mediapipe_wrist_match: float = 1.0
+    mediapipe_hand_reach: float = 0.25
+    mediapipe_standin_scale: float = 3.0
+    mediapipe_resting_hand: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"detector.backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
 
 
 def _task_of(path: Path) -> str | None:
@@ -133,6 +154,9 @@ class Detector:
                     scores.append(conf[person, wrist])
         if not boxes:
             return people
+        people.data["sku"] = np.full(len(people), "", dtype=object).astype(str)
+        # supervision merges only Detections with the same data keys: keep the pipeline's own.
+        people.data = {key: people.data[key] for key in PIPELINE_KEYS}
         hands = sv.Detections(
             xyxy=np.asarray(boxes, dtype=float),
             confidence=np.asarray(scores, dtype=float),
@@ -143,7 +167,6 @@ class Detector:
                 "person": np.asarray(owners, dtype=int),
             },
         )
-        people.data["sku"] = np.full(len(people), "", dtype=object).astype(str)
         return sv.Detections.merge([people, hands])
 
 

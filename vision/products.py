@@ -1,10 +1,14 @@
 """What a hand holds: a sku and a count (0 = empty hand).
 
-Two sources, chosen by what the models offer:
-- a hand-crop classifier (an ultralytics classification model whose classes are ``empty`` and
-  ``sku_<sku>_x<count>``) run on a full-resolution crop around each hand: small products stay
-  legible even when the detector runs at a reduced input size;
-- otherwise the detector's own product boxes whose centre lies in the (enlarged) hand box.
+Sources, chosen by ``HeldConfig.source`` (``auto``: the classifier when its file exists, else boxes):
+- ``classifier``: a hand-crop classifier (an ultralytics classification model whose classes are
+  ``empty`` and ``sku_<sku>_x<count>``) run on a full-resolution crop around each hand: small
+  products stay legible even when the detector runs at a reduced input size;
+- ``boxes``: the detector's own product boxes whose centre lies in the (enlarged) hand box;
+- ``reach``: no product evidence at all (real footage with a person/hand model only, e.g. the
+  MediaPipe backend). Its rule is an assumption, not a measurement: a hand that stayed in a shelf
+  zone for ``reach_min_frames`` observed frames and then left it took one unnamed item, so the event
+  logic names it from the planogram of the zone. It cannot see returns or empty-handed touches.
 """
 
 from __future__ import annotations
@@ -15,19 +19,29 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import supervision as sv
 
 from vision.errors import InputError
 
 EMPTY_CLASS = "empty"
+HELD_SOURCES = ("auto", "classifier", "boxes", "reach")
 HELD_CLASS = re.compile(r"^sku_(?P<sku>.+)_x(?P<count>\d+)$")
 
 
 @dataclass(frozen=True)
 class HeldConfig:
-    """``crop_scale``: crop side as a multiple of the hand box's longer side; ``crop_min_px`` its floor."""
+    """``crop_scale``: crop side as a multiple of the hand box's longer side; ``crop_min_px`` its floor.
+    ``source``: one of ``HELD_SOURCES`` (module docstring); ``reach_min_frames``: observed frames a
+    hand must stay in a shelf zone for the ``reach`` source to count it as taking an item."""
+
+    def __post_init__(self) -> None:
+        if self.source not in HELD_SOURCES:
+            raise ValueError(f"held.source must be one of {', '.join(HELD_SOURCES)}, got {self.source!r}")
 
     classifier_path: str = ""
+    source: str = "auto"
+    reach_min_frames: int = 2
     crop_scale: float = 2.5
     crop_min_px: int = 24
     imgsz: int = 64
@@ -111,3 +125,33 @@ def held_from_boxes(hands: sv.Detections, products: sv.Detections, hand_box_scal
         sku[i], count[i] = best, int(votes.max())
         confidence[i] = float(product_conf[mine][product_skus[mine] == best].mean())
     return sku.astype(str), count, confidence
+
+
+def held_after_reach(hands: pd.DataFrame, min_frames: int) -> pd.DataFrame:
+    """The ``reach`` source over a video's hand table (``vision.events.HAND_COLUMNS``).
+
+    Per owner, over the frames where any of their hands is observed: a *reach* is a run of frames
+    with some hand in a shelf zone (``zone >= 0``) lasting ``min_frames`` or more; it is complete at
+    the next observed frame with no hand in a zone. From then on the owner holds one more unnamed
+    item (sku '', confidence 0: the event logic names it from the zone's planogram). The count is put
+    on one row per (owner, frame), so summing over an owner's hands gives it once. Returns a copy.
+    """
+    out = hands.copy()
+    out["sku"], out["count"], out["sku_confidence"] = "", 0, 0.0
+    owned = out[out["owner"] >= 0]
+    if owned.empty:
+        return out
+    per_frame = owned.assign(inside=owned["zone"] >= 0).groupby(["owner", "frame"], sort=True)["inside"].any()
+    first_rows = owned.reset_index().groupby(["owner", "frame"], sort=True)["index"].first()
+    for owner in per_frame.index.get_level_values(0).unique():
+        inside = per_frame.loc[owner].to_numpy()  # (F,) bool over the owner's observed frames
+        run_start = np.r_[True, inside[1:] != inside[:-1]]
+        run_id = np.cumsum(run_start) - 1
+        run_length = np.bincount(run_id)
+        previous_length = run_length[np.maximum(run_id - 1, 0)]
+        # A reach completes at the first frame of an out-of-zone run that follows a long in-zone run.
+        completes = run_start & ~inside & (run_id > 0) & (previous_length >= min_frames)
+        held = np.cumsum(completes)
+        rows = first_rows.loc[owner].to_numpy()
+        out.loc[rows, "count"] = held
+    return out

@@ -41,4 +41,7 @@ class ShopperTracker:
         tracked = self._tracker.update(shoppers)
         if tracked.tracker_id is None or not len(tracked):
             return sv.Detections.empty()
-        return tracked[np.asarray(tracked.tracker_id) > 0]
+        # trackers numbers confirmed tracks from 0 (unconfirmed: -1); ours start at 1, like MOTChallenge.
+        tracked = tracked[np.asarray(tracked.tracker_id) >= 0]
+        tracked.tracker_id = np.asarray(tracked.tracker_id, dtype=int) + 1
+        return tracked

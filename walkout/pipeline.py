@@ -29,7 +29,7 @@ from vision.detector import ROLE_HAND, ROLE_PRODUCT, ROLE_SHOPPER, Detector
 from vision.errors import InputError
 from vision.events import HAND_COLUMNS, PickEvent, decide_events
 from vision.hands import OWNER_KEY, HandAssociator
-from vision.products import HeldItemClassifier, held_from_boxes
+from vision.products import HeldItemClassifier, held_after_reach, held_from_boxes
 from vision.timeline import build_timelines, timelines_document
 from vision.tracking import ShopperTracker
 from vision.zones import ShelfZone, check_zones, zone_of_points
@@ -64,13 +64,26 @@ class RecordingResult:
 
 
 class Models:
-    """The detector and the optional hand-crop classifier, loaded once for many recordings."""
+    """The detector (``[detector] backend``) and the held-item source (``[held] source``), loaded once
+    for many recordings."""
 
     def __init__(self, config: PipelineConfig):
-        self.detector = Detector(config.detector)
+        if config.detector.backend == "mediapipe":
+            from vision.mediapipe_hands import MediaPipeDetector
+
+            self.detector = MediaPipeDetector(config.detector)
+        else:
+            self.detector = Detector(config.detector)
+        source = config.held.source
         path = Path(config.held.classifier_path) if config.held.classifier_path else None
-        self.classifier = HeldItemClassifier(config.held) if path is not None and path.exists() else None
-        if self.classifier is None:
+        if source == "classifier" and (path is None or not path.exists()):
+            raise InputError(path or "held.classifier_path", "hand-crop classifier not found (held.source = 'classifier')")
+        wants_classifier = source == "classifier" or (source == "auto" and path is not None and path.exists())
+        self.classifier = HeldItemClassifier(config.held) if wants_classifier else None
+        self.reach = source == "reach"
+        if self.reach:
+            log.info("held items: 'reach' source (every completed shelf reach counts as one unnamed item)")
+        elif self.classifier is None:
             log.info("no hand-crop classifier: held items come from the detector's product boxes")
 
 
@@ -119,6 +132,8 @@ def process_camera(
 
     tracker = ShopperTracker(config.tracking, fps)
     associator = HandAssociator(config.hands)
+    if hasattr(models.detector, "reset"):
+        models.detector.reset()  # landmark trackers (MediaPipe) keep state across frames
     stages = {"decode": 0.0, "detect": 0.0, "track": 0.0, "events": 0.0}
     track_rows: list[np.ndarray] = []
     hand_rows: list[pd.DataFrame] = []
@@ -165,6 +180,8 @@ def process_camera(
         log.warning("%s: decoded %d frames but the header claims %d (truncated video?)", video, index, claimed)
     t4 = time.perf_counter()
     hands_table = pd.concat(hand_rows, ignore_index=True) if hand_rows else pd.DataFrame(columns=HAND_COLUMNS)
+    if models.reach:
+        hands_table = held_after_reach(hands_table, config.held.reach_min_frames)
     events, _ = decide_events(
         hands_table, zones, camera=camera.id, start_timestamp=camera.start_timestamp, fps=fps,
         planogram=planogram, config=config.events,

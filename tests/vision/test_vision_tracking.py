@@ -1,0 +1,26 @@
+"""Shopper tracking: confirmed tracks come back with ids from 1, the first track included."""
+
+from __future__ import annotations
+
+import numpy as np
+import supervision as sv
+
+from vision.tracking import ShopperTracker, TrackingConfig
+
+
+def boxes(*xyxy) -> sv.Detections:
+    return sv.Detections(xyxy=np.asarray(xyxy, dtype=float), confidence=np.full(len(xyxy), 0.9),
+                         class_id=np.zeros(len(xyxy), dtype=int))
+
+
+def test_first_shopper_is_tracked_with_id_1_once_confirmed():
+    tracker = ShopperTracker(TrackingConfig(minimum_consecutive_frames=2), fps=10.0)
+    ids = [tracker.update(boxes([100, 100, 160, 220] + np.r_[i, 0, i, 0])).tracker_id.tolist() for i in range(4)]
+    assert ids == [[], [1], [1], [1]]
+
+
+def test_two_shoppers_get_ids_1_and_2_and_no_frame_is_empty_detections():
+    tracker = ShopperTracker(TrackingConfig(minimum_consecutive_frames=2), fps=10.0)
+    tracker.update(boxes([0, 0, 50, 100], [300, 0, 350, 100]))
+    assert sorted(tracker.update(boxes([0, 0, 50, 100], [300, 0, 350, 100])).tracker_id.tolist()) == [1, 2]
+    assert len(tracker.update(sv.Detections.empty())) == 0
