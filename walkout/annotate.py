@@ -102,6 +102,8 @@ class FrameAnnotator:
         tracks = run.tracks[run.tracks["camera"] == cam_id]
         hands = run.hands[run.hands["camera"] == cam_id]
         self.tracks = {int(f): g for f, g in tracks.groupby("frame")}
+        # Rows without a position (held items reported apart from their hand) cannot be drawn.
+        hands = hands[np.isfinite(hands["x"]) & np.isfinite(hands["y"])]
         self.hands = {int(f): g for f, g in hands.groupby("frame")}
         self.events = run.events[run.events["camera"] == cam_id].reset_index(drop=True)
         self.window_frames = int(round(self.config.event_window_s * max(self.camera.fps, 1.0)))
@@ -259,7 +261,8 @@ def _event_frames(annotator: FrameAnnotator, event: pd.Series) -> tuple[int, int
 def _event_centre(annotator: FrameAnnotator, event: pd.Series, shape: tuple[int, ...]) -> tuple[float, float]:
     """Where to crop: the shopper's hand nearest the event's frame, else its zone, else the image centre."""
     hands = annotator.run.hands
-    own = hands[(hands["camera"] == annotator.camera.id) & (hands["owner"].astype(str) == event["shopper"])]
+    own = hands[(hands["camera"] == annotator.camera.id) & (hands["owner"].astype(str) == event["shopper"])
+                & np.isfinite(hands["x"]) & np.isfinite(hands["y"])]
     near = own[(own["frame"] - int(event["frame"])).abs() <= annotator.window_frames]
     if len(near):
         row = near.iloc[(near["frame"] - int(event["frame"])).abs().argsort()[:1]]

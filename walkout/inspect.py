@@ -640,11 +640,14 @@ def plot_trajectory(
     path.set_array(t[:-1] if len(t) > 1 else t)
     path.set_clim(float(t.min()), float(t.max()) if t.max() > t.min() else float(t.min()) + 1)
     ax.add_collection(path)
-    ax.figure.colorbar(path, ax=ax, label="t (s)", fraction=0.035, pad=0.01, shrink=0.8)
+    # An inset colour bar stays beside the image whatever layout the figure uses.
+    ax.figure.colorbar(path, cax=ax.inset_axes((1.01, 0.05, 0.025, 0.9)), label="t (s)")
     for which, row, style in (("start", rows.iloc[0], "--"), ("end", rows.iloc[-1], "-")):
         ax.add_patch(Rectangle((row["x1"], row["y1"]), row["x2"] - row["x1"], row["y2"] - row["y1"],
                                fill=False, edgecolor="black", linestyle=style, linewidth=1.2, zorder=4, gid="box"))
-        ax.text(row["x1"], row["y1"] - 3, f"{which} {row['t_s']:.1f} s", fontsize=8, zorder=5,
+        right = row["x2"] > 0.8 * width  # keep the label inside the image
+        ax.text(row["x2"] if right else row["x1"], row["y1"] - 3, f"{which} {row['t_s']:.1f} s", fontsize=8,
+                zorder=5, ha="right" if right else "left",
                 bbox={"facecolor": "white", "alpha": 0.7, "pad": 1, "edgecolor": "none"})
     hands = run.hands[(run.hands["camera"] == camera) & (run.hands["owner"] == track_id)]
     shown = hands[(hands["count"] > 0) | (hands["zone"] >= 0)]
@@ -653,14 +656,19 @@ def plot_trajectory(
                    edgecolors="black", linewidths=0.3, zorder=2, gid="hands")
     names = _names(run)
     events = run.events[(run.events["camera"] == camera) & (run.events["shopper"] == str(track_id))]
-    for k, (_, event) in enumerate(events.iterrows()):
-        near = hands.iloc[(hands["frame"] - event["frame"]).abs().argsort()[:1]] if len(hands) else hands
+    located = hands[np.isfinite(hands["x"]) & np.isfinite(hands["y"])]
+    legend = []
+    for k, (_, event) in enumerate(events.iterrows(), start=1):
+        # The star sits at the shopper's hand nearest in time; a numbered list names the events.
+        near = located.iloc[(located["frame"] - event["frame"]).abs().argsort()[:1]] if len(located) else located
         x, y = (float(near["x"].iloc[0]), float(near["y"].iloc[0])) if len(near) else (float(cx.mean()), float(cy.mean()))
         ax.plot([x], [y], marker="*", markersize=14, color=ACTION_COLORS.get(event["action"], "black"),
                 markeredgecolor="black", zorder=6, gid="event")
-        ax.annotate(f"{_label(names, event['action'], event['sku'], int(event['quantity']))} {event['t_s']:.1f} s",
-                    (x, y), xytext=(8, -12 - 13 * k), textcoords="offset points", fontsize=8, zorder=6,
-                    bbox={"facecolor": "white", "alpha": 0.8, "pad": 1, "edgecolor": "none"})
+        ax.annotate(str(k), (x, y), xytext=(5, 5), textcoords="offset points", fontsize=8, fontweight="bold", zorder=6)
+        legend.append(f"{k}  {event['t_s']:.1f} s  {_label(names, event['action'], event['sku'], int(event['quantity']))}")
+    if legend:
+        ax.text(0.01, 0.99, "\n".join(legend), transform=ax.transAxes, va="top", ha="left", fontsize=8, zorder=7,
+                bbox={"facecolor": "white", "alpha": 0.85, "pad": 3, "edgecolor": "none"})
     ax.set_xlim(0, width)
     ax.set_ylim(height, 0)
     ax.set_aspect("equal")
@@ -800,10 +808,15 @@ def plot_weight(
     else:
         own = run.events[(run.events["shelf"] == shelf) & run.events["plates"].map(on_plates)]
         vision = [(r["t_s"], r["action"], r["sku"], r["quantity"], r["shopper"], ":", "black") for _, r in own.iterrows()]
-    for t, action, sku, quantity, shopper, style, color in vision:
+    previous, low = -np.inf, True
+    for t, action, sku, quantity, shopper, style, color in sorted(vision, key=lambda v: v[0]):
         ax.axvline(t, color=color, linestyle=style, linewidth=1.3, gid="vision_event")
-        ax.annotate(f"{_label(names, action, sku, int(quantity))} (#{shopper})", (t, 0.0), xycoords=("data", "axes fraction"),
-                    xytext=(2, 4), textcoords="offset points", fontsize=7, rotation=90, color=color)
+        # Labels of events within a second of each other alternate between the bottom and the top.
+        low = not low if t - previous < 1.0 else True
+        previous = t
+        ax.annotate(f"{_label(names, action, sku, int(quantity))} (#{shopper})", (t, 0.0 if low else 0.85),
+                    xycoords=("data", "axes fraction"), xytext=(2, 4 if low else -4), textcoords="offset points",
+                    fontsize=7, rotation=90, color=color, va="bottom" if low else "top")
     truth = run.truth_events[(run.truth_events["shelf"] == shelf) & run.truth_events["plates"].map(on_plates)]
     if len(truth):
         ax.plot(truth["t_s"], np.full(len(truth), 1.0), transform=ax.get_xaxis_transform(), marker="v",
@@ -870,32 +883,80 @@ def plot_overview(
 # ---------------------------------------------------------------------------------------------- truth run
 
 
-def write_truth_run(recording: str | Path, out_dir: str | Path) -> Path:
+def truth_hands(boxes: pd.DataFrame, zones: Sequence, min_visible: float = 0.35,
+                min_visible_held: float = 0.05) -> pd.DataFrame:
+    """Truth boxes of one camera (truth/boxes/<camera>.csv) -> the pipeline's hand table
+    (``vision.events.HAND_COLUMNS``), as a perfect detector would see it: hands at least
+    ``min_visible`` unhidden, with their true owner and the zone of their centre; each in-hand
+    product (at least ``min_visible_held`` visible) is held by its owner's visible hand nearest to it
+    (a hand holding several skus reports the most numerous). zones: ``vision.zones.ShelfZone``s.
+    """
+    from vision.events import HAND_COLUMNS
+    from vision.zones import zone_of_points
+
+    visible = boxes[(boxes["object"] == "hand") & (boxes["visible"] >= min_visible)]
+    hands = pd.DataFrame({
+        "frame": visible["frame"].astype(int).to_numpy(), "owner": visible["track_id"].astype(int).to_numpy(),
+        "x": ((visible["x1"] + visible["x2"]) / 2).to_numpy(), "y": ((visible["y1"] + visible["y2"]) / 2).to_numpy(),
+    })
+    hands["zone"] = zone_of_points(hands[["x", "y"]].to_numpy(float), tuple(zones))
+    hands["sku"], hands["count"], hands["sku_confidence"] = "", 0, 0.0
+    products = boxes[(boxes["object"] == "product_in_hand") & (boxes["visible"] >= min_visible_held)]
+    products = pd.DataFrame({
+        "frame": products["frame"].astype(int), "owner": products["track_id"].astype(int), "sku": products["sku"],
+        "px": (products["x1"] + products["x2"]) / 2, "py": (products["y1"] + products["y2"]) / 2,
+    })
+    pairs = products.reset_index(names="product").merge(
+        hands[["frame", "owner", "x", "y"]].reset_index(names="hand"), on=["frame", "owner"])
+    if len(pairs):
+        pairs["d"] = np.hypot(pairs["px"] - pairs["x"], pairs["py"] - pairs["y"])
+        nearest = pairs.loc[pairs.groupby("product")["d"].idxmin()]
+        counts = nearest.groupby(["hand", "sku"]).size().rename("count").reset_index()
+        counts = counts.sort_values("count", kind="stable").drop_duplicates("hand", keep="last").set_index("hand")
+        hands.loc[counts.index, "sku"] = counts["sku"]
+        hands.loc[counts.index, "count"] = counts["count"]
+        hands.loc[counts.index, "sku_confidence"] = 1.0
+    return hands[list(HAND_COLUMNS)].sort_values("frame", kind="stable").reset_index(drop=True)
+
+
+def _write_text(path: Path, text: str) -> Path:
+    """Write text to a temporary name beside ``path``, then rename it into place."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_truth_run(recording: str | Path, out_dir: str | Path, *, min_visible: float = 0.35) -> Path:
     """Write a run directory for a mock recording from its truth boxes (truth/boxes/<camera>.csv).
 
-    As if detection and tracking were perfect: tracks are the truth shopper boxes (ids = truth
-    shopper ids), hands the truth hand boxes attached to their true owner, held items the
-    ``product_in_hand`` boxes (vision's detector fallback rule), zones and events by vision's own
-    stages with the default config. Writes events.csv, timeline.json, tracks.csv, hands.csv,
-    tracks/<camera>.txt and run.json (``model: "truth"``) into ``out_dir/<recording folder name>/``;
-    returns that folder. Raises FormatError when a camera has no truth boxes.
+    As if detection and tracking were perfect: tracks are the truth shopper boxes at least
+    ``min_visible`` unhidden (ids = truth shopper ids), hands and held items as :func:`truth_hands`,
+    events by vision's own event stage with its default config. Writes events.csv, timeline.json,
+    tracks.csv, hands.csv, tracks/<camera>.txt and run.json (``model: "truth"``) into
+    ``out_dir/<recording folder name>/``; returns that folder. For looking at the views, fusion or
+    the event stage without a detector. Raises FormatError when a camera has no truth boxes.
     """
-    import shutil
-
-    import supervision as sv
-
     from fusion.tables import write_csv_atomic, write_events, write_json_atomic
     from vision.events import EventConfig, PickEvent, decide_events
-    from vision.products import HeldConfig, held_from_boxes
     from vision.timeline import build_timelines, timelines_document
-    from vision.zones import ShelfZone, zone_of_points
+    from vision.zones import ShelfZone
 
-    rec = load_recording(recording)
+    rec = load_recording(Path(recording).resolve())
     out = Path(out_dir) / rec.path.name
     planogram = {}
     if rec.planogram is not None:
         planogram = {(s, int(p)): k for s, p, k in rec.planogram[["shelf", "plate", "sku"]].itertuples(index=False)}
-    held_config, event_config = HeldConfig(), EventConfig()
+    event_config = EventConfig()
     all_events: list[PickEvent] = []
     tracks_all, hands_all, cameras = [], [], {}
     for camera in rec.cameras:
@@ -905,41 +966,23 @@ def write_truth_run(recording: str | Path, out_dir: str | Path) -> Path:
         boxes = pd.read_csv(boxes_path, dtype={"sku": str}, keep_default_na=False)
         info = probe_video(camera.video)
         zones = tuple(ShelfZone(z.shelf, z.plates, z.polygon) for z in camera.zones)
-        shoppers = boxes[boxes["object"] == "shopper"]
+        shoppers = boxes[(boxes["object"] == "shopper") & (boxes["visible"] >= min_visible)]
         tracks = pd.DataFrame({
             "frame": shoppers["frame"], "track_id": shoppers["track_id"], "x1": shoppers["x1"],
             "y1": shoppers["y1"], "x2": shoppers["x2"], "y2": shoppers["y2"], "confidence": 1.0,
         })
-        hand_rows = []
-        for frame, group in boxes[boxes["object"].isin(["hand", "product_in_hand"])].groupby("frame"):
-            hands = group[group["object"] == "hand"]
-            if hands.empty:
-                continue
-            products = group[group["object"] == "product_in_hand"]
-            hand_dets = sv.Detections(xyxy=hands[["x1", "y1", "x2", "y2"]].to_numpy(float))
-            product_dets = sv.Detections(
-                xyxy=products[["x1", "y1", "x2", "y2"]].to_numpy(float).reshape(-1, 4),
-                data={"sku": products["sku"].to_numpy(dtype=object)},
-            )
-            sku, count, confidence = held_from_boxes(hand_dets, product_dets, held_config.hand_box_scale)
-            centres = hand_dets.get_anchors_coordinates(sv.Position.CENTER)
-            hand_rows.append(pd.DataFrame({
-                "frame": int(frame), "owner": hands["track_id"].to_numpy(int), "x": centres[:, 0],
-                "y": centres[:, 1], "zone": zone_of_points(centres, zones), "sku": sku, "count": count,
-                "sku_confidence": confidence,
-            }))
-        hands_table = pd.concat(hand_rows, ignore_index=True) if hand_rows else pd.DataFrame(
-            columns=["frame", "owner", "x", "y", "zone", "sku", "count", "sku_confidence"])
-        events, _ = decide_events(hands_table, zones, camera=camera.id, start_timestamp=camera.start_timestamp,
+        hands = truth_hands(boxes, zones, min_visible)
+        events, _ = decide_events(hands, zones, camera=camera.id, start_timestamp=camera.start_timestamp,
                                   fps=info.fps, planogram=planogram, config=event_config)
         all_events += events
         tracks_all.append(tracks.assign(camera=camera.id))
-        hands_all.append(hands_table.assign(camera=camera.id))
+        hands_all.append(hands.assign(camera=camera.id))
         cameras[camera.id] = {"fps": info.fps, "frames": info.frames}
-        truth_mot = rec.truth_tracks.get(camera.id)
-        if truth_mot is not None:
-            (out / "tracks").mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(truth_mot, out / "tracks" / f"{camera.id}.txt")
+        mot = pd.DataFrame({
+            "frame": tracks["frame"] + 1, "id": tracks["track_id"], "x": tracks["x1"], "y": tracks["y1"],
+            "w": tracks["x2"] - tracks["x1"], "h": tracks["y2"] - tracks["y1"], "conf": 1, "a": -1, "b": -1, "c": -1,
+        })
+        _write_text(out / "tracks" / f"{camera.id}.txt", mot.to_csv(header=False, index=False, float_format="%.2f"))
     all_events.sort(key=lambda e: e.timestamp)
     write_csv_atomic(pd.concat(tracks_all, ignore_index=True), out / "tracks.csv", float_format="%.2f")
     write_csv_atomic(pd.concat(hands_all, ignore_index=True), out / "hands.csv", float_format="%.3f")
@@ -948,8 +991,7 @@ def write_truth_run(recording: str | Path, out_dir: str | Path) -> Path:
     write_json_atomic(timelines_document(rec.name, build_timelines(all_events)), out / "timeline.json")
     write_json_atomic({
         "version": 1, "recording": str(rec.path), "name": rec.name, "model": "truth",
-        "config": {"events": {k: getattr(event_config, k) for k in event_config.__dataclass_fields__},
-                   "held": {"hand_box_scale": held_config.hand_box_scale}},
+        "config": {"events": {k: getattr(event_config, k) for k in event_config.__dataclass_fields__}},
         "cameras": cameras,
     }, out / "run.json")
     log.info("%s: truth run with %d event(s) -> %s", rec.name, len(all_events), out)
