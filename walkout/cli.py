@@ -50,9 +50,9 @@ def validate(recordings: tuple[Path, ...]) -> None:
 
 
 def _register() -> None:
-    from walkout.commands import annotate, bench, fuse, run, simulate, train
+    from walkout.commands import annotate, bench, fuse, run, simulate, train, zones
 
-    for module in (simulate, bench, fuse, run, train, annotate):
+    for module in (simulate, bench, fuse, run, train, zones, annotate):
         cli.add_command(module.command)
 
 
