@@ -107,7 +107,9 @@ def shopper_pose(track: ShopperTrack, sim: Simulation, t_s: float, config: Figur
     for side, arm in zip((-1.0, 1.0), ARMS, strict=True):
         holding = len(held[0 if arm == "left" else 1]) > 0
         if holding:
-            hand = base + side * 0.16 * r + 0.3 * f + [0, 0, 0.6 * h]
+            # Carried beside the hip, away from the body: a ceiling camera behind the shopper sees it
+            # (held in front of the chest, the torso would hide it from most camera positions).
+            hand = base + side * 0.34 * r + 0.06 * f + [0, 0, 0.5 * h]
         else:
             hand = base + side * 0.25 * r - 0.18 * swing * side * f + [0, 0, 0.47 * h]
         hands.append(hand)
@@ -172,8 +174,9 @@ def figure_primitives(pose: Pose, look: Look, sim: Simulation, config: FigureCon
         for n, item_id in enumerate(ids):
             item = sim.items[item_id]
             product = sim.scenario.product(item.sku)
-            offset = (n - (len(ids) - 1) / 2) * (product.width_m + 0.01)
-            grip = hand + offset * r + 0.02 * f - [0, 0, 0.45 * product.height_m]
+            # Gripped by its side: the item sits beside the hand, outwards, not hidden under it.
+            outward = side * (config.hand_radius_m * s + (n + 0.5) * (product.width_m + 0.01))
+            grip = hand + outward * r + 0.02 * f - [0, 0, 0.25 * product.height_m]
             prims.append(Primitive("product", tuple(float(v) for v in grip), (float(f[0]), float(f[1]), 0.0), 0.0,
                                    product.color_bgr, "item", sku=item.sku, item=item_id))
     add("sphere", head, head, config.head_radius_m * s, look.skin_bgr, "body", outline=True)

@@ -41,20 +41,26 @@ class EventConfig:
         least ``min_seen_share`` of the observed frames in a centred window show k or more (held
         items are often hidden by the hand or body: absence in one frame is weak evidence).
     min_state_frames: observed frames a held count must last to count (debounce).
+    min_drop_frames: observed frames a *lower* count must last: held items are often hidden for a
+        while (turned away, another shopper in front); a return must stay gone.
     merge_frames: changes of one sku by one shopper this close are one event with the net quantity
         (two items seen one after the other; a count dipping and recovering nets to nothing).
     reach_window_frames: how long before a change a hand must have been in a zone.
     max_gap_frames: in ``find_visits``, gaps bridged inside one visit (a hand hidden in the shelf).
     min_sku_confidence: below it, a held item counts as an unnamed product.
+    border_margin_px: an item lost while the shopper's hands are this close to the image edge left the
+        picture, it was not put back (no return is made of it).
     """
 
     min_state_frames: int = 6
+    min_drop_frames: int = 20
     merge_frames: int = 12
     evidence_window_frames: int = 15
     min_seen_share: float = 0.25
     reach_window_frames: int = 25
     max_gap_frames: int = 12
     min_visit_frames: int = 2
+    border_margin_px: float = 40.0
     min_sku_confidence: float = 0.5
 
 
@@ -134,12 +140,15 @@ def held_counts(observed: np.ndarray, config: EventConfig) -> np.ndarray:
     return held
 
 
-def debounce(values: np.ndarray, min_frames: int) -> np.ndarray:
+def debounce(values: np.ndarray, min_frames: int, min_drop_frames: int | None = None) -> np.ndarray:
     """Replace runs shorter than ``min_frames`` by the preceding stable value (the first stable run
-    back-fills the start). values: (N,) ints over observed frames."""
+    back-fills the start). A run *lower* than the stable value before it must last
+    ``min_drop_frames`` (default ``min_frames``): an item hidden for a while is not yet put back.
+    values: (N,) ints over observed frames."""
     out = values.copy()
     if not len(out):
         return out
+    min_drop_frames = min_frames if min_drop_frames is None else min_drop_frames
     change = np.flatnonzero(np.diff(out)) + 1
     starts = np.r_[0, change]
     ends = np.r_[change, len(out)]
@@ -148,7 +157,9 @@ def debounce(values: np.ndarray, min_frames: int) -> np.ndarray:
         return np.full_like(out, int(np.bincount(out - out.min()).argmax() + out.min()))
     current = out[starts[np.argmax(stable)]]
     for start, end, keep in zip(starts, ends, stable, strict=True):
-        if keep:
+        lower = out[start] < current
+        # The last run may end with the track: a drop then is only trusted if long enough too.
+        if keep and (not lower or end - start >= min_drop_frames):
             current = out[start]
         else:
             out[start:end] = current
@@ -184,8 +195,12 @@ def decide_events(
     fps: float,
     planogram: dict[tuple[str, int], str] | None = None,
     config: EventConfig | None = None,
+    image_size_px: tuple[int, int] | None = None,
 ) -> tuple[list[PickEvent], list[Visit]]:
-    """Turn a video's hand table into pick/return events. Returns (events, visits for inspection)."""
+    """Turn a video's hand table into pick/return events. Returns (events, visits for inspection).
+
+    image_size_px: (width, height); with it, items lost at the image edge are not returns.
+    """
     config = config or EventConfig()
     planogram = planogram or {}
     events: list[PickEvent] = []
@@ -195,10 +210,12 @@ def decide_events(
         if series.empty or not series.shape[1]:
             continue
         frames = series.index.to_numpy()
-        mine = owned[(owned["owner"] == owner) & (owned["zone"] >= 0)]
+        own = owned[owned["owner"] == owner]
+        mine = own[own["zone"] >= 0]
         zone_frames, zone_ids = mine["frame"].to_numpy(), mine["zone"].to_numpy()
         for sku in series.columns:
-            counts = debounce(held_counts(series[sku].to_numpy(), config), config.min_state_frames)
+            counts = debounce(held_counts(series[sku].to_numpy(), config), config.min_state_frames,
+                              config.min_drop_frames)
             for i in np.flatnonzero(np.diff(counts)) + 1:
                 delta = int(counts[i] - counts[i - 1])
                 change = int(frames[i])
@@ -207,6 +224,8 @@ def decide_events(
                 near = (zone_frames <= latest) & (zone_frames >= change - config.reach_window_frames)
                 if not near.any():
                     continue  # held items changed away from any shelf: occlusion or hand-to-hand, not an event
+                if delta < 0 and image_size_px is not None and _at_border(own, change, image_size_px, config):
+                    continue
                 touched = tuple(int(z) for z, _ in Counter(zone_ids[near].tolist()).most_common())
                 named = sku if sku != UNKNOWN_SKU else _planogram_sku(zones[touched[0]], planogram)
                 index = choose_zone(touched, named, zones, planogram)
@@ -225,6 +244,18 @@ def decide_events(
                     confidence=0.9 if sku != UNKNOWN_SKU else 0.5,
                 ))
     return merge_changes(events, config.merge_frames), find_visits(hands, config)
+
+
+def _at_border(own: pd.DataFrame, frame: int, image_size_px: tuple[int, int], config: EventConfig) -> bool:
+    """Is any of the owner's hands near the image edge around ``frame`` (the last frame it was seen)?"""
+    seen = own[(own["frame"] <= frame + config.evidence_window_frames // 2) & own["x"].notna()]
+    if seen.empty:
+        return False
+    last = seen[seen["frame"] == seen["frame"].max()]
+    width, height = image_size_px
+    x, y = last["x"].to_numpy(float), last["y"].to_numpy(float)
+    margin = config.border_margin_px
+    return bool(((x < margin) | (x > width - margin) | (y < margin) | (y > height - margin)).any())
 
 
 def merge_changes(events: list[PickEvent], merge_frames: int) -> list[PickEvent]:
