@@ -178,6 +178,7 @@ class Run:
         """Seconds from t0 to the end of the longest camera (or the last event)."""
         ends = [c.start_timestamp - self.t0 + c.duration_s for c in self.cameras if np.isfinite(c.start_timestamp)]
         ends += [float(self.events["t_s"].max())] if len(self.events) else []
+        ends += [float(self.truth_events["t_s"].max())] if len(self.truth_events) else []
         ends += [float(self.weight_events["end_s"].max())] if len(self.weight_events) else []
         return max([e for e in ends if np.isfinite(e)], default=0.0)
 
@@ -405,7 +406,9 @@ def load_run(run_dir: str | Path, recording: str | Path | Recording | None = Non
         raise FormatError(run_dir, "run directory not found")
     present = [name for name in RUN_FILES if (run_dir / name).is_file()]
     if not present:
-        raise FormatError(run_dir, f"not a run directory: none of {', '.join(RUN_FILES)}")
+        runs = sorted(c.name for c in run_dir.iterdir() if c.is_dir() and any((c / n).is_file() for n in RUN_FILES))
+        hint = f"; it holds runs of recordings, pass one of: {', '.join(runs)}" if runs else ""
+        raise FormatError(run_dir, f"not a run directory: none of {', '.join(RUN_FILES)}{hint}")
     missing = tuple(name for name in RUN_FILES if name not in present)
     info = _read_json(run_dir / "run.json") if "run.json" in present else {}
     rec = _resolve_recording(recording, info, run_dir)
@@ -420,14 +423,13 @@ def load_run(run_dir: str | Path, recording: str | Path | Recording | None = Non
     cameras = _cameras(rec, info, [t for t in (tracks, hands) if t is not None], events)
     starts = [c.start_timestamp for c in cameras if np.isfinite(c.start_timestamp)]
     weight_events = _read_table(run_dir / "weight_events.csv")
-    if starts:
-        t0 = min(starts)
-    elif len(events):
-        t0 = float(events["timestamp"].min())
-    elif weight_events is not None and len(weight_events):
-        t0 = float(pd.to_numeric(weight_events["start"]).min())
-    else:
-        t0 = 0.0
+    # t0: the first camera's start; without cameras the first thing that happens.
+    firsts = [float(events["timestamp"].min())] if len(events) else []
+    if rec is not None and rec.truth_events is not None and len(rec.truth_events):
+        firsts.append(float(rec.truth_events["timestamp"].min()))
+    if weight_events is not None and len(weight_events):
+        firsts.append(float(pd.to_numeric(weight_events["start"]).min()))
+    t0 = min(starts) if starts else min(firsts, default=0.0)
 
     events = events.assign(t_s=events["timestamp"] - t0)
     tracks = _typed(_clock(tracks, cameras, t0), TRACKS_SCHEMA)
@@ -742,7 +744,8 @@ def plot_cart_timeline(run: Run, ax: Axes | None = None) -> Axes:
     labels = {"shopper": lambda s: f"shopper {s}", "weight": lambda s: "weight events", "truth": lambda s: "truth"}
     ax.set_yticks(range(len(rows)), [labels[kind](key) for kind, key in rows])
     ax.set_ylim(-0.6, len(rows) - 0.1 + 0.6)
-    ax.set_xlim(0, max(run.duration_s, 1.0))
+    # A margin on the right keeps the last labels (rotated up and right) inside.
+    ax.set_xlim(-0.01 * max(run.duration_s, 1.0), max(run.duration_s, 1.0) * 1.06)
     ax.set_xlabel(f"t (s) since {run.t0:.3f} (Unix s)")
     ax.grid(axis="x", color="0.85", linewidth=0.5)
     ax.set_axisbelow(True)
@@ -784,10 +787,15 @@ def plot_weight(
     if t_range is not None:
         signal = signal[(signal["t_s"] >= t_range[0]) & (signal["t_s"] <= t_range[1])]
     ax = _axes(ax, (11, 3.6))
-    for plate, readings in signal.groupby("plate", sort=True):
+    from matplotlib import colormaps
+
+    n_plates = signal["plate"].nunique()
+    cmap = colormaps["tab10" if n_plates <= 10 else "tab20"]
+    for k, (plate, readings) in enumerate(signal.groupby("plate", sort=True)):
         start = readings["t_s"].iloc[0]
         base = float(readings.loc[readings["t_s"] <= start + 0.5, "grams"].median())
-        ax.plot(readings["t_s"], readings["grams"] - base, linewidth=0.9, label=f"plate {plate}", gid="plate")
+        ax.plot(readings["t_s"], readings["grams"] - base, linewidth=0.9, label=f"plate {plate}", gid="plate",
+                color=cmap(k % cmap.N))
     wanted = None if plates is None else {int(p) for p in plates}
 
     def on_plates(text: str) -> bool:

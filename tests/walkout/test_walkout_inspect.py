@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -189,11 +191,32 @@ def test_without_a_recording_times_follow_from_the_events(tmp_path):
         wi.frame_at(run, "cam0", 1.0)
 
 
+def test_a_weight_only_run_starts_at_the_first_thing_that_happens(tmp_path, recording):
+    """Fusion without vision, on a recording without cameras (like the real AiFi weight logs)."""
+    store = json.loads((recording / "store.json").read_text())
+    (recording / "store.json").write_text(json.dumps({**store, "cameras": []}))
+    run_dir = write_run(tmp_path, recording)
+    for name in ("events.csv", "tracks.csv", "hands.csv", "timeline.json", "run.json"):
+        (run_dir / name).unlink()
+    run = wi.load_run(run_dir, recording)
+    assert run.cameras == ()
+    assert run.t0 == pytest.approx(T0 + 0.95)  # w0001 starts before the first truth event (T0 + 1.0)
+    assert run.duration_s == pytest.approx(2.6 - 0.95)  # to the end of w0002
+    ax = wi.plot_cart_timeline(run)
+    assert len(gids(ax, "weight_event")) == 2 and len(gids(ax, "truth_event")) == 2
+    assert len(gids(wi.plot_weight(run), "weight_event")) == 2  # the shelf with the most weight events
+
+
 @pytest.mark.parametrize("make", [lambda p: p / "absent", lambda p: (p / "empty").mkdir() or p / "empty"])
 def test_not_a_run_directory_is_an_error_naming_it(tmp_path, make):
     path = make(tmp_path)
     with pytest.raises(FormatError, match=str(path.name)):
         wi.load_run(path)
+
+
+def test_a_folder_of_runs_names_them(run_dir):
+    with pytest.raises(FormatError, match="pass one of: rec"):
+        wi.load_run(run_dir.parent)  # `walkout run --out` folder: one run directory per recording
 
 
 def test_weights_of_a_shelf_and_plates(run):
