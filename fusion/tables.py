@@ -147,11 +147,20 @@ def read_events(path: str | Path, problems: list[FormatError] | None = None) -> 
     return frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
 
 
+def _readable_like_open(handle: int) -> None:
+    """mkstemp makes owner-only (0600) files; give the file the mode ``open()`` would (0666 minus the
+    umask), so outputs in a shared folder (a cluster run) are readable by the others."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    os.fchmod(handle, 0o666 & ~umask)
+
+
 def write_csv_atomic(frame: pd.DataFrame, path: str | Path, *, float_format: str | None = None) -> Path:
     """Write a CSV to a temporary name beside ``path`` and rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _readable_like_open(handle)
     try:
         with os.fdopen(handle, "w", newline="") as stream:
             frame.to_csv(stream, index=False, float_format=float_format, quoting=csv.QUOTE_MINIMAL)
@@ -176,6 +185,7 @@ def write_json_atomic(payload: object, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _readable_like_open(handle)
     try:
         with os.fdopen(handle, "w") as stream:
             json.dump(payload, stream, indent=2, sort_keys=True, default=str)

@@ -35,11 +35,14 @@ class WeightLogConfig:
     kilogram_median_g: a log whose typical plate reading (median over plates of |median reading|) is
         below this while the catalog has items heavier than ``kilogram_item_g`` is in kilograms.
     kilogram_item_g: see ``kilogram_median_g``.
+    max_abs_grams: a reading beyond +-this (or infinite) is a sensor glitch, dropped like a NaN
+        reading and reported (no shelf plate carries a tonne).
     """
 
     max_gap_s: float = 1.0
     kilogram_median_g: float = 20.0
     kilogram_item_g: float = 100.0
+    max_abs_grams: float = 1e6
 
 
 @dataclass(frozen=True)
@@ -128,14 +131,21 @@ def _read_raw(path: Path) -> pd.DataFrame:
 
 
 def _as_number(frame: pd.DataFrame, column: str, path: Path, *, allow_nan: bool) -> np.ndarray:
-    """The column as float64; the first text cell raises FormatError naming its line."""
+    """The column as float64; the first text cell (or, when ``allow_nan`` is False, the first
+    missing or infinite value) raises FormatError naming its line."""
     values = frame[column]
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        if not allow_nan and not np.isfinite(numbers).all():
+            index = int(np.flatnonzero(~np.isfinite(numbers))[0])
+            shown = "an empty cell" if np.isnan(numbers[index]) else repr(str(numbers[index]))
+            raise FormatError(path, f"{shown} is not a number (required)", line=index + 2, field=column)
+        return numbers
     text = values.astype("string").str.strip()
     numbers = pd.to_numeric(text, errors="coerce")
     empty = text.isna() | text.isin(["", "nan", "NaN", "NA", "null"])
-    bad = numbers.isna() & ~empty if allow_nan else numbers.isna()
+    finite = pd.Series(np.isfinite(numbers.to_numpy(dtype=np.float64, na_value=np.nan)), index=numbers.index)
+    bad = numbers.isna() & ~empty if allow_nan else ~finite
     if bad.any():
         index = int(np.flatnonzero(bad.to_numpy())[0])
         kind = "a number" if allow_nan else "a number (required)"
@@ -161,9 +171,10 @@ def load_weights(
     timestamp = _as_number(raw, "timestamp", path, allow_nan=False)
     plate = _as_number(raw, "plate", path, allow_nan=False)
     grams = _as_number(raw, "grams", path, allow_nan=True)
-    if n_rows and not np.all(plate == np.round(plate)):
-        index = int(np.flatnonzero(plate != np.round(plate))[0])
-        raise FormatError(path, f"plate {plate[index]!r} is not an integer", line=index + 2, field="plate")
+    not_integer = (plate != np.round(plate)) | (np.abs(plate) > 2**53)  # beyond 2**53 it would wrap in int64
+    if n_rows and not_integer.any():
+        index = int(np.flatnonzero(not_integer)[0])
+        raise FormatError(path, f"plate {plate[index]:g} is not an integer", line=index + 2, field="plate")
     shelf = raw["shelf"].astype("string").str.strip().astype("category")
     if n_rows and np.nanmax(timestamp) > MAX_UNIX_SECONDS:
         index = int(np.argmax(timestamp > MAX_UNIX_SECONDS))
@@ -175,6 +186,7 @@ def load_weights(
     plate_int = plate.astype(np.int64)
 
     nan = np.isnan(grams)
+    out_of_range = ~nan & ~(np.abs(grams) <= config.max_abs_grams)
     # Sort by (shelf, plate, timestamp): skip the sort when the file already is (rare for loggers,
     # which interleave plates, but cheap to check).
     if n_rows > 1:
@@ -196,6 +208,7 @@ def load_weights(
         }
     )
     nan = nan if order is None else nan[order]
+    out_of_range = out_of_range if order is None else out_of_range[order]
     code = key_codes if order is None else key_codes[order]
     plate_sorted = frame["plate"].to_numpy()
     ts = frame["timestamp"].to_numpy()
@@ -222,6 +235,7 @@ def load_weights(
         ("rows out of time order", unsorted_rows, "sorted"),
         ("duplicate timestamps", dup, "kept the first reading"),
         ("NaN readings (dropouts)", nan, "dropped"),
+        ("out-of-range readings", out_of_range, f"beyond +-{config.max_abs_grams:g} g or infinite, dropped"),
         ("gaps", gap, f"longer than {config.max_gap_s:g} s"),
     ):
         if not mask.any():
@@ -231,7 +245,7 @@ def load_weights(
             problems.append(
                 WeightProblem(str(path), kind, int(counts[g_index]), str(group_shelf[g_index]), int(group_plate[g_index]), detail)
             )
-    keep = ~(dup | nan)
+    keep = ~(dup | nan | out_of_range)
     if not keep.all():
         frame = frame.loc[keep].reset_index(drop=True)
         code, plate_sorted = code[keep], plate_sorted[keep]

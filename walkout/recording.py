@@ -116,6 +116,8 @@ def _parse_store(path: Path, root: Path, problems: list[FormatError] | None) -> 
         store = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise FormatError(path, f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise FormatError(path, "not valid JSON: nested too deeply") from None
     if not isinstance(store, dict):
         raise FormatError(path, "top level must be a JSON object")
     if store.get("version") != 1:
@@ -224,8 +226,13 @@ def probe_video(path: Path) -> VideoInfo:
         fps = float(capture.get(cv2.CAP_PROP_FPS))
         if not fps > 0:
             raise FormatError(path, f"video reports no frame rate ({fps})")
+        frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        if frames <= 1:  # FFmpeg opens an image as a one-frame "video" without a frame count
+            if not capture.read()[0]:
+                raise FormatError(path, "a single still image, not a video")
+            frames = max(frames, 0)  # the header does not say
         return VideoInfo(
-            frames=int(capture.get(cv2.CAP_PROP_FRAME_COUNT)),
+            frames=frames,
             fps=fps,
             width_px=frame.shape[1],
             height_px=frame.shape[0],
