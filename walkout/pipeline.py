@@ -691,7 +691,7 @@ def run_batch(
         config_fp = config_fingerprint(_config_payload(config))
         reports: dict[int, RecordingReport] = {}
         tasks: list[RecordingTask] = []
-        plan: list[tuple[int, dict[str, str]]] = []
+        plan: list[tuple[int, Path, dict[str, str]]] = []
         names: dict[str, Path] = {}
         for position, path in enumerate(recordings):
             name = path.resolve().name
@@ -715,8 +715,10 @@ def run_batch(
                                                     shoppers=entry.shoppers, events=entry.events)
                 continue
             log.info("%s: to run (%s)", name, reason)
-            tasks.append(RecordingTask(path, name, out_root, config, options.baselines, annotate, process, load_models))
-            plan.append((position, inputs))
+            # Absolute paths: a Ray worker on another node does not share this process's directory.
+            tasks.append(RecordingTask(path.resolve(), name, out_root.resolve(), config, options.baselines, annotate,
+                                       process, load_models))
+            plan.append((position, path, inputs))
         engine, workers = _engine(options, len(tasks))
         log.info("%d recording(s): %d to run, %d complete already; %s engine, %d worker(s)", len(recordings),
                  len(tasks), sum(r.status == STATUS_SKIPPED for r in reports.values()), options.engine, workers)
@@ -724,7 +726,7 @@ def run_batch(
         outcomes = engine.run(tasks, execute_task, bars.note) if tasks else iter(())
         try:
             for finished in outcomes:
-                position, inputs = plan[finished.index]
+                position, path, inputs = plan[finished.index]
                 task = tasks[finished.index]
                 result = finished.result
                 if result is None:  # the worker died, or execute_task itself failed
@@ -733,7 +735,7 @@ def run_batch(
                 if result.fatal:
                     raise RunError(result.error)
                 entry = RecordingEntry(
-                    name=task.name, recording=str(task.recording),
+                    name=task.name, recording=str(path),
                     status=STATUS_DONE if result.ok else STATUS_FAILED, error=result.error,
                     inputs=inputs, model=model, config=config_fp,
                     options={"baselines": task.baselines, "annotate": result.annotated},
@@ -748,7 +750,7 @@ def run_batch(
                 bars.finish(finished.index)
                 status = STATUS_DONE if result.ok else STATUS_FAILED
                 reports[position] = RecordingReport(
-                    task.name, task.recording, status, out_root / task.name if result.ok else None,
+                    task.name, path, status, out_root / task.name if result.ok else None,
                     result.error, result.shoppers, result.events, result.seconds, finished.attempts, result.warnings,
                 )
                 if result.ok:
