@@ -168,22 +168,41 @@ def ray_available() -> bool:
 
 
 @pytest.mark.skipif(not ray_available(), reason="ray is not installed (the optional extra: pip install 'walkout[ray]')")
-def test_ray_engine_writes_what_local_workers_write(recordings, tmp_path, config):
+def test_ray_engine_writes_what_local_workers_write_and_survives_a_killed_worker(recordings, tmp_path, config):
     import ray
 
     serial = run_batch([recordings], tmp_path / "serial", config, RunOptions(workers=1), load_models=FakeModels)
     assert [r.status for r in serial.recordings] == ["done"] * 3
-    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": {"PYTHONPATH": str(PROJECT_ROOT)}})
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    environment = {"PYTHONPATH": str(PROJECT_ROOT), DELAY_ENV: "0.1", BUSY_ENV: str(busy)}
+    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": environment})
     try:
         options = RunOptions(workers=2, engine="ray")
         report = run_batch([recordings], tmp_path / "ray", config, options, load_models=FakeModels)
         assert [r.status for r in report.recordings] == ["done"] * 3, [r.error for r in report.recordings]
         rerun = run_batch([recordings], tmp_path / "ray", config, options, load_models=FakeModels)
         assert [r.status for r in rerun.recordings] == ["skipped"] * 3
+        # A Ray worker killed in the middle of a recording: that recording is retried by a new worker.
+        for mark in busy.iterdir():
+            mark.unlink()
+        reports = []
+        thread = threading.Thread(target=lambda: reports.append(
+            run_batch([recordings], tmp_path / "ray", config, dataclasses.replace(options, force=True),
+                      load_models=FakeModels)))
+        thread.start()
+        deadline = time.monotonic() + 120
+        while not list(busy.iterdir()):
+            assert time.monotonic() < deadline and thread.is_alive(), "no Ray worker started a video"
+            time.sleep(0.02)
+        os.kill(int(next(busy.iterdir()).name), signal.SIGKILL)
+        thread.join(timeout=180)
     finally:
         ray.shutdown()
     for name in ("r1", "r2", "r3"):
         assert tables(tmp_path / "ray", name) == tables(tmp_path / "serial", name)
+    assert [r.status for r in reports[0].recordings] == ["done"] * 3
+    assert sorted(r.attempts for r in reports[0].recordings) == [1, 1, 2]
     workers = {entry["worker"]["pid"] for entry in entries(tmp_path / "ray").values()}
     assert os.getpid() not in workers
     assert sorted(p.name for p in (tmp_path / "ray").iterdir() if p.name.startswith(".")) == [".walkout-run.lock"]
