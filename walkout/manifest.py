@@ -6,6 +6,8 @@ versions, the status (``done`` or ``failed``), the error text, the output files 
 recording counts as complete only when its entry is ``done``, its inputs, model and config still
 have the same fingerprints, the requested extras (baselines, annotation) were made, and every
 output file listed is still there with the size and modification time it had when it was written.
+Package versions are recorded, not compared: upgrading a library does not redo finished recordings
+(``--force`` does).
 
 Fingerprints. A file up to ``HashConfig.full_hash_max_bytes`` is hashed whole (``sha256:<hex>``,
 content only, so copying or touching it changes nothing). A bigger file gets ``sampled:<hex>``: the

@@ -80,9 +80,11 @@ def command(
     )
     shoppers = sum(r.shoppers for r in report.recordings)
     events = sum(r.events for r in report.recordings)
+    ran = report.count("done") + report.count("failed")
+    how = f" with {report.workers or 'auto'} {report.engine} worker(s)" if ran else ""
     click.echo(
         f"{len(report.recordings)} recording(s): {counts}; {shoppers} shopper(s), {events} event(s); "
-        f"{report.seconds:.1f} s with {report.workers or 'auto'} {report.engine} worker(s) -> {out_dir}"
+        f"{report.seconds:.1f} s{how} -> {out_dir}"
     )
     if report.failed or report.count("cancelled"):
         sys.exit(1)
