@@ -34,10 +34,10 @@ class NothingSeen:
 
 
 class FakeModels:
-    """Models-like: a detector that finds nothing, no hand-crop classifier."""
+    """Models-like: a detector that finds nothing; no hand-crop classifier, no separate hand model."""
 
     def __init__(self, config):
-        self.detector, self.classifier, self.reach = NothingSeen(), None, False
+        self.detector, self.classifier, self.hand_detector, self.reach = NothingSeen(), None, None, False
 
 
 def write_video(path: Path, frames: int = 12, fourcc: str = "mp4v", size: tuple[int, int] = (64, 48)) -> Path:

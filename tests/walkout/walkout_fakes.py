@@ -41,11 +41,12 @@ class FakeDetector:
 
 
 class FakeModels:
-    """Models-like: a detector that finds nothing, no hand-crop classifier."""
+    """Models-like: a detector that finds nothing; no hand-crop classifier, no separate hand model."""
 
     def __init__(self, config):
         self.detector = FakeDetector(float(os.environ.get(DELAY_ENV, "0")))
         self.classifier = None
+        self.hand_detector = None
         self.reach = False
 
 
