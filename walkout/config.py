@@ -16,6 +16,7 @@ import yaml
 from fusion.errors import FormatError
 from vision.detector import DetectorConfig
 from vision.events import EventConfig
+from vision.hand_detector import HandDetectorConfig
 from vision.hands import HandConfig
 from vision.products import HeldConfig
 from vision.tracking import TrackingConfig
@@ -23,6 +24,7 @@ from vision.tracking import TrackingConfig
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DETECTOR = PROJECT_ROOT / "models" / "walkout-det.pt"
 DEFAULT_CLASSIFIER = PROJECT_ROOT / "models" / "walkout-held.pt"
+DEFAULT_HAND_MODEL = PROJECT_ROOT / "models" / "walkout-hands.pt"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,9 @@ class PipelineConfig:
         default_factory=lambda: DetectorConfig(model_path=str(DEFAULT_DETECTOR), imgsz=416)
     )
     held: HeldConfig = field(default_factory=lambda: HeldConfig(classifier_path=str(DEFAULT_CLASSIFIER)))
+    hand_detector: HandDetectorConfig = field(
+        default_factory=lambda: HandDetectorConfig(model_path=str(DEFAULT_HAND_MODEL))
+    )
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     hands: HandConfig = field(default_factory=HandConfig)
     events: EventConfig = field(default_factory=EventConfig)
@@ -47,6 +52,7 @@ class PipelineConfig:
 SECTIONS = {
     "detector": DetectorConfig,
     "held": HeldConfig,
+    "hand_detector": HandDetectorConfig,
     "tracking": TrackingConfig,
     "hands": HandConfig,
     "events": EventConfig,

@@ -34,6 +34,7 @@ from fusion.tables import write_csv_atomic, write_events, write_json_atomic
 from vision.detector import ROLE_HAND, ROLE_PRODUCT, ROLE_SHOPPER, Detector
 from vision.errors import InputError
 from vision.events import HAND_COLUMNS, PickEvent, decide_events
+from vision.hand_detector import HandDetector
 from vision.hands import OWNER_KEY, HandAssociator
 from vision.products import HeldItemClassifier, held_after_reach, held_from_boxes
 from vision.timeline import build_timelines, timelines_document
@@ -103,6 +104,12 @@ class Models:
             self.detector = MediaPipeDetector(config.detector)
         else:
             self.detector = Detector(config.detector)
+        hand_model = Path(config.hand_detector.model_path) if config.hand_detector.model_path else None
+        self.hand_detector = (
+            HandDetector(config.hand_detector)
+            if hand_model is not None and hand_model.exists() and config.detector.backend != "mediapipe"
+            else None
+        )
         source = config.held.source
         path = Path(config.held.classifier_path) if config.held.classifier_path else None
         if source == "classifier" and (path is None or not path.exists()):
@@ -181,6 +188,8 @@ def process_camera(
             if not frames:
                 break
             detections = models.detector.detect(frames)
+            if models.hand_detector is not None:
+                detections = models.hand_detector.add_hands(frames, detections)
             t2 = time.perf_counter()
             stages["detect"] += t2 - t1
             owned_hands = []
@@ -221,7 +230,7 @@ def process_camera(
         hands_table = held_after_reach(hands_table, config.held.reach_min_frames)
     events, _ = decide_events(
         hands_table, zones, camera=camera.id, start_timestamp=camera.start_timestamp, fps=fps,
-        planogram=planogram, config=config.events,
+        planogram=planogram, config=config.events, image_size_px=(width, height),
     )
     stages["events"] += time.perf_counter() - t4
     tracks = pd.DataFrame(np.vstack(track_rows) if track_rows else np.empty((0, 7)), columns=TRACK_COLUMNS)

@@ -15,6 +15,7 @@ model card) into the output folder.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -38,19 +39,28 @@ DETECTOR_CLASSES = ("shopper", "hand", "product")
 class TrainConfig:
     """Sizes are image counts; ``width_multiple`` scales the YOLOv8 channel widths (0.25 = 'n')."""
 
-    images: int = 1500
-    val_images: int = 250
-    epochs: int = 30
+    images: int = 1200
+    val_images: int = 200
+    epochs: int = 25
     imgsz: int = 416
     batch: int = 16
     width_multiple: float = 0.125
     depth_multiple: float = 0.33
-    classifier_epochs: int = 20
+    classifier_epochs: int = 40
+    classifier_width_multiple: float = 0.25
+    # Renders for the hand model and the held-item classifier, mostly near picks and returns:
+    # (seed, train frames, validation frames, share of frames near events).
+    held_exports: tuple[tuple[int, int, int, float], ...] = ((2000, 1400, 300, 0.9), (2500, 2400, 400, 0.95))
     classifier_imgsz: int = 64
     crop_scale: float = 2.5
     crop_min_px: int = 24
     crop_jitter: float = 0.15
     min_visible_hand: float = 0.35
+    min_visible_shopper: float = 0.2
+    hand_crop_margin: float = 0.35
+    hand_imgsz: int = 192
+    hand_epochs: int = 15
+    hand_width_multiple: float = 0.125
     min_visible_held: float = 0.05
     seed: int = 1000
     workers: int = 2
@@ -136,7 +146,7 @@ def held_by_hand(boxes: pd.DataFrame, config: TrainConfig) -> list[tuple[np.ndar
     return result
 
 
-def build_crop_dataset(source: Path, target: Path, config: TrainConfig) -> dict[str, dict[str, int]]:
+def build_crop_dataset(sources: list[Path], target: Path, config: TrainConfig) -> dict[str, dict[str, int]]:
     """Crops around every hand of the renders, filed by what it holds: ``empty`` or ``sku_<sku>_x<count>``.
 
     Labels come from the unfiltered truth boxes the export writes beside each image
@@ -147,8 +157,8 @@ def build_crop_dataset(source: Path, target: Path, config: TrainConfig) -> dict[
     counts: dict[str, dict[str, int]] = {}
     for split in ("train", "val"):
         counts[split] = {}
-        for sidecar in sorted((source / "boxes" / split).glob("*.csv")):
-            image_path = source / "images" / split / f"{sidecar.stem}.jpg"
+        for sidecar in sorted(p for source in sources for p in (source / "boxes" / split).glob("*.csv")):
+            image_path = sidecar.parents[2] / "images" / split / f"{sidecar.stem}.jpg"
             boxes = pd.read_csv(sidecar, dtype={"sku": str}, keep_default_na=False)
             pairs = held_by_hand(boxes, config)
             if not pairs or not image_path.is_file():
@@ -161,7 +171,7 @@ def build_crop_dataset(source: Path, target: Path, config: TrainConfig) -> dict[
                                   config.classifier_imgsz)[0]
                 folder = target / split / name
                 folder.mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(folder / f"{sidecar.stem}_{i}.png"), crop)
+                cv2.imwrite(str(folder / f"{sidecar.parents[2].name}_{sidecar.stem}_{i}.png"), crop)
                 counts[split][name] = counts[split].get(name, 0) + 1
     # A class seen in only one split would be indexed differently by train and val: drop it.
     for split, other in (("train", "val"), ("val", "train")):
@@ -170,6 +180,74 @@ def build_crop_dataset(source: Path, target: Path, config: TrainConfig) -> dict[
             shutil.rmtree(target / split / name)
             del counts[split][name]
     return counts
+
+
+def build_hand_crops(sources: list[Path], target: Path, config: TrainConfig) -> dict[str, int]:
+    """Crops around every visible shopper (grown by ``hand_crop_margin``) with the hands inside them
+    (visible share >= ``min_visible_hand``) as YOLO labels, one class ``hand``. Returns crops per split."""
+    from vision.hand_detector import shopper_crop_boxes
+
+    counts = {}
+    for split in ("train", "val"):
+        images_out, labels_out = target / "images" / split, target / "labels" / split
+        images_out.mkdir(parents=True, exist_ok=True)
+        labels_out.mkdir(parents=True, exist_ok=True)
+        n = 0
+        for source in sources:
+            for sidecar in sorted((source / "boxes" / split).glob("*.csv")):
+                boxes = pd.read_csv(sidecar, dtype={"sku": str}, keep_default_na=False)
+                shoppers = boxes[(boxes["object"] == "shopper") & (boxes["visible"] >= config.min_visible_shopper)]
+                if shoppers.empty:
+                    continue
+                image = cv2.imread(str(source / "images" / split / f"{sidecar.stem}.jpg"))
+                height, width = image.shape[:2]
+                hands = boxes[(boxes["object"] == "hand") & (boxes["visible"] >= config.min_visible_hand)]
+                hand_xyxy = hands[["x1", "y1", "x2", "y2"]].to_numpy(float)
+                centres = (hand_xyxy[:, :2] + hand_xyxy[:, 2:]) / 2
+                crops = shopper_crop_boxes(shoppers[["x1", "y1", "x2", "y2"]].to_numpy(float),
+                                           config.hand_crop_margin, width, height)
+                for i, (x1, y1, x2, y2) in enumerate(crops):
+                    if x2 - x1 < 16 or y2 - y1 < 16:
+                        continue
+                    inside = (centres[:, 0] >= x1) & (centres[:, 0] < x2) & (centres[:, 1] >= y1) & (centres[:, 1] < y2)
+                    local = hand_xyxy[inside] - np.array([x1, y1, x1, y1])
+                    local[:, [0, 2]] = local[:, [0, 2]].clip(0, x2 - x1)
+                    local[:, [1, 3]] = local[:, [1, 3]].clip(0, y2 - y1)
+                    w, h = x2 - x1, y2 - y1
+                    rows = [f"0 {(a + c) / 2 / w:.6f} {(b + d) / 2 / h:.6f} {(c - a) / w:.6f} {(d - b) / h:.6f}"
+                            for a, b, c, d in local]
+                    stem = f"{source.name}_{sidecar.stem}_{i}"
+                    cv2.imwrite(str(images_out / f"{stem}.jpg"), image[y1:y2, x1:x2])
+                    (labels_out / f"{stem}.txt").write_text("\n".join(rows) + ("\n" if rows else ""))
+                    n += 1
+        counts[split] = n
+    data = target / "data.yaml"
+    data.write_text(yaml.safe_dump({"path": str(target.resolve()), "train": "images/train", "val": "images/val",
+                                    "names": {0: "hand"}}))
+    return counts
+
+
+def train_hand_model(out: Path, config: TrainConfig, work: Path, sources: list[Path]) -> dict:
+    """Train walkout-hands.pt, the second-stage hand detector on shopper crops."""
+    from ultralytics import YOLO
+
+    crops = work / "hand-crops"
+    if crops.exists():
+        shutil.rmtree(crops)
+    counts = build_hand_crops(sources, crops, config)
+    started = time.perf_counter()
+    arch = _architecture("detect", 1, dataclasses.replace(config, width_multiple=config.hand_width_multiple), work)
+    model = YOLO(str(arch))
+    model.train(data=str(crops / "data.yaml"), epochs=config.hand_epochs, imgsz=config.hand_imgsz, batch=32,
+                device="cpu", workers=config.workers, plots=False, amp=False, verbose=False, seed=config.seed,
+                project=str(work / "runs"), name="hands", exist_ok=True, fliplr=0.5, mosaic=1.0, close_mosaic=5)
+    seconds = time.perf_counter() - started
+    shutil.copyfile(work / "runs" / "hands" / "weights" / "best.pt", out / "walkout-hands.pt")
+    metrics = YOLO(str(out / "walkout-hands.pt")).val(data=str(crops / "data.yaml"), imgsz=config.hand_imgsz,
+                                                     device="cpu", plots=False, verbose=False,
+                                                     project=str(work / "runs"), name="hands-val", exist_ok=True)
+    return {"hand_crops": counts, "hand_train_s": seconds, "hand_map50": float(metrics.box.map50),
+            "hand_precision": float(metrics.box.mp), "hand_recall": float(metrics.box.mr)}
 
 
 def _rendered(renders: Path, config: TrainConfig) -> bool:
@@ -185,7 +263,7 @@ def train(out_dir: str | Path, config: TrainConfig | None = None, work_dir: str 
     from ultralytics import YOLO
 
     from mockstore.catalog import detector_class_names
-    from mockstore.yolo import export_yolo_dataset
+    from mockstore.yolo import YoloConfig, export_yolo_dataset
 
     config = config or TrainConfig()
     out = Path(out_dir)
@@ -223,14 +301,23 @@ def train(out_dir: str | Path, config: TrainConfig | None = None, work_dir: str 
                                  zip(metrics.box.ap_class_index, metrics.box.ap50, strict=True)}
     figures["detector_map50_all"] = float(metrics.box.map50)
 
-    figures.update(train_classifier(out, config, work, renders))
-    figures["sizes_mb"] = {p.name: round(p.stat().st_size / 1e6, 2) for p in (out / "walkout-det.pt", out / "walkout-held.pt")}
+    held_renders = []
+    for seed, n_train, n_val, share in config.held_exports:
+        folder = work / f"held-renders-{seed}"
+        if not _rendered(folder, dataclasses.replace(config, images=n_train, val_images=n_val)):
+            export_yolo_dataset(folder, n_train=n_train, n_val=n_val, seed=seed,
+                                config=YoloConfig(near_event_share=share))
+        held_renders.append(folder)
+    figures.update(train_classifier(out, config, work, held_renders))
+    figures.update(train_hand_model(out, config, work, held_renders))
+    figures["sizes_mb"] = {p.name: round(p.stat().st_size / 1e6, 2)
+                           for p in (out / "walkout-det.pt", out / "walkout-hands.pt", out / "walkout-held.pt")}
     (out / "training.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     (out / "README.md").write_text(model_card(figures))
     return figures
 
 
-def train_classifier(out: Path, config: TrainConfig, work: Path, renders: Path) -> dict:
+def train_classifier(out: Path, config: TrainConfig, work: Path, renders: list[Path]) -> dict:
     """Build hand crops from ``renders`` (an export with sidecar boxes) and train walkout-held.pt."""
     from ultralytics import YOLO
 
@@ -239,11 +326,15 @@ def train_classifier(out: Path, config: TrainConfig, work: Path, renders: Path) 
         shutil.rmtree(crops)
     crop_counts = build_crop_dataset(renders, crops, config)
     started = time.perf_counter()
-    classifier = YOLO(str(_architecture("classify", len(crop_counts["train"]), config, work)))
+    arch = _architecture("classify", len(crop_counts["train"]),
+                         dataclasses.replace(config, width_multiple=config.classifier_width_multiple), work)
+    classifier = YOLO(str(arch))
+    # No random erasing or RandAugment: on 64 px crops they wipe out the few pixels of the held item.
     classifier.train(
         data=str(crops), epochs=config.classifier_epochs, imgsz=config.classifier_imgsz, batch=64,
         device="cpu", workers=config.workers, plots=False, amp=False, verbose=False, seed=config.seed,
-        project=str(work / "runs"), name="held", exist_ok=True, fliplr=0.5, hsv_h=0.0,
+        project=str(work / "runs"), name="held", exist_ok=True, fliplr=0.5, hsv_h=0.0, erasing=0.0,
+        auto_augment=None, patience=100,
     )
     seconds = time.perf_counter() - started
     shutil.copyfile(work / "runs" / "held" / "weights" / "best.pt", out / "walkout-held.pt")

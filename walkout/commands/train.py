@@ -9,15 +9,15 @@ import click
 
 @click.command(name="train")
 @click.option("--out", "out_dir", default="models", show_default=True, type=click.Path(path_type=Path))
-@click.option("--images", default=1500, show_default=True, help="Training frames to render.")
-@click.option("--val-images", default=250, show_default=True, help="Held-out validation frames.")
-@click.option("--epochs", default=30, show_default=True, help="Detector epochs.")
-@click.option("--classifier-epochs", default=20, show_default=True)
+@click.option("--images", default=1200, show_default=True, help="Detector training frames to render.")
+@click.option("--val-images", default=200, show_default=True, help="Held-out validation frames.")
+@click.option("--epochs", default=25, show_default=True, help="Detector epochs.")
+@click.option("--classifier-epochs", default=40, show_default=True)
 @click.option("--imgsz", default=416, show_default=True, help="Detector input size (pixels).")
 @click.option("--seed", default=1000, show_default=True)
 @click.option("--work", "work_dir", type=click.Path(path_type=Path), help="Scratch folder (default OUT/_work).")
 def command(out_dir, images, val_images, epochs, classifier_epochs, imgsz, seed, work_dir) -> None:
-    """Train models/walkout-det.pt and models/walkout-held.pt from mock-store renders (CPU, about an hour)."""
+    """Train models/walkout-det.pt, walkout-hands.pt and walkout-held.pt from mock-store renders (CPU, 1-2 hours)."""
     from walkout.train import TrainConfig, train
 
     config = TrainConfig(images=images, val_images=val_images, epochs=epochs, classifier_epochs=classifier_epochs,

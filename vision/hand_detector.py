@@ -1,0 +1,93 @@
+"""Second-stage hand detector: finds hands in a full-resolution crop around each detected shopper.
+
+A hand in a 640x360 ceiling view is about 15 px: at the full-frame detector's input size it is a
+few pixels and hard to learn, but in a crop around its shopper (about 200 px, scaled to the hand
+model's input) it is a tenth of the image. Crops of all shoppers of a batch of frames go through the
+model together; boxes come back in frame pixels, duplicates from overlapping crops are merged by NMS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import supervision as sv
+
+from vision.detector import ROLE_HAND, ROLE_SHOPPER
+from vision.errors import InputError
+
+
+@dataclass(frozen=True)
+class HandDetectorConfig:
+    """``margin``: crop grows by this share of the shopper box on every side (reaching arms)."""
+
+    model_path: str = ""
+    imgsz: int = 192
+    confidence: float = 0.3
+    iou: float = 0.5
+    margin: float = 0.35
+    nms_iou: float = 0.4
+
+
+def shopper_crop_boxes(shoppers_xyxy: np.ndarray, margin: float, width: int, height: int) -> np.ndarray:
+    """(N, 4) shopper boxes -> (N, 4) integer crop boxes grown by ``margin`` and clipped to the image."""
+    boxes = np.asarray(shoppers_xyxy, dtype=float).reshape(-1, 4)
+    size = boxes[:, 2:] - boxes[:, :2]
+    grown = np.hstack([boxes[:, :2] - margin * size, boxes[:, 2:] + margin * size])
+    grown[:, [0, 2]] = grown[:, [0, 2]].clip(0, width)
+    grown[:, [1, 3]] = grown[:, [1, 3]].clip(0, height)
+    return np.round(grown).astype(int)
+
+
+class HandDetector:
+    """Runs the hand model on shopper crops and returns hands in frame coordinates."""
+
+    def __init__(self, config: HandDetectorConfig):
+        path = Path(config.model_path)
+        if not path.exists():
+            raise InputError(path, "hand model file not found")
+        from ultralytics import YOLO
+
+        try:
+            self.model = YOLO(str(path), task="detect")
+            self.model.names  # noqa: B018 - loading errors surface here
+        except Exception as exc:
+            raise InputError(path, f"not a model ultralytics can load ({type(exc).__name__}: {exc})") from None
+        self.config = config
+
+    def add_hands(self, frames: list[np.ndarray], detections: list[sv.Detections]) -> list[sv.Detections]:
+        """Replace the hands in each frame's detections by those found around its shoppers."""
+        crops, owners = [], []
+        for index, (frame, dets) in enumerate(zip(frames, detections, strict=True)):
+            height, width = frame.shape[:2]
+            shoppers = dets.xyxy[dets.data["role"] == ROLE_SHOPPER] if len(dets) else np.empty((0, 4))
+            for x1, y1, x2, y2 in shopper_crop_boxes(shoppers, self.config.margin, width, height):
+                if x2 - x1 >= 8 and y2 - y1 >= 8:
+                    crops.append(frame[y1:y2, x1:x2])
+                    owners.append((index, x1, y1))
+        found: list[list[np.ndarray]] = [[] for _ in frames]
+        if crops:
+            results = self.model.predict(crops, imgsz=self.config.imgsz, conf=self.config.confidence,
+                                         iou=self.config.iou, device="cpu", verbose=False)
+            for (index, x1, y1), result in zip(owners, results, strict=True):
+                boxes = result.boxes
+                if boxes is None or not len(boxes):
+                    continue
+                xyxy = boxes.xyxy.cpu().numpy() + np.array([x1, y1, x1, y1])
+                found[index].append(np.column_stack([xyxy, boxes.conf.cpu().numpy()]))
+        out = []
+        for dets, rows in zip(detections, found, strict=True):
+            others = dets[dets.data["role"] != ROLE_HAND] if len(dets) else dets
+            others.data = {key: others.data[key] for key in ("role", "sku", "person")}
+            if not rows:
+                out.append(others)
+                continue
+            table = np.vstack(rows)
+            hands = sv.Detections(
+                xyxy=table[:, :4], confidence=table[:, 4], class_id=np.full(len(table), -1, dtype=int),
+                data={"role": np.full(len(table), ROLE_HAND, dtype=int), "sku": np.full(len(table), "", dtype=object).astype(str),
+                      "person": np.full(len(table), -1, dtype=int)},
+            ).with_nms(threshold=self.config.nms_iou, class_agnostic=True)
+            out.append(sv.Detections.merge([others, hands]) if len(others) else hands)
+        return out
