@@ -48,6 +48,7 @@ class EventConfig:
     reach_window_frames: how long before a change a hand must have been in a zone.
     max_gap_frames: in ``find_visits``, gaps bridged inside one visit (a hand hidden in the shelf).
     min_sku_confidence: below it, a held item counts as an unnamed product.
+    sku_window_frames: frames before and after a change over which the products held are compared.
     border_margin_px: an item lost while the shopper's hands are this close to the image edge left the
         picture, it was not put back (no return is made of it).
     """
@@ -62,6 +63,7 @@ class EventConfig:
     min_visit_frames: int = 2
     border_margin_px: float = 40.0
     min_sku_confidence: float = 0.5
+    sku_window_frames: int = 15
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,22 @@ def held_series(hands: pd.DataFrame, owner: int, config: EventConfig) -> pd.Data
     sku = np.where(held["sku_confidence"] >= config.min_sku_confidence, held["sku"], UNKNOWN_SKU)
     counts = held.assign(sku=sku).pivot_table(index="frame", columns="sku", values="count", aggfunc="sum")
     return counts.reindex(frames).fillna(0).astype(int)
+
+
+def changed_sku(series: pd.DataFrame, change: int, delta: int, config: EventConfig) -> str:
+    """Which product a change of ``delta`` items at frame ``change`` was: the sku whose mean held count
+    rose most (a pick) or fell most (a return) between the windows before and after the change."""
+    window = config.sku_window_frames
+    frames = series.index.to_numpy()
+    before = series[(frames < change) & (frames >= change - window)]
+    after = series[(frames >= change) & (frames <= change + window)]
+    mean_before = before.mean() if len(before) else series.iloc[:0].sum()
+    mean_after = after.mean() if len(after) else series.iloc[:0].sum()
+    rise = (mean_after - mean_before).drop(UNKNOWN_SKU, errors="ignore")
+    if rise.empty:
+        return UNKNOWN_SKU
+    best = rise.idxmax() if delta > 0 else rise.idxmin()
+    return str(best) if (rise[best] > 0 if delta > 0 else rise[best] < 0) else UNKNOWN_SKU
 
 
 def held_counts(observed: np.ndarray, config: EventConfig) -> np.ndarray:
@@ -213,36 +231,38 @@ def decide_events(
         own = owned[owned["owner"] == owner]
         mine = own[own["zone"] >= 0]
         zone_frames, zone_ids = mine["frame"].to_numpy(), mine["zone"].to_numpy()
-        for sku in series.columns:
-            counts = debounce(held_counts(series[sku].to_numpy(), config), config.min_state_frames,
-                              config.min_drop_frames)
-            for i in np.flatnonzero(np.diff(counts)) + 1:
-                delta = int(counts[i] - counts[i - 1])
-                change = int(frames[i])
-                # The evidence window can move the change up to half a window early.
-                latest = change + config.evidence_window_frames // 2
-                near = (zone_frames <= latest) & (zone_frames >= change - config.reach_window_frames)
-                if not near.any():
-                    continue  # held items changed away from any shelf: occlusion or hand-to-hand, not an event
-                if delta < 0 and image_size_px is not None and _at_border(own, change, image_size_px, config):
-                    continue
-                touched = tuple(int(z) for z, _ in Counter(zone_ids[near].tolist()).most_common())
-                named = sku if sku != UNKNOWN_SKU else _planogram_sku(zones[touched[0]], planogram)
-                index = choose_zone(touched, named, zones, planogram)
-                frame = int(zone_frames[near & (zone_ids == index)].max())
-                zone = zones[index]
-                events.append(PickEvent(
-                    timestamp=round(start_timestamp + frame / fps, 3),
-                    shopper=str(int(owner)),
-                    action="pick" if delta > 0 else "return",
-                    sku=named,
-                    quantity=abs(delta),
-                    shelf=zone.shelf,
-                    plates=";".join(str(p) for p in zone.plates),
-                    camera=camera,
-                    frame=frame,
-                    confidence=0.9 if sku != UNKNOWN_SKU else 0.5,
-                ))
+        # How many items the shopper holds, whatever they are: robust to a classifier that hesitates
+        # between two products; which product changed is voted on afterwards.
+        counts = debounce(held_counts(series.sum(axis=1).to_numpy(), config), config.min_state_frames,
+                          config.min_drop_frames)
+        for i in np.flatnonzero(np.diff(counts)) + 1:
+            delta = int(counts[i] - counts[i - 1])
+            change = int(frames[i])
+            # The evidence window can move the change up to half a window early.
+            latest = change + config.evidence_window_frames // 2
+            near = (zone_frames <= latest) & (zone_frames >= change - config.reach_window_frames)
+            if not near.any():
+                continue  # held items changed away from any shelf: occlusion or hand-to-hand, not an event
+            if delta < 0 and image_size_px is not None and _at_border(own, change, image_size_px, config):
+                continue
+            sku = changed_sku(series, change, delta, config)
+            touched = tuple(int(z) for z, _ in Counter(zone_ids[near].tolist()).most_common())
+            named = sku if sku != UNKNOWN_SKU else _planogram_sku(zones[touched[0]], planogram)
+            index = choose_zone(touched, named, zones, planogram)
+            frame = int(zone_frames[near & (zone_ids == index)].max())
+            zone = zones[index]
+            events.append(PickEvent(
+                timestamp=round(start_timestamp + frame / fps, 3),
+                shopper=str(int(owner)),
+                action="pick" if delta > 0 else "return",
+                sku=named,
+                quantity=abs(delta),
+                shelf=zone.shelf,
+                plates=";".join(str(p) for p in zone.plates),
+                camera=camera,
+                frame=frame,
+                confidence=0.9 if sku != UNKNOWN_SKU else 0.5,
+            ))
     return merge_changes(events, config.merge_frames), find_visits(hands, config)
 
 

@@ -91,13 +91,28 @@ class HeldItemClassifier:
 
     def classify(self, frame: np.ndarray, hands_xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Returns (sku (N,) str, count (N,) int, confidence (N,) float) for N hand boxes."""
-        if not len(hands_xyxy):
-            return np.empty(0, dtype=str), np.empty(0, dtype=int), np.empty(0)
-        crops = hand_crops(frame, hands_xyxy, self.config.crop_scale, self.config.crop_min_px, self.config.imgsz)
-        results = self.model.predict(crops, imgsz=self.config.imgsz, verbose=False, device="cpu")
-        top = np.array([int(r.probs.top1) for r in results])
-        confidence = np.array([float(r.probs.top1conf) for r in results])
-        return self.skus[top].astype(str), self.counts[top], confidence
+        return self.classify_many([frame], [hands_xyxy])[0]
+
+    def classify_many(self, frames: list[np.ndarray], boxes: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """``classify`` for several frames in one model call (one (N_i, 4) box array per frame)."""
+        crops, sizes = [], []
+        for frame, hands_xyxy in zip(frames, boxes, strict=True):
+            sizes.append(len(hands_xyxy))
+            if len(hands_xyxy):
+                crops += hand_crops(frame, hands_xyxy, self.config.crop_scale, self.config.crop_min_px,
+                                    self.config.imgsz)
+        top = np.empty(0, dtype=int)
+        confidence = np.empty(0)
+        if crops:
+            results = self.model.predict(crops, imgsz=self.config.imgsz, verbose=False, device="cpu")
+            top = np.array([int(r.probs.top1) for r in results])
+            confidence = np.array([float(r.probs.top1conf) for r in results])
+        out, start = [], 0
+        for size in sizes:
+            pick = top[start:start + size]
+            out.append((self.skus[pick].astype(str), self.counts[pick], confidence[start:start + size]))
+            start += size
+        return out
 
 
 def held_from_boxes(hands: sv.Detections, products: sv.Detections, hand_box_scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

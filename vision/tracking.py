@@ -13,8 +13,8 @@ class TrackingConfig:
     """ByteTrack settings. Durations are seconds so they hold at any frame rate."""
 
     lost_track_buffer_s: float = 3.0
-    track_activation_threshold: float = 0.5
-    high_conf_det_threshold: float = 0.5
+    track_activation_threshold: float = 0.6
+    high_conf_det_threshold: float = 0.6
     minimum_iou_threshold: float = 0.1
     minimum_consecutive_frames: int = 2
 
