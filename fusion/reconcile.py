@@ -41,12 +41,16 @@ class ReconcileConfig:
     confirm_fit: vision's items confirm a weight event when their fit (likelihood) is at least this.
     vision_prior: factor favouring weight candidates that contain a product vision named.
     weight_cost: weight of the misfit (1 - fit) against time distance (in windows) in the cost.
+    other_shelf_cost: added when vision named another shelf than the weight event's, allowed only
+        when vision's product is stocked on the weight event's shelf (a ceiling camera sees stacked
+        shelves overlap: the product is a better witness of the shelf than the hand's position).
     """
 
     window_s: float = 3.0
     confirm_fit: float = 0.05
     vision_prior: float = 3.0
     weight_cost: float = 1.0
+    other_shelf_cost: float = 0.5
 
     @classmethod
     def from_dict(cls, data: dict) -> ReconcileConfig:
@@ -84,6 +88,7 @@ def _sign(action: str) -> int:
 def match_events(
     vision: list[dict], weight_events: list[WeightEvent], catalog: pd.DataFrame,
     config: ReconcileConfig, id_config: IdentifyConfig,
+    stocked: set[tuple[str, str]] | None = None,
 ) -> dict[int, list[int]]:
     """Weight-event index -> indices of the vision events matched to it (optimal assignment + joins)."""
     n_v, n_w = len(vision), len(weight_events)
@@ -93,13 +98,17 @@ def match_events(
     cost = np.full((n_v, n_w), _INFEASIBLE)
     for i, v in enumerate(vision):
         for j, w in enumerate(weight_events):
-            if w.shelf != v["shelf"] or np.sign(w.delta_g) != _sign(v["action"]):
+            same_shelf = w.shelf == v["shelf"]
+            if not same_shelf and (stocked is None or (w.shelf, v["sku"]) not in stocked):
+                continue
+            if np.sign(w.delta_g) != _sign(v["action"]):
                 continue
             distance = _time_distance_s(v["timestamp"], w)
             if distance > config.window_s:
                 continue
             fit = fits(w, [(v["sku"], v["quantity"])], catalog, id_config)
-            cost[i, j] = distance / config.window_s + config.weight_cost * (1.0 - fit)
+            cost[i, j] = (distance / config.window_s + config.weight_cost * (1.0 - fit)
+                          + (0.0 if same_shelf else config.other_shelf_cost))
     rows, cols = linear_sum_assignment(cost)
     used = set()
     for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
@@ -157,7 +166,8 @@ def reconcile(
     if weighted_shelves is None:
         weighted_shelves = {w.shelf for w in weight_events} | {str(s) for s in planogram["shelf"]}
     vision = [] if vision_events is None else [_vision_dict(r) for _, r in vision_events.iterrows()]
-    matched = match_events(vision, weight_events, catalog, config, id_config)
+    stocked = {(str(shelf), str(sku)) for shelf, sku in zip(planogram["shelf"], planogram["sku"], strict=True)}
+    matched = match_events(vision, weight_events, catalog, config, id_config, stocked)
     live = LivePlanogram.from_planogram(planogram)
     lines: list[ReceiptLine] = []
     for j in sorted(range(len(weight_events)), key=lambda k: weight_events[k].start):

@@ -114,3 +114,13 @@ def test_receipts_json_keeps_the_schema(store, tmp_path):
             "weight_event", "reason"} <= set(line)
     assert ReceiptLine.from_dict(line, "2").to_dict() == line
     assert (tmp_path / "out" / "weight_events.csv").read_text().count("\n") == 1 + 4
+
+
+def test_vision_naming_the_wrong_shelf_is_matched_by_its_product_and_the_shelf_corrected(store, tmp_path):
+    # From a ceiling camera stacked shelves overlap: vision saw the tea taken "from A1", the weight
+    # left B1, where the tea is stocked. The product is the better witness: one confirmed line on B1.
+    rows = [r if r[3] != TEA else (r[0], r[1], r[2], r[3], r[4], "A1") for r in TRUTH]
+    result = fuse(store, tmp_path, rows)
+    (tea,) = [line for line in result.lines if line.sku == TEA]
+    assert (tea.status, tea.shelf, tea.shopper) == ("confirmed", "B1", "2")
+    assert [line.status for line in result.lines] == ["confirmed"] * 4
