@@ -49,6 +49,8 @@ class EventConfig:
     max_gap_frames: in ``find_visits``, gaps bridged inside one visit (a hand hidden in the shelf).
     min_sku_confidence: below it, a held item counts as an unnamed product.
     sku_window_frames: frames before and after a change over which the products held are compared.
+    label_rises: also take a product newly seen in the hands right after a reach as a pick when the
+        count did not change (a hand already holding an item shows only one product).
     border_margin_px: an item lost while the shopper's hands are this close to the image edge left the
         picture, it was not put back (no return is made of it).
     """
@@ -64,6 +66,7 @@ class EventConfig:
     border_margin_px: float = 40.0
     min_sku_confidence: float = 0.5
     sku_window_frames: int = 15
+    label_rises: bool = True
 
 
 @dataclass(frozen=True)
@@ -263,7 +266,46 @@ def decide_events(
                 frame=frame,
                 confidence=0.9 if sku != UNKNOWN_SKU else 0.5,
             ))
+        if config.label_rises:
+            events += _label_rises(series, own, zone_frames, zone_ids, zones, planogram, events, camera,
+                                   start_timestamp, fps, int(owner), config)
     return merge_changes(events, config.merge_frames), find_visits(hands, config)
+
+
+def _label_rises(series, own, zone_frames, zone_ids, zones, planogram, found, camera, start_timestamp, fps,
+                 owner, config) -> list[PickEvent]:
+    """Picks the count cannot show: a hand already holding an item comes back from a shelf with a new
+    product on top (the classifier names one product per hand, so the count stays the same). A
+    product whose own debounced count rises right after a reach, unexplained by a pick found from
+    the count, is a pick of that product."""
+    extra: list[PickEvent] = []
+    frames = series.index.to_numpy()
+    explained = [(e.sku, e.frame) for e in found if e.shopper == str(owner) and e.action == "pick"]
+    for sku in series.columns:
+        if sku == UNKNOWN_SKU:
+            continue
+        counts = debounce(held_counts(series[sku].to_numpy(), config), config.min_state_frames,
+                          config.min_drop_frames)
+        for i in np.flatnonzero(np.diff(counts) > 0) + 1:
+            change = int(frames[i])
+            if any(k == sku and abs(f - change) <= config.reach_window_frames for k, f in explained):
+                continue
+            latest = change + config.evidence_window_frames // 2
+            near = (zone_frames <= latest) & (zone_frames >= change - config.reach_window_frames)
+            if not near.any():
+                continue
+            touched = tuple(int(z) for z, _ in Counter(zone_ids[near].tolist()).most_common())
+            index = choose_zone(touched, sku, zones, planogram)
+            if sku not in _zone_skus(zones[index], planogram):
+                continue  # the product is not stocked where the hand was: a classifier slip, not a pick
+            frame = int(zone_frames[near & (zone_ids == index)].max())
+            zone = zones[index]
+            extra.append(PickEvent(
+                timestamp=round(start_timestamp + frame / fps, 3), shopper=str(owner), action="pick", sku=str(sku),
+                quantity=int(counts[i] - counts[i - 1]), shelf=zone.shelf,
+                plates=";".join(str(p) for p in zone.plates), camera=camera, frame=frame, confidence=0.7,
+            ))
+    return extra
 
 
 def _at_border(own: pd.DataFrame, frame: int, image_size_px: tuple[int, int], config: EventConfig) -> bool:

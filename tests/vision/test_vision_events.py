@@ -164,3 +164,18 @@ def test_visits_bridge_a_hand_hidden_inside_the_shelf():
     rows = hand_rows(7, range(0, 10)) + hand_rows(7, range(10, 12), zone=0)  # enters, then hidden 10 frames
     rows += hand_rows(7, range(22, 24), zone=0) + hand_rows(7, range(24, 34), sku="111", count=1)
     assert [(v.start_frame, v.end_frame) for v in find_visits(table(rows), config)] == [(10, 23)]
+
+
+def test_a_new_product_on_top_of_a_full_hand_is_a_pick_even_if_the_count_stays():
+    # The classifier names one product per hand: after the second pick the hand shows 333, not 111+333.
+    rows = reach_and_take(7, 0, zone=0, sku="111")
+    rows += [r | {"zone": 1} for r in hand_rows(7, range(30, 35), sku="111", count=1)]
+    rows += hand_rows(7, range(35, 50), sku="333", count=1)
+    assert events_of(table(rows)) == [("7", "pick", "111", 1, "A1"), ("7", "pick", "333", 1, "A2")]
+
+
+def test_a_product_the_reached_shelf_does_not_stock_is_no_pick_without_a_count_change():
+    rows = reach_and_take(7, 0, zone=0, sku="111")
+    rows += [r | {"zone": 0} for r in hand_rows(7, range(30, 35), sku="111", count=1)]
+    rows += hand_rows(7, range(35, 50), sku="333", count=1)  # 333 is stocked on A2 only
+    assert events_of(table(rows)) == [("7", "pick", "111", 1, "A1")]
