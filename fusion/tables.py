@@ -155,7 +155,9 @@ def _readable_like_open(handle: int) -> None:
     os.fchmod(handle, 0o666 & ~umask)
 
 
-def write_csv_atomic(frame: pd.DataFrame, path: str | Path, *, float_format: str | None = None) -> Path:
+def write_csv_atomic(
+    frame: pd.DataFrame, path: str | Path, *, float_format: str | None = None, header: bool = True
+) -> Path:
     """Write a CSV to a temporary name beside ``path`` and rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -163,7 +165,7 @@ def write_csv_atomic(frame: pd.DataFrame, path: str | Path, *, float_format: str
     _readable_like_open(handle)
     try:
         with os.fdopen(handle, "w", newline="") as stream:
-            frame.to_csv(stream, index=False, float_format=float_format, quoting=csv.QUOTE_MINIMAL)
+            frame.to_csv(stream, index=False, header=header, float_format=float_format, quoting=csv.QUOTE_MINIMAL)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -18,7 +18,6 @@ import platform
 import re
 import shutil
 import socket
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -306,12 +305,7 @@ def write_mot(tracks: pd.DataFrame, path: Path) -> Path:
         "conf": tracks["confidence"].round(3),
         "a": -1, "b": -1, "c": -1,
     })
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w") as stream:
-        mot.to_csv(stream, header=False, index=False)
-    os.replace(tmp, path)
-    return path
+    return write_csv_atomic(mot, path, header=False)
 
 
 def _versions() -> dict:
