@@ -252,7 +252,9 @@ def decide_events(
             touched = tuple(int(z) for z, _ in Counter(zone_ids[near].tolist()).most_common())
             named = sku if sku != UNKNOWN_SKU else _planogram_sku(zones[touched[0]], planogram)
             index = choose_zone(touched, named, zones, planogram)
-            frame = int(zone_frames[near & (zone_ids == index)].max())
+            # The time is the end of the reach (the hand's last frame in any zone before the change):
+            # the zone only names the shelf, and a hand may have passed over the chosen zone earlier.
+            frame = int(zone_frames[near].max())
             zone = zones[index]
             events.append(PickEvent(
                 timestamp=round(start_timestamp + frame / fps, 3),
