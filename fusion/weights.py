@@ -176,6 +176,10 @@ def load_weights(
         index = int(np.flatnonzero(not_integer)[0])
         raise FormatError(path, f"plate {plate[index]:g} is not an integer", line=index + 2, field="plate")
     shelf = raw["shelf"].astype("string").str.strip().astype("category")
+    missing_shelf = (shelf.isna() | (shelf == "")).to_numpy(dtype=bool, na_value=True)
+    if n_rows and missing_shelf.any():
+        index = int(np.flatnonzero(missing_shelf)[0])
+        raise FormatError(path, "empty shelf", line=index + 2, field="shelf")
     if n_rows and np.nanmax(timestamp) > MAX_UNIX_SECONDS:
         index = int(np.argmax(timestamp > MAX_UNIX_SECONDS))
         raise FormatError(
