@@ -180,20 +180,24 @@ def write_events(events: pd.DataFrame, path: str | Path, *, predicted: bool = Fa
     return write_csv_atomic(frame.sort_values("timestamp", kind="stable"), path, float_format="%.3f")
 
 
-def write_json_atomic(payload: object, path: str | Path) -> Path:
-    """Write JSON (sorted keys, indented) to a temporary name beside ``path`` and rename it into place."""
-    import json
-
+def write_text_atomic(text: str, path: str | Path) -> Path:
+    """Write text to a temporary name beside ``path`` and rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     _readable_like_open(handle)
     try:
         with os.fdopen(handle, "w") as stream:
-            json.dump(payload, stream, indent=2, sort_keys=True, default=str)
-            stream.write("\n")
+            stream.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_json_atomic(payload: object, path: str | Path) -> Path:
+    """Write JSON (sorted keys, indented) to a temporary name beside ``path`` and rename it into place."""
+    import json
+
+    return write_text_atomic(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n", path)

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from fusion.errors import FormatError
-from fusion.tables import read_events
+from fusion.tables import read_events, write_text_atomic
 from walkout.recording import Recording, Zone, load_recording, probe_video
 
 if TYPE_CHECKING:
@@ -927,23 +927,6 @@ def truth_hands(boxes: pd.DataFrame, zones: Sequence, min_visible: float = 0.35,
     return hands[list(HAND_COLUMNS)].sort_values("frame", kind="stable").reset_index(drop=True)
 
 
-def _write_text(path: Path, text: str) -> Path:
-    """Write text to a temporary name beside ``path``, then rename it into place."""
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_truth_run(recording: str | Path, out_dir: str | Path, *, min_visible: float = 0.35) -> Path:
     """Write a run directory for a mock recording from its truth boxes (truth/boxes/<camera>.csv).
 
@@ -990,7 +973,7 @@ def write_truth_run(recording: str | Path, out_dir: str | Path, *, min_visible: 
             "frame": tracks["frame"] + 1, "id": tracks["track_id"], "x": tracks["x1"], "y": tracks["y1"],
             "w": tracks["x2"] - tracks["x1"], "h": tracks["y2"] - tracks["y1"], "conf": 1, "a": -1, "b": -1, "c": -1,
         })
-        _write_text(out / "tracks" / f"{camera.id}.txt", mot.to_csv(header=False, index=False, float_format="%.2f"))
+        write_text_atomic(mot.to_csv(header=False, index=False, float_format="%.2f"), out / "tracks" / f"{camera.id}.txt")
     all_events.sort(key=lambda e: e.timestamp)
     write_csv_atomic(pd.concat(tracks_all, ignore_index=True), out / "tracks.csv", float_format="%.2f")
     write_csv_atomic(pd.concat(hands_all, ignore_index=True), out / "hands.csv", float_format="%.3f")

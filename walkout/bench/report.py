@@ -7,15 +7,13 @@ sums, never averages of per-recording ratios.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from fusion.tables import write_csv_atomic, write_json_atomic
+from fusion.tables import write_csv_atomic, write_json_atomic, write_text_atomic
 from walkout.bench.config import REPORT_VERSION, BenchConfig
 from walkout.bench.counts import Counts
 from walkout.bench.events import EventScore
@@ -502,19 +500,6 @@ def summary(report: BenchReport) -> list[str]:
     return lines
 
 
-def _write_text_atomic(text: str, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 CONFUSION_COLUMNS = [
     "recording",
     "kind",
@@ -543,7 +528,7 @@ def write_report(report: BenchReport, out_dir: Path) -> dict[str, Path]:
     return {
         **{f"plot_{key}": path for key, path in plots.items()},
         "json": write_json_atomic(report.to_dict(), out_dir / "report.json"),
-        "markdown": _write_text_atomic(
+        "markdown": write_text_atomic(
             to_markdown(report, {key: path.name for key, path in plots.items()}), out_dir / "report.md"
         ),
         "confusion": write_csv_atomic(
