@@ -6,6 +6,10 @@ and the speed figures. Prints one table; the per-group reports land in OUT/<grou
 
     python benchmarks/accuracy.py --out runs/accuracy            # 8 + 8 + 6 recordings
     python benchmarks/accuracy.py --out runs/accuracy --per-group 2   # a quick look
+    python benchmarks/accuracy.py --out runs/accuracy --config candidate.toml  # other models or settings
+
+With ``--predictions NAME`` the pipeline's outputs go to OUT/<group>/NAME (reports to NAME-report), so
+several configurations can be scored on the same renders.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 from fusion.pipeline import fuse_recording
 from walkout.bench import run_bench
 from walkout.cli import main as walkout
+from walkout.config import load_config
 from walkout.pipeline import run_recordings
 
 # Difficulty groups: (name, shoppers, extra `walkout simulate` options). Seeds 500+ are never used
@@ -47,7 +52,10 @@ def main() -> None:
     parser.add_argument("--per-group", type=int, default=0, help="recordings per group (default 8, 8, 6)")
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--first-seed", type=int, default=500)
+    parser.add_argument("--config", type=Path, default=None, help="pipeline config TOML (as `walkout run --config`)")
+    parser.add_argument("--predictions", default="predictions", help="name of the output folder in each group")
     args = parser.parse_args()
+    config = load_config(args.config)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     sizes = (args.per_group,) * 3 if args.per_group else (8, 8, 6)
     seed = args.first_seed
@@ -58,12 +66,13 @@ def main() -> None:
         for _ in range(size):
             recordings.append(render(group / "recordings", seed, shoppers, options, args.duration))
             seed += 1
-        predictions = group / "predictions"
-        results = run_recordings(recordings, predictions, baselines=(name == "single"))
+        predictions = group / args.predictions
+        results = run_recordings(recordings, predictions, config, baselines=(name == "single"))
         for result in results:
             if result.ok:
                 fuse_recording(result.recording, result.out_dir, result.out_dir)
-        report = run_bench(recordings, predictions, group / "report")
+        report = run_bench(recordings, predictions, group / ("report" if args.predictions == "predictions" else
+                                                            f"{args.predictions}-report"))
         metrics = report.metrics()
         rows.append((name, len(recordings), metrics))
         print(f"{name}: done ({len(recordings)} recordings)", flush=True)

@@ -19,6 +19,7 @@ import supervision as sv
 from vision.errors import InputError
 
 ROLE_IGNORED, ROLE_SHOPPER, ROLE_HAND, ROLE_PRODUCT = -1, 0, 1, 2
+ROLE_HELD = 3  # a product in a hand, named by the second-stage model (vision.hand_detector)
 BACKENDS = ("ultralytics", "mediapipe")
 PIPELINE_KEYS = ("role", "sku", "person")  # Detections.data keys every backend fills
 COCO_LEFT_WRIST, COCO_RIGHT_WRIST = 9, 10

@@ -4,6 +4,11 @@ A hand in a 640x360 ceiling view is about 15 px: at the full-frame detector's in
 few pixels and hard to learn, but in a crop around its shopper (about 200 px, scaled to the hand
 model's input) it is a tenth of the image. Crops of all shoppers of a batch of frames go through the
 model together; boxes come back in frame pixels, duplicates from overlapping crops are merged by NMS.
+
+The model may also name the products held in hands: classes ``held_<sku>``, one box per item (the
+mock-store model does). They come back with role ``ROLE_HELD`` and their sku, so a hand holding
+three items shows three boxes; ``vision.products.held_near_hands`` gives each to its nearest hand.
+A model with only a ``hand`` class finds hands alone.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import supervision as sv
 
-from vision.detector import ROLE_HAND, ROLE_SHOPPER
+from vision.detector import ROLE_HAND, ROLE_HELD, ROLE_SHOPPER
 from vision.errors import InputError
+from vision.products import HELD_PREFIX
 
 
 @dataclass(frozen=True)
@@ -55,9 +61,19 @@ class HandDetector:
         except Exception as exc:
             raise InputError(path, f"not a model ultralytics can load ({type(exc).__name__}: {exc})") from None
         self.config = config
+        names = {int(k): str(v) for k, v in self.model.names.items()}
+        self.roles = np.full(max(names) + 1, ROLE_HAND, dtype=int)
+        self.skus = np.full(max(names) + 1, "", dtype=object)
+        for class_id, name in names.items():
+            if name.startswith(HELD_PREFIX):
+                self.roles[class_id], self.skus[class_id] = ROLE_HELD, name[len(HELD_PREFIX):]
+            elif name != "hand" and len(names) > 1:
+                raise InputError(path, f"hand model class {name!r} is neither 'hand' nor '{HELD_PREFIX}<sku>'")
+        self.names_held_items = bool((self.roles == ROLE_HELD).any())
 
     def add_hands(self, frames: list[np.ndarray], detections: list[sv.Detections]) -> list[sv.Detections]:
-        """Replace the hands in each frame's detections by those found around its shoppers."""
+        """Replace the hands in each frame's detections by those found around its shoppers, and add the
+        held products the model names (role ``ROLE_HELD``)."""
         crops, owners = [], []
         for index, (frame, dets) in enumerate(zip(frames, detections, strict=True)):
             height, width = frame.shape[:2]
@@ -75,19 +91,25 @@ class HandDetector:
                 if boxes is None or not len(boxes):
                     continue
                 xyxy = boxes.xyxy.cpu().numpy() + np.array([x1, y1, x1, y1])
-                found[index].append(np.column_stack([xyxy, boxes.conf.cpu().numpy()]))
+                found[index].append(np.column_stack([xyxy, boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy()]))
         out = []
         for dets, rows in zip(detections, found, strict=True):
-            others = dets[dets.data["role"] != ROLE_HAND] if len(dets) else dets
+            others = dets[~np.isin(dets.data["role"], (ROLE_HAND, ROLE_HELD))] if len(dets) else dets
             others.data = {key: others.data[key] for key in ("role", "sku", "person")}
             if not rows:
                 out.append(others)
                 continue
             table = np.vstack(rows)
-            hands = sv.Detections(
+            class_id = table[:, 5].astype(int)
+            found_here = sv.Detections(
                 xyxy=table[:, :4], confidence=table[:, 4], class_id=np.full(len(table), -1, dtype=int),
-                data={"role": np.full(len(table), ROLE_HAND, dtype=int), "sku": np.full(len(table), "", dtype=object).astype(str),
+                data={"role": self.roles[class_id], "sku": self.skus[class_id].astype(str),
                       "person": np.full(len(table), -1, dtype=int)},
-            ).with_nms(threshold=self.config.nms_iou, class_agnostic=True)
-            out.append(sv.Detections.merge([others, hands]) if len(others) else hands)
+            )
+            # Hands and held items apart: a hand and the item it grips overlap, and both must stay;
+            # among items, one seen in two overlapping crops (even under two skus) is one item.
+            found_here = sv.Detections.merge([
+                found_here[found_here.data["role"] == role].with_nms(threshold=self.config.nms_iou, class_agnostic=True)
+                for role in (ROLE_HAND, ROLE_HELD)])
+            out.append(sv.Detections.merge([others, found_here]) if len(others) else found_here)
         return out

@@ -1,6 +1,10 @@
 """What a hand holds: a sku and a count (0 = empty hand).
 
-Sources, chosen by ``HeldConfig.source`` (``auto``: the classifier when its file exists, else boxes):
+Sources, chosen by ``HeldConfig.source`` (``auto``: the hand model's item boxes when it names held
+products, else the classifier when its file exists, else the detector's boxes):
+- ``hand_model``: the second-stage model (``vision.hand_detector``) finds every held item as a box
+  of class ``held_<sku>`` in the crop around its shopper; each item goes to its nearest hand. A hand
+  holding three products shows three boxes, so a second pick into a full hand is still seen;
 - ``classifier``: a hand-crop classifier (an ultralytics classification model whose classes are
   ``empty`` and ``sku_<sku>_x<count>``) run on a full-resolution crop around each hand: small
   products stay legible even when the detector runs at a reduced input size;
@@ -25,7 +29,8 @@ import supervision as sv
 from vision.errors import InputError
 
 EMPTY_CLASS = "empty"
-HELD_SOURCES = ("auto", "classifier", "boxes", "reach")
+HELD_PREFIX = "held_"  # second-stage detector classes for a product in a hand: held_<sku>
+HELD_SOURCES = ("auto", "hand_model", "classifier", "boxes", "reach")
 HELD_CLASS = re.compile(r"^sku_(?P<sku>.+)_x(?P<count>\d+)$")
 
 
@@ -33,7 +38,9 @@ HELD_CLASS = re.compile(r"^sku_(?P<sku>.+)_x(?P<count>\d+)$")
 class HeldConfig:
     """``crop_scale``: crop side as a multiple of the hand box's longer side; ``crop_min_px`` its floor.
     ``source``: one of ``HELD_SOURCES`` (module docstring); ``reach_min_frames``: observed frames a
-    hand must stay in a shelf zone for the ``reach`` source to count it as taking an item."""
+    hand must stay in a shelf zone for the ``reach`` source to count it as taking an item.
+    ``max_hand_distance``: a held-item box goes to the nearest hand whose centre is within this many
+    hand-box sides (longer side) of its own centre (``hand_model`` source); farther ones are dropped."""
 
     def __post_init__(self) -> None:
         if self.source not in HELD_SOURCES:
@@ -46,6 +53,7 @@ class HeldConfig:
     crop_min_px: int = 24
     imgsz: int = 64
     hand_box_scale: float = 1.8
+    max_hand_distance: float = 5.0
 
 
 def hand_crops(frame: np.ndarray, hands_xyxy: np.ndarray, scale: float, min_px: int, size: int) -> list[np.ndarray]:
@@ -140,6 +148,28 @@ def held_from_boxes(hands: sv.Detections, products: sv.Detections, hand_box_scal
         sku[i], count[i] = best, int(votes.max())
         confidence[i] = float(product_conf[mine][product_skus[mine] == best].mean())
     return sku.astype(str), count, confidence
+
+
+def held_near_hands(hands: sv.Detections, items: sv.Detections, max_distance: float) -> pd.DataFrame:
+    """Held-item boxes (``data['sku']``) -> what each hand holds, one row per (hand, sku):
+    columns ``hand`` (row in ``hands``), ``sku``, ``count`` and ``sku_confidence`` (mean box confidence).
+
+    Each item goes to the hand with the nearest centre, if that is within ``max_distance`` times
+    the hand box's longer side; items held side by side are counted one by one."""
+    columns = ["hand", "sku", "count", "sku_confidence"]
+    if not len(hands) or not len(items):
+        return pd.DataFrame(columns=columns)
+    hand_centres = hands.get_anchors_coordinates(sv.Position.CENTER)
+    item_centres = items.get_anchors_coordinates(sv.Position.CENTER)
+    distance = np.linalg.norm(item_centres[:, None, :] - hand_centres[None, :, :], axis=2)  # (items, hands)
+    nearest = distance.argmin(axis=1)
+    side = (hands.xyxy[:, 2:] - hands.xyxy[:, :2]).max(axis=1)
+    close = distance[np.arange(len(items)), nearest] <= max_distance * side[nearest]
+    confidence = items.confidence if items.confidence is not None else np.ones(len(items))
+    table = pd.DataFrame({"hand": nearest[close], "sku": np.asarray(items.data["sku"], dtype=str)[close],
+                          "confidence": confidence[close]})
+    grouped = table.groupby(["hand", "sku"], sort=True)["confidence"].agg(["size", "mean"]).reset_index()
+    return grouped.rename(columns={"size": "count", "mean": "sku_confidence"})[columns]
 
 
 def held_after_reach(hands: pd.DataFrame, min_frames: int) -> pd.DataFrame:

@@ -118,7 +118,7 @@ def output_files(folder: Path) -> dict[str, dict[str, int]]:
 class RecordingEntry:
     """One recording's line in the manifest.
 
-    inputs: {relative path: fingerprint}; model: {"detector": fp, "classifier": fp or None};
+    inputs: {relative path: fingerprint}; model: {"detector": fp, "hand_model": fp or None, "classifier": fp or None};
     options: extras this output has ({"baselines": bool, "annotate": bool});
     outputs: {relative path: {"bytes", "mtime_ns"}} of ``OUT/<name>/``;
     timings: {"started", "finished"} (Unix s), {"seconds"} wall time of the attempt, "attempts";

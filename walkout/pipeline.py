@@ -30,12 +30,12 @@ import supervision as sv
 
 from fusion.errors import FormatError
 from fusion.tables import write_csv_atomic, write_events, write_json_atomic
-from vision.detector import ROLE_HAND, ROLE_PRODUCT, ROLE_SHOPPER, Detector
+from vision.detector import ROLE_HAND, ROLE_HELD, ROLE_PRODUCT, ROLE_SHOPPER, Detector
 from vision.errors import InputError
 from vision.events import HAND_COLUMNS, PickEvent, decide_events
 from vision.hand_detector import HandDetector
 from vision.hands import OWNER_KEY, HandAssociator
-from vision.products import HeldItemClassifier, held_after_reach, held_from_boxes
+from vision.products import HeldItemClassifier, held_after_reach, held_from_boxes, held_near_hands
 from vision.timeline import build_timelines, timelines_document
 from vision.tracking import ShopperTracker
 from vision.zones import ShelfZone, check_zones, zone_of_points
@@ -110,14 +110,22 @@ class Models:
             else None
         )
         source = config.held.source
+        names_items = self.hand_detector is not None and self.hand_detector.names_held_items
+        if source == "hand_model" and not names_items:
+            raise InputError(config.hand_detector.model_path or "hand_detector.model_path",
+                             "held.source = 'hand_model' needs a hand model with held_<sku> classes")
+        self.held_items = source == "hand_model" or (source == "auto" and names_items)
         path = Path(config.held.classifier_path) if config.held.classifier_path else None
         if source == "classifier" and (path is None or not path.exists()):
             raise InputError(path or "held.classifier_path", "hand-crop classifier not found (held.source = 'classifier')")
-        wants_classifier = source == "classifier" or (source == "auto" and path is not None and path.exists())
+        wants_classifier = source == "classifier" or (
+            source == "auto" and not self.held_items and path is not None and path.exists())
         self.classifier = HeldItemClassifier(config.held) if wants_classifier else None
         self.reach = source == "reach"
         if self.reach:
             log.info("held items: 'reach' source (every completed shelf reach counts as one unnamed item)")
+        elif self.held_items:
+            log.info("held items: boxes of the hand model, each given to its nearest hand")
         elif self.classifier is None:
             log.info("no hand-crop classifier: held items come from the detector's product boxes")
 
@@ -207,7 +215,8 @@ def process_camera(
                         np.full(len(tracked), frame_index), tracked.tracker_id, tracked.xyxy,
                         tracked.confidence if tracked.confidence is not None else np.ones(len(tracked)),
                     ]))
-                owned_hands.append((frame_index, hands, dets[dets.data["role"] == ROLE_PRODUCT]))
+                products = dets[dets.data["role"] == (ROLE_HELD if models.held_items else ROLE_PRODUCT)]
+                owned_hands.append((frame_index, hands, products))
             t3 = time.perf_counter()
             stages["track"] += t3 - t2
             hand_rows.append(_hand_table(frames, owned_hands, zones, models, config))
@@ -256,7 +265,12 @@ def _pose_owners(person: np.ndarray, tracked: sv.Detections) -> np.ndarray:
 
 
 def _hand_table(frames, owned_hands, zones, models: Models, config: PipelineConfig) -> pd.DataFrame:
-    """One row per owned hand per frame: where it is, which zone, what it holds (HAND_COLUMNS)."""
+    """One row per owned hand per frame: where it is, which zone, what it holds (HAND_COLUMNS).
+
+    With held-item boxes (``models.held_items``) a hand holding several products gets one row per
+    sku (``_hand_table_from_items``)."""
+    if models.held_items:
+        return _hand_table_from_items(owned_hands, zones, config)
     if models.classifier is not None:
         held = models.classifier.classify_many(frames, [hands.xyxy for _, hands, _ in owned_hands])
     else:
@@ -265,17 +279,39 @@ def _hand_table(frames, owned_hands, zones, models: Models, config: PipelineConf
     for (frame_index, hands, _), (sku, count, confidence) in zip(owned_hands, held, strict=True):
         if not len(hands):
             continue
-        centres = hands.get_anchors_coordinates(sv.Position.CENTER)
-        rows.append(pd.DataFrame({
-            "frame": frame_index,
-            "owner": hands.data[OWNER_KEY],
-            "x": centres[:, 0],
-            "y": centres[:, 1],
-            "zone": zone_of_points(centres, zones),
-            "sku": sku,
-            "count": count,
-            "sku_confidence": confidence,
-        }))
+        rows.append(_hand_rows(frame_index, hands, zones, sku, count, confidence))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=HAND_COLUMNS)
+
+
+def _hand_rows(frame_index: int, hands: sv.Detections, zones, sku, count, confidence) -> pd.DataFrame:
+    centres = hands.get_anchors_coordinates(sv.Position.CENTER)
+    return pd.DataFrame({
+        "frame": frame_index,
+        "owner": hands.data[OWNER_KEY],
+        "x": centres[:, 0],
+        "y": centres[:, 1],
+        "zone": zone_of_points(centres, zones),
+        "sku": sku,
+        "count": count,
+        "sku_confidence": confidence,
+    })
+
+
+def _hand_table_from_items(owned_hands, zones, config: PipelineConfig) -> pd.DataFrame:
+    """Hand rows from held-item boxes: a hand holding nothing is one row with count 0; a hand holding
+    products is one row per sku it holds (same position and zone), with that sku's item count."""
+    rows = []
+    for frame_index, hands, items in owned_hands:
+        if not len(hands):
+            continue
+        table = _hand_rows(frame_index, hands, zones, np.full(len(hands), ""), np.zeros(len(hands), dtype=int),
+                           np.zeros(len(hands)))
+        held = held_near_hands(hands, items, config.held.max_hand_distance)
+        holding = table.iloc[held["hand"].to_numpy(int)].assign(
+            sku=held["sku"].to_numpy(str), count=held["count"].to_numpy(int),
+            sku_confidence=held["sku_confidence"].to_numpy(float))
+        empty = table.drop(index=table.index[np.unique(held["hand"].to_numpy(int))])
+        rows.append(pd.concat([empty, holding]).sort_index(kind="stable"))
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=HAND_COLUMNS)
 
 
@@ -363,7 +399,9 @@ def process_recording(
         "recording": str(recording.path),
         "name": recording.name,
         "model": config.detector.model_path,
+        "hand_model": config.hand_detector.model_path if models.hand_detector is not None else None,
         "classifier": config.held.classifier_path if models.classifier is not None else None,
+        "held_source": _held_source(models),
         "config": config.to_dict(),
         "versions": _versions(),
         "timings": {r.camera: r.timing for r in results},
@@ -824,9 +862,19 @@ def _annotation_available() -> bool:
     return True
 
 
+def _held_source(models: Models) -> str:
+    """Which evidence of held products this run used (``HeldConfig.source`` with ``auto`` resolved)."""
+    if models.reach:
+        return "reach"
+    if models.held_items:
+        return "hand_model"
+    return "classifier" if models.classifier is not None else "boxes"
+
+
 def _model_fingerprints(config: PipelineConfig) -> dict[str, str | None]:
-    """Fingerprints of the detector and classifier files (None when none is configured)."""
-    paths = {"detector": config.detector.model_path, "classifier": config.held.classifier_path}
+    """Fingerprints of the detector, hand model and classifier files (None when none is configured)."""
+    paths = {"detector": config.detector.model_path, "hand_model": config.hand_detector.model_path,
+             "classifier": config.held.classifier_path}
     return {role: fingerprint_file(Path(path)) if path else None for role, path in paths.items()}
 
 
@@ -835,6 +883,7 @@ def _config_payload(config: PipelineConfig) -> dict:
     payload = config.to_dict()
     payload["detector"].pop("model_path", None)
     payload["held"].pop("classifier_path", None)
+    payload["hand_detector"].pop("model_path", None)
     return payload
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from vision.products import EMPTY_CLASS, hand_crops
+from vision.products import EMPTY_CLASS, HELD_PREFIX, hand_crops
 
 log = logging.getLogger(__name__)
 DETECTOR_CLASSES = ("shopper", "hand", "product")
@@ -62,6 +62,7 @@ class TrainConfig:
     hand_epochs: int = 15
     hand_width_multiple: float = 0.125
     min_visible_held: float = 0.05
+    min_visible_held_box: float = 0.25
     seed: int = 1000
     workers: int = 2
 
@@ -182,11 +183,19 @@ def build_crop_dataset(sources: list[Path], target: Path, config: TrainConfig) -
     return counts
 
 
-def build_hand_crops(sources: list[Path], target: Path, config: TrainConfig) -> dict[str, int]:
-    """Crops around every visible shopper (grown by ``hand_crop_margin``) with the hands inside them
-    (visible share >= ``min_visible_hand``) as YOLO labels, one class ``hand``. Returns crops per split."""
+def hand_model_classes(skus: list[str]) -> list[str]:
+    """Classes of the second-stage model: ``hand``, then ``held_<sku>`` for every product."""
+    return ["hand", *[f"{HELD_PREFIX}{sku}" for sku in skus]]
+
+
+def build_hand_crops(sources: list[Path], target: Path, config: TrainConfig, skus: list[str]) -> dict[str, int]:
+    """Crops around every visible shopper (grown by ``hand_crop_margin``), labelled for the second-stage
+    model (``hand_model_classes``): the hands inside them (visible share >= ``min_visible_hand``) and
+    every product held in a hand (visible share >= ``min_visible_held_box``) as ``held_<sku>``, one box
+    per item, whoever holds it. A box belongs to a crop when its centre is inside. Returns crops per split."""
     from vision.hand_detector import shopper_crop_boxes
 
+    names = hand_model_classes(skus)
     counts = {}
     for split in ("train", "val"):
         images_out, labels_out = target / "images" / split, target / "labels" / split
@@ -202,20 +211,25 @@ def build_hand_crops(sources: list[Path], target: Path, config: TrainConfig) -> 
                 image = cv2.imread(str(source / "images" / split / f"{sidecar.stem}.jpg"))
                 height, width = image.shape[:2]
                 hands = boxes[(boxes["object"] == "hand") & (boxes["visible"] >= config.min_visible_hand)]
-                hand_xyxy = hands[["x1", "y1", "x2", "y2"]].to_numpy(float)
-                centres = (hand_xyxy[:, :2] + hand_xyxy[:, 2:]) / 2
+                held = boxes[(boxes["object"] == "product_in_hand") & (boxes["visible"] >= config.min_visible_held_box)
+                             & boxes["sku"].isin(skus)]
+                labelled = pd.concat([hands, held])
+                classes = np.array([0 if o == "hand" else names.index(f"{HELD_PREFIX}{k}")
+                                    for o, k in zip(labelled["object"], labelled["sku"], strict=True)], dtype=int)
+                xyxy = labelled[["x1", "y1", "x2", "y2"]].to_numpy(float)
+                centres = (xyxy[:, :2] + xyxy[:, 2:]) / 2
                 crops = shopper_crop_boxes(shoppers[["x1", "y1", "x2", "y2"]].to_numpy(float),
                                            config.hand_crop_margin, width, height)
                 for i, (x1, y1, x2, y2) in enumerate(crops):
                     if x2 - x1 < 16 or y2 - y1 < 16:
                         continue
                     inside = (centres[:, 0] >= x1) & (centres[:, 0] < x2) & (centres[:, 1] >= y1) & (centres[:, 1] < y2)
-                    local = hand_xyxy[inside] - np.array([x1, y1, x1, y1])
+                    local = xyxy[inside] - np.array([x1, y1, x1, y1])
                     local[:, [0, 2]] = local[:, [0, 2]].clip(0, x2 - x1)
                     local[:, [1, 3]] = local[:, [1, 3]].clip(0, y2 - y1)
                     w, h = x2 - x1, y2 - y1
-                    rows = [f"0 {(a + c) / 2 / w:.6f} {(b + d) / 2 / h:.6f} {(c - a) / w:.6f} {(d - b) / h:.6f}"
-                            for a, b, c, d in local]
+                    rows = [f"{c} {(a + e) / 2 / w:.6f} {(b + d) / 2 / h:.6f} {(e - a) / w:.6f} {(d - b) / h:.6f}"
+                            for c, (a, b, e, d) in zip(classes[inside], local, strict=True)]
                     stem = f"{source.name}_{sidecar.stem}_{i}"
                     cv2.imwrite(str(images_out / f"{stem}.jpg"), image[y1:y2, x1:x2])
                     (labels_out / f"{stem}.txt").write_text("\n".join(rows) + ("\n" if rows else ""))
@@ -223,30 +237,39 @@ def build_hand_crops(sources: list[Path], target: Path, config: TrainConfig) -> 
         counts[split] = n
     data = target / "data.yaml"
     data.write_text(yaml.safe_dump({"path": str(target.resolve()), "train": "images/train", "val": "images/val",
-                                    "names": {0: "hand"}}))
+                                    "names": dict(enumerate(names))}))
     return counts
 
 
 def train_hand_model(out: Path, config: TrainConfig, work: Path, sources: list[Path]) -> dict:
-    """Train walkout-hands.pt, the second-stage hand detector on shopper crops."""
+    """Train walkout-hands.pt, the second-stage model on shopper crops: hands and the products held in them."""
     from ultralytics import YOLO
+
+    from mockstore.catalog import default_catalog
 
     crops = work / "hand-crops"
     if crops.exists():
         shutil.rmtree(crops)
-    counts = build_hand_crops(sources, crops, config)
+    skus = [product.sku for product in default_catalog()]
+    counts = build_hand_crops(sources, crops, config, skus)
     started = time.perf_counter()
-    arch = _architecture("detect", 1, dataclasses.replace(config, width_multiple=config.hand_width_multiple), work)
+    arch = _architecture("detect", len(hand_model_classes(skus)),
+                         dataclasses.replace(config, width_multiple=config.hand_width_multiple), work)
     model = YOLO(str(arch))
     model.train(data=str(crops / "data.yaml"), epochs=config.hand_epochs, imgsz=config.hand_imgsz, batch=32,
                 device="cpu", workers=config.workers, plots=False, amp=False, verbose=False, seed=config.seed,
-                project=str(work / "runs"), name="hands", exist_ok=True, fliplr=0.5, mosaic=1.0, close_mosaic=5)
+                project=str(work / "runs"), name="hands", exist_ok=True, fliplr=0.5, mosaic=1.0, close_mosaic=5,
+                hsv_h=0.0)  # no hue shift: the held products are told apart by their colours
     seconds = time.perf_counter() - started
     shutil.copyfile(work / "runs" / "hands" / "weights" / "best.pt", out / "walkout-hands.pt")
     metrics = YOLO(str(out / "walkout-hands.pt")).val(data=str(crops / "data.yaml"), imgsz=config.hand_imgsz,
                                                      device="cpu", plots=False, verbose=False,
                                                      project=str(work / "runs"), name="hands-val", exist_ok=True)
-    return {"hand_crops": counts, "hand_train_s": seconds, "hand_map50": float(metrics.box.map50),
+    per_class = {int(c): float(ap) for c, ap in zip(metrics.box.ap_class_index, metrics.box.ap50, strict=True)}
+    held = [ap for c, ap in per_class.items() if c > 0]
+    return {"hand_crops": counts, "hand_train_s": seconds, "hand_map50": per_class.get(0, 0.0),
+            "held_box_map50": float(np.mean(held)) if held else 0.0,
+            "hand_model_map50": {name: per_class[c] for c, name in enumerate(hand_model_classes(skus)) if c in per_class},
             "hand_precision": float(metrics.box.mp), "hand_recall": float(metrics.box.mr)}
 
 

@@ -48,6 +48,7 @@ class FakeModels:
         self.classifier = None
         self.hand_detector = None
         self.reach = False
+        self.held_items = False
 
 
 class BrokenModels:
