@@ -1,7 +1,7 @@
 """What a hand holds: a sku and a count (0 = empty hand).
 
-Sources, chosen by ``HeldConfig.source`` (``auto``: the hand model's item boxes when it names held
-products, else the classifier when its file exists, else the detector's boxes):
+Sources, chosen by ``HeldConfig.source`` (``auto``: the classifier when its file exists, else the
+hand model's item boxes when it names held products, else the detector's boxes):
 - ``hand_model``: the second-stage model (``vision.hand_detector``) finds every held item as a box
   of class ``held_<sku>`` in the crop around its shopper; each item goes to its nearest hand. A hand
   holding three products shows three boxes, so a second pick into a full hand is still seen;

@@ -114,12 +114,13 @@ class Models:
         if source == "hand_model" and not names_items:
             raise InputError(config.hand_detector.model_path or "hand_detector.model_path",
                              "held.source = 'hand_model' needs a hand model with held_<sku> classes")
-        self.held_items = source == "hand_model" or (source == "auto" and names_items)
         path = Path(config.held.classifier_path) if config.held.classifier_path else None
-        if source == "classifier" and (path is None or not path.exists()):
+        has_classifier = path is not None and path.exists()
+        if source == "classifier" and not has_classifier:
             raise InputError(path or "held.classifier_path", "hand-crop classifier not found (held.source = 'classifier')")
-        wants_classifier = source == "classifier" or (
-            source == "auto" and not self.held_items and path is not None and path.exists())
+        # auto: the classifier first (measured better on the mock store than item boxes, see models/README.md).
+        self.held_items = source == "hand_model" or (source == "auto" and not has_classifier and names_items)
+        wants_classifier = source == "classifier" or (source == "auto" and has_classifier)
         self.classifier = HeldItemClassifier(config.held) if wants_classifier else None
         self.reach = source == "reach"
         if self.reach:
