@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from vision.zones import ShelfZone
+from vision.zones import ShelfZone, points_in_polygon
 
 HAND_COLUMNS = ("frame", "owner", "x", "y", "zone", "sku", "count", "sku_confidence")
 UNKNOWN_SKU = "?"
@@ -104,23 +104,58 @@ class PickEvent:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
+def _frame_runs(frames: np.ndarray, config: EventConfig) -> list[tuple[int, int, int]]:
+    """Sorted unique frames -> runs (first, last, frames seen), gaps up to ``max_gap_frames`` bridged,
+    runs shorter than ``min_visit_frames`` observed frames dropped."""
+    breaks = np.flatnonzero(np.diff(frames) > config.max_gap_frames + 1)
+    starts = np.r_[0, breaks + 1]
+    ends = np.r_[breaks, len(frames) - 1]
+    return [(int(frames[s]), int(frames[e]), int(e - s + 1)) for s, e in zip(starts, ends, strict=True)
+            if e - s + 1 >= config.min_visit_frames]
+
+
 def find_visits(hands: pd.DataFrame, config: EventConfig) -> list[Visit]:
     """Runs of frames where some hand of one owner is inside some zone. hands: HAND_COLUMNS table."""
     inside = hands[(hands["zone"] >= 0) & (hands["owner"] >= 0)]
     visits: list[Visit] = []
     for owner, group in inside.groupby("owner", sort=True):
-        frames = np.unique(group["frame"].to_numpy())
-        breaks = np.flatnonzero(np.diff(frames) > config.max_gap_frames + 1)
-        starts = np.r_[0, breaks + 1]
-        ends = np.r_[breaks, len(frames) - 1]
-        for s, e in zip(starts, ends, strict=True):
-            if e - s + 1 < config.min_visit_frames:
-                continue
-            first, last = int(frames[s]), int(frames[e])
+        for first, last, _ in _frame_runs(np.unique(group["frame"].to_numpy()), config):
             touched = group[(group["frame"] >= first) & (group["frame"] <= last)]["zone"]
             zones = tuple(int(z) for z, _ in Counter(touched.tolist()).most_common())
             visits.append(Visit(int(owner), zones, first, last))
     return sorted(visits, key=lambda v: (v.start_frame, v.owner))
+
+
+REACH_COLUMNS = ("camera", "shopper", "shelf", "plates", "start", "end", "frames")
+
+
+def find_reaches(
+    hands: pd.DataFrame, zones: tuple[ShelfZone, ...], *, camera: str, start_timestamp: float, fps: float,
+    config: EventConfig | None = None,
+) -> pd.DataFrame:
+    """Who reached where and when: one row per run of frames in which a shopper's hand is inside a
+    shelf zone (gaps bridged as in :func:`find_visits`), on the shared clock (Unix seconds).
+
+    Every zone containing the hand counts, not only the one the hand table names: seen from above,
+    stacked shelves overlap in the image, and which of them the hand was in is for the shelf's
+    weight sensors to say. Whatever the held-item evidence says, this is the witness of *who* was
+    at a shelf: fusion gives a weight change no vision event explains to the shopper reaching there.
+    Columns ``REACH_COLUMNS``; plates ';'-joined (empty: the whole shelf); frames = frames seen.
+    """
+    config = config or EventConfig()
+    located = hands[(hands["owner"] >= 0) & hands["x"].notna() & hands["y"].notna()]
+    located = located.drop_duplicates(["frame", "owner", "x", "y"])
+    points = located[["x", "y"]].to_numpy(float)
+    rows = []
+    for index, zone in enumerate(zones):
+        inside = located[points_in_polygon(points, np.asarray(zone.polygon_px))] if len(points) else located
+        for owner, group in inside.groupby("owner", sort=True):
+            for first, last, seen in _frame_runs(np.unique(group["frame"].to_numpy()), config):
+                rows.append((camera, str(int(owner)), zone.shelf, ";".join(str(p) for p in zone.plates),
+                             round(start_timestamp + first / fps, 3), round(start_timestamp + last / fps, 3), seen,
+                             index))
+    table = pd.DataFrame(rows, columns=[*REACH_COLUMNS, "zone"])
+    return table.sort_values(["start", "shopper", "zone"], kind="stable", ignore_index=True)[list(REACH_COLUMNS)]
 
 
 def held_series(hands: pd.DataFrame, owner: int, config: EventConfig) -> pd.DataFrame:

@@ -933,12 +933,12 @@ def write_truth_run(recording: str | Path, out_dir: str | Path, *, min_visible: 
     As if detection and tracking were perfect: tracks are the truth shopper boxes at least
     ``min_visible`` unhidden (ids = truth shopper ids), hands and held items as :func:`truth_hands`,
     events by vision's own event stage with its default config. Writes events.csv, timeline.json,
-    tracks.csv, hands.csv, tracks/<camera>.txt and run.json (``model: "truth"``) into
+    tracks.csv, hands.csv, reaches.csv, tracks/<camera>.txt and run.json (``model: "truth"``) into
     ``out_dir/<recording folder name>/``; returns that folder. For looking at the views, fusion or
     the event stage without a detector. Raises FormatError when a camera has no truth boxes.
     """
     from fusion.tables import write_csv_atomic, write_events, write_json_atomic
-    from vision.events import EventConfig, PickEvent, decide_events
+    from vision.events import REACH_COLUMNS, EventConfig, PickEvent, decide_events, find_reaches
     from vision.timeline import build_timelines, timelines_document
     from vision.zones import ShelfZone
 
@@ -949,7 +949,7 @@ def write_truth_run(recording: str | Path, out_dir: str | Path, *, min_visible: 
         planogram = {(s, int(p)): k for s, p, k in rec.planogram[["shelf", "plate", "sku"]].itertuples(index=False)}
     event_config = EventConfig()
     all_events: list[PickEvent] = []
-    tracks_all, hands_all, cameras = [], [], {}
+    tracks_all, hands_all, reaches_all, cameras = [], [], [], {}
     for camera in rec.cameras:
         boxes_path = rec.path / "truth" / "boxes" / f"{camera.id}.csv"
         if not boxes_path.is_file():
@@ -966,6 +966,8 @@ def write_truth_run(recording: str | Path, out_dir: str | Path, *, min_visible: 
         events, _ = decide_events(hands, zones, camera=camera.id, start_timestamp=camera.start_timestamp,
                                   fps=info.fps, planogram=planogram, config=event_config)
         all_events += events
+        reaches_all.append(find_reaches(hands, zones, camera=camera.id, start_timestamp=camera.start_timestamp,
+                                        fps=info.fps, config=event_config))
         tracks_all.append(tracks.assign(camera=camera.id))
         hands_all.append(hands.assign(camera=camera.id))
         cameras[camera.id] = {"fps": info.fps, "frames": info.frames}
@@ -977,6 +979,7 @@ def write_truth_run(recording: str | Path, out_dir: str | Path, *, min_visible: 
     all_events.sort(key=lambda e: e.timestamp)
     write_csv_atomic(pd.concat(tracks_all, ignore_index=True), out / "tracks.csv", float_format="%.2f")
     write_csv_atomic(pd.concat(hands_all, ignore_index=True), out / "hands.csv", float_format="%.3f")
+    write_csv_atomic(pd.concat(reaches_all, ignore_index=True).reindex(columns=list(REACH_COLUMNS)), out / "reaches.csv")
     frame = pd.DataFrame([e.to_dict() for e in all_events]).drop(columns=["version"], errors="ignore")
     write_events(frame.reindex(columns=list(EVENTS_SCHEMA)), out / "events.csv", predicted=True)
     write_json_atomic(timelines_document(rec.name, build_timelines(all_events)), out / "timeline.json")

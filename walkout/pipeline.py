@@ -32,7 +32,7 @@ from fusion.errors import FormatError
 from fusion.tables import write_csv_atomic, write_events, write_json_atomic
 from vision.detector import ROLE_HAND, ROLE_HELD, ROLE_PRODUCT, ROLE_SHOPPER, Detector
 from vision.errors import InputError
-from vision.events import HAND_COLUMNS, PickEvent, decide_events
+from vision.events import HAND_COLUMNS, REACH_COLUMNS, PickEvent, decide_events, find_reaches
 from vision.hand_detector import HandDetector
 from vision.hands import OWNER_KEY, HandAssociator
 from vision.products import HeldItemClassifier, held_after_reach, held_from_boxes, held_near_hands
@@ -79,6 +79,7 @@ class CameraResult:
     frames: int
     fps: float
     timing: dict
+    reaches: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(REACH_COLUMNS)))
 
 
 @dataclass
@@ -245,6 +246,8 @@ def process_camera(
         hands_table, zones, camera=camera.id, start_timestamp=camera.start_timestamp, fps=fps,
         planogram=planogram, config=config.events, image_size_px=(width, height),
     )
+    reaches = find_reaches(hands_table, zones, camera=camera.id, start_timestamp=camera.start_timestamp, fps=fps,
+                           config=config.events)
     stages["events"] += time.perf_counter() - t4
     tracks = pd.DataFrame(np.vstack(track_rows) if track_rows else np.empty((0, 7)), columns=TRACK_COLUMNS)
     tracks = tracks.astype({"frame": int, "track_id": int})
@@ -252,7 +255,7 @@ def process_camera(
     timing = {"frames": index, "video_s": index / fps, "total_s": total, "stages_s": stages}
     log.info("%s/%s: %d frames, %d shopper track(s), %d event(s), %.1f fps",
              recording.name, camera.id, index, tracks["track_id"].nunique(), len(events), index / max(total, 1e-9))
-    return CameraResult(camera.id, events, tracks, hands_table, index, fps, timing)
+    return CameraResult(camera.id, events, tracks, hands_table, index, fps, timing, reaches)
 
 
 def _pose_owners(person: np.ndarray, tracked: sv.Detections) -> np.ndarray:
@@ -387,6 +390,7 @@ def process_recording(
     hands = pd.concat([r.hands.assign(camera=r.camera) for r in results], ignore_index=True)
     write_csv_atomic(tracks, out / "tracks.csv", float_format="%.2f")
     write_csv_atomic(hands, out / "hands.csv", float_format="%.3f")
+    write_csv_atomic(pd.concat([r.reaches for r in results], ignore_index=True), out / "reaches.csv")
     events_frame = pd.DataFrame([e.to_dict() for e in events]).drop(columns=["version"], errors="ignore")
     if events_frame.empty:
         events_frame = pd.DataFrame(columns=["timestamp", "shopper", "action", "sku", "quantity", "shelf", "plates",

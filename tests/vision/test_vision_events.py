@@ -9,7 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vision.events import HAND_COLUMNS, EventConfig, debounce, decide_events, find_visits, held_counts
+from vision.events import (
+    HAND_COLUMNS,
+    REACH_COLUMNS,
+    EventConfig,
+    debounce,
+    decide_events,
+    find_reaches,
+    find_visits,
+    held_counts,
+)
 from vision.timeline import build_timelines
 from vision.zones import ShelfZone
 
@@ -179,3 +188,26 @@ def test_a_product_the_reached_shelf_does_not_stock_is_no_pick_without_a_count_c
     rows += [r | {"zone": 0} for r in hand_rows(7, range(30, 35), sku="111", count=1)]
     rows += hand_rows(7, range(35, 50), sku="333", count=1)  # 333 is stocked on A2 only
     assert events_of(table(rows)) == [("7", "pick", "111", 1, "A1")]
+
+
+def test_reaches_name_who_was_in_which_zone_and_when_on_the_shared_clock():
+    in_a2 = [{**row, "x": 150.0} for row in hand_rows(2, range(20, 26), zone=1)]
+    hands = table(hand_rows(1, range(0, 10)), hand_rows(1, range(10, 15), zone=0), in_a2)
+    reaches = find_reaches(hands, ZONES, camera="cam0", start_timestamp=1000.0, fps=10.0, config=CONFIG)
+    assert list(reaches.columns) == list(REACH_COLUMNS)
+    rows = [tuple(r) for r in reaches.itertuples(index=False)]
+    assert rows == [("cam0", "1", "A1", "1;2", 1001.0, 1001.4, 5), ("cam0", "2", "A2", "3", 1002.0, 1002.5, 6)]
+
+
+def test_a_hand_inside_overlapping_zones_reaches_them_all():
+    stacked = (*ZONES, ShelfZone("B1", (1,), ((0, 0), (100, 0), (100, 100), (0, 100))))
+    hands = table(hand_rows(1, range(10, 15), zone=0))  # x, y = 50, 25: inside A1 and B1
+    reaches = find_reaches(hands, stacked, camera="cam0", start_timestamp=0.0, fps=10.0, config=CONFIG)
+    assert sorted(reaches["shelf"]) == ["A1", "B1"]
+
+
+def test_a_reach_bridges_a_short_gap_and_ignores_a_glimpse():
+    hands = table(hand_rows(1, range(10, 14), zone=0), hand_rows(1, range(16, 19), zone=0),
+                  hand_rows(2, range(30, 31), zone=0))
+    reaches = find_reaches(hands, ZONES, camera="cam0", start_timestamp=0.0, fps=10.0, config=CONFIG)
+    assert [(r.shopper, r.start, r.end, r.frames) for r in reaches.itertuples()] == [("1", 1.0, 1.8, 7)]

@@ -358,6 +358,8 @@ def test_truth_run_is_a_run_directory_of_the_truth_boxes(tmp_path, recording):
     assert run.hands["count"].tolist() == [0, 0, 0, 1, 1, 1, 1]  # the Tea is in the hand from frame 6
     assert set(run.hands.loc[run.hands["count"] > 0, "sku"]) == {"0001"}
     check_schema(run.events, wi.EVENTS_SCHEMA)  # whatever vision's event stage decides
+    reaches = pd.read_csv(run_dir / "reaches.csv", dtype=str)  # the hand in zone 0, frames 3-9
+    assert reaches[["camera", "shopper", "frames"]].values.tolist()[0] == ["cam0", "1", "7"]
 
 
 def test_truth_run_needs_truth_boxes(tmp_path, recording):
