@@ -11,6 +11,7 @@ import pandas as pd
 
 from fusion.errors import FormatError
 from fusion.identify import IdentifyConfig
+from fusion.reaches import ReachConfig, read_reaches
 from fusion.receipts import ReceiptLine, build_receipts, write_receipts
 from fusion.reconcile import ReconcileConfig, reconcile
 from fusion.tables import read_catalog, read_events, read_planogram, write_csv_atomic
@@ -23,16 +24,17 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class FuseConfig:
     """Every stage's config; a TOML/YAML file has one table per stage:
-    ``[weights]``, ``[weight_events]``, ``[identify]``, ``[reconcile]``."""
+    ``[weights]``, ``[weight_events]``, ``[identify]``, ``[reconcile]``, ``[reach]``."""
 
     weights: WeightLogConfig = field(default_factory=WeightLogConfig)
     weight_events: WeightEventConfig = field(default_factory=WeightEventConfig)
     identify: IdentifyConfig = field(default_factory=IdentifyConfig)
     reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
+    reach: ReachConfig = field(default_factory=ReachConfig)
 
     @classmethod
     def from_dict(cls, data: dict) -> FuseConfig:
-        unknown = set(data) - {"weights", "weight_events", "identify", "reconcile"}
+        unknown = set(data) - {"weights", "weight_events", "identify", "reconcile", "reach"}
         if unknown:
             raise ValueError(f"unknown section(s): {', '.join(sorted(unknown))}")
         weights = data.get("weights", {})
@@ -41,6 +43,7 @@ class FuseConfig:
             weight_events=WeightEventConfig.from_dict(data.get("weight_events", {})),
             identify=IdentifyConfig.from_dict(data.get("identify", {})),
             reconcile=ReconcileConfig.from_dict(data.get("reconcile", {})),
+            reach=ReachConfig.from_dict(data.get("reach", {})),
         )
 
     @classmethod
@@ -93,6 +96,15 @@ def load_vision_events(path: str | Path) -> pd.DataFrame:
     return read_events(path)
 
 
+def find_reaches_file(events: str | Path | pd.DataFrame | None) -> Path | None:
+    """The reaches.csv of a vision run: in the run directory given, or beside the events.csv given."""
+    if not isinstance(events, str | Path):
+        return None
+    path = Path(events)
+    candidate = path / "reaches.csv" if path.is_dir() else path.with_name("reaches.csv")
+    return candidate if candidate.is_file() else None
+
+
 def recording_name(recording: Path) -> str:
     store = recording / "store.json"
     if store.is_file():
@@ -110,12 +122,14 @@ def fuse_recording(
     events: str | Path | pd.DataFrame | None = None,
     out: str | Path | None = None,
     config: FuseConfig | None = None,
+    reaches: str | Path | pd.DataFrame | None = None,
 ) -> FuseResult:
     """Weight log + catalog + planogram (+ vision events) of a recording -> verified receipts.
 
     events: an events.csv, a run directory with one, a table as from read_events, or None (weight
-    only). With ``out``, writes weight_events.csv, receipts.json and discrepancies.csv atomically.
-    Raises FormatError naming the file on bad input.
+    only). reaches: a reaches.csv or its table; by default the run's own reaches.csv (in the run
+    directory, or beside the events.csv), when there is one. With ``out``, writes weight_events.csv,
+    receipts.json and discrepancies.csv atomically. Raises FormatError naming the file on bad input.
     """
     began = time.perf_counter()
     config = config or FuseConfig()
@@ -126,11 +140,15 @@ def fuse_recording(
     planogram = read_planogram(recording / "planogram.csv", catalog)
     weights = load_weights(find_weight_log(recording), catalog, planogram, config.weights)
     vision = load_vision_events(events) if isinstance(events, str | Path) else events
+    if reaches is None:
+        reaches = find_reaches_file(events)
+    if isinstance(reaches, str | Path):
+        reaches = read_reaches(reaches)
     weight_events = detect_weight_events(weights, config.weight_events, planogram)
     weighted = set(weights.bounds["shelf"].astype(str))
     lines = reconcile(
         weight_events, vision, catalog, planogram, weighted_shelves=weighted,
-        config=config.reconcile, id_config=config.identify,
+        config=config.reconcile, id_config=config.identify, reaches=reaches, reach_config=config.reach,
     )
     name = recording_name(recording)
     result = FuseResult(name, weight_events, lines, build_receipts(lines, name), weights.problems, weights)

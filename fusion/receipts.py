@@ -20,7 +20,7 @@ import pandas as pd
 from fusion.tables import write_csv_atomic, write_json_atomic
 
 RECEIPTS_VERSION = 1
-STATUSES = ("confirmed", "corrected", "vision_only", "unverified", "unattributed")
+STATUSES = ("confirmed", "corrected", "reached", "vision_only", "unverified", "unattributed")
 DISCREPANCY_COLUMNS = (
     "shopper", "status", "action", "sku", "quantity", "timestamp", "shelf", "plates", "delta_g",
     "weight_event", "vision_sku", "vision_quantity", "reason",
@@ -34,7 +34,9 @@ class ReceiptLine:
     status: ``confirmed`` (vision and weight agree), ``corrected`` (weight says another product or
         quantity; sku/quantity are the weight's), ``vision_only`` (no weight change: a false pick,
         or a shelf without sensors), ``unverified`` (a weight change nothing in the catalog explains;
-        vision's claim kept), ``unattributed`` (a weight change no shopper was seen causing).
+        vision's claim kept), ``reached`` (a weight change vision saw no event for, given to the shopper
+        whose hand was at that shelf then; sku/quantity are the weight's), ``unattributed`` (a weight
+        change no shopper was seen causing).
     sku: the product ('' when nothing fits); quantity: items (>= 1); action: pick | return.
     timestamp: Unix s; delta_g: the weight event's change (None without one).
     vision: the vision event as a dict (None without one); weight_event: its id (None without one).

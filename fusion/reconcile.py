@@ -10,7 +10,10 @@ in time order (so the live planogram learns from returns before later picks):
 - vision's products and quantities explain the weight change -> every line ``confirmed``;
 - another product or quantity explains it -> ``corrected`` lines, with the reason;
 - nothing explains it -> vision's claim kept as ``unverified``;
-- no vision event -> ``unattributed`` lines (the best explanation, or sku '' if none).
+- no vision event, but a shopper's hand was in that shelf's zone at the time (``reaches.csv``, see
+  :mod:`fusion.reaches`) -> ``reached`` lines: the best explanation, given to that shopper;
+- no vision event and nobody seen reaching -> ``unattributed`` lines (the best explanation, or sku ''
+  if none).
 
 A vision event with no weight event is ``vision_only``: on a shelf with sensors it is likely a false
 pick and does not count toward the cart; on a shelf without sensors it counts.
@@ -20,13 +23,14 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from fusion.identify import Candidate, IdentifyConfig, LivePlanogram, fits, identify
+from fusion.reaches import Attribution, ReachConfig, attribute, reaching_shoppers
 from fusion.receipts import ReceiptLine
 from fusion.weight_events import WeightEvent
 
@@ -44,6 +48,8 @@ class ReconcileConfig:
     other_shelf_cost: added when vision named another shelf than the weight event's, allowed only
         when vision's product is stocked on the weight event's shelf (a ceiling camera sees stacked
         shelves overlap: the product is a better witness of the shelf than the hand's position).
+    unstocked_cost: added when a pick's product is planned on none of the changed plates nor next to
+        them (such a pair is still allowed: a product returned to the wrong plate may be picked again).
     """
 
     window_s: float = 3.0
@@ -51,6 +57,7 @@ class ReconcileConfig:
     vision_prior: float = 3.0
     weight_cost: float = 1.0
     other_shelf_cost: float = 0.5
+    unstocked_cost: float = 1.0
 
     @classmethod
     def from_dict(cls, data: dict) -> ReconcileConfig:
@@ -89,8 +96,11 @@ def match_events(
     vision: list[dict], weight_events: list[WeightEvent], catalog: pd.DataFrame,
     config: ReconcileConfig, id_config: IdentifyConfig,
     stocked: set[tuple[str, str]] | None = None,
+    plate_stock: dict[tuple[str, int], str] | None = None,
 ) -> dict[int, list[int]]:
-    """Weight-event index -> indices of the vision events matched to it (optimal assignment + joins)."""
+    """Weight-event index -> indices of the vision events matched to it (optimal assignment + joins).
+
+    stocked: (shelf, sku) pairs of the planogram; plate_stock: (shelf, plate) -> sku planned there."""
     n_v, n_w = len(vision), len(weight_events)
     matched: dict[int, list[int]] = {}
     if n_v == 0 or n_w == 0:
@@ -107,8 +117,11 @@ def match_events(
             if distance > config.window_s:
                 continue
             fit = fits(w, [(v["sku"], v["quantity"])], catalog, id_config)
+            unstocked = plate_stock is not None and v["action"] == "pick" and v["sku"] not in {
+                plate_stock.get((w.shelf, p + k)) for p in w.plates for k in (-1, 0, 1)}
             cost[i, j] = (distance / config.window_s + config.weight_cost * (1.0 - fit)
-                          + (0.0 if same_shelf else config.other_shelf_cost))
+                          + (0.0 if same_shelf else config.other_shelf_cost)
+                          + (config.unstocked_cost if unstocked else 0.0))
     rows, cols = linear_sum_assignment(cost)
     used = set()
     for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
@@ -152,12 +165,15 @@ def reconcile(
     weighted_shelves: set[str] | None = None,
     config: ReconcileConfig | None = None,
     id_config: IdentifyConfig | None = None,
+    reaches: pd.DataFrame | None = None,
+    reach_config: ReachConfig | None = None,
 ) -> list[ReceiptLine]:
     """Receipt lines for every weight event and vision event (see the module docstring).
 
     weight_events: from :func:`fusion.weight_events.detect_weight_events`; vision_events: a table as
     read by :func:`fusion.tables.read_events` (None or empty: weight only); weighted_shelves: the
-    shelves with sensors in the log (default: the shelves of the weight events and the planogram).
+    shelves with sensors in the log (default: the shelves of the weight events and the planogram);
+    reaches: a table as read by :func:`fusion.reaches.read_reaches` (None: nobody is seen reaching).
     """
     config = config or ReconcileConfig()
     id_config = id_config or IdentifyConfig()
@@ -167,7 +183,9 @@ def reconcile(
         weighted_shelves = {w.shelf for w in weight_events} | {str(s) for s in planogram["shelf"]}
     vision = [] if vision_events is None else [_vision_dict(r) for _, r in vision_events.iterrows()]
     stocked = {(str(shelf), str(sku)) for shelf, sku in zip(planogram["shelf"], planogram["sku"], strict=True)}
-    matched = match_events(vision, weight_events, catalog, config, id_config, stocked)
+    plate_stock = {(str(shelf), int(plate)): str(sku)
+                   for shelf, plate, sku in zip(planogram["shelf"], planogram["plate"], planogram["sku"], strict=True)}
+    matched = match_events(vision, weight_events, catalog, config, id_config, stocked, plate_stock)
     live = LivePlanogram.from_planogram(planogram)
     lines: list[ReceiptLine] = []
     for j in sorted(range(len(weight_events)), key=lambda k: weight_events[k].start):
@@ -178,7 +196,8 @@ def reconcile(
         if own:
             new = _reconcile_matched(event, own, candidates, action, names, weight, catalog, config, id_config)
         else:
-            new = _unattributed(event, candidates, action, names, weight)
+            new = _unattributed(event, candidates, action, names, weight, attribute(event, reaches, reach_config))
+        new = split_between_reaching(new, reaching_shoppers(event, reaches, reach_config))
         for line in new:
             if line.sku:
                 live.learn(event, line.sku, line.quantity, line.action)
@@ -202,29 +221,62 @@ def reconcile(
     return sorted(lines, key=lambda x: (x.timestamp, x.shelf, x.sku))
 
 
+def split_between_reaching(lines: list[ReceiptLine], shoppers: list[str]) -> list[ReceiptLine]:
+    """A line of several items of one weight change, while several shoppers reached the changed
+    plates, is split: one item to each other reaching shopper, the rest to the line's own shopper
+    (the first to reach when the line has none). Lines of one item, or with one shopper reaching,
+    are kept as they are."""
+    if len(shoppers) < 2:
+        return lines
+    out: list[ReceiptLine] = []
+    for line in lines:
+        if line.quantity < 2 or not line.counted:
+            out.append(line)
+            continue
+        owner = line.shopper if line.shopper is not None else shoppers[0]
+        others = [s for s in shoppers if s != owner][: line.quantity - 1]
+        if not others:
+            out.append(line)
+            continue
+        note = f"; {line.quantity} items split between shoppers {', '.join([owner, *others])}, all reaching there"
+        status = "reached" if line.status == "unattributed" else line.status
+        out.append(replace(line, quantity=line.quantity - len(others), shopper=owner, status=status,
+                           reason=line.reason + note))
+        out.extend(replace(line, quantity=1, shopper=other, status="reached", vision=None, reason=line.reason + note)
+                   for other in others)
+    return out
+
+
 def _plates(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in str(text).split(";") if p.strip().lstrip("-").isdigit())
 
 
 def _unattributed(
-    event: WeightEvent, candidates: list[Candidate], action: str, names: dict[str, str], weight: dict[str, float]
+    event: WeightEvent, candidates: list[Candidate], action: str, names: dict[str, str], weight: dict[str, float],
+    reached: Attribution | None = None,
 ) -> list[ReceiptLine]:
+    """Lines of a weight event no vision event explains: ``reached`` when a shopper was seen reaching
+    there (their cart gets the best explanation), else ``unattributed``."""
     verb = "taken" if action == "pick" else "put back"
     if not candidates:
+        who = f"; {reached.reason}, but nothing to bill" if reached else "; no shopper was seen"
         return [
             ReceiptLine(
                 "unattributed", "", 1, action, event.start, event.shelf, event.plates, event.delta_g, None,
                 event.id, f"{event.delta_g:+.1f} g {verb} on {event.shelf} plates {_plate_text(event)}; "
-                "no product fits and no shopper was seen", counted=False,
+                f"no product fits{who}", counted=False,
             )
         ]
     best = candidates[0]
     reason = (
         f"{event.delta_g:+.1f} g {verb} on {event.shelf} plates {_plate_text(event)} fits "
-        f"{_describe_items(list(best.items), names, weight)} (score {best.score:.2f}); no shopper was seen"
+        f"{_describe_items(list(best.items), names, weight)} (score {best.score:.2f}); "
+        + (f"vision saw no {action}, but {reached.reason}" if reached else "no shopper was seen")
     )
+    status, shopper = ("reached", reached.shopper) if reached else ("unattributed", None)
     return [
-        ReceiptLine("unattributed", sku, qty, action, event.start, event.shelf, event.plates, event.delta_g, None, event.id, reason)
+        ReceiptLine(status, sku, qty, action, event.start, event.shelf, event.plates, event.delta_g, None, event.id,
+                    reason, shopper=shopper)
         for sku, qty in best.items
     ]
 
@@ -249,7 +301,11 @@ def _reconcile_matched(
         claimed[v["sku"]] = claimed.get(v["sku"], 0) + v["quantity"]
     claimed_items = sorted(claimed.items())
     fit = fits(event, claimed_items, catalog, id_config)
-    if fit >= config.confirm_fit:
+    # A pick takes what the plates hold: a product stocked on none of them (nor next to them) cannot
+    # be confirmed by its weight alone (a 1 kg rice bag weighs about what a 1 L water bottle does).
+    on_plates = {sku for c in candidates for sku, _ in c.items}
+    stocked = action == "return" or not candidates or set(claimed) <= on_plates
+    if fit >= config.confirm_fit and stocked:
         reason = f"weight {event.delta_g:+.1f} g fits {_describe_items(claimed_items, names, weight)}"
         return [
             ReceiptLine(
