@@ -93,7 +93,7 @@ RUN_FILES = (
 ACTION_COLORS = {"pick": "tab:green", "return": "tab:orange"}
 STATUS_COLORS = {
     "confirmed": "tab:green", "corrected": "tab:orange", "vision_only": "tab:red",
-    "unverified": "tab:purple", "unattributed": "tab:gray", "not fused": "black",
+    "unverified": "tab:purple", "reached": "tab:blue", "unattributed": "tab:gray", "not fused": "black",
 }
 
 
