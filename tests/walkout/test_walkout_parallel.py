@@ -235,8 +235,13 @@ def test_walkout_run_with_two_workers_and_the_shipped_model_survives_a_killed_wo
         workers = worker_pids(process.pid)
         if len(workers) == 2 and any(out.glob(".*.partial-*")) is False and (out / ".walkout-run.lock").exists():
             time.sleep(4.0)  # past loading the model, into the first recordings
-            victim = workers[0]
-            os.kill(victim, signal.SIGKILL)
+            for pid in worker_pids(process.pid):  # a worker may have been recycled meanwhile
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    continue
+                victim = pid
+                break
         time.sleep(0.1)
     stdout, stderr = process.communicate(timeout=600)
     if victim is None:
