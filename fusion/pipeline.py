@@ -11,6 +11,7 @@ import pandas as pd
 
 from fusion.errors import FormatError
 from fusion.identify import IdentifyConfig
+from fusion.presence import Presence, PresenceConfig, read_presence
 from fusion.reaches import ReachConfig, read_reaches
 from fusion.receipts import ReceiptLine, build_receipts, write_receipts
 from fusion.reconcile import ReconcileConfig, reconcile
@@ -24,17 +25,18 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class FuseConfig:
     """Every stage's config; a TOML/YAML file has one table per stage:
-    ``[weights]``, ``[weight_events]``, ``[identify]``, ``[reconcile]``, ``[reach]``."""
+    ``[weights]``, ``[weight_events]``, ``[identify]``, ``[reconcile]``, ``[reach]``, ``[presence]``."""
 
     weights: WeightLogConfig = field(default_factory=WeightLogConfig)
     weight_events: WeightEventConfig = field(default_factory=WeightEventConfig)
     identify: IdentifyConfig = field(default_factory=IdentifyConfig)
     reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
     reach: ReachConfig = field(default_factory=ReachConfig)
+    presence: PresenceConfig = field(default_factory=PresenceConfig)
 
     @classmethod
     def from_dict(cls, data: dict) -> FuseConfig:
-        unknown = set(data) - {"weights", "weight_events", "identify", "reconcile", "reach"}
+        unknown = set(data) - {"weights", "weight_events", "identify", "reconcile", "reach", "presence"}
         if unknown:
             raise ValueError(f"unknown section(s): {', '.join(sorted(unknown))}")
         weights = data.get("weights", {})
@@ -44,6 +46,7 @@ class FuseConfig:
             identify=IdentifyConfig.from_dict(data.get("identify", {})),
             reconcile=ReconcileConfig.from_dict(data.get("reconcile", {})),
             reach=ReachConfig.from_dict(data.get("reach", {})),
+            presence=PresenceConfig.from_dict(data.get("presence", {})),
         )
 
     @classmethod
@@ -96,12 +99,13 @@ def load_vision_events(path: str | Path) -> pd.DataFrame:
     return read_events(path)
 
 
-def find_reaches_file(events: str | Path | pd.DataFrame | None) -> Path | None:
-    """The reaches.csv of a vision run: in the run directory given, or beside the events.csv given."""
+def find_run_file(events: str | Path | pd.DataFrame | None, name: str) -> Path | None:
+    """A file of a vision run (reaches.csv, tracks.csv): in the run directory given, or beside the
+    events.csv given; None when there is none."""
     if not isinstance(events, str | Path):
         return None
     path = Path(events)
-    candidate = path / "reaches.csv" if path.is_dir() else path.with_name("reaches.csv")
+    candidate = path / name if path.is_dir() else path.with_name(name)
     return candidate if candidate.is_file() else None
 
 
@@ -123,12 +127,15 @@ def fuse_recording(
     out: str | Path | None = None,
     config: FuseConfig | None = None,
     reaches: str | Path | pd.DataFrame | None = None,
+    presence: Presence | None = None,
 ) -> FuseResult:
     """Weight log + catalog + planogram (+ vision events) of a recording -> verified receipts.
 
     events: an events.csv, a run directory with one, a table as from read_events, or None (weight
     only). reaches: a reaches.csv or its table; by default the run's own reaches.csv (in the run
-    directory, or beside the events.csv), when there is one. With ``out``, writes weight_events.csv,
+    directory, or beside the events.csv), when there is one. presence: shopper positions and zones;
+    by default from the run's tracks.csv and the recording's store.json, when both exist (see
+    :mod:`fusion.presence`). With ``out``, writes weight_events.csv,
     receipts.json and discrepancies.csv atomically. Raises FormatError naming the file on bad input.
     """
     began = time.perf_counter()
@@ -141,14 +148,18 @@ def fuse_recording(
     weights = load_weights(find_weight_log(recording), catalog, planogram, config.weights)
     vision = load_vision_events(events) if isinstance(events, str | Path) else events
     if reaches is None:
-        reaches = find_reaches_file(events)
+        reaches = find_run_file(events, "reaches.csv")
     if isinstance(reaches, str | Path):
         reaches = read_reaches(reaches)
+    tracks = find_run_file(events, "tracks.csv")
+    if presence is None and tracks is not None and (recording / "store.json").is_file():
+        presence = read_presence(tracks, recording / "store.json")
     weight_events = detect_weight_events(weights, config.weight_events, planogram)
     weighted = set(weights.bounds["shelf"].astype(str))
     lines = reconcile(
         weight_events, vision, catalog, planogram, weighted_shelves=weighted,
         config=config.reconcile, id_config=config.identify, reaches=reaches, reach_config=config.reach,
+        presence=presence, presence_config=config.presence,
     )
     name = recording_name(recording)
     result = FuseResult(name, weight_events, lines, build_receipts(lines, name), weights.problems, weights)

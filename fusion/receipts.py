@@ -35,7 +35,8 @@ class ReceiptLine:
         quantity; sku/quantity are the weight's), ``vision_only`` (no weight change: a false pick,
         or a shelf without sensors), ``unverified`` (a weight change nothing in the catalog explains;
         vision's claim kept), ``reached`` (a weight change vision saw no event for, given to the shopper
-        whose hand was at that shelf then; sku/quantity are the weight's), ``unattributed`` (a weight
+        seen there then: their hand in the shelf's zone or their body in front of its plates, or the
+        only one holding a returned product; sku/quantity are the weight's), ``unattributed`` (a weight
         change no shopper was seen causing).
     sku: the product ('' when nothing fits); quantity: items (>= 1); action: pick | return.
     timestamp: Unix s; delta_g: the weight event's change (None without one).

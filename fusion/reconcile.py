@@ -10,10 +10,16 @@ in time order (so the live planogram learns from returns before later picks):
 - vision's products and quantities explain the weight change -> every line ``confirmed``;
 - another product or quantity explains it -> ``corrected`` lines, with the reason;
 - nothing explains it -> vision's claim kept as ``unverified``;
-- no vision event, but a shopper's hand was in that shelf's zone at the time (``reaches.csv``, see
-  :mod:`fusion.reaches`) -> ``reached`` lines: the best explanation, given to that shopper;
-- no vision event and nobody seen reaching -> ``unattributed`` lines (the best explanation, or sku ''
-  if none).
+- no vision event, but a shopper was seen there -> ``reached`` lines: the best explanation, given to
+  that shopper (:func:`who_changed`: their hand in the changed plates' zone during the change,
+  ``reaches.csv`` of :mod:`fusion.reaches`; else their body in front of the plates, ``tracks.csv`` of
+  :mod:`fusion.presence`; else their hand in a zone of that shelf near the change);
+- no vision event and nobody seen there -> ``unattributed`` lines (the best explanation, or sku '' if
+  none).
+
+A return goes to a shopper holding the product: a returned product is given to another shopper
+when the one named holds none of it and somebody else does (the only holder, or the holder standing
+in front of the plates).
 
 A vision event with no weight event is ``vision_only``: on a shelf with sensors it is likely a false
 pick and does not count toward the cart; on a shelf without sensors it counts.
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import Counter
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -30,6 +37,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from fusion.identify import Candidate, IdentifyConfig, LivePlanogram, fits, identify
+from fusion.presence import Presence, PresenceConfig, in_front
 from fusion.reaches import Attribution, ReachConfig, attribute, reaching_shoppers
 from fusion.receipts import ReceiptLine
 from fusion.weight_events import WeightEvent
@@ -167,13 +175,16 @@ def reconcile(
     id_config: IdentifyConfig | None = None,
     reaches: pd.DataFrame | None = None,
     reach_config: ReachConfig | None = None,
+    presence: Presence | None = None,
+    presence_config: PresenceConfig | None = None,
 ) -> list[ReceiptLine]:
     """Receipt lines for every weight event and vision event (see the module docstring).
 
     weight_events: from :func:`fusion.weight_events.detect_weight_events`; vision_events: a table as
     read by :func:`fusion.tables.read_events` (None or empty: weight only); weighted_shelves: the
     shelves with sensors in the log (default: the shelves of the weight events and the planogram);
-    reaches: a table as read by :func:`fusion.reaches.read_reaches` (None: nobody is seen reaching).
+    reaches: a table as read by :func:`fusion.reaches.read_reaches` (None: nobody is seen reaching);
+    presence: shopper positions and zone spans from :func:`fusion.presence.read_presence` (None: none).
     """
     config = config or ReconcileConfig()
     id_config = id_config or IdentifyConfig()
@@ -188,6 +199,7 @@ def reconcile(
     matched = match_events(vision, weight_events, catalog, config, id_config, stocked, plate_stock)
     live = LivePlanogram.from_planogram(planogram)
     lines: list[ReceiptLine] = []
+    carts: dict[str, Counter] = {}
     for j in sorted(range(len(weight_events)), key=lambda k: weight_events[k].start):
         event = weight_events[j]
         action = "pick" if event.delta_g < 0 else "return"
@@ -196,11 +208,16 @@ def reconcile(
         if own:
             new = _reconcile_matched(event, own, candidates, action, names, weight, catalog, config, id_config)
         else:
-            new = _unattributed(event, candidates, action, names, weight, attribute(event, reaches, reach_config))
+            who = who_changed(event, reaches, presence, reach_config, presence_config)
+            new = _unattributed(event, candidates, action, names, weight, who)
         new = split_between_reaching(new, reaching_shoppers(event, reaches, reach_config))
+        new = give_returns_to_holders(new, carts, event, presence, presence_config)
         for line in new:
             if line.sku:
                 live.learn(event, line.sku, line.quantity, line.action)
+            if line.sku and line.counted and line.shopper is not None:
+                sign = 1 if line.action == "pick" else -1
+                carts.setdefault(line.shopper, Counter())[line.sku] += sign * line.quantity
         lines.extend(new)
     used = {i for members in matched.values() for i in members}
     for i, v in enumerate(vision):
@@ -219,6 +236,45 @@ def reconcile(
             )
         )
     return sorted(lines, key=lambda x: (x.timestamp, x.shelf, x.sku))
+
+
+def who_changed(
+    event: WeightEvent, reaches: pd.DataFrame | None, presence: Presence | None,
+    reach_config: ReachConfig | None = None, presence_config: PresenceConfig | None = None,
+) -> Attribution | None:
+    """Who caused a weight change vision saw no event for, strongest evidence first: the one shopper
+    whose hand was in the changed plates' zone during the change; else the shopper standing in front
+    of the plates; else the shopper whose hand was in a zone of that shelf nearest in time."""
+    if len(reaching_shoppers(event, reaches, reach_config)) == 1:
+        return attribute(event, reaches, reach_config)
+    return in_front(event, presence, presence_config) or attribute(event, reaches, reach_config)
+
+
+def give_returns_to_holders(
+    lines: list[ReceiptLine], carts: dict[str, Counter], event: WeightEvent, presence: Presence | None,
+    presence_config: PresenceConfig | None = None,
+) -> list[ReceiptLine]:
+    """A counted return whose shopper holds none of the product (by the lines so far, ``carts``)
+    goes to the shopper who does: the only holder, or the holder standing in front of the plates.
+    Kept as it is when nobody, or the named shopper, holds it, or several do and none stands there."""
+    out = []
+    for line in lines:
+        holders = sorted(s for s, cart in carts.items() if cart[line.sku] >= line.quantity)
+        if line.action != "return" or not line.counted or not line.sku or not holders or line.shopper in holders:
+            out.append(line)
+            continue
+        if len(holders) == 1:
+            holder = holders[0]
+        else:
+            found = in_front(event, presence, presence_config, among=set(holders))
+            holder = found.shopper if found else None
+        if holder is None:
+            out.append(line)
+            continue
+        had = "nobody was seen" if line.shopper is None else f"shopper {line.shopper} held none"
+        out.append(replace(line, shopper=holder, status="reached" if line.status == "unattributed" else line.status,
+                           reason=f"{line.reason}; given to shopper {holder}, who held {line.sku} ({had})"))
+    return out
 
 
 def split_between_reaching(lines: list[ReceiptLine], shoppers: list[str]) -> list[ReceiptLine]:

@@ -1,0 +1,170 @@
+"""Presence: which shopper stood in front of a shelf's plates when their weight changed.
+
+A hand reaching into a high shelf is often not seen inside its zone (it is hidden by the shelf
+above, or the hand detector misses it), yet the shopper's body, tracked in every frame, stands in
+front of the plates they take from. :func:`in_front` gives a weight change to the tracked shopper
+whose box stood closest, horizontally, to the changed plates' zones while the weight was changing.
+
+Inputs are the vision run's ``tracks.csv`` (frame, track_id, x1, y1, x2, y2, camera) and
+``run.json`` (each camera's video frame rate), and the recording's ``store.json`` (per camera:
+start_timestamp and the zone polygons naming a shelf and plates), read by :func:`read_presence`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fusion.errors import FormatError
+from fusion.reaches import Attribution
+from fusion.tables import _read_csv
+from fusion.weight_events import WeightEvent
+
+TRACK_COLUMNS = ("frame", "track_id", "x1", "x2", "camera")
+
+
+@dataclass(frozen=True)
+class PresenceConfig:
+    """How the shopper in front of a weight change is found.
+
+    before_s / after_s: positions are taken from this long before the change starts to this long
+        after it ends (the shopper steps up to the shelf before the weight moves, and lingers).
+    min_frames: a shopper seen in fewer frames of that window is ignored (a passer-by).
+    max_offset: the shopper's box must overlap the plates horizontally: the median distance from the
+        box centre to the plates' centre may be at most ``max_offset`` x (half the box width + half
+        the plates' width); 1.0 = just touching.
+    """
+
+    before_s: float = 1.0
+    after_s: float = 0.5
+    min_frames: int = 2
+    max_offset: float = 1.0
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PresenceConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown presence setting(s): {', '.join(sorted(unknown))}")
+        return cls(**{k: (int(v) if k == "min_frames" else float(v)) for k, v in data.items()})
+
+
+@dataclass(frozen=True)
+class Presence:
+    """Shopper positions on the shared clock and the zones' horizontal spans.
+
+    positions: camera, shopper (str), timestamp (Unix s), x1, x2 (px), one row per track box.
+    spans: camera, shelf, plate (-1: a zone over the whole shelf), x_min, x_max (px), one row per
+        zone and plate.
+    """
+
+    positions: pd.DataFrame
+    spans: pd.DataFrame
+
+
+def read_presence(tracks_path: str | Path, store_path: str | Path, run_path: str | Path | None = None) -> Presence:
+    """Read a run's tracks.csv and the recording's store.json; FormatError naming the file on a
+    missing column, a bad number, a camera store.json does not know, or a zone without points.
+
+    Frame rates come from the run's run.json (``cameras.<id>.fps``, default: beside tracks.csv), else
+    from store.json's optional ``fps``; a camera with neither is an error naming both files."""
+    tracks_path, store_path = Path(tracks_path), Path(store_path)
+    run_path = Path(run_path) if run_path is not None else tracks_path.with_name("run.json")
+    try:
+        store = json.loads(store_path.read_text())
+        cameras = {str(c["id"]): c for c in store["cameras"]}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise FormatError(store_path, f"cannot read the cameras: {exc}") from None
+    spans = []
+    for camera_id, camera in cameras.items():
+        for k, zone in enumerate(camera.get("zones", [])):
+            try:
+                xs = [float(point[0]) for point in zone["polygon"]]
+                shelf, plates = str(zone["shelf"]), [int(p) for p in zone.get("plates") or [-1]]
+            except (KeyError, TypeError, ValueError, IndexError) as exc:
+                raise FormatError(store_path, f"zone {k} of camera {camera_id} is malformed: {exc}") from None
+            if not xs:
+                raise FormatError(store_path, f"zone {k} of camera {camera_id} has no points")
+            spans += [(camera_id, shelf, plate, min(xs), max(xs)) for plate in plates]
+    table = _read_csv(tracks_path, TRACK_COLUMNS)
+    for column in ("frame", "x1", "x2"):
+        values = pd.to_numeric(table[column], errors="coerce")
+        if values.isna().any():
+            row = int(np.flatnonzero(values.isna().to_numpy())[0])
+            raise FormatError(tracks_path, f"{column} is not a number ({table[column].iloc[row]!r})", line=row + 2)
+        table[column] = values.astype(float)
+    table["camera"] = table["camera"].astype(str)
+    unknown = sorted(set(table["camera"]) - set(cameras))
+    if unknown:
+        raise FormatError(tracks_path, f"camera(s) {', '.join(unknown)} not in {store_path}")
+    rates = _frame_rates(run_path)
+    for camera in set(table["camera"]):
+        rates.setdefault(camera, float(cameras[camera].get("fps") or 0.0))
+        if not rates[camera] > 0:
+            raise FormatError(tracks_path, f"no frame rate for camera {camera} in {run_path} nor {store_path}")
+    try:
+        start = table["camera"].map({c: float(cameras[c]["start_timestamp"]) for c in set(table["camera"])}).astype(float)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FormatError(store_path, f"a camera has no usable start_timestamp: {exc}") from None
+    fps = table["camera"].map(rates).astype(float)
+    positions = pd.DataFrame({
+        "camera": table["camera"], "shopper": table["track_id"].astype(str),
+        "timestamp": start + table["frame"] / fps, "x1": table["x1"], "x2": table["x2"],
+    })
+    return Presence(positions, pd.DataFrame(spans, columns=["camera", "shelf", "plate", "x_min", "x_max"]))
+
+
+def _frame_rates(run_path: Path) -> dict[str, float]:
+    """camera -> fps from a run.json (empty when there is none or it says nothing usable)."""
+    try:
+        cameras = json.loads(run_path.read_text()).get("cameras", {})
+        return {str(c): float(v["fps"]) for c, v in cameras.items() if float(v.get("fps") or 0) > 0}
+    except (OSError, ValueError, AttributeError, TypeError, KeyError):
+        return {}
+
+
+def in_front(event: WeightEvent, presence: Presence | None, config: PresenceConfig | None = None,
+             among: set[str] | None = None) -> Attribution | None:
+    """The tracked shopper standing closest (horizontally, median over the change) to the changed
+    plates' zones, among ``among`` when given; None when nobody's box overlaps them."""
+    config = config or PresenceConfig()
+    if presence is None or presence.positions.empty:
+        return None
+    spans = presence.spans[presence.spans["shelf"] == event.shelf]
+    if event.plates:
+        spans = spans[spans["plate"].isin([*event.plates, -1])]
+    positions = presence.positions
+    window = positions[(positions["timestamp"] >= event.start - config.before_s)
+                       & (positions["timestamp"] <= event.end + config.after_s)]
+    if among is not None:
+        window = window[window["shopper"].isin(among)]
+    best: tuple[float, str, float] | None = None
+    rivals: set[str] = set()
+    for camera, own_spans in spans.groupby("camera"):
+        x_min, x_max = float(own_spans["x_min"].min()), float(own_spans["x_max"].max())
+        here = window[window["camera"] == camera]
+        if here.empty:
+            continue
+        centre = ((here["x1"] + here["x2"]) / 2 - (x_min + x_max) / 2).abs()
+        reach = (here["x2"] - here["x1"]) / 2 + (x_max - x_min) / 2
+        per = pd.DataFrame({"shopper": here["shopper"], "offset": centre / reach.clip(lower=1e-6),
+                            "px": centre}).groupby("shopper").agg(offset=("offset", "median"), px=("px", "median"),
+                                                                  frames=("px", "size"))
+        per = per[(per["frames"] >= config.min_frames) & (per["offset"] <= config.max_offset)]
+        rivals |= set(per.index)
+        for shopper, row in per.iterrows():
+            if best is None or row["offset"] < best[0]:
+                best = (float(row["offset"]), str(shopper), float(row["px"]))
+    if best is None:
+        return None
+    _, shopper, px = best
+    plates = ",".join(str(p) for p in event.plates) or "all"
+    reason = f"shopper {shopper} stood in front of {event.shelf} plates {plates} ({px:.0f} px off their centre)"
+    others = sorted(rivals - {shopper})
+    if others:
+        reason += f", the closest of {', '.join([shopper, *others])}"
+    return Attribution(shopper, reason)

@@ -1,0 +1,182 @@
+"""Presence: a weight change vision saw no event for goes to the shopper standing in front of the
+plates; a return goes to a shopper holding the product."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pandas as pd
+import pytest
+from fusion_synth import T0, LogSpec, Step, make_log, write_events, write_recording
+
+from fusion.errors import FormatError
+from fusion.pipeline import fuse_recording
+from fusion.presence import Presence, in_front, read_presence
+from fusion.reaches import REACH_COLUMNS
+from fusion.receipts import ReceiptLine
+from fusion.reconcile import give_returns_to_holders, who_changed
+from fusion.weight_events import WeightEvent
+
+CHIPS, COLA, SOAP = "0002", "0001", "0004"
+FPS = 10.0
+# Shelf A1 seen by cam0 as four plates side by side, 100 px each from x = 100; B1 below it.
+ZONES = [{"shelf": "A1", "plates": [p], "polygon": [[100 * p, 50], [100 * p + 100, 50], [100 * p + 100, 100],
+                                                      [100 * p, 100]]} for p in range(1, 5)]
+ZONES += [{"shelf": "B1", "plates": [1, 2], "polygon": [[100, 120], [300, 120], [300, 160], [100, 160]]}]
+STORE = {"version": 1, "name": "rec", "cameras": [
+    {"id": "cam0", "fps": FPS, "start_timestamp": T0, "width": 640, "height": 360, "video": "videos/cam0.mp4",
+     "zones": ZONES}]}
+
+
+def stands(shopper, x_centre, from_s, to_s, width=80.0, camera="cam0"):
+    """tracks.csv rows: a shopper's box centred at x_centre from from_s to to_s (frames at FPS)."""
+    frames = range(int(from_s * FPS), int(to_s * FPS) + 1)
+    return [(f, shopper, x_centre - width / 2, 40.0, x_centre + width / 2, 300.0, 0.9, camera) for f in frames]
+
+
+def write_tracks(path, *groups):
+    rows = [row for group in groups for row in group]
+    pd.DataFrame(rows, columns=["frame", "track_id", "x1", "y1", "x2", "y2", "confidence", "camera"]).to_csv(
+        path, index=False)
+    return path
+
+
+def presence(tmp_path, *groups) -> Presence:
+    (tmp_path / "store.json").write_text(json.dumps(STORE))
+    return read_presence(write_tracks(tmp_path / "tracks.csv", *groups), tmp_path / "store.json")
+
+
+def weight_event(plates=(3,), start_s=5.0, end_s=5.6, delta_g=-120.0, shelf="A1") -> WeightEvent:
+    return WeightEvent(id="w0001", start=T0 + start_s, end=T0 + end_s, shelf=shelf, plates=plates,
+                       delta_g=delta_g, plate_deltas_g=(delta_g,), confidence=1.0)
+
+
+def test_the_shopper_standing_in_front_of_the_changed_plate_gets_it(tmp_path):
+    seen = presence(tmp_path, stands(1, 350, 3.0, 7.0), stands(2, 160, 3.0, 7.0))  # plate 3 is x 300-400
+    got = in_front(weight_event(), seen)
+    assert got is not None and got.shopper == "1"
+    assert "in front of A1 plates 3" in got.reason
+
+
+def test_nobody_overlapping_the_plates_gets_nothing(tmp_path):
+    seen = presence(tmp_path, stands(1, 150, 3.0, 7.0))  # box 110-190, plate 3 at 300-400
+    assert in_front(weight_event(), seen) is None
+
+
+def test_only_the_time_of_the_change_counts(tmp_path):
+    seen = presence(tmp_path, stands(1, 350, 0.0, 2.0), stands(2, 270, 3.0, 7.0))  # 1 left 3 s before
+    assert in_front(weight_event(), seen).shopper == "2"  # 2's box 230-310 overlaps plate 3...
+    assert in_front(weight_event(plates=(4,)), seen) is None  # ...but not plate 4
+
+
+def test_among_limits_the_shoppers_considered(tmp_path):
+    seen = presence(tmp_path, stands(1, 350, 3.0, 7.0), stands(2, 300, 3.0, 7.0))
+    assert in_front(weight_event(), seen).shopper == "1"
+    assert in_front(weight_event(), seen, among={"2"}).shopper == "2"
+
+
+def test_a_zone_over_several_plates_counts_for_each(tmp_path):
+    seen = presence(tmp_path, stands(1, 200, 3.0, 7.0), stands(2, 500, 3.0, 7.0))
+    assert in_front(weight_event(plates=(2,), shelf="B1"), seen).shopper == "1"
+
+
+def test_a_hand_in_the_changed_plate_beats_a_body_in_front(tmp_path):
+    seen = presence(tmp_path, stands(1, 350, 3.0, 7.0), stands(2, 420, 3.0, 7.0))
+    reaches = pd.DataFrame([("cam0", "2", "A1", "3", T0 + 4.9, T0 + 5.5, 6)], columns=list(REACH_COLUMNS))
+    assert who_changed(weight_event(), reaches, seen).shopper == "2"
+    assert who_changed(weight_event(), None, seen).shopper == "1"
+    elsewhere = pd.DataFrame([("cam0", "2", "A1", "1", T0 + 4.9, T0 + 5.5, 6)], columns=list(REACH_COLUMNS))
+    assert who_changed(weight_event(), elsewhere, seen).shopper == "1"  # a body in front beats a hand next door
+    assert who_changed(weight_event(), elsewhere, None).shopper == "2"  # ...which is still better than nobody
+
+
+@pytest.mark.parametrize(("tracks", "words"), [
+    ("frame,track_id,x1\n", "missing column(s)"),
+    ("frame,track_id,x1,y1,x2,y2,confidence,camera\nten,1,0,0,10,10,0.9,cam0\n", "line 2: frame is not a number"),
+    ("frame,track_id,x1,y1,x2,y2,confidence,camera\n1,1,0,0,10,10,0.9,cam9\n", "cam9 not in"),
+])
+def test_a_malformed_tracks_file_is_refused_naming_the_file(tmp_path, tracks, words):
+    (tmp_path / "store.json").write_text(json.dumps(STORE))
+    (tmp_path / "tracks.csv").write_text(tracks)
+    with pytest.raises(FormatError, match="tracks.csv") as caught:
+        read_presence(tmp_path / "tracks.csv", tmp_path / "store.json")
+    assert words in str(caught.value)
+
+
+def test_a_store_without_cameras_is_refused_naming_it(tmp_path):
+    (tmp_path / "store.json").write_text("{}")
+    with pytest.raises(FormatError, match="store.json"):
+        read_presence(write_tracks(tmp_path / "tracks.csv", stands(1, 350, 0, 1)), tmp_path / "store.json")
+
+
+def ret(shopper, status="confirmed", quantity=1):
+    return ReceiptLine(status, CHIPS, quantity, "return", T0 + 5.0, "A1", (3,), 120.0, None, "w0001", "fits",
+                       shopper=shopper)
+
+
+def test_a_return_goes_to_the_only_shopper_holding_the_product():
+    carts = {"1": Counter({CHIPS: 1}), "2": Counter({COLA: 2})}
+    [moved] = give_returns_to_holders([ret("2")], carts, weight_event(delta_g=120.0), None)
+    assert moved.shopper == "1" and moved.status == "confirmed"
+    assert "given to shopper 1, who held 0002 (shopper 2 held none)" in moved.reason
+    [found] = give_returns_to_holders([ret(None, "unattributed")], carts, weight_event(delta_g=120.0), None)
+    assert (found.shopper, found.status) == ("1", "reached")
+
+
+def test_a_return_stays_when_its_shopper_holds_it_or_nobody_does():
+    carts = {"1": Counter({CHIPS: 1}), "2": Counter({CHIPS: 1})}
+    assert give_returns_to_holders([ret("2")], carts, weight_event(delta_g=120.0), None) == [ret("2")]
+    assert give_returns_to_holders([ret("3")], {"1": Counter({COLA: 1})}, weight_event(), None) == [ret("3")]
+    assert give_returns_to_holders([ret("3", quantity=2)], {"1": Counter({CHIPS: 1})}, weight_event(),
+                                   None) == [ret("3", quantity=2)]  # nobody holds two
+
+
+def test_among_several_holders_the_one_in_front_gets_the_return(tmp_path):
+    carts = {"1": Counter({CHIPS: 1}), "2": Counter({CHIPS: 1})}
+    seen = presence(tmp_path, stands(1, 160, 3.0, 7.0), stands(2, 350, 3.0, 7.0), stands(3, 330, 3.0, 7.0))
+    [moved] = give_returns_to_holders([ret("3")], carts, weight_event(delta_g=120.0), seen)
+    assert moved.shopper == "2"
+    assert give_returns_to_holders([ret("3")], carts, weight_event(delta_g=120.0), None) == [ret("3")]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("store")
+    steps = [Step("A1", 3, 5.3, -120.0), Step("A1", 3, 12.3, +120.0), Step("B1", 1, 16.3, -200.0)]
+    recording = write_recording(root / "rec", make_log(LogSpec(duration_s=20.0, steps=steps, seed=9)))
+    (recording / "store.json").write_text(json.dumps(STORE))
+    return recording
+
+
+def test_fusion_bills_the_shopper_in_front_and_credits_the_return_to_the_holder(store, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    write_events(run / "events.csv", [])
+    # Shopper 1 stands at A1 plate 3 when the chips go; shopper 2 stands there when they come back,
+    # but holds none, so the return is shopper 1's; shopper 2 is at B1 when the soap goes.
+    write_tracks(run / "tracks.csv", stands(1, 350, 3.0, 7.0), stands(2, 350, 10.5, 14.0), stands(2, 200, 15.0, 18.0))
+    result = fuse_recording(store, run, tmp_path / "out")
+    lines = sorted((x.timestamp - T0, x.status, x.shopper, x.sku, x.action) for x in result.lines)
+    assert [line[1:] for line in lines] == [
+        ("reached", "1", CHIPS, "pick"), ("reached", "1", CHIPS, "return"), ("reached", "2", SOAP, "pick")]
+    assert result.receipts["shoppers"]["1"]["items"] == {}
+    assert result.receipts["shoppers"]["2"]["items"] == {SOAP: 1}
+
+
+def test_fusion_without_tracks_leaves_the_same_changes_unattributed(store, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    write_events(run / "events.csv", [])
+    result = fuse_recording(store, run, tmp_path / "out")
+    assert {x.status for x in result.lines} == {"unattributed"}
+
+
+def test_frame_rates_come_from_run_json_else_from_store_json(tmp_path):
+    store = {**STORE, "cameras": [{k: v for k, v in STORE["cameras"][0].items() if k != "fps"}]}
+    (tmp_path / "store.json").write_text(json.dumps(store))
+    tracks = write_tracks(tmp_path / "tracks.csv", stands(1, 350, 1.0, 1.0))  # frame 10
+    with pytest.raises(FormatError, match="no frame rate for camera cam0"):
+        read_presence(tracks, tmp_path / "store.json")
+    (tmp_path / "run.json").write_text(json.dumps({"cameras": {"cam0": {"fps": 5.0, "frames": 100}}}))
+    assert read_presence(tracks, tmp_path / "store.json").positions["timestamp"].tolist() == [T0 + 2.0]
