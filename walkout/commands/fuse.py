@@ -11,13 +11,13 @@ import click
 @click.argument("recording", type=click.Path(path_type=Path))
 @click.option(
     "--events", "events", type=click.Path(path_type=Path), default=None,
-    help="Vision events: an events.csv or a run directory holding one (its reaches.csv, when there is one, "
-    "says who reached a shelf). Without it: weight-only receipts.",
+    help="Vision events: an events.csv or a run directory holding one (its reaches.csv and tracks.csv, "
+    "when there, say who was at a shelf). Without it: weight-only receipts.",
 )
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output directory.")
 @click.option(
     "--config", "config_path", type=click.Path(path_type=Path), default=None,
-    help="TOML/YAML with [weights], [weight_events], [identify], [reconcile], [reach] tables.",
+    help="TOML/YAML with [weights], [weight_events], [identify], [reconcile], [reach], [presence] tables.",
 )
 def command(recording: Path, events: Path | None, out: Path, config_path: Path | None) -> None:
     """Check vision's events against the shelf weight log; write weight_events.csv, receipts.json and
