@@ -8,10 +8,18 @@ from collections import Counter
 import pytest
 
 from fusion.errors import FormatError
+from walkout.bench import run_bench
 from walkout.bench.counts import Counts
-from walkout.bench.receipts import compare_carts, net_carts, read_receipts, score_carts, store_cart
+from walkout.bench.receipts import (
+    compare_carts,
+    net_carts,
+    read_receipts,
+    receipt_events,
+    score_carts,
+    store_cart,
+)
 
-from .conftest import events
+from .conftest import T0, events, make_recording, two_shopper_tracks
 
 
 def test_net_carts_subtract_returns(tmp_path):
@@ -94,3 +102,40 @@ def test_bad_receipts_name_the_file(tmp_path, payload):
     path.write_text(payload)
     with pytest.raises(FormatError, match="receipts.json"):
         read_receipts(path)
+
+
+def receipt_line(t_s, sku, action="pick", quantity=1, counted=True, shelf="S1"):
+    return {"status": "confirmed", "sku": sku, "quantity": quantity, "action": action, "timestamp": T0 + t_s,
+            "shelf": shelf, "plates": [1], "counted": counted, "reason": ""}
+
+
+def test_receipt_lines_are_scored_as_the_fused_timeline(tmp_path):
+    truth = [(1.0, 1, "pick", "a1", 1), (3.0, 2, "pick", "b2", 2), (6.0, 1, "return", "a1", 1)]
+    receipts = {
+        "version": 1, "recording": "demo",
+        "shoppers": {
+            "1": {"items": {}, "lines": [receipt_line(1.2, "a1"), receipt_line(6.1, "a1", "return"),
+                                         receipt_line(7.0, "c3", counted=False)]},  # a false pick: not counted
+            "2": {"items": {"a1": 1}, "lines": [receipt_line(3.0, "b2", quantity=2)]},
+        },
+        "unattributed": {"items": {}, "lines": [receipt_line(9.0, "d4")]},
+    }
+    recording, _ = make_recording(tmp_path, "demo", truth, [(1.0, 1, "pick", "a1", 1)], receipts=receipts,
+                                  truth_tracks=two_shopper_tracks((1, 2), 100),
+                                  pred_tracks=two_shopper_tracks((1, 2), 100))
+    events_table = receipt_events(tmp_path / "predictions" / "demo" / "receipts.json")
+    assert events_table[["shopper", "sku", "quantity"]].values.tolist() == [
+        ["1", "a1", 1], ["2", "b2", 2], ["1", "a1", 1], ["", "d4", 1]]
+    report = run_bench([recording], tmp_path / "predictions")
+    metrics = report.metrics()
+    assert metrics["attributed_recall"] == 1 / 3  # vision alone saw the first pick only
+    fused = report.fused_events.attributed
+    assert (fused.matched, fused.false_pos, fused.missed) == (3, 1, 0)  # the unattributed d4 is extra
+    assert metrics["fused_attributed_f1"] == pytest.approx(2 * 3 / (2 * 3 + 1))
+
+
+def test_a_malformed_receipt_line_is_refused_naming_the_file(tmp_path):
+    path = tmp_path / "receipts.json"
+    path.write_text(json.dumps({"version": 1, "shoppers": {"1": {"items": {}, "lines": [{"sku": "a1"}]}}}))
+    with pytest.raises(FormatError, match="receipts.json.*malformed receipt line of shopper 1"):
+        receipt_events(path)

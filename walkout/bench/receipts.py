@@ -195,3 +195,29 @@ def read_receipts(path: Path) -> Receipts:
             path, payload.get("unattributed", {"items": {}}) or {"items": {}}, "unattributed"
         ),
     )
+
+
+def receipt_events(path: Path) -> pd.DataFrame:
+    """The counted lines of a receipts.json as an events table (the columns of
+    ``fusion.tables.read_events``; shopper '' for unattributed lines, camera '', frame -1), so the
+    fused timeline can be scored like vision's events. Lines without a product are left out."""
+    payload = read_json(path)
+    rows = []
+    groups = [(str(k), v) for k, v in (payload.get("shoppers", {}) or {}).items()]
+    groups.append(("", payload.get("unattributed", {}) or {}))
+    for shopper, part in groups:
+        for line in part.get("lines", []) or []:
+            try:
+                if not line.get("counted", True) or not line.get("sku"):
+                    continue
+                rows.append({
+                    "timestamp": float(line["timestamp"]), "shopper": shopper, "action": str(line["action"]),
+                    "sku": str(line["sku"]), "quantity": int(line["quantity"]), "shelf": str(line["shelf"]),
+                    "plates": ";".join(str(p) for p in line.get("plates", [])), "camera": "", "frame": -1,
+                    "confidence": 1.0,
+                })
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise FormatError(path, f"malformed receipt line of shopper {shopper or 'unattributed'}: {exc}") from None
+    columns = ["timestamp", "shopper", "action", "sku", "quantity", "shelf", "plates", "camera", "frame", "confidence"]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.sort_values("timestamp", kind="stable", ignore_index=True)

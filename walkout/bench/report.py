@@ -33,6 +33,12 @@ METRICS = {
     "receipt_accuracy": "share of truth shoppers whose cart (from events) is exactly right",
     "cart_f1": "per-shopper carts from events: F1 over item units",
     "event_store_f1": "store-level items taken, from events: F1 over item units",
+    "fused_product_precision": "receipts.json lines as events, shopper ignored: precision",
+    "fused_product_recall": "receipts.json lines as events, shopper ignored: recall",
+    "fused_product_f1": "receipts.json lines as events, shopper ignored: F1",
+    "fused_attributed_precision": "receipts.json lines as events with the right shopper: precision",
+    "fused_attributed_recall": "receipts.json lines as events with the right shopper: recall",
+    "fused_attributed_f1": "receipts.json lines as events with the right shopper: F1",
     "fused_receipt_accuracy": "share of truth shoppers whose receipts.json cart is exactly right",
     "fused_cart_f1": "per-shopper receipts.json carts: F1 over item units",
     "store_f1": "store-level items taken, from receipts.json (weight only): F1 over item units",
@@ -74,6 +80,11 @@ class BenchReport:
         return _sum(parts, EventScore()) if parts else None
 
     @property
+    def fused_events(self) -> EventScore | None:
+        parts = self._parts("fused_events")
+        return _sum(parts, EventScore()) if parts else None
+
+    @property
     def carts(self) -> CartScore | None:
         parts = self._parts("carts")
         return _sum(parts, CartScore()) if parts else None
@@ -110,6 +121,11 @@ class BenchReport:
                 counts = getattr(events, level)
                 for ratio in ("precision", "recall", "f1"):
                     out[f"{level}_{ratio}"] = getattr(counts, ratio)
+        if (fused := self.fused_events) is not None:
+            for level in ("product", "attributed"):
+                counts = getattr(fused, level)
+                for ratio in ("precision", "recall", "f1"):
+                    out[f"fused_{level}_{ratio}"] = getattr(counts, ratio)
         if (carts := self.carts) is not None:
             out["receipt_accuracy"] = carts.receipt_accuracy
             out["cart_f1"] = carts.units.f1
@@ -159,6 +175,7 @@ class BenchReport:
                     "cart_rows": r.cart_rows,
                     "event_store": opt(r.event_store),
                     "receipts": opt(r.receipts),
+                    "fused_events": opt(r.fused_events),
                     "receipt_rows": r.receipt_rows,
                     "receipt_store": opt(r.receipt_store),
                     "tracking": {camera: score.summary() for camera, score in sorted(r.tracking.items())},
@@ -180,6 +197,7 @@ class BenchReport:
                 "carts": opt(self.carts),
                 "event_store": opt(self.event_store),
                 "receipts": opt(self.receipts),
+                "fused_events": opt(self.fused_events),
                 "receipt_store": opt(self.receipt_store),
                 "tracking": None if tracking is None else tracking.summary(),
                 "speed": self.speed.to_dict(),
@@ -245,14 +263,24 @@ def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str
                 [r.name, *_count_row("product", r.events.product)],
                 [r.name, *_count_row("attributed", r.events.attributed)],
             ]
+        if r.fused_events is not None:
+            rows += [[r.name, *_count_row("attributed, fused", r.fused_events.attributed)]]
     if (events := report.events) is not None:
         rows += [
             ["**all**", *_count_row("product", events.product)],
             ["**all**", *_count_row("attributed", events.attributed)],
         ]
+    if (fused := report.fused_events) is not None:
+        rows += [
+            ["**all**", *_count_row("product, fused", fused.product)],
+            ["**all**", *_count_row("attributed, fused", fused.attributed)],
+        ]
     out += (_table(header, rows) if rows else ["not scored (no predicted events)"]) + [""]
     if events is not None:
         out += [f"Quantity mismatches among matched events: {events.quantity_mismatches}.", ""]
+    if fused is not None:
+        out += ["Rows marked *fused* score the counted lines of receipts.json (vision checked against the "
+                "shelf weights) as events: what the verified timeline gets right.", ""]
     out += _image(plots, "f1", "F1 per recording") + _image(plots, "errors", "event errors over time")
 
     out += ["## Receipts", ""]

@@ -39,6 +39,7 @@ from walkout.bench.receipts import (
     merge_mapped,
     net_carts,
     read_receipts,
+    receipt_events,
     score_carts,
     store_cart,
 )
@@ -63,6 +64,7 @@ class RecordingResult:
     cart_rows: list[dict] = field(default_factory=list)
     event_store: Counts | None = None
     receipts: CartScore | None = None
+    fused_events: EventScore | None = None
     receipt_rows: list[dict] = field(default_factory=list)
     receipt_store: Counts | None = None
     tracking: dict[str, TrackingScore] = field(default_factory=dict)
@@ -182,8 +184,12 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
         score, rows = score_carts(
             net_carts(truth, "shopper"), merge_mapped(receipts.shoppers, mapping), truth_track_shoppers
         )
+        # The fused timeline (receipt lines as events) scored like vision's events.
+        fused = receipt_events(receipts_path)
+        fused["mapped_shopper"] = [mapping.get(s, f"{UNMAPPED_PREFIX}{s}") if s else "" for s in fused["shopper"]]
         result.update(
-            receipts=score, receipt_rows=rows, receipt_store=compare_carts(store_cart(truth), receipts.store)
+            receipts=score, receipt_rows=rows, receipt_store=compare_carts(store_cart(truth), receipts.store),
+            fused_events=score_events(truth, fused, match_events(truth, fused, config)),
         )
     else:
         notes.append("receipts not scored: no receipts.json")
