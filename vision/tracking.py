@@ -1,4 +1,4 @@
-"""Shopper tracking: ByteTrack from the `trackers` package over `supervision.Detections`."""
+"""Shopper tracking: ByteTrack (or OC-SORT) from the `trackers` package over `supervision.Detections`."""
 
 from __future__ import annotations
 
@@ -7,34 +7,49 @@ from dataclasses import dataclass
 import numpy as np
 import supervision as sv
 
+TRACKING_METHODS = ("bytetrack", "ocsort")
+
 
 @dataclass(frozen=True)
 class TrackingConfig:
-    """ByteTrack settings. Durations are seconds so they hold at any frame rate."""
+    """Tracker settings. Durations are seconds so they hold at any frame rate.
 
+    method: ``bytetrack`` (default) or ``ocsort`` (observation-centric SORT: re-updates a track lost
+        behind another shopper from its own detections, and weighs direction consistency; it has no
+        low-score second pass, so ``track_activation_threshold`` is unused by it).
+    """
+
+    method: str = "bytetrack"
     lost_track_buffer_s: float = 3.0
     track_activation_threshold: float = 0.6
     high_conf_det_threshold: float = 0.6
     minimum_iou_threshold: float = 0.1
     minimum_consecutive_frames: int = 2
 
+    def __post_init__(self):
+        if self.method not in TRACKING_METHODS:
+            raise ValueError(f"unknown tracking method {self.method!r} ({' or '.join(TRACKING_METHODS)})")
+
 
 class ShopperTracker:
     """A fresh ByteTrack per video. ``update`` returns the confirmed tracks of one frame."""
 
     def __init__(self, config: TrackingConfig, fps: float):
-        from trackers import ByteTrackTracker
+        from trackers import ByteTrackTracker, OCSORTTracker
 
         self.config = config
         # trackers counts the lost buffer in 30 fps frames and rescales it by frame_rate itself.
-        self._tracker = ByteTrackTracker(
+        common = dict(
             lost_track_buffer=max(1, round(config.lost_track_buffer_s * 30)),
             frame_rate=fps,
-            track_activation_threshold=config.track_activation_threshold,
             high_conf_det_threshold=config.high_conf_det_threshold,
             minimum_iou_threshold=config.minimum_iou_threshold,
             minimum_consecutive_frames=config.minimum_consecutive_frames,
         )
+        if config.method == "ocsort":
+            self._tracker = OCSORTTracker(**common)
+        else:
+            self._tracker = ByteTrackTracker(track_activation_threshold=config.track_activation_threshold, **common)
 
     def update(self, shoppers: sv.Detections) -> sv.Detections:
         """shoppers: detections of one frame. Returns only rows with a confirmed ``tracker_id`` (> 0)."""

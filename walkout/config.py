@@ -86,7 +86,10 @@ def load_config(path: str | Path | None = None, **overrides) -> PipelineConfig:
         for section, cls in SECTIONS.items():
             if section in raw:
                 values = _build(cls, raw.pop(section) or {}, path, section)
-                changes[section] = dataclasses.replace(getattr(config, section), **values)
+                try:
+                    changes[section] = dataclasses.replace(getattr(config, section), **values)
+                except (TypeError, ValueError) as exc:
+                    raise FormatError(path, str(exc), field=section) from None
         pipeline = raw.pop("pipeline", {}) or {}
         if raw:
             raise FormatError(path, f"unknown section(s) {', '.join(sorted(raw))}")

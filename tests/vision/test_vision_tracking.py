@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import supervision as sv
 
 from vision.tracking import ShopperTracker, TrackingConfig
@@ -24,3 +25,23 @@ def test_two_shoppers_get_ids_1_and_2_and_no_frame_is_empty_detections():
     tracker.update(boxes([0, 0, 50, 100], [300, 0, 350, 100]))
     assert sorted(tracker.update(boxes([0, 0, 50, 100], [300, 0, 350, 100])).tracker_id.tolist()) == [1, 2]
     assert len(tracker.update(sv.Detections.empty())) == 0
+
+
+def test_ocsort_tracks_too_and_an_unknown_method_is_refused():
+    tracker = ShopperTracker(TrackingConfig(method="ocsort", minimum_consecutive_frames=2), fps=10.0)
+    ids = [tracker.update(boxes([100, 100, 160, 220] + np.r_[i, 0, i, 0])).tracker_id.tolist() for i in range(4)]
+    assert ids[-1] == [1] and ids[0] == []
+    with pytest.raises(ValueError, match="unknown tracking method 'sort'"):
+        TrackingConfig(method="sort")
+
+
+def test_a_config_file_naming_an_unknown_tracker_is_refused_naming_the_file(tmp_path):
+    from fusion.errors import FormatError
+    from walkout.config import load_config
+
+    path = tmp_path / "walkout.toml"
+    path.write_text('[tracking]\nmethod = "sort"\n')
+    with pytest.raises(FormatError, match="walkout.toml.*unknown tracking method"):
+        load_config(path)
+    path.write_text('[tracking]\nmethod = "ocsort"\n')
+    assert load_config(path).tracking.method == "ocsort"
