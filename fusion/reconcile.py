@@ -365,7 +365,7 @@ def _reconcile_matched(
         reason = f"weight {event.delta_g:+.1f} g fits {_describe_items(claimed_items, names, weight)}"
         return [
             ReceiptLine(
-                "confirmed", v["sku"], v["quantity"], v["action"], v["timestamp"], event.shelf, event.plates,
+                "confirmed", v["sku"], v["quantity"], v["action"], event.start, event.shelf, event.plates,
                 event.delta_g, v, event.id, reason, shopper=v["shopper"],
             )
             for v in own
@@ -378,7 +378,7 @@ def _reconcile_matched(
         )
         return [
             ReceiptLine(
-                "unverified", v["sku"], v["quantity"], v["action"], v["timestamp"], event.shelf, event.plates,
+                "unverified", v["sku"], v["quantity"], v["action"], event.start, event.shelf, event.plates,
                 event.delta_g, v, event.id, reason, shopper=v["shopper"],
             )
             for v in own
@@ -399,7 +399,7 @@ def _reconcile_matched(
     reason = f"weight {event.delta_g:+.1f} g fits {got}, not vision's {said} ({why})"
     return [
         ReceiptLine(
-            "corrected", sku, qty, action, lead["timestamp"], event.shelf, event.plates, event.delta_g, lead,
+            "corrected", sku, qty, action, event.start, event.shelf, event.plates, event.delta_g, lead,
             event.id, reason, shopper=lead["shopper"],
         )
         for sku, qty in best.items
