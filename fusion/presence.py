@@ -37,12 +37,16 @@ class PresenceConfig:
     max_offset: the shopper's box must overlap the plates horizontally: the median distance from the
         box centre to the plates' centre may be at most ``max_offset`` x (half the box width + half
         the plates' width); 1.0 = just touching.
+    checks_vision: a weight change matched to a vision event whose shopper was not in front of the
+        changed plates goes to the shopper who was (with shoppers side by side, a hand is sometimes
+        attached to the wrong shopper; a shopper nowhere near the plates did not take from them).
     """
 
     before_s: float = 1.0
     after_s: float = 0.5
     min_frames: int = 2
     max_offset: float = 1.0
+    checks_vision: bool = True
 
     @classmethod
     def from_dict(cls, data: dict) -> PresenceConfig:
@@ -50,7 +54,14 @@ class PresenceConfig:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown presence setting(s): {', '.join(sorted(unknown))}")
-        return cls(**{k: (int(v) if k == "min_frames" else float(v)) for k, v in data.items()})
+        def typed(key, value):
+            if key == "checks_vision":
+                if not isinstance(value, bool):
+                    raise ValueError(f"presence setting checks_vision must be true or false, not {value!r}")
+                return value
+            return int(value) if key == "min_frames" else float(value)
+
+        return cls(**{k: typed(k, v) for k, v in data.items()})
 
 
 @dataclass(frozen=True)

@@ -207,6 +207,8 @@ def reconcile(
         own = [vision[i] for i in matched.get(j, [])]
         if own:
             new = _reconcile_matched(event, own, candidates, action, names, weight, catalog, config, id_config)
+            if (presence_config or PresenceConfig()).checks_vision:
+                new = check_shopper_in_front(new, event, presence, presence_config)
         else:
             who = who_changed(event, reaches, presence, reach_config, presence_config)
             new = _unattributed(event, candidates, action, names, weight, who)
@@ -248,6 +250,25 @@ def who_changed(
     if len(reaching_shoppers(event, reaches, reach_config)) == 1:
         return attribute(event, reaches, reach_config)
     return in_front(event, presence, presence_config) or attribute(event, reaches, reach_config)
+
+
+def check_shopper_in_front(
+    lines: list[ReceiptLine], event: WeightEvent, presence: Presence | None,
+    presence_config: PresenceConfig | None = None,
+) -> list[ReceiptLine]:
+    """Lines of a weight event whose shopper was not standing in front of the changed plates go to
+    the shopper who was (the reason names vision's shopper). Kept when vision's shopper was there,
+    when nobody was, or without positions."""
+    found = in_front(event, presence, presence_config)
+    out = []
+    for line in lines:
+        if found is None or line.shopper in (None, found.shopper) or in_front(
+                event, presence, presence_config, among={line.shopper}) is not None:
+            out.append(line)
+            continue
+        out.append(replace(line, shopper=found.shopper, reason=f"{line.reason}; {found.reason}, shopper "
+                                                               f"{line.shopper} (vision's) was not there"))
+    return out
 
 
 def give_returns_to_holders(

@@ -12,10 +12,10 @@ from fusion_synth import T0, LogSpec, Step, make_log, write_events, write_record
 
 from fusion.errors import FormatError
 from fusion.pipeline import fuse_recording
-from fusion.presence import Presence, in_front, read_presence
+from fusion.presence import Presence, PresenceConfig, in_front, read_presence
 from fusion.reaches import REACH_COLUMNS
 from fusion.receipts import ReceiptLine
-from fusion.reconcile import give_returns_to_holders, who_changed
+from fusion.reconcile import check_shopper_in_front, give_returns_to_holders, who_changed
 from fusion.weight_events import WeightEvent
 
 CHIPS, COLA, SOAP = "0002", "0001", "0004"
@@ -180,3 +180,23 @@ def test_frame_rates_come_from_run_json_else_from_store_json(tmp_path):
         read_presence(tracks, tmp_path / "store.json")
     (tmp_path / "run.json").write_text(json.dumps({"cameras": {"cam0": {"fps": 5.0, "frames": 100}}}))
     assert read_presence(tracks, tmp_path / "store.json").positions["timestamp"].tolist() == [T0 + 2.0]
+
+
+def test_a_line_whose_shopper_was_not_at_the_plates_goes_to_the_shopper_who_was(tmp_path):
+    seen = presence(tmp_path, stands(1, 350, 3.0, 7.0), stands(2, 160, 3.0, 7.0), stands(3, 390, 3.0, 7.0))
+    def picked(shopper):
+        return ReceiptLine("confirmed", CHIPS, 1, "pick", T0 + 5.0, "A1", (3,), -120.0, None, "w0001", "fits",
+                           shopper=shopper)
+    [moved] = check_shopper_in_front([picked("2")], weight_event(), seen)  # 2 stood at plate 1
+    assert moved.shopper == "1" and moved.status == "confirmed"
+    assert moved.reason.endswith("shopper 2 (vision's) was not there")
+    assert check_shopper_in_front([picked("3")], weight_event(), seen) == [picked("3")]  # 3 was there too
+    assert check_shopper_in_front([picked("2")], weight_event(plates=(1,)), seen) == [picked("2")]
+    assert check_shopper_in_front([picked("2")], weight_event(), None) == [picked("2")]
+
+
+def test_checking_vision_is_a_setting_read_from_the_fuse_config():
+    assert PresenceConfig().checks_vision is True
+    assert PresenceConfig.from_dict({"checks_vision": False}).checks_vision is False
+    with pytest.raises(ValueError, match="true or false"):
+        PresenceConfig.from_dict({"checks_vision": "yes"})
