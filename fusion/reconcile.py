@@ -382,7 +382,10 @@ def _reconcile_matched(
     # be confirmed by its weight alone (a 1 kg rice bag weighs about what a 1 L water bottle does).
     on_plates = {sku for c in candidates for sku, _ in c.items}
     stocked = action == "return" or not candidates or set(claimed) <= on_plates
-    if fit >= config.confirm_fit and stocked:
+    # Vision's claim is a prior (x vision_prior), not a verdict: another explanation that fits the
+    # weight far better (two 48 g packs, not one 110 g box, for a 96 g change) corrects it.
+    rival = max((c.score for c in candidates if not set(claimed) & {s for s, _ in c.items}), default=0.0)
+    if fit >= config.confirm_fit and stocked and fit * config.vision_prior >= rival:
         reason = f"weight {event.delta_g:+.1f} g fits {_describe_items(claimed_items, names, weight)}"
         return [
             ReceiptLine(

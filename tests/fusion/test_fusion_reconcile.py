@@ -124,3 +124,15 @@ def test_vision_naming_the_wrong_shelf_is_matched_by_its_product_and_the_shelf_c
     (tea,) = [line for line in result.lines if line.sku == TEA]
     assert (tea.status, tea.shelf, tea.shopper) == ("confirmed", "B1", "2")
     assert [line.status for line in result.lines] == ["confirmed"] * 4
+
+
+def test_a_claim_that_barely_fits_is_corrected_when_the_plates_stock_a_far_better_fit(tmp_path):
+    # Two 50 g bars leave plate 4 (-104 g); vision says one 120 g bag of chips, stocked next door.
+    # 120 g is within the loose confirmation threshold of 104 g, but two bars fit far better.
+    steps = [Step("A1", 4, 5.3, -104.0)]
+    store = write_recording(tmp_path / "rec", make_log(LogSpec(duration_s=10.0, steps=steps, seed=4)))
+    result = fuse(store, tmp_path, [(5.0, "1", "pick", CHIPS, 1, "A1")])
+    assert [(x.status, x.sku, x.quantity, x.shopper) for x in result.lines] == [("corrected", BAR, 2, "1")]
+    # ...while a claim the weight fits well stays confirmed however other products fit
+    result = fuse(store, tmp_path, [(5.0, "1", "pick", BAR, 2, "A1")])
+    assert [(x.status, x.sku, x.quantity) for x in result.lines] == [("confirmed", BAR, 2)]
