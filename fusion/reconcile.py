@@ -17,9 +17,11 @@ in time order (so the live planogram learns from returns before later picks):
 - no vision event and nobody seen there -> ``unattributed`` lines (the best explanation, or sku '' if
   none).
 
-A return goes to a shopper holding the product: a returned product is given to another shopper
-when the one named holds none of it and somebody else does (the only holder, or the holder standing
-in front of the plates).
+Shoppers' tracked bodies (:mod:`fusion.presence`) check who: a line whose shopper was not in front
+of the changed plates goes to the shopper who was; a change over several plates explained by several
+products, with a different shopper in front of each, is split between them. A return goes to a
+shopper holding the product: a returned product is given to another shopper when the one named
+holds none of it and somebody else does (the only holder, or the holder standing in front).
 
 A vision event with no weight event is ``vision_only``: on a shelf with sensors it is likely a false
 pick and does not count toward the cart; on a shelf without sensors it counts.
@@ -213,6 +215,7 @@ def reconcile(
             who = who_changed(event, reaches, presence, reach_config, presence_config)
             new = _unattributed(event, candidates, action, names, weight, who)
         new = split_between_reaching(new, reaching_shoppers(event, reaches, reach_config))
+        new = split_by_plate(new, event, presence, plate_stock, presence_config)
         new = give_returns_to_holders(new, carts, event, presence, presence_config)
         for line in new:
             if line.sku:
@@ -250,6 +253,29 @@ def who_changed(
     if len(reaching_shoppers(event, reaches, reach_config)) == 1:
         return attribute(event, reaches, reach_config)
     return in_front(event, presence, presence_config) or attribute(event, reaches, reach_config)
+
+
+def split_by_plate(
+    lines: list[ReceiptLine], event: WeightEvent, presence: Presence | None,
+    plate_stock: dict[tuple[str, int], str], presence_config: PresenceConfig | None = None,
+) -> list[ReceiptLine]:
+    """A weight change over several plates explained by several products, with a different shopper in
+    front of each product's plates (two shoppers side by side taking at once): each line goes to the
+    shopper in front of the plates stocking its product. Kept when one shopper stood at all of them."""
+    if presence is None or len(event.plates) < 2 or len({line.sku for line in lines if line.sku}) < 2:
+        return lines
+    owners = {}
+    for sku in {line.sku for line in lines if line.sku}:
+        plates = tuple(p for p in event.plates if plate_stock.get((event.shelf, p)) == sku)
+        found = in_front(replace(event, plates=plates), presence, presence_config) if plates else None
+        if found is not None:
+            owners[sku] = found
+    if len({found.shopper for found in owners.values()}) < 2:
+        return lines
+    return [line if line.sku not in owners or owners[line.sku].shopper == line.shopper else
+            replace(line, shopper=owners[line.sku].shopper, status="reached" if line.status == "unattributed"
+                    else line.status, reason=f"{line.reason}; {owners[line.sku].reason}")
+            for line in lines]
 
 
 def check_shopper_in_front(

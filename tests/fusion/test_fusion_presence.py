@@ -18,7 +18,7 @@ from fusion.receipts import ReceiptLine
 from fusion.reconcile import check_shopper_in_front, give_returns_to_holders, who_changed
 from fusion.weight_events import WeightEvent
 
-CHIPS, COLA, SOAP = "0002", "0001", "0004"
+CHIPS, COLA, SOAP, BAR = "0002", "0001", "0004", "0003"
 FPS = 10.0
 # Shelf A1 seen by cam0 as four plates side by side, 100 px each from x = 100; B1 below it.
 ZONES = [{"shelf": "A1", "plates": [p], "polygon": [[100 * p, 50], [100 * p + 100, 50], [100 * p + 100, 100],
@@ -200,3 +200,16 @@ def test_checking_vision_is_a_setting_read_from_the_fuse_config():
     assert PresenceConfig.from_dict({"checks_vision": False}).checks_vision is False
     with pytest.raises(ValueError, match="true or false"):
         PresenceConfig.from_dict({"checks_vision": "yes"})
+
+
+def test_two_shoppers_taking_side_by_side_at_once_each_get_their_plates_product(tmp_path):
+    steps = [Step("A1", 3, 5.3, -120.0), Step("A1", 4, 5.35, -50.0)]  # one weight change over plates 3-4
+    recording = write_recording(tmp_path / "rec", make_log(LogSpec(duration_s=10.0, steps=steps, seed=11)))
+    (recording / "store.json").write_text(json.dumps(STORE))
+    run = tmp_path / "run"
+    run.mkdir()
+    write_events(run / "events.csv", [(5.2, "2", "pick", CHIPS, 1, "A1")])  # vision saw 2 take the chips
+    write_tracks(run / "tracks.csv", stands(1, 350, 3.0, 7.0), stands(2, 450, 3.0, 7.0))  # 1 at plate 3, 2 at 4
+    result = fuse_recording(recording, run, tmp_path / "out")
+    assert [w.plates for w in result.weight_events] == [(3, 4)]
+    assert sorted((x.shopper, x.sku) for x in result.lines) == [("1", CHIPS), ("2", BAR)]
