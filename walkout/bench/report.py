@@ -515,7 +515,7 @@ def summary(report: BenchReport) -> list[str]:
     if not metrics:
         lines.append("  nothing scored")
     for name, value in metrics.items():
-        lines.append(f"  {name:24s} {value:.3f}")
+        lines.append(f"  {name:28s} {value:.3f}")
     if not report.speed.measured:
         lines.append("  speed: no timings")
     else:
