@@ -684,8 +684,9 @@ def plot_trajectory(
 def plot_cart_timeline(run: Run, ax: Axes | None = None) -> Axes:
     """A Gantt chart over the run's time: per shopper, when they are in view (grey), their hand visits
     to shelf zones (coloured by shelf) and their events (▲ pick, ▼ return, coloured by the fusion status
-    of the receipt line, black when not fused); above them a row of truth events and a row of weight
-    events when there are any. Artists carry gids: presence, visit, event, truth_event, weight_event.
+    of the receipt line, black when not fused), and hollow, the receipt lines fusion gave them that
+    vision has no event for; above them a row of truth events and a row of weight events when there
+    are any. Artists carry gids: presence, visit, event, receipt_line, truth_event, weight_event.
     """
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -730,6 +731,13 @@ def plot_cart_timeline(run: Run, ax: Axes | None = None) -> Axes:
         y = y_of[("shopper", event["shopper"])]
         marker(event["t_s"], y, event["action"], STATUS_COLORS.get(status[i], "black"), "event")
         label(event["t_s"], y, _label(names, event["action"], event["sku"], int(event["quantity"])))
+    # Receipt lines vision has no event for on that shopper (a weight change given to the shopper
+    # seen there, or moved from vision's shopper): hollow, coloured by status.
+    own = run.receipts[(run.receipts["shopper"] != "") & (run.receipts["shopper"] != run.receipts["vision_shopper"])]
+    for _, line in own.iterrows():
+        y = y_of[("shopper", line["shopper"])]
+        marker(line["t_s"], y, line["action"], STATUS_COLORS.get(line["status"], "black"), "receipt_line", filled=False)
+        label(line["t_s"], y, _label(names, line["action"], line["sku"], int(line["quantity"])))
     if ("truth", "truth") in y_of:
         y = y_of[("truth", "truth")]
         for _, event in run.truth_events.iterrows():
@@ -752,7 +760,7 @@ def plot_cart_timeline(run: Run, ax: Axes | None = None) -> Axes:
     handles = [Patch(facecolor=c, edgecolor="black", linewidth=0.3, label=f"shelf {s}") for s, c in shelf_color.items()]
     handles += [Line2D([], [], marker=m, linestyle="none", color="black", markerfacecolor="none", label=a)
                 for m, a in (("^", "pick"), ("v", "return"))]
-    used = sorted(set(status)) if len(status) else []
+    used = sorted(set(status) | set(own["status"])) if len(status) or len(own) else []
     handles += [Line2D([], [], marker="s", linestyle="none", color=STATUS_COLORS[s], label=s) for s in used]
     if handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)

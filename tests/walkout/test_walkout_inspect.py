@@ -365,3 +365,16 @@ def test_truth_run_is_a_run_directory_of_the_truth_boxes(tmp_path, recording):
 def test_truth_run_needs_truth_boxes(tmp_path, recording):
     with pytest.raises(FormatError, match="boxes"):
         wi.write_truth_run(recording, tmp_path / "truth-run")
+
+
+def test_cart_timeline_draws_the_lines_fusion_gave_a_shopper_without_a_vision_event(tmp_path, recording):
+    run_dir = write_run(tmp_path, recording)
+    receipts = json.loads((run_dir / "receipts.json").read_text())
+    line = receipts["unattributed"]["lines"].pop()  # the weight change no vision event explains...
+    receipts["shoppers"]["2"]["lines"].append({**line, "status": "reached"})  # ...given to shopper 2
+    (run_dir / "receipts.json").write_text(json.dumps(receipts))
+    ax = wi.plot_cart_timeline(wi.load_run(run_dir, recording))
+    (marker,) = gids(ax, "receipt_line")
+    assert matplotlib.colors.to_hex(marker.get_color()) == matplotlib.colors.to_hex(wi.STATUS_COLORS["reached"])
+    assert marker.get_ydata()[0] == 0  # shopper 2's row (rows from the bottom: shopper 2, shopper 1, ...)
+    assert "reached" in [t.get_text() for t in ax.get_legend().get_texts()]
