@@ -32,8 +32,8 @@ GROUPS = (
     ("crowded", 3, ["--same-shelf", "0.6", "--crossing", "0.8", "--wrong-return", "0.5", "--lighting-change", "0.3",
                     "--motion-blur", "3", "--jpeg-quality", "60"]),
 )
-METRICS = ("product_f1", "attributed_f1", "receipt_accuracy", "cart_f1", "fused_receipt_accuracy", "hota", "idf1",
-           "realtime_factor")
+METRICS = ("product_f1", "attributed_f1", "receipt_accuracy", "fused_product_f1", "fused_attributed_f1",
+           "fused_receipt_accuracy", "fused_cart_f1", "store_f1", "hota", "idf1", "realtime_factor")
 
 
 def render(out: Path, seed: int, shoppers: int, options: list[str], duration_s: float) -> Path:
