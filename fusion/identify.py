@@ -13,10 +13,11 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from fusion.settings import settings_from_dict
 from fusion.weight_events import WeightEvent
 
 log = logging.getLogger(__name__)
@@ -58,11 +59,7 @@ class IdentifyConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> IdentifyConfig:
-        types = {f.name: f.type for f in fields(cls)}
-        unknown = set(data) - set(types)
-        if unknown:
-            raise ValueError(f"unknown identify setting(s): {', '.join(sorted(unknown))}")
-        return cls(**{k: int(v) if types[k] == "int" else float(v) for k, v in data.items()})
+        return settings_from_dict(cls, data, "identify")
 
 
 @dataclass(frozen=True)

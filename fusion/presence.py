@@ -13,7 +13,7 @@ start_timestamp and the zone polygons naming a shelf and plates), read by :func:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ import pandas as pd
 
 from fusion.errors import FormatError
 from fusion.reaches import Attribution
+from fusion.settings import settings_from_dict
 from fusion.tables import _read_csv
 from fusion.weight_events import WeightEvent
 
@@ -50,18 +51,7 @@ class PresenceConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> PresenceConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown presence setting(s): {', '.join(sorted(unknown))}")
-        def typed(key, value):
-            if key == "checks_vision":
-                if not isinstance(value, bool):
-                    raise ValueError(f"presence setting checks_vision must be true or false, not {value!r}")
-                return value
-            return int(value) if key == "min_frames" else float(value)
-
-        return cls(**{k: typed(k, v) for k, v in data.items()})
+        return settings_from_dict(cls, data, "presence")
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,14 @@ number of frames the hand was seen inside.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from fusion.errors import FormatError
+from fusion.settings import settings_from_dict
 from fusion.tables import _read_csv
 from fusion.weight_events import WeightEvent
 
@@ -55,11 +56,7 @@ class ReachConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> ReachConfig:
-        known = {f.name: f.type for f in fields(cls)}
-        unknown = set(data) - set(known)
-        if unknown:
-            raise ValueError(f"unknown reach setting(s): {', '.join(sorted(unknown))}")
-        return cls(**{k: (int(v) if k == "min_frames" else float(v)) for k, v in data.items()})
+        return settings_from_dict(cls, data, "reach")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,7 @@ from fusion.identify import Candidate, IdentifyConfig, LivePlanogram, fits, iden
 from fusion.presence import Presence, PresenceConfig, in_front
 from fusion.reaches import Attribution, ReachConfig, attribute, reaching_shoppers
 from fusion.receipts import ReceiptLine
+from fusion.settings import settings_from_dict
 from fusion.weight_events import WeightEvent
 
 log = logging.getLogger(__name__)
@@ -71,11 +72,7 @@ class ReconcileConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> ReconcileConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown reconcile setting(s): {', '.join(sorted(unknown))}")
-        return cls(**{k: float(v) for k, v in data.items()})
+        return settings_from_dict(cls, data, "reconcile")
 
 
 _INFEASIBLE = 1e6

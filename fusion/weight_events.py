@@ -17,12 +17,13 @@ between plates) is dropped.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.ndimage import median_filter
 
+from fusion.settings import settings_from_dict
 from fusion.weights import WeightLog
 
 log = logging.getLogger(__name__)
@@ -60,11 +61,7 @@ class WeightEventConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> WeightEventConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown weight-event setting(s): {', '.join(sorted(unknown))}")
-        return cls(**{k: float(v) if k != "adjacent_plates" else int(v) for k, v in data.items()})
+        return settings_from_dict(cls, data, "weight-event")
 
     def to_dict(self) -> dict:
         return asdict(self)

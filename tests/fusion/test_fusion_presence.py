@@ -213,3 +213,13 @@ def test_two_shoppers_taking_side_by_side_at_once_each_get_their_plates_product(
     result = fuse_recording(recording, run, tmp_path / "out")
     assert [w.plates for w in result.weight_events] == [(3, 4)]
     assert sorted((x.shopper, x.sku) for x in result.lines) == [("1", CHIPS), ("2", BAR)]
+
+
+def test_fuse_config_sections_convert_their_values_and_refuse_unknown_keys():
+    from fusion.pipeline import FuseConfig
+
+    config = FuseConfig.from_dict({"presence": {"min_frames": 3.0, "checks_vision": False}, "reach": {"window_s": 2}})
+    assert (config.presence.min_frames, config.presence.checks_vision, config.reach.window_s) == (3, False, 2.0)
+    assert isinstance(config.presence.min_frames, int) and isinstance(config.reach.window_s, float)
+    with pytest.raises(ValueError, match="unknown reach setting"):
+        FuseConfig.from_dict({"reach": {"widow_s": 2}})
