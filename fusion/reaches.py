@@ -25,7 +25,7 @@ import pandas as pd
 
 from fusion.errors import FormatError
 from fusion.settings import settings_from_dict
-from fusion.tables import _read_csv
+from fusion.tables import _read_csv, parse_plates
 from fusion.weight_events import WeightEvent
 
 REACH_COLUMNS = ("camera", "shopper", "shelf", "plates", "start", "end", "frames")
@@ -87,10 +87,6 @@ def read_reaches(path: str | Path) -> pd.DataFrame:
     return table
 
 
-def _plates(text: str) -> set[int]:
-    return {int(p) for p in str(text).split(";") if p.strip().lstrip("-").isdigit()}
-
-
 def attribute(event: WeightEvent, reaches: pd.DataFrame | None, config: ReachConfig | None = None) -> Attribution | None:
     """The shopper whose hand reached the weight event's shelf closest in time (plates that changed
     preferred; another shelf's zone only when nobody reached this one), or None when no reach lies
@@ -108,7 +104,7 @@ def attribute(event: WeightEvent, reaches: pd.DataFrame | None, config: ReachCon
     if not inside.any():
         return None
     changed = set(event.plates)
-    other_plate = np.array([bool(changed) and bool(p := _plates(text)) and not (p & changed)
+    other_plate = np.array([bool(changed) and bool(p := set(parse_plates(text))) and not (p & changed)
                             for text in near["plates"]], dtype=bool)
     cost = gap + config.other_plate_s * (other_plate & same_shelf) + config.other_shelf_s * ~same_shelf
     cost = np.where(inside, cost, np.inf)
@@ -132,7 +128,7 @@ def reaching_shoppers(event: WeightEvent, reaches: pd.DataFrame | None, config: 
     near = reaches[(reaches["shelf"] == event.shelf) & (reaches["frames"] >= config.min_frames)]
     changed = set(event.plates)
     if changed:
-        near = near[np.array([not (p := _plates(text)) or bool(p & changed) for text in near["plates"]], dtype=bool)]
+        near = near[np.array([not (p := set(parse_plates(text))) or bool(p & changed) for text in near["plates"]], dtype=bool)]
     gap = np.maximum.reduce([np.zeros(len(near)), near["start"].to_numpy(float) - event.end,
                              event.start - near["end"].to_numpy(float)])
     during = near[gap <= config.during_s].sort_values("start", kind="stable")

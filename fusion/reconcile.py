@@ -43,6 +43,7 @@ from fusion.presence import Presence, PresenceConfig, in_front
 from fusion.reaches import Attribution, ReachConfig, attribute, reaching_shoppers
 from fusion.receipts import ReceiptLine
 from fusion.settings import settings_from_dict
+from fusion.tables import parse_plates
 from fusion.weight_events import WeightEvent
 
 log = logging.getLogger(__name__)
@@ -234,7 +235,7 @@ def reconcile(
         lines.append(
             ReceiptLine(
                 "vision_only", v["sku"], v["quantity"], v["action"], v["timestamp"], v["shelf"],
-                _plates(v["plates"]), None, v, None, reason, shopper=v["shopper"], counted=not weighted,
+                parse_plates(v["plates"]), None, v, None, reason, shopper=v["shopper"], counted=not weighted,
             )
         )
     return sorted(lines, key=lambda x: (x.timestamp, x.shelf, x.sku))
@@ -345,10 +346,6 @@ def split_between_reaching(lines: list[ReceiptLine], shoppers: list[str]) -> lis
         out.extend(replace(line, quantity=1, shopper=other, status="reached", vision=None, reason=line.reason + note)
                    for other in others)
     return out
-
-
-def _plates(text: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in str(text).split(";") if p.strip().lstrip("-").isdigit())
 
 
 def _unattributed(

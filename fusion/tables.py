@@ -26,6 +26,12 @@ ACTIONS = ("pick", "return")
 MAX_UNIX_SECONDS = 1e11
 
 
+def parse_plates(text: object) -> tuple[int, ...]:
+    """A ``plates`` cell (';'-separated plate numbers, may be empty) -> the plate numbers; anything that
+    is not a whole number is skipped."""
+    return tuple(int(p) for p in str(text).split(";") if p.strip().lstrip("-").isdigit())
+
+
 def _report(problems: list[FormatError] | None, error: FormatError) -> None:
     if problems is None:
         raise error
