@@ -128,23 +128,23 @@ def _frame_rates(run_path: Path) -> dict[str, float]:
         return {}
 
 
-def in_front(event: WeightEvent, presence: Presence | None, config: PresenceConfig | None = None,
-             among: set[str] | None = None) -> Attribution | None:
-    """The tracked shopper standing closest (horizontally, median over the change) to the changed
-    plates' zones, among ``among`` when given; None when nobody's box overlaps them."""
+def shoppers_in_front(event: WeightEvent, presence: Presence | None,
+                      config: PresenceConfig | None = None) -> pd.DataFrame:
+    """The tracked shoppers whose boxes overlapped the changed plates' zones horizontally (median over
+    the change, see :class:`PresenceConfig`), closest first: index shopper, columns ``offset`` (median
+    distance to the plates' centre over the overlap bound) and ``px`` (that distance in pixels). A
+    shopper seen by several cameras counts by their closest view. Empty without positions."""
     config = config or PresenceConfig()
+    standing = pd.DataFrame({"offset": pd.Series(dtype=float), "px": pd.Series(dtype=float)})
     if presence is None or presence.positions.empty:
-        return None
+        return standing
     spans = presence.spans[presence.spans["shelf"] == event.shelf]
     if event.plates:
         spans = spans[spans["plate"].isin([*event.plates, -1])]
     positions = presence.positions
     window = positions[(positions["timestamp"] >= event.start - config.before_s)
                        & (positions["timestamp"] <= event.end + config.after_s)]
-    if among is not None:
-        window = window[window["shopper"].isin(among)]
-    best: tuple[float, str, float] | None = None
-    rivals: set[str] = set()
+    parts = []
     for camera, own_spans in spans.groupby("camera"):
         x_min, x_max = float(own_spans["x_min"].min()), float(own_spans["x_max"].max())
         here = window[window["camera"] == camera]
@@ -155,17 +155,32 @@ def in_front(event: WeightEvent, presence: Presence | None, config: PresenceConf
         per = pd.DataFrame({"shopper": here["shopper"], "offset": centre / reach.clip(lower=1e-6),
                             "px": centre}).groupby("shopper").agg(offset=("offset", "median"), px=("px", "median"),
                                                                   frames=("px", "size"))
-        per = per[(per["frames"] >= config.min_frames) & (per["offset"] <= config.max_offset)]
-        rivals |= set(per.index)
-        for shopper, row in per.iterrows():
-            if best is None or row["offset"] < best[0]:
-                best = (float(row["offset"]), str(shopper), float(row["px"]))
-    if best is None:
+        parts.append(per[(per["frames"] >= config.min_frames) & (per["offset"] <= config.max_offset)])
+    if parts:
+        standing = pd.concat(parts)[["offset", "px"]].sort_values("offset", kind="stable")
+        standing = standing[~standing.index.duplicated()]
+    return standing
+
+
+def closest_in_front(event: WeightEvent, standing: pd.DataFrame) -> Attribution | None:
+    """The first of :func:`shoppers_in_front`'s table (the closest), with the others named in the
+    reason; None when the table is empty."""
+    if standing.empty:
         return None
-    _, shopper, px = best
+    shopper, px = str(standing.index[0]), float(standing["px"].iloc[0])
     plates = ",".join(str(p) for p in event.plates) or "all"
     reason = f"shopper {shopper} stood in front of {event.shelf} plates {plates} ({px:.0f} px off their centre)"
-    others = sorted(rivals - {shopper})
+    others = sorted(str(s) for s in standing.index[1:])
     if others:
         reason += f", the closest of {', '.join([shopper, *others])}"
     return Attribution(shopper, reason)
+
+
+def in_front(event: WeightEvent, presence: Presence | None, config: PresenceConfig | None = None,
+             among: set[str] | None = None) -> Attribution | None:
+    """The tracked shopper standing closest (horizontally, median over the change) to the changed
+    plates' zones, among ``among`` when given; None when nobody's box overlaps them."""
+    standing = shoppers_in_front(event, presence, config)
+    if among is not None:
+        standing = standing[standing.index.isin(list(among))]
+    return closest_in_front(event, standing)

@@ -39,7 +39,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from fusion.identify import Candidate, IdentifyConfig, LivePlanogram, fits, identify
-from fusion.presence import Presence, PresenceConfig, in_front
+from fusion.presence import Presence, PresenceConfig, closest_in_front, in_front, shoppers_in_front
 from fusion.reaches import Attribution, ReachConfig, attribute, reaching_shoppers
 from fusion.receipts import ReceiptLine
 from fusion.settings import settings_from_dict
@@ -283,11 +283,11 @@ def check_shopper_in_front(
     """Lines of a weight event whose shopper was not standing in front of the changed plates go to
     the shopper who was (the reason names vision's shopper). Kept when vision's shopper was there,
     when nobody was, or without positions."""
-    found = in_front(event, presence, presence_config)
+    standing = shoppers_in_front(event, presence, presence_config)
+    found = closest_in_front(event, standing)
     out = []
     for line in lines:
-        if found is None or line.shopper in (None, found.shopper) or in_front(
-                event, presence, presence_config, among={line.shopper}) is not None:
+        if found is None or line.shopper is None or line.shopper in standing.index:
             out.append(line)
             continue
         out.append(replace(line, shopper=found.shopper, reason=f"{line.reason}; {found.reason}, shopper "
