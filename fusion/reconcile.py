@@ -271,8 +271,7 @@ def split_by_plate(
     if len({found.shopper for found in owners.values()}) < 2:
         return lines
     return [line if line.sku not in owners or owners[line.sku].shopper == line.shopper else
-            replace(line, shopper=owners[line.sku].shopper, status="reached" if line.status == "unattributed"
-                    else line.status, reason=f"{line.reason}; {owners[line.sku].reason}")
+            _given_to(line, owners[line.sku].shopper, f"; {owners[line.sku].reason}")
             for line in lines]
 
 
@@ -290,8 +289,7 @@ def check_shopper_in_front(
         if found is None or line.shopper is None or line.shopper in standing.index:
             out.append(line)
             continue
-        out.append(replace(line, shopper=found.shopper, reason=f"{line.reason}; {found.reason}, shopper "
-                                                               f"{line.shopper} (vision's) was not there"))
+        out.append(_given_to(line, found.shopper, f"; {found.reason}, shopper {line.shopper} (vision's) was not there"))
     return out
 
 
@@ -317,8 +315,7 @@ def give_returns_to_holders(
             out.append(line)
             continue
         had = "nobody was seen" if line.shopper is None else f"shopper {line.shopper} held none"
-        out.append(replace(line, shopper=holder, status="reached" if line.status == "unattributed" else line.status,
-                           reason=f"{line.reason}; given to shopper {holder}, who held {line.sku} ({had})"))
+        out.append(_given_to(line, holder, f"; given to shopper {holder}, who held {line.sku} ({had})"))
     return out
 
 
@@ -340,12 +337,16 @@ def split_between_reaching(lines: list[ReceiptLine], shoppers: list[str]) -> lis
             out.append(line)
             continue
         note = f"; {line.quantity} items split between shoppers {', '.join([owner, *others])}, all reaching there"
-        status = "reached" if line.status == "unattributed" else line.status
-        out.append(replace(line, quantity=line.quantity - len(others), shopper=owner, status=status,
-                           reason=line.reason + note))
-        out.extend(replace(line, quantity=1, shopper=other, status="reached", vision=None, reason=line.reason + note)
-                   for other in others)
+        out.append(_given_to(line, owner, note, quantity=line.quantity - len(others)))
+        out.extend(_given_to(line, other, note, quantity=1, status="reached", vision=None) for other in others)
     return out
+
+
+def _given_to(line: ReceiptLine, shopper: str, note: str, **changes) -> ReceiptLine:
+    """``line`` given to ``shopper`` with ``note`` added to its reason; an ``unattributed`` line becomes
+    ``reached`` (``changes`` may set other fields, or the status, outright)."""
+    status = "reached" if line.status == "unattributed" else line.status
+    return replace(line, **{"shopper": shopper, "status": status, "reason": line.reason + note, **changes})
 
 
 def _unattributed(
