@@ -946,7 +946,7 @@ def write_truth_run(recording: str | Path, out_dir: str | Path, *, min_visible: 
     the event stage without a detector. Raises FormatError when a camera has no truth boxes.
     """
     from fusion.tables import write_csv_atomic, write_events, write_json_atomic
-    from vision.events import REACH_COLUMNS, EventConfig, PickEvent, decide_events, find_reaches
+    from vision.events import EventConfig, PickEvent, decide_events, find_reaches
     from vision.timeline import build_timelines, timelines_document
     from vision.zones import ShelfZone
 
@@ -987,7 +987,7 @@ def write_truth_run(recording: str | Path, out_dir: str | Path, *, min_visible: 
     all_events.sort(key=lambda e: e.timestamp)
     write_csv_atomic(pd.concat(tracks_all, ignore_index=True), out / "tracks.csv", float_format="%.2f")
     write_csv_atomic(pd.concat(hands_all, ignore_index=True), out / "hands.csv", float_format="%.3f")
-    write_csv_atomic(pd.concat(reaches_all, ignore_index=True).reindex(columns=list(REACH_COLUMNS)), out / "reaches.csv")
+    write_csv_atomic(pd.concat(reaches_all, ignore_index=True), out / "reaches.csv")
     frame = pd.DataFrame([e.to_dict() for e in all_events]).drop(columns=["version"], errors="ignore")
     write_events(frame.reindex(columns=list(EVENTS_SCHEMA)), out / "events.csv", predicted=True)
     write_json_atomic(timelines_document(rec.name, build_timelines(all_events)), out / "timeline.json")
