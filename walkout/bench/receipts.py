@@ -35,6 +35,7 @@ from pathlib import Path
 import pandas as pd
 
 from fusion.errors import FormatError
+from fusion.tables import EVENT_COLUMNS, PREDICTED_EXTRA_COLUMNS
 from walkout.bench.counts import Counts
 from walkout.bench.inputs import read_json
 
@@ -218,6 +219,5 @@ def receipt_events(path: Path) -> pd.DataFrame:
                 })
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise FormatError(path, f"malformed receipt line of shopper {shopper or 'unattributed'}: {exc}") from None
-    columns = ["timestamp", "shopper", "action", "sku", "quantity", "shelf", "plates", "camera", "frame", "confidence"]
-    frame = pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=[*EVENT_COLUMNS, *PREDICTED_EXTRA_COLUMNS])
     return frame.sort_values("timestamp", kind="stable", ignore_index=True)

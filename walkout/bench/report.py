@@ -116,16 +116,12 @@ class BenchReport:
     def metrics(self) -> dict[str, float]:
         """Overall figures by --fail-under name; a metric that was not measured is absent."""
         out: dict[str, float] = {}
-        if (events := self.events) is not None:
-            for level in ("product", "attributed"):
-                counts = getattr(events, level)
-                for ratio in ("precision", "recall", "f1"):
-                    out[f"{level}_{ratio}"] = getattr(counts, ratio)
-        if (fused := self.fused_events) is not None:
-            for level in ("product", "attributed"):
-                counts = getattr(fused, level)
-                for ratio in ("precision", "recall", "f1"):
-                    out[f"fused_{level}_{ratio}"] = getattr(counts, ratio)
+        for prefix, events in (("", self.events), ("fused_", self.fused_events)):
+            if events is not None:
+                for level in ("product", "attributed"):
+                    counts = getattr(events, level)
+                    for ratio in ("precision", "recall", "f1"):
+                        out[f"{prefix}{level}_{ratio}"] = getattr(counts, ratio)
         if (carts := self.carts) is not None:
             out["receipt_accuracy"] = carts.receipt_accuracy
             out["cart_f1"] = carts.units.f1
