@@ -1,6 +1,6 @@
 """One config object for `walkout run`, loadable from TOML or YAML.
 
-Sections mirror the stages: ``[detector]``, ``[held]``, ``[tracking]``, ``[hands]``, ``[events]``,
+Sections mirror the stages: ``[detector]``, ``[held]``, ``[tracking]``, ``[reid]``, ``[hands]``, ``[events]``,
 and ``[pipeline]`` for the rest. Unknown keys are errors (a typo must not silently do nothing).
 """
 
@@ -19,6 +19,7 @@ from vision.events import EventConfig
 from vision.hand_detector import HandDetectorConfig
 from vision.hands import HandConfig
 from vision.products import HeldConfig
+from vision.reid import ReidConfig
 from vision.tracking import TrackingConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +41,7 @@ class PipelineConfig:
         default_factory=lambda: HandDetectorConfig(model_path=str(DEFAULT_HAND_MODEL))
     )
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    reid: ReidConfig = field(default_factory=ReidConfig)
     hands: HandConfig = field(default_factory=HandConfig)
     events: EventConfig = field(default_factory=EventConfig)
     batch_frames: int = 8
@@ -54,6 +56,7 @@ SECTIONS = {
     "held": HeldConfig,
     "hand_detector": HandDetectorConfig,
     "tracking": TrackingConfig,
+    "reid": ReidConfig,
     "hands": HandConfig,
     "events": EventConfig,
 }

@@ -36,6 +36,7 @@ from vision.events import HAND_COLUMNS, REACH_COLUMNS, PickEvent, decide_events,
 from vision.hand_detector import HandDetector
 from vision.hands import OWNER_KEY, HandAssociator
 from vision.products import HeldItemClassifier, held_after_reach, held_from_boxes, held_near_hands
+from vision.reid import describe, repair_identities
 from vision.timeline import build_timelines, timelines_document
 from vision.tracking import ShopperTracker
 from vision.zones import ShelfZone, check_zones, zone_of_points
@@ -185,6 +186,7 @@ def process_camera(
         models.detector.reset()  # landmark trackers (MediaPipe) keep state across frames
     stages = {"decode": 0.0, "detect": 0.0, "track": 0.0, "events": 0.0}
     track_rows: list[np.ndarray] = []
+    appearance: list[np.ndarray] = []
     hand_rows: list[pd.DataFrame] = []
     index = 0
     started = time.perf_counter()
@@ -217,6 +219,8 @@ def process_camera(
                         np.full(len(tracked), frame_index), tracked.tracker_id, tracked.xyxy,
                         tracked.confidence if tracked.confidence is not None else np.ones(len(tracked)),
                     ]))
+                    if config.reid.enabled:
+                        appearance.append(describe(frames[offset], tracked.xyxy, config.reid))
                 products = dets[dets.data["role"] == (ROLE_HELD if models.held_items else ROLE_PRODUCT)]
                 owned_hands.append((frame_index, hands, products))
             t3 = time.perf_counter()
@@ -240,6 +244,12 @@ def process_camera(
         log.warning("%s: decoded %d frames but the header claims %d (truncated video?)", video, index, claimed)
     t4 = time.perf_counter()
     hands_table = pd.concat(hand_rows, ignore_index=True) if hand_rows else pd.DataFrame(columns=HAND_COLUMNS)
+    tracks = pd.DataFrame(np.vstack(track_rows) if track_rows else np.empty((0, 7)), columns=TRACK_COLUMNS)
+    tracks = tracks.astype({"frame": int, "track_id": int})
+    if appearance:
+        tracks, hands_table = _repair_identities(tracks, hands_table, np.vstack(appearance), fps, config, video)
+    stages["track"] += time.perf_counter() - t4
+    t4 = time.perf_counter()
     if models.reach:
         hands_table = held_after_reach(hands_table, config.held.reach_min_frames)
     events, _ = decide_events(
@@ -249,13 +259,30 @@ def process_camera(
     reaches = find_reaches(hands_table, zones, camera=camera.id, start_timestamp=camera.start_timestamp, fps=fps,
                            config=config.events)
     stages["events"] += time.perf_counter() - t4
-    tracks = pd.DataFrame(np.vstack(track_rows) if track_rows else np.empty((0, 7)), columns=TRACK_COLUMNS)
-    tracks = tracks.astype({"frame": int, "track_id": int})
     total = time.perf_counter() - started
     timing = {"frames": index, "video_s": index / fps, "total_s": total, "stages_s": stages}
     log.info("%s/%s: %d frames, %d shopper track(s), %d event(s), %.1f fps",
              recording.name, camera.id, index, tracks["track_id"].nunique(), len(events), index / max(total, 1e-9))
     return CameraResult(camera.id, events, tracks, hands_table, index, fps, timing, reaches)
+
+
+def _repair_identities(
+    tracks: pd.DataFrame, hands: pd.DataFrame, descriptors: np.ndarray, fps: float, config: PipelineConfig, video: Path
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Undo id swaps at contacts (vision.reid): renames track ids in ``tracks`` and hand owners in ``hands``."""
+    frames, ids = tracks["frame"].to_numpy(int), tracks["track_id"].to_numpy(int)
+    labels, swaps = repair_identities(frames, ids, tracks[["x1", "y1", "x2", "y2"]].to_numpy(float), descriptors,
+                                      fps, config.reid)
+    for swap in swaps:
+        log.info("%s: shopper ids %d and %d exchanged from frame %d (colours: kept %.3f, swapped %.3f)",
+                 video, swap.a, swap.b, swap.frame, swap.kept, swap.swapped)
+    if not swaps:
+        return tracks, hands
+    renamed = pd.DataFrame({"frame": frames, "owner": ids, "new_owner": labels})
+    if len(hands):
+        hands = hands.merge(renamed, on=["frame", "owner"], how="left", sort=False)
+        hands["owner"] = hands.pop("new_owner").fillna(hands["owner"]).astype(int)
+    return tracks.assign(track_id=labels), hands
 
 
 def _pose_owners(person: np.ndarray, tracked: sv.Detections) -> np.ndarray:

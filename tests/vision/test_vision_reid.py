@@ -1,0 +1,142 @@
+"""Identity repair: a track id that swapped shoppers at a contact is given back by the shoppers' colours."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from vision.reid import ReidConfig, bhattacharyya, describe, repair_identities
+
+RED, BLUE, GREEN = (0, 0, 220), (220, 60, 0), (40, 200, 40)
+FPS = 10.0
+
+
+def walk(colours: dict[int, tuple], paths: dict[int, list], size=(200, 420)):
+    """Draw shoppers (40 x 80 px boxes) on a grey floor; return per-row frames, who, boxes, descriptors."""
+    frames, who, boxes, descriptors = [], [], [], []
+    length = max(len(p) for p in paths.values())
+    for f in range(length):
+        image = np.full((*size, 3), 128, np.uint8)
+        rows = []
+        for shopper, path in paths.items():
+            if f < len(path) and path[f] is not None:
+                x = path[f]
+                box = np.array([x, 60, x + 40, 140], float)
+                cv2.rectangle(image, (int(x), 60), (int(x) + 40, 140), colours[shopper], -1)
+                rows.append((shopper, box))
+        if rows:
+            xyxy = np.array([b for _, b in rows])
+            descriptors.append(describe(image, xyxy, ReidConfig()))
+            frames += [f] * len(rows)
+            who += [s for s, _ in rows]
+            boxes.append(xyxy)
+    return np.array(frames), np.array(who), np.vstack(boxes), np.vstack(descriptors)
+
+
+def crossing(n: int = 40):
+    """Red walks right, blue walks left; they pass each other in the middle frames."""
+    return {1: list(np.linspace(40, 340, n)), 2: list(np.linspace(340, 40, n))}
+
+
+def swapped_after(frames, who, frame):
+    """A tracker that exchanged the two shoppers' ids from ``frame`` on."""
+    return np.where(frames >= frame, 3 - who, who)
+
+
+def test_a_box_colour_is_its_histogram_peak_and_histograms_sum_to_one():
+    image = np.full((100, 100, 3), 128, np.uint8)
+    cv2.rectangle(image, (10, 10), (50, 90), RED, -1)
+    cv2.rectangle(image, (60, 10), (95, 90), BLUE, -1)
+    red, blue = describe(image, np.array([[10, 10, 50, 90], [60, 10, 95, 90]], float), ReidConfig())
+    assert red.sum() == pytest.approx(1) and blue.sum() == pytest.approx(1)
+    assert bhattacharyya(red, red) == pytest.approx(0, abs=1e-6)
+    assert bhattacharyya(red, blue) > 0.9
+    assert describe(image, np.empty((0, 4)), ReidConfig()).shape == (0, 64)
+    outside = describe(image, np.array([[300, 300, 350, 380]], float), ReidConfig())
+    assert np.allclose(outside, 1 / 64)  # nothing to see: uniform, not a crash
+
+
+def test_ids_exchanged_when_two_shoppers_cross_are_given_back():
+    frames, who, boxes, descriptors = walk({1: RED, 2: BLUE}, crossing())
+    tracked = swapped_after(frames, who, 20)
+    labels, swaps = repair_identities(frames, tracked, boxes, descriptors, FPS, ReidConfig())
+    assert len(swaps) == 1
+    # Each shopper carries one id from start to end (the pivot lands inside the contact).
+    outside_contact = (frames < 15) | (frames > 25)
+    for shopper in (1, 2):
+        assert len(set(labels[(who == shopper) & outside_contact])) == 1
+    assert labels[(who == 1) & (frames < 10)][0] == 1  # ids keep their first owner
+    # One id never has two boxes in one frame.
+    assert not pd.DataFrame({"f": frames, "id": labels}).duplicated().any()
+
+
+def test_a_tracker_that_kept_the_ids_right_is_left_alone():
+    frames, who, boxes, descriptors = walk({1: RED, 2: BLUE}, crossing())
+    labels, swaps = repair_identities(frames, who, boxes, descriptors, FPS, ReidConfig())
+    assert swaps == [] and np.array_equal(labels, who)
+
+
+def test_look_alikes_are_not_swapped_on_a_guess():
+    frames, who, boxes, descriptors = walk({1: RED, 2: RED}, crossing())
+    tracked = swapped_after(frames, who, 20)
+    labels, swaps = repair_identities(frames, tracked, boxes, descriptors, FPS, ReidConfig())
+    assert swaps == [] and np.array_equal(labels, tracked)
+
+
+def test_a_track_that_slid_onto_the_shopper_of_a_track_that_ended_takes_that_tracks_id():
+    # Red stands at x=100 and is hidden from frame 20; blue walks in and stops beside it at x=120.
+    # The tracker follows blue with id 2 until frame 22, then its id 1 (red's) jumps onto blue.
+    n = 45
+    red = [100.0 if f < 20 else None for f in range(n)]
+    blue = [None] * 10 + list(np.linspace(300, 120, 10)) + [120.0] * (n - 20)
+    frames, who, boxes, descriptors = walk({1: RED, 2: BLUE}, {1: red, 2: blue})
+    tracked = np.where((who == 2) & (frames > 22), 1, who)
+    labels, swaps = repair_identities(frames, tracked, boxes, descriptors, FPS, ReidConfig())
+    assert len(swaps) == 1 and swaps[0].frame == 23
+    assert set(labels[who == 2]) == {2} and set(labels[who == 1]) == {1}
+
+
+def test_repair_can_be_switched_off():
+    frames, who, boxes, descriptors = walk({1: RED, 2: BLUE}, crossing())
+    tracked = swapped_after(frames, who, 20)
+    labels, swaps = repair_identities(frames, tracked, boxes, descriptors, FPS, ReidConfig(enabled=False))
+    assert swaps == [] and np.array_equal(labels, tracked)
+
+
+def test_three_shoppers_only_the_crossing_pair_is_repaired():
+    n = 40
+    paths = {**crossing(n), 3: [200.0] * n}
+    # Green stands still below the crossing pair: far enough not to touch them.
+    frames, who, boxes, descriptors = walk({1: RED, 2: BLUE, 3: GREEN}, paths, size=(400, 420))
+    low = who == 3
+    boxes[low] += [0, 200, 0, 200]
+    tracked = np.where(low, 3, swapped_after(frames, who, 20))
+    labels, swaps = repair_identities(frames, tracked, boxes, descriptors, FPS, ReidConfig())
+    assert [sorted((s.a, s.b)) for s in swaps] == [[1, 2]]
+    assert set(labels[low]) == {3}
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="centre_fraction"):
+        ReidConfig(centre_fraction=0)
+    with pytest.raises(ValueError, match="bins"):
+        ReidConfig(hue_bins=0)
+
+
+def test_hand_owners_follow_the_renamed_tracks():
+    from walkout.config import PipelineConfig
+    from walkout.pipeline import _repair_identities
+
+    frames, who, boxes, descriptors = walk({1: RED, 2: BLUE}, crossing())
+    tracked = swapped_after(frames, who, 20)
+    tracks = pd.DataFrame({"frame": frames, "track_id": tracked, "x1": boxes[:, 0], "y1": boxes[:, 1],
+                           "x2": boxes[:, 2], "y2": boxes[:, 3], "confidence": 0.9})
+    # Each shopper's hand, owned (as the tracker said) by the id the shopper's box carried.
+    hands = pd.DataFrame({"frame": frames, "owner": tracked, "x": boxes[:, 2], "y": boxes[:, 3],
+                          "zone": -1, "sku": "", "count": 0, "sku_confidence": 0.0, "shopper": who})
+    new_tracks, new_hands = _repair_identities(tracks, hands, descriptors, FPS, PipelineConfig(), "cam0.mp4")
+    assert np.array_equal(new_hands["owner"].to_numpy(), new_tracks["track_id"].to_numpy())
+    late = new_hands["frame"] > 30
+    assert set(new_hands.loc[late & (new_hands["shopper"] == 1), "owner"]) == {1}
