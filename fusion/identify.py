@@ -39,6 +39,8 @@ class IdentifyConfig:
     neighbour_plates: plates this far away count as neighbours.
     taken_prior: prior of "one item taken earlier is put back" (scored on its measured weight).
     measured_tolerance_frac: relative tolerance of a measured item weight (1 sigma).
+    untaken_prior: prior factor, for a gain, per item of a product nobody has taken yet (by the
+        weights so far): what goes back on a shelf was almost always taken from one first.
     placement_scale: how fast a candidate loses weight when its products' grams did not leave the
         plates holding them (share of the change misplaced at which the score falls by e).
     """
@@ -56,6 +58,7 @@ class IdentifyConfig:
     placement_scale: float = 0.15
     taken_prior: float = 1.0
     measured_tolerance_frac: float = 0.01
+    untaken_prior: float = 0.1
 
     @classmethod
     def from_dict(cls, data: dict) -> IdentifyConfig:
@@ -196,6 +199,7 @@ def identify(
         candidates += _enumerate(target, elsewhere, weight, spread, replace(config, max_products=1))
     candidates = [_placed(c, event, live, weight, config) for c in candidates]
     if event.delta_g > 0:
+        candidates = [_weigh_untaken(c, live, config) for c in candidates]
         candidates += _returns_of_taken(target, live, config)
     candidates = [c for c in candidates if c.fit >= config.min_fit]
     total = sum(c.score for c in candidates)
@@ -206,6 +210,14 @@ def identify(
         key=lambda c: (-c.score, c.items),
     )
     return ranked
+
+
+def _weigh_untaken(candidate: Candidate, live: LivePlanogram, config: IdentifyConfig) -> Candidate:
+    """A return candidate loses ``untaken_prior`` per item beyond those of its product taken so far."""
+    untaken = sum(max(0, qty - len(live.taken_g.get(sku, []))) for sku, qty in candidate.items)
+    if not untaken:
+        return candidate
+    return replace(candidate, score=candidate.score * config.untaken_prior**untaken)
 
 
 def _returns_of_taken(target: float, live: LivePlanogram, config: IdentifyConfig) -> list[Candidate]:

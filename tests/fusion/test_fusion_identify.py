@@ -72,3 +72,16 @@ def test_config_loads_from_dict():
     assert IdentifyConfig.from_dict({"max_quantity": "3"}).max_quantity == 3
     with pytest.raises(ValueError, match="unknown"):
         IdentifyConfig.from_dict({"tolerance": 1})
+
+
+def test_a_gain_is_what_was_taken_not_two_of_a_product_nobody_took():
+    # Tea (410 g) was taken from B1/2; 404 g comes back on B1/1, the soap plate (2 x 200 g soap = 400 g).
+    def best_return(config: IdentifyConfig) -> tuple:
+        live = LivePlanogram.from_planogram(planogram)
+        taken = event("B1", (2,), (-410.0,))
+        live.learn(taken, "0005", 1, "pick")
+        return identify(event("B1", (1,), (+404.0,), t=20.0), catalog, live, config)[0].items
+
+    assert best_return(IdentifyConfig()) == (("0005", 1),)
+    # Without the rule, the closer fit of two soaps nobody took wins.
+    assert best_return(IdentifyConfig(untaken_prior=1.0)) == (("0004", 2),)
