@@ -383,6 +383,18 @@ def _plate_text(event: WeightEvent) -> str:
     return ",".join(str(p) for p in event.plates)
 
 
+def _one_line_each(own: list[dict]) -> list[tuple[dict, int, str]]:
+    """Vision events of one shopper, product and action settled by one weight change are one line:
+    (the first vision event, the summed quantity, a note naming how many events it merges)."""
+    groups: dict[tuple, list[dict]] = {}
+    for v in own:
+        groups.setdefault((v["shopper"], v["sku"], v["action"]), []).append(v)
+    return [
+        (events[0], sum(v["quantity"] for v in events), f" ({len(events)} vision events)" if len(events) > 1 else "")
+        for events in groups.values()
+    ]
+
+
 def _reconcile_matched(
     event: WeightEvent,
     own: list[dict],
@@ -410,10 +422,10 @@ def _reconcile_matched(
         reason = f"weight {event.delta_g:+.1f} g fits {_describe_items(claimed_items, names, weight)}"
         return [
             ReceiptLine(
-                "confirmed", v["sku"], v["quantity"], v["action"], event.start, event.shelf, event.plates,
-                event.delta_g, v, event.id, reason, shopper=v["shopper"],
+                "confirmed", v["sku"], quantity, v["action"], event.start, event.shelf, event.plates,
+                event.delta_g, v, event.id, reason + note, shopper=v["shopper"],
             )
-            for v in own
+            for v, quantity, note in _one_line_each(own)
         ]
     lead = own[0]
     if not candidates:
@@ -423,10 +435,10 @@ def _reconcile_matched(
         )
         return [
             ReceiptLine(
-                "unverified", v["sku"], v["quantity"], v["action"], event.start, event.shelf, event.plates,
-                event.delta_g, v, event.id, reason, shopper=v["shopper"],
+                "unverified", v["sku"], quantity, v["action"], event.start, event.shelf, event.plates,
+                event.delta_g, v, event.id, reason + note, shopper=v["shopper"],
             )
-            for v in own
+            for v, quantity, note in _one_line_each(own)
         ]
     # Vision's products are evidence: favour explanations that contain them.
     best = max(

@@ -136,3 +136,15 @@ def test_a_claim_that_barely_fits_is_corrected_when_the_plates_stock_a_far_bette
     # ...while a claim the weight fits well stays confirmed however other products fit
     result = fuse(store, tmp_path, [(5.0, "1", "pick", BAR, 2, "A1")])
     assert [(x.status, x.sku, x.quantity) for x in result.lines] == [("confirmed", BAR, 2)]
+
+
+def test_two_vision_picks_of_one_product_settled_by_one_weight_change_are_one_line(tmp_path):
+    # The shopper takes two bags of chips in one grab (-240 g); vision saw two picks of one bag each.
+    steps = [Step("A1", 3, 5.3, -240.0)]
+    store = write_recording(tmp_path / "rec", make_log(LogSpec(duration_s=10.0, steps=steps, seed=5)))
+    result = fuse(store, tmp_path, [(5.0, "1", "pick", CHIPS, 1, "A1"), (5.2, "1", "pick", CHIPS, 1, "A1")])
+    assert [(x.status, x.sku, x.quantity, x.shopper) for x in result.lines] == [("confirmed", CHIPS, 2, "1")]
+    assert "2 vision events" in result.lines[0].reason
+    # Two shoppers' picks of the same product in one change stay two lines, one per shopper.
+    result = fuse(store, tmp_path, [(5.0, "1", "pick", CHIPS, 1, "A1"), (5.2, "2", "pick", CHIPS, 1, "A1")])
+    assert sorted((x.shopper, x.quantity) for x in result.lines) == [("1", 1), ("2", 1)]
