@@ -10,8 +10,10 @@ unstable for a while but returns it to the same level.
 
 Per shelf: plate changes that overlap in time on adjacent plates (or plates of one product) are one
 event whose delta is their sum, so a product spanning plates, or a hand shifting weight to the next
-plate, gives one event; a group whose summed delta is below ``min_delta_g`` (weight only moved
-between plates) is dropped.
+plate, gives one event. A group with both a real gain and a real loss (``split_min_g``) is a pick
+and a return side by side: two events, even when they cancel (then only on different plates, each
+at least ``cancel_split_g``). Otherwise a group whose summed delta
+is below ``min_delta_g`` (weight only shifted between plates) is dropped.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class WeightEventConfig:
     adjacent_plates: plates this far apart (in plate numbers) on one shelf can be merged.
     split_min_g: merged changes whose gains and losses both exceed this (and twice the threshold)
         are a pick and a return side by side: two events, not a hand leaning on the next plate.
+    cancel_split_g: a gain and a loss on different plates that cancel out are a return and a pick
+        (two events) only when each is at least this heavy; lighter, it is an item nudged between plates.
     max_gap_s: a pause between readings longer than this breaks a stable segment.
     """
 
@@ -57,6 +61,7 @@ class WeightEventConfig:
     merge_gap_s: float = 1.0
     adjacent_plates: int = 1
     split_min_g: float = 25.0
+    cancel_split_g: float = 40.0
     max_gap_s: float = 1.0
 
     @classmethod
@@ -249,20 +254,27 @@ def group_changes(
             groups.setdefault(_find(parent, i), []).append(items[i])
         parts: list[list[PlateChange]] = []
         for members in groups.values():
-            total = float(sum(c.delta_g for c in members))
             threshold = max(config.min_delta_g, max(c.threshold_g for c in members))
+            gained = [c for c in members if c.delta_g > 0]
+            lost = [c for c in members if c.delta_g < 0]
+            split_g = max(config.split_min_g, 2.0 * threshold)
+            total = float(sum(c.delta_g for c in members))
+            if abs(total) < threshold:
+                # Cancelling: a return and a pick side by side only if on different plates and heavy
+                # enough (one shopper puts a box back as another takes one next to it); otherwise a
+                # press that came back, or an item nudged between plates.
+                split_g = max(split_g, config.cancel_split_g)
+                if {c.plate for c in gained} & {c.plate for c in lost}:
+                    split_g = float("inf")
+            if sum(c.delta_g for c in gained) >= split_g and -sum(c.delta_g for c in lost) >= split_g:
+                # Both a real gain and a real loss: a pick and a return side by side, not a lean.
+                parts.extend([gained, lost])
+                continue
             if abs(total) < threshold:
                 log.debug("dropped %s plates %s: net %.1f g (weight moved between plates)", shelf,
                           [c.plate for c in members], total)
                 continue
-            gained = [c for c in members if c.delta_g > 0]
-            lost = [c for c in members if c.delta_g < 0]
-            split_g = max(config.split_min_g, 2.0 * threshold)
-            if sum(c.delta_g for c in gained) >= split_g and -sum(c.delta_g for c in lost) >= split_g:
-                # Both a real gain and a real loss: a pick and a return side by side, not a lean.
-                parts.extend([gained, lost])
-            else:
-                parts.append(members)
+            parts.append(members)
         for members in parts:
             total = float(sum(c.delta_g for c in members))
             threshold = max(config.min_delta_g, max(c.threshold_g for c in members))

@@ -32,6 +32,9 @@ CASES = {
     "30 g shifted between neighbouring plates is no event": (
         LogSpec(steps=[Step("A1", 3, 9.0, -30.0), Step("A1", 4, 9.0, +30.0)]), []),
     "noise of 2 g is no event": (LogSpec(noise_g=2.0), []),
+    "a bag put back on plate 3 as another is taken from plate 4: two events though they cancel": (
+        LogSpec(steps=[Step("A1", 3, 9.0, +CHIPS), Step("A1", 4, 9.3, -CHIPS)]),
+        [("A1", (3,), +CHIPS), ("A1", (4,), -CHIPS)]),
     "two shelves, two times: two events": (
         LogSpec(steps=[Step("A1", 3, 5.0, -CHIPS), Step("B1", 2, 12.0, -410.0)]),
         [("A1", (3,), -CHIPS), ("B1", (2,), -410.0)]),
