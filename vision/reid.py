@@ -6,12 +6,15 @@ let one id slide onto the other shopper when the first is hidden. Every pick aft
 the wrong person.
 
 After a video is tracked, each tracked box has a colour descriptor (a hue x saturation histogram of
-the middle of the box: the shirt, mostly). For every *contact* (two tracks whose boxes overlap, frames
-merged into one episode), the appearance of both tracks just before the contact is compared with their
-appearance just after it. If the exchanged pairing explains the colours better than the kept pairing,
-by a margin, the two ids are swapped for the rest of the video. If only one of the two tracks goes on
-after the contact and it looks like the other one, it takes the other one's id from the frame after
-the other ended. A swap of two ids from one frame on never gives one id two boxes in a frame.
+the middle of the box: the shirt, mostly). Tracks whose boxes overlap are in *contact*; contacts
+that share a track and follow each other closely are one group (three shoppers bunched at a shelf
+are one contact). For each group, the appearance of every track just before the contact is
+compared with the appearance of every track that goes on after it, and the assignment with the
+smallest total colour distance (Hungarian) is found. If it beats the ids as the tracker left them
+by a margin, the ids are renamed from the middle of the contact on. A track that ends at the
+contact, next to another, may have had its shopper taken over by that other track: the other
+then takes its id from the frame after it ended. Renaming is a permutation of the group's ids
+from one frame on, so no id ever gets two boxes in a frame.
 
 The comparison is relative (kept vs exchanged), so lighting, pose and background shifts that change
 both pairings alike do not trigger it; the margin keeps ties as the tracker had them.
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import pandas as pd
+from scipy.optimize import linear_sum_assignment
 
 
 @dataclass(frozen=True)
@@ -56,13 +60,15 @@ class ReidConfig:
 
 @dataclass(frozen=True)
 class IdSwap:
-    """Ids ``a`` and ``b`` exchanged from ``frame`` on (``kept`` / ``swapped``: the two pairings' costs)."""
+    """From ``frame`` on, each id ``old`` of ``renamed`` ((old, new), ...) became ``new``.
+
+    kept / repaired: mean colour distance (before -> after the contact) of the tracks going on, with
+    the ids as the tracker left them and as repaired."""
 
     frame: int
-    a: int
-    b: int
+    renamed: tuple[tuple[int, int], ...]
     kept: float
-    swapped: float
+    repaired: float
 
 
 def describe(frame: np.ndarray, xyxy: np.ndarray, config: ReidConfig) -> np.ndarray:
@@ -157,6 +163,32 @@ def _model(rows: np.ndarray, descriptors: np.ndarray, crowding: np.ndarray) -> n
     return (descriptors[rows] * weight[:, None]).sum(axis=0) / weight.sum()
 
 
+def _group_contacts(episodes: list[tuple[int, int, int, int]], gap: int) -> list[tuple[int, int, tuple[int, ...]]]:
+    """Pair episodes that share a track and overlap in time (within ``gap`` frames) are one group:
+    [(start, end, tracks)] sorted by start. Three shoppers bunched at a shelf are one contact."""
+    parent = list(range(len(episodes)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, (s1, e1, a1, b1) in enumerate(episodes):
+        for j in range(i + 1, len(episodes)):
+            s2, e2, a2, b2 = episodes[j]
+            if {a1, b1} & {a2, b2} and s2 <= e1 + gap and s1 <= e2 + gap:
+                parent[root(j)] = root(i)
+    members: dict[int, list[int]] = {}
+    for i in range(len(episodes)):
+        members.setdefault(root(i), []).append(i)
+    groups = []
+    for rows in members.values():
+        tracks = sorted({t for i in rows for t in episodes[i][2:]})
+        groups.append((min(episodes[i][0] for i in rows), max(episodes[i][1] for i in rows), tuple(tracks)))
+    return sorted(groups)
+
+
 def repair_identities(
     frames: np.ndarray, ids: np.ndarray, xyxy: np.ndarray, descriptors: np.ndarray, fps: float, config: ReidConfig
 ) -> tuple[np.ndarray, list[IdSwap]]:
@@ -169,45 +201,47 @@ def repair_identities(
     raw = labels.copy()
     episodes, crowding = _contacts(frames, raw, xyxy, config, fps)
     window = max(1, round(config.window_s * fps))
+    last = {int(t): int(frames[raw == t].max()) for t in np.unique(raw)}
     swaps: list[IdSwap] = []
-    for start, end, a, b in episodes:
+
+    def rows_of(track: int, lo: int, hi: int) -> np.ndarray:
+        return np.flatnonzero((raw == track) & (frames >= lo) & (frames <= hi))
+
+    for start, end, tracks in _group_contacts(episodes, max(1, round(config.merge_gap_s * fps))):
         middle = (start + end) // 2
-
-        def rows_of(track: int, lo: int, hi: int) -> np.ndarray:
-            return np.flatnonzero((raw == track) & (frames >= lo) & (frames <= hi))
-
         before, after = {}, {}
-        for track in (a, b):
+        for track in tracks:
             rows = rows_of(track, start - window, start - 1)
             before[track] = _model(rows if len(rows) else rows_of(track, start, middle), descriptors, crowding)
-            after[track] = _model(rows_of(track, end + 1, end + window), descriptors, crowding)
-        if before[a] is None or before[b] is None:
+            # A track that ends within half a window of the contact did not go on: another may have its shopper.
+            going = last[track] > end + window // 2
+            after[track] = _model(rows_of(track, end + 1, end + window), descriptors, crowding) if going else None
+        known = [t for t in tracks if before[t] is not None]
+        going_on = [t for t in known if after[t] is not None]
+        if len(known) < 2 or not going_on:
             continue
-        # A track that ends within half a window of the contact did not go on: the other may have its shopper.
-        going_on = [t for t in (a, b) if after[t] is not None and frames[raw == t].max() > end + window // 2]
-        if len(going_on) == 2:
-            kept = (bhattacharyya(before[a], after[a]) + bhattacharyya(before[b], after[b])) / 2
-            swapped = (bhattacharyya(before[a], after[b]) + bhattacharyya(before[b], after[a])) / 2
-            pivot = middle + 1
-        elif len(going_on) == 1:
-            stays = going_on[0]
-            ended = b if stays == a else a
-            kept = bhattacharyya(before[stays], after[stays])
-            swapped = bhattacharyya(before[ended], after[stays])
-            pivot = int(frames[raw == ended].max()) + 1
-        else:
+        cost = np.array([[bhattacharyya(before[i], after[j]) for j in going_on] for i in known])
+        rows, cols = linear_sum_assignment(cost)
+        best = float(cost[rows, cols].sum()) / len(going_on)
+        kept = float(sum(cost[known.index(j), c] for c, j in enumerate(going_on))) / len(going_on)
+        if best >= kept - config.margin:
             continue
-        if swapped >= kept - config.margin:
+        identity = {going_on[c]: known[r] for r, c in zip(rows, cols, strict=True)}
+        # From the middle of the contact, or once every track whose shopper is taken over has ended.
+        pivot = max([middle + 1] + [last[i] + 1 for j, i in identity.items() if i != j and i not in going_on])
+        # Rename the ids these tracks carry now (earlier repairs may have renamed them) from pivot on.
+        now = {t: _label_at(labels, raw, frames, t, pivot) for t in known}
+        if len(set(now.values())) < len(now):
             continue
-        # Exchange the ids these two tracks carry now (earlier swaps may have renamed them) from pivot on.
-        label_a = _label_at(labels, raw, frames, a, pivot)
-        label_b = _label_at(labels, raw, frames, b, pivot)
-        if label_a == label_b:
-            continue
-        later = frames >= pivot
-        is_a, is_b = later & (labels == label_a), later & (labels == label_b)
-        labels[is_a], labels[is_b] = label_b, label_a
-        swaps.append(IdSwap(pivot, label_a, label_b, round(kept, 3), round(swapped, 3)))
+        rename = {now[j]: now[i] for j, i in identity.items()}
+        free_from = sorted(set(now.values()) - set(rename))
+        free_to = sorted(set(now.values()) - set(rename.values()))
+        rename.update(zip(free_from, free_to, strict=True))  # a bijection: no id gets two boxes in a frame
+        later = np.flatnonzero(frames >= pivot)
+        old = labels[later]
+        labels[later] = [rename.get(int(v), int(v)) for v in old]
+        changed = tuple(sorted((a, b) for a, b in rename.items() if a != b))
+        swaps.append(IdSwap(pivot, changed, round(kept, 3), round(best, 3)))
     return labels, swaps
 
 

@@ -274,8 +274,8 @@ def _repair_identities(
     labels, swaps = repair_identities(frames, ids, tracks[["x1", "y1", "x2", "y2"]].to_numpy(float), descriptors,
                                       fps, config.reid)
     for swap in swaps:
-        log.info("%s: shopper ids %d and %d exchanged from frame %d (colours: kept %.3f, swapped %.3f)",
-                 video, swap.a, swap.b, swap.frame, swap.kept, swap.swapped)
+        log.info("%s: shopper ids renamed from frame %d: %s (colour distance %.3f as tracked, %.3f repaired)",
+                 video, swap.frame, ", ".join(f"{a}->{b}" for a, b in swap.renamed), swap.kept, swap.repaired)
     if not swaps:
         return tracks, hands
     renamed = pd.DataFrame({"frame": frames, "owner": ids, "new_owner": labels})

@@ -114,8 +114,23 @@ def test_three_shoppers_only_the_crossing_pair_is_repaired():
     boxes[low] += [0, 200, 0, 200]
     tracked = np.where(low, 3, swapped_after(frames, who, 20))
     labels, swaps = repair_identities(frames, tracked, boxes, descriptors, FPS, ReidConfig())
-    assert [sorted((s.a, s.b)) for s in swaps] == [[1, 2]]
+    assert [s.renamed for s in swaps] == [((1, 2), (2, 1))]
     assert set(labels[low]) == {3}
+
+
+def test_three_shoppers_bunched_together_get_their_ids_back_whatever_the_permutation():
+    # Red and blue cross while green stands where they meet: one three-way contact. The tracker
+    # came out of it with the ids rotated (red had 1 and leaves with 2, blue 2 -> 3, green 3 -> 1).
+    n = 40
+    paths = {**crossing(n), 3: [190.0] * n}
+    frames, who, boxes, descriptors = walk({1: RED, 2: BLUE, 3: GREEN}, paths)
+    tracked = np.where(frames >= 20, who % 3 + 1, who)
+    labels, swaps = repair_identities(frames, tracked, boxes, descriptors, FPS, ReidConfig())
+    assert len(swaps) == 1
+    outside_contact = (frames < 12) | (frames > 28)
+    for shopper in (1, 2, 3):
+        assert set(labels[(who == shopper) & outside_contact]) == {shopper}
+    assert not pd.DataFrame({"f": frames, "id": labels}).duplicated().any()
 
 
 def test_bad_settings_are_refused():
