@@ -81,6 +81,7 @@ class CameraResult:
     fps: float
     timing: dict
     reaches: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(REACH_COLUMNS)))
+    id_repairs: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -246,8 +247,9 @@ def process_camera(
     hands_table = pd.concat(hand_rows, ignore_index=True) if hand_rows else pd.DataFrame(columns=HAND_COLUMNS)
     tracks = pd.DataFrame(np.vstack(track_rows) if track_rows else np.empty((0, 7)), columns=TRACK_COLUMNS)
     tracks = tracks.astype({"frame": int, "track_id": int})
+    repairs: list[dict] = []
     if appearance:
-        tracks, hands_table = _repair_identities(tracks, hands_table, np.vstack(appearance), fps, config, video)
+        tracks, hands_table, repairs = _repair_identities(tracks, hands_table, np.vstack(appearance), fps, config, video)
     stages["track"] += time.perf_counter() - t4
     t4 = time.perf_counter()
     if models.reach:
@@ -263,26 +265,28 @@ def process_camera(
     timing = {"frames": index, "video_s": index / fps, "total_s": total, "stages_s": stages}
     log.info("%s/%s: %d frames, %d shopper track(s), %d event(s), %.1f fps",
              recording.name, camera.id, index, tracks["track_id"].nunique(), len(events), index / max(total, 1e-9))
-    return CameraResult(camera.id, events, tracks, hands_table, index, fps, timing, reaches)
+    return CameraResult(camera.id, events, tracks, hands_table, index, fps, timing, reaches, repairs)
 
 
 def _repair_identities(
     tracks: pd.DataFrame, hands: pd.DataFrame, descriptors: np.ndarray, fps: float, config: PipelineConfig, video: Path
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Undo id swaps at contacts (vision.reid): renames track ids in ``tracks`` and hand owners in ``hands``."""
+) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
+    """Undo id swaps at contacts (vision.reid): renames track ids in ``tracks`` and hand owners in
+    ``hands``; also returns the repairs made, for run.json ({frame, renamed: [[old, new], ...]})."""
     frames, ids = tracks["frame"].to_numpy(int), tracks["track_id"].to_numpy(int)
     labels, swaps = repair_identities(frames, ids, tracks[["x1", "y1", "x2", "y2"]].to_numpy(float), descriptors,
                                       fps, config.reid)
     for swap in swaps:
         log.info("%s: shopper ids renamed from frame %d: %s (colour distance %.3f as tracked, %.3f repaired)",
                  video, swap.frame, ", ".join(f"{a}->{b}" for a, b in swap.renamed), swap.kept, swap.repaired)
+    repairs = [{"frame": s.frame, "renamed": [list(pair) for pair in s.renamed]} for s in swaps]
     if not swaps:
-        return tracks, hands
+        return tracks, hands, repairs
     renamed = pd.DataFrame({"frame": frames, "owner": ids, "new_owner": labels})
     if len(hands):
         hands = hands.merge(renamed, on=["frame", "owner"], how="left", sort=False)
         hands["owner"] = hands.pop("new_owner").fillna(hands["owner"]).astype(int)
-    return tracks.assign(track_id=labels), hands
+    return tracks.assign(track_id=labels), hands, repairs
 
 
 def _pose_owners(person: np.ndarray, tracked: sv.Detections) -> np.ndarray:
@@ -437,7 +441,7 @@ def process_recording(
         "config": config.to_dict(),
         "versions": _versions(),
         "timings": {r.camera: r.timing for r in results},
-        "cameras": {r.camera: {"frames": r.frames, "fps": r.fps} for r in results},
+        "cameras": {r.camera: {"frames": r.frames, "fps": r.fps, "id_repairs": r.id_repairs} for r in results},
         "baselines": measured,
     }, out / "run.json")
     return RecordingResult(path, out, True, events=len(events), shoppers=len(timelines), cameras=results)

@@ -151,7 +151,8 @@ def test_hand_owners_follow_the_renamed_tracks():
     # Each shopper's hand, owned (as the tracker said) by the id the shopper's box carried.
     hands = pd.DataFrame({"frame": frames, "owner": tracked, "x": boxes[:, 2], "y": boxes[:, 3],
                           "zone": -1, "sku": "", "count": 0, "sku_confidence": 0.0, "shopper": who})
-    new_tracks, new_hands = _repair_identities(tracks, hands, descriptors, FPS, PipelineConfig(), "cam0.mp4")
+    new_tracks, new_hands, repairs = _repair_identities(tracks, hands, descriptors, FPS, PipelineConfig(), "cam0.mp4")
+    assert len(repairs) == 1 and sorted(map(tuple, repairs[0]["renamed"])) == [(1, 2), (2, 1)]
     assert np.array_equal(new_hands["owner"].to_numpy(), new_tracks["track_id"].to_numpy())
     late = new_hands["frame"] > 30
     assert set(new_hands.loc[late & (new_hands["shopper"] == 1), "owner"]) == {1}
