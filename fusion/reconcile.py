@@ -215,6 +215,7 @@ def reconcile(
         new = split_between_reaching(new, reaching_shoppers(event, reaches, reach_config))
         new = split_by_plate(new, event, presence, plate_stock, presence_config)
         new = give_returns_to_holders(new, carts, event, presence, presence_config)
+        new = merge_same(new)
         for line in new:
             if line.sku:
                 live.learn(event, line.sku, line.quantity, line.action)
@@ -383,16 +384,23 @@ def _plate_text(event: WeightEvent) -> str:
     return ",".join(str(p) for p in event.plates)
 
 
-def _one_line_each(own: list[dict]) -> list[tuple[dict, int, str]]:
-    """Vision events of one shopper, product and action settled by one weight change are one line:
-    (the first vision event, the summed quantity, a note naming how many events it merges)."""
-    groups: dict[tuple, list[dict]] = {}
-    for v in own:
-        groups.setdefault((v["shopper"], v["sku"], v["action"]), []).append(v)
-    return [
-        (events[0], sum(v["quantity"] for v in events), f" ({len(events)} vision events)" if len(events) > 1 else "")
-        for events in groups.values()
-    ]
+def merge_same(lines: list[ReceiptLine]) -> list[ReceiptLine]:
+    """Lines of one weight change for the same shopper, product and action are one line, quantities
+    summed (vision saw two picks of one bag each, or a line moved to the shopper who already had
+    one). The first line stays, its reason noting the merge."""
+    groups: dict[tuple, list[ReceiptLine]] = {}
+    for line in lines:
+        groups.setdefault((line.shopper, line.sku, line.action, line.counted), []).append(line)
+    out = []
+    for same in groups.values():
+        first = same[0]
+        if len(same) > 1 and first.sku:
+            note = f"; {len(same)} lines of this change for shopper {first.shopper} merged"
+            first = replace(first, quantity=sum(line.quantity for line in same), reason=first.reason + note)
+            out.append(first)
+        else:
+            out.extend(same)
+    return out
 
 
 def _reconcile_matched(
@@ -422,10 +430,10 @@ def _reconcile_matched(
         reason = f"weight {event.delta_g:+.1f} g fits {_describe_items(claimed_items, names, weight)}"
         return [
             ReceiptLine(
-                "confirmed", v["sku"], quantity, v["action"], event.start, event.shelf, event.plates,
-                event.delta_g, v, event.id, reason + note, shopper=v["shopper"],
+                "confirmed", v["sku"], v["quantity"], v["action"], event.start, event.shelf, event.plates,
+                event.delta_g, v, event.id, reason, shopper=v["shopper"],
             )
-            for v, quantity, note in _one_line_each(own)
+            for v in own
         ]
     lead = own[0]
     if not candidates:
@@ -435,10 +443,10 @@ def _reconcile_matched(
         )
         return [
             ReceiptLine(
-                "unverified", v["sku"], quantity, v["action"], event.start, event.shelf, event.plates,
-                event.delta_g, v, event.id, reason + note, shopper=v["shopper"],
+                "unverified", v["sku"], v["quantity"], v["action"], event.start, event.shelf, event.plates,
+                event.delta_g, v, event.id, reason, shopper=v["shopper"],
             )
-            for v, quantity, note in _one_line_each(own)
+            for v in own
         ]
     # Vision's products are evidence: favour explanations that contain them.
     best = max(

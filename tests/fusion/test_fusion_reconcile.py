@@ -144,7 +144,20 @@ def test_two_vision_picks_of_one_product_settled_by_one_weight_change_are_one_li
     store = write_recording(tmp_path / "rec", make_log(LogSpec(duration_s=10.0, steps=steps, seed=5)))
     result = fuse(store, tmp_path, [(5.0, "1", "pick", CHIPS, 1, "A1"), (5.2, "1", "pick", CHIPS, 1, "A1")])
     assert [(x.status, x.sku, x.quantity, x.shopper) for x in result.lines] == [("confirmed", CHIPS, 2, "1")]
-    assert "2 vision events" in result.lines[0].reason
+    assert "2 lines of this change for shopper 1 merged" in result.lines[0].reason
     # Two shoppers' picks of the same product in one change stay two lines, one per shopper.
     result = fuse(store, tmp_path, [(5.0, "1", "pick", CHIPS, 1, "A1"), (5.2, "2", "pick", CHIPS, 1, "A1")])
     assert sorted((x.shopper, x.quantity) for x in result.lines) == [("1", 1), ("2", 1)]
+
+
+def test_lines_moved_to_a_shopper_who_already_has_that_product_of_that_change_merge():
+    from fusion.reconcile import merge_same
+
+    def line(shopper, quantity=1, counted=True, sku=CHIPS):
+        return ReceiptLine("confirmed", sku, quantity, "pick", 5.0, "A1", (3,), -240.0, None, "w0001", "fits",
+                           shopper=shopper, counted=counted)
+
+    merged = merge_same([line("1"), line("1", 2), line("2"), line("1", counted=False), line("1", sku=BAR)])
+    assert [(x.shopper, x.sku, x.quantity, x.counted) for x in merged] == [
+        ("1", CHIPS, 3, True), ("2", CHIPS, 1, True), ("1", CHIPS, 1, False), ("1", BAR, 1, True)]
+    assert merged[0].reason == "fits; 2 lines of this change for shopper 1 merged"
