@@ -62,6 +62,10 @@ class ReconcileConfig:
         shelves overlap: the product is a better witness of the shelf than the hand's position).
     unstocked_cost: added when a pick's product is planned on none of the changed plates nor next to
         them (such a pair is still allowed: a product returned to the wrong plate may be picked again).
+    one_grab_s: a weight change of several items that took longer than this to settle is more than
+        one grab: with several shoppers standing in front of the plates, its items are shared
+        among them (as among shoppers seen reaching there). One grab settles within a few tenths
+        of a second.
     """
 
     window_s: float = 3.0
@@ -70,6 +74,7 @@ class ReconcileConfig:
     weight_cost: float = 1.0
     other_shelf_cost: float = 0.5
     unstocked_cost: float = 1.0
+    one_grab_s: float = 0.5
 
     @classmethod
     def from_dict(cls, data: dict) -> ReconcileConfig:
@@ -212,7 +217,10 @@ def reconcile(
         else:
             who = who_changed(event, reaches, presence, reach_config, presence_config)
             new = _unattributed(event, candidates, action, names, weight, who)
-        new = split_between_reaching(new, reaching_shoppers(event, reaches, reach_config))
+        sharing = reaching_shoppers(event, reaches, reach_config)
+        if len(sharing) < 2 and event.end - event.start > config.one_grab_s:
+            sharing = [str(s) for s in shoppers_in_front(event, presence, presence_config).index]
+        new = split_between_reaching(new, sharing)
         new = split_by_plate(new, event, presence, plate_stock, presence_config)
         new = give_returns_to_holders(new, carts, event, presence, presence_config)
         new = merge_same(new)

@@ -223,3 +223,22 @@ def test_fuse_config_sections_convert_their_values_and_refuse_unknown_keys():
     assert isinstance(config.presence.min_frames, int) and isinstance(config.reach.window_s, float)
     with pytest.raises(ValueError, match="unknown reach setting"):
         FuseConfig.from_dict({"reach": {"widow_s": 2}})
+
+
+@pytest.mark.parametrize(("steps", "expected"), [
+    # Two bags 0.6 s apart: the plate takes a second to settle, two grabs, one by each shopper.
+    ([Step("A1", 3, 5.3, -120.0), Step("A1", 3, 5.9, -120.0)], [("1", 1), ("2", 1)]),
+    # Two bags at once: one grab, vision's shopper's.
+    ([Step("A1", 3, 5.3, -240.0)], [("1", 2)]),
+])
+def test_a_slow_two_item_change_with_two_shoppers_in_front_is_shared_between_them(tmp_path, steps, expected):
+    recording = write_recording(tmp_path / "rec", make_log(LogSpec(duration_s=10.0, steps=steps, seed=12)))
+    (recording / "store.json").write_text(json.dumps(STORE))
+    run = tmp_path / "run"
+    run.mkdir()
+    write_events(run / "events.csv", [(5.2, "1", "pick", CHIPS, 1, "A1")])  # vision saw shopper 1 take one bag
+    write_tracks(run / "tracks.csv", stands(1, 330, 3.0, 8.0), stands(2, 370, 3.0, 8.0))  # both at plate 3
+    result = fuse_recording(recording, run, tmp_path / "out")
+    (event,) = result.weight_events
+    assert event.delta_g == pytest.approx(-240.0, abs=3.0)
+    assert sorted((x.shopper, x.quantity) for x in result.lines if x.sku == CHIPS) == expected
