@@ -35,7 +35,8 @@ class ReidConfig:
     """enabled: repair id swaps at contacts (off: tracker ids as they are).
 
     contact_overlap: two boxes are in contact when their intersection covers this fraction of the
-        smaller box. merge_gap_s: contact frames of one pair closer than this are one episode.
+        smaller box. merge_gap_s: contacts closer in time than this (of one pair, or sharing a
+        track) are one episode.
     window_s: appearance before / after a contact is averaged over this long.
     margin: mean Bhattacharyya distance the repaired pairing must win by (0..1 scale). Renaming
         changes who pays, so only strong colour evidence renames: 0.05-0.2 tracked alike on 84
@@ -223,12 +224,12 @@ def repair_identities(
         if len(known) < 2 or not going_on:
             continue
         cost = np.array([[bhattacharyya(before[i], after[j]) for j in going_on] for i in known])
-        rows, cols = linear_sum_assignment(cost)
-        best = float(cost[rows, cols].sum()) / len(going_on)
+        pre, post = linear_sum_assignment(cost)
+        best = float(cost[pre, post].sum()) / len(going_on)
         kept = float(sum(cost[known.index(j), c] for c, j in enumerate(going_on))) / len(going_on)
         if best >= kept - config.margin:
             continue
-        identity = {going_on[c]: known[r] for r, c in zip(rows, cols, strict=True)}
+        identity = {going_on[j]: known[i] for i, j in zip(pre, post, strict=True)}
         # From the middle of the contact, or once every track whose shopper is taken over has ended.
         pivot = max([middle + 1] + [last[i] + 1 for j, i in identity.items() if i != j and i not in going_on])
         # Rename the ids these tracks carry now (earlier repairs may have renamed them) from pivot on.
