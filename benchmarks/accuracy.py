@@ -33,7 +33,8 @@ GROUPS = (
                     "--motion-blur", "3", "--jpeg-quality", "60"]),
 )
 METRICS = ("product_f1", "attributed_f1", "receipt_accuracy", "fused_product_f1", "fused_attributed_f1",
-           "fused_receipt_accuracy", "fused_cart_f1", "store_f1", "hota", "idf1", "realtime_factor")
+           "fused_receipt_accuracy", "fused_split_receipts", "fused_cart_f1", "store_f1", "hota", "idf1",
+           "realtime_factor")
 
 
 def render(out: Path, seed: int, shoppers: int, options: list[str], duration_s: float) -> Path:

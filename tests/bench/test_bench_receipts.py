@@ -139,3 +139,29 @@ def test_a_malformed_receipt_line_is_refused_naming_the_file(tmp_path):
     path.write_text(json.dumps({"version": 1, "shoppers": {"1": {"items": {}, "lines": [{"sku": "a1"}]}}}))
     with pytest.raises(FormatError, match="receipts.json.*malformed receipt line of shopper 1"):
         receipt_events(path)
+
+
+def test_a_shopper_whose_items_came_on_two_receipts_is_counted_as_split():
+    from walkout.bench.receipts import split_receipts
+
+    carts = {"1": Counter({"a": 1}), "4": Counter({"b": 1}), "2": Counter({"c": 1}), "5": Counter(), "6": Counter()}
+    # Track 4 is shopper 1 re-found; tracks 5 and 6 (empty receipts) do not count; 9 maps nowhere.
+    mapping = {"1": "1", "4": "1", "2": "2", "5": "2", "6": "7"}
+    assert split_receipts(carts, mapping) == 1
+    assert split_receipts({"1": Counter({"a": 1}), "2": Counter({"c": 1})}, {"1": "1", "2": "2"}) == 0
+
+
+def test_the_bench_reports_the_share_of_split_receipts(tmp_path):
+    truth = [(1.0, 1, "pick", "a1", 1), (3.0, 2, "pick", "b2", 1), (8.0, 1, "pick", "c3", 1)]
+    receipts = {"version": 1, "recording": "demo", "unattributed": {"items": {}, "lines": []}, "shoppers": {
+        "1": {"items": {"a1": 1}, "lines": [receipt_line(1.0, "a1")]},
+        "2": {"items": {"b2": 1}, "lines": [receipt_line(3.0, "b2")]},
+        "3": {"items": {"c3": 1}, "lines": [receipt_line(8.0, "c3")]}}}
+    # Shopper 1 (left) is tracked as 1, lost, and re-found as 3; shopper 2 (right) is 2 throughout.
+    left = [(f, 1 if f <= 50 else 3, 10, 10, 50, 100) for f in range(1, 101)]
+    right = [(f, 2, 300, 10, 50, 100) for f in range(1, 101)]
+    recording, _ = make_recording(tmp_path, "demo", truth, [], receipts=receipts,
+                                  truth_tracks=two_shopper_tracks((1, 2), 100), pred_tracks=left + right)
+    report = run_bench([recording], tmp_path / "predictions")
+    assert (report.receipts.split, report.receipts.exact) == (1, 2)  # right once merged, but in two parts
+    assert report.metrics()["fused_split_receipts"] == 0.5  # of 2 truth shoppers

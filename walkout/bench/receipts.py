@@ -83,26 +83,44 @@ def compare_carts(truth: Mapping[str, int], predicted: Mapping[str, int]) -> Cou
 
 @dataclass(frozen=True)
 class CartScore:
-    """Per-shopper receipt counts: truth shoppers, those with an exact cart, and unit counts."""
+    """Per-shopper receipt counts: truth shoppers, those with an exact cart, and unit counts.
+
+    split: truth shoppers whose items came on several predicted receipts (the shopper was lost and
+    re-found under a new id: a store would hand them two receipts). Their carts are scored merged.
+    """
 
     shoppers: int = 0
     exact: int = 0
     units: Counts = Counts()
+    split: int = 0
 
     def __add__(self, other: CartScore) -> CartScore:
-        return CartScore(self.shoppers + other.shoppers, self.exact + other.exact, self.units + other.units)
+        return CartScore(self.shoppers + other.shoppers, self.exact + other.exact, self.units + other.units,
+                         self.split + other.split)
 
     @property
     def receipt_accuracy(self) -> float:
         return self.exact / self.shoppers if self.shoppers else 1.0
+
+    @property
+    def split_share(self) -> float:
+        return self.split / self.shoppers if self.shoppers else 0.0
 
     def to_dict(self) -> dict:
         return {
             "shoppers": self.shoppers,
             "exact": self.exact,
             "receipt_accuracy": self.receipt_accuracy,
+            "split": self.split,
             "units": self.units.to_dict(),
         }
+
+
+def split_receipts(carts: Mapping[str, Cart], mapping: Mapping[str, str]) -> int:
+    """Truth shoppers (by ``mapping``: predicted id -> truth id) with items on more than one
+    predicted receipt. Empty receipts do not count."""
+    owners = Counter(mapping[s] for s, cart in carts.items() if s in mapping and sum(cart.values()) > 0)
+    return sum(1 for count in owners.values() if count > 1)
 
 
 def _cart_text(cart: Mapping[str, int]) -> dict[str, int]:

@@ -40,6 +40,7 @@ METRICS = {
     "fused_attributed_recall": "receipts.json lines as events with the right shopper: recall",
     "fused_attributed_f1": "receipts.json lines as events with the right shopper: F1",
     "fused_receipt_accuracy": "share of truth shoppers whose receipts.json cart is exactly right",
+    "fused_split_receipts": "share of truth shoppers whose items came on several receipts.json receipts",
     "fused_cart_f1": "per-shopper receipts.json carts: F1 over item units",
     "store_f1": "store-level items taken, from receipts.json (weight only): F1 over item units",
     "hota": "tracking HOTA",
@@ -129,6 +130,7 @@ class BenchReport:
             out["event_store_f1"] = store.f1
         if (receipts := self.receipts) is not None:
             out["fused_receipt_accuracy"] = receipts.receipt_accuracy
+            out["fused_split_receipts"] = receipts.split_share
             out["fused_cart_f1"] = receipts.units.f1
         if (store := self.receipt_store) is not None:
             out["store_f1"] = store.f1
@@ -279,13 +281,16 @@ def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str
                 "shelf weights) as events: what the verified timeline gets right.", ""]
     out += _image(plots, "f1", "F1 per recording") + _image(plots, "errors", "event errors over time")
 
-    out += ["## Receipts", ""]
+    out += ["## Receipts", "",
+            "*split*: truth shoppers whose items came on several receipts (lost and re-found under a new id; "
+            "scored with the parts merged, but a store would hand them several receipts).", ""]
     header = [
         "recording",
         "source",
         "truth shoppers",
         "exact",
         "receipt accuracy",
+        "split",
         "unit P",
         "unit R",
         "unit F1",
@@ -302,6 +307,7 @@ def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str
                         score.shoppers,
                         score.exact,
                         _f(score.receipt_accuracy),
+                        score.split,
                         _f(score.units.precision),
                         _f(score.units.recall),
                         _f(score.units.f1),
@@ -316,6 +322,7 @@ def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str
                     score.shoppers,
                     score.exact,
                     _f(score.receipt_accuracy),
+                    score.split,
                     _f(score.units.precision),
                     _f(score.units.recall),
                     _f(score.units.f1),

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -41,6 +41,7 @@ from walkout.bench.receipts import (
     read_receipts,
     receipt_events,
     score_carts,
+    split_receipts,
     store_cart,
 )
 from walkout.bench.speed import SpeedScore, read_speed
@@ -184,6 +185,7 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
         score, rows = score_carts(
             net_carts(truth, "shopper"), merge_mapped(receipts.shoppers, mapping), truth_track_shoppers
         )
+        score = replace(score, split=split_receipts(receipts.shoppers, mapping))
         # The fused timeline (receipt lines as events) scored like vision's events.
         fused = receipt_events(receipts_path)
         fused["mapped_shopper"] = [mapping.get(s, f"{UNMAPPED_PREFIX}{s}") if s else "" for s in fused["shopper"]]
