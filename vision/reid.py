@@ -118,17 +118,18 @@ def _overlap_fraction(boxes: np.ndarray) -> np.ndarray:
     return fraction
 
 
-def _contacts(frames: np.ndarray, ids: np.ndarray, xyxy: np.ndarray, config: ReidConfig, fps: float):
+def _contacts(frames: np.ndarray, ids: np.ndarray, xyxy: np.ndarray, config: ReidConfig, last_frame: dict[int, int],
+              gap: int):
     """Contact episodes [(start, end, a, b)] sorted by start, and each row's crowding (max overlap).
 
     Two tracks touch in a frame when their boxes overlap (``contact_overlap``), and also in the last
-    frame of one of them when the other is within one box diagonal of it: a track that ends next to
-    another is where the other may have taken over its shopper."""
+    frame of one of them (``last_frame``: track -> its last frame) when the other is within one box
+    diagonal of it: a track that ends next to another is where the other may have taken over its
+    shopper. Contacts of one pair at most ``gap`` frames apart are one episode."""
     crowding = np.zeros(len(frames))
     touching: list[tuple[int, int, int]] = []
     order = np.argsort(frames, kind="stable")
     bounds = np.flatnonzero(np.diff(frames[order])) + 1
-    last_frame = {int(t): int(frames[ids == t].max()) for t in np.unique(ids)}
     video_end = int(frames.max())
     for rows in np.split(order, bounds):
         if len(rows) < 2:
@@ -147,7 +148,6 @@ def _contacts(frames: np.ndarray, ids: np.ndarray, xyxy: np.ndarray, config: Rei
         for i, j in zip(*np.nonzero(np.triu(near, 1)), strict=True):
             a, b = sorted((int(ids[rows[i]]), int(ids[rows[j]])))
             touching.append((a, b, frame))
-    gap = max(1, round(config.merge_gap_s * fps))
     episodes = []
     for (a, b), group in pd.DataFrame(touching, columns=["a", "b", "frame"]).groupby(["a", "b"]):
         contact = np.sort(group["frame"].to_numpy())
@@ -202,15 +202,16 @@ def repair_identities(
         return labels, []
     xyxy = np.asarray(xyxy, dtype=float)
     raw = labels.copy()
-    episodes, crowding = _contacts(frames, raw, xyxy, config, fps)
     window = max(1, round(config.window_s * fps))
+    gap = max(1, round(config.merge_gap_s * fps))
     last = {int(t): int(frames[raw == t].max()) for t in np.unique(raw)}
+    episodes, crowding = _contacts(frames, raw, xyxy, config, last, gap)
     swaps: list[IdSwap] = []
 
     def rows_of(track: int, lo: int, hi: int) -> np.ndarray:
         return np.flatnonzero((raw == track) & (frames >= lo) & (frames <= hi))
 
-    for start, end, tracks in _group_contacts(episodes, max(1, round(config.merge_gap_s * fps))):
+    for start, end, tracks in _group_contacts(episodes, gap):
         middle = (start + end) // 2
         before, after = {}, {}
         for track in tracks:
