@@ -259,7 +259,8 @@ def group_changes(
             lost = [c for c in members if c.delta_g < 0]
             split_g = max(config.split_min_g, 2.0 * threshold)
             total = float(sum(c.delta_g for c in members))
-            if abs(total) < threshold:
+            cancelling = abs(total) < threshold
+            if cancelling:
                 # Cancelling: a return and a pick side by side only if on different plates and heavy
                 # enough (one shopper puts a box back as another takes one next to it); otherwise a
                 # press that came back, or an item nudged between plates.
@@ -270,7 +271,7 @@ def group_changes(
                 # Both a real gain and a real loss: a pick and a return side by side, not a lean.
                 parts.extend([gained, lost])
                 continue
-            if abs(total) < threshold:
+            if cancelling:
                 log.debug("dropped %s plates %s: net %.1f g (weight moved between plates)", shelf,
                           [c.plate for c in members], total)
                 continue
