@@ -85,8 +85,9 @@ def compare_carts(truth: Mapping[str, int], predicted: Mapping[str, int]) -> Cou
 class CartScore:
     """Per-shopper receipt counts: truth shoppers, those with an exact cart, and unit counts.
 
-    split: truth shoppers whose items came on several predicted receipts (the shopper was lost and
-    re-found under a new id: a store would hand them two receipts). Their carts are scored merged.
+    split: truth shoppers whose items came on several predicted receipts (lost and re-found under a
+    new id, or two ids mixed up between shoppers: a store would hand them two receipts). Their carts
+    are scored merged.
     """
 
     shoppers: int = 0

@@ -282,8 +282,8 @@ def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str
     out += _image(plots, "f1", "F1 per recording") + _image(plots, "errors", "event errors over time")
 
     out += ["## Receipts", "",
-            "*split*: truth shoppers whose items came on several receipts (lost and re-found under a new id; "
-            "scored with the parts merged, but a store would hand them several receipts).", ""]
+            "*split*: truth shoppers whose items came on several receipts (lost and re-found under a new id, or "
+            "two ids mixed up; scored with the parts merged, but a store would hand them several receipts).", ""]
     header = [
         "recording",
         "source",
