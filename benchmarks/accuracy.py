@@ -77,8 +77,12 @@ def main() -> None:
         metrics = report.metrics()
         rows.append((name, len(recordings), metrics))
         print(f"{name}: done ({len(recordings)} recordings)", flush=True)
-    header = f"| group | recordings | {' | '.join(METRICS)} |"
-    print(header)
+    print_table(rows)
+
+
+def print_table(rows: list[tuple[str, int, dict]]) -> None:
+    """One markdown table: a row per (group, recordings, metrics), the METRICS columns ('–': not measured)."""
+    print(f"| group | recordings | {' | '.join(METRICS)} |")
     print("|" + "---|" * (len(METRICS) + 2))
     for name, count, metrics in rows:
         cells = " | ".join(f"{metrics[m]:.3f}" if metrics.get(m) is not None else "–" for m in METRICS)

@@ -17,7 +17,7 @@ import logging
 import tempfile
 from pathlib import Path
 
-from accuracy import GROUPS, METRICS  # benchmarks/accuracy.py (this folder is on sys.path)
+from accuracy import GROUPS, print_table  # benchmarks/accuracy.py (this folder is on sys.path)
 
 from walkout.bench import run_bench
 
@@ -52,12 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     out = args.out or Path(tempfile.mkdtemp(prefix="walkout-pool-"))
-    print(f"| group | recordings | {' | '.join(METRICS)} |")
-    print("|" + "---|" * (len(METRICS) + 2))
-    for name, _, _ in GROUPS:
-        count, metrics = pool_group(args.sets, name, args.predictions, out)
-        cells = " | ".join(f"{metrics[m]:.3f}" if metrics.get(m) is not None else "–" for m in METRICS)
-        print(f"| {name} | {count} | {cells} |")
+    print_table([(name, *pool_group(args.sets, name, args.predictions, out)) for name, _, _ in GROUPS])
     print(f"reports: {out}/<group>/report/")
 
 
