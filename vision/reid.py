@@ -16,6 +16,13 @@ contact, next to another, may have had its shopper taken over by that other trac
 then takes its id from the frame after it ended. Renaming is a permutation of the group's ids
 from one frame on, so no id ever gets two boxes in a frame.
 
+Two more mistakes meet no other track. An id can slide onto a shopper who walks past and was
+never tracked on their own (the first shopper leaves or is hidden): the track's colours change for
+good, so the track is split there and the rest gets a new id. And a shopper hidden for a moment
+comes back under a new id: a track that starts shortly after another ended, where it ended, and
+looks like it, takes the earlier id (relink). Boxes that overlap another or are cut by the image
+border show a mixture or part of a shopper and count little in these comparisons.
+
 The comparison is relative (kept vs exchanged), so lighting, pose and background shifts that change
 both pairings alike do not trigger it; the margin keeps ties as the tracker had them.
 """
@@ -29,6 +36,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
+FORBIDDEN = 1e6
+
 
 @dataclass(frozen=True)
 class ReidConfig:
@@ -41,6 +50,16 @@ class ReidConfig:
     margin: mean Bhattacharyya distance the repaired pairing must win by (0..1 scale). Renaming
         changes who pays, so only strong colour evidence renames: 0.05-0.2 tracked alike on 84
         development recordings; 0.2 avoids a wrong rename in a three-way contact (samples' crowded).
+    break_local, break_whole: a track whose colours change for good is split in two (a new id from
+        the change on): the window before and the window after the change must differ by
+        ``break_local``, and the whole track before and after it by ``break_whole`` (Bhattacharyya).
+        A shopper's id that slid onto another shopper who walked past, never tracked on their own,
+        meets no other track: only the change of colours shows it. 1.0 or more: never split.
+    relink_gap_s, relink_distance, relink_reach: a track that starts at most ``relink_gap_s`` after
+        another ended, within ``relink_reach`` box diagonals of where it ended, and looks like it
+        (colour distance of the last / first window at most ``relink_distance``) continues it: the
+        shopper was lost for a moment (hidden, or their id split off by a colour change above).
+        relink_gap_s 0: never relink.
     hue_bins, saturation_bins: the colour histogram of the box middle (``centre_fraction`` of its
         width and height).
     """
@@ -50,6 +69,11 @@ class ReidConfig:
     merge_gap_s: float = 1.0
     window_s: float = 1.0
     margin: float = 0.2
+    break_local: float = 0.6
+    break_whole: float = 0.5
+    relink_gap_s: float = 3.0
+    relink_distance: float = 0.3
+    relink_reach: float = 1.0
     hue_bins: int = 16
     saturation_bins: int = 4
     centre_fraction: float = 0.6
@@ -193,17 +217,21 @@ def _group_contacts(episodes: list[tuple[int, int, int, int]], gap: int) -> list
 
 
 def repair_identities(
-    frames: np.ndarray, ids: np.ndarray, xyxy: np.ndarray, descriptors: np.ndarray, fps: float, config: ReidConfig
+    frames: np.ndarray, ids: np.ndarray, xyxy: np.ndarray, descriptors: np.ndarray, fps: float, config: ReidConfig,
+    image_size: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, list[IdSwap]]:
-    """New track ids for rows (frame, id, box, descriptor) of one video, and the swaps made (module doc)."""
+    """New track ids for rows (frame, id, box, descriptor) of one video, and the swaps made (module doc).
+
+    ``image_size`` (width, height): boxes cut by the image border show part of a shopper, so they
+    count as little as crowded ones when a track's colours are compared along it (splits, relinks)."""
     frames = np.asarray(frames, dtype=int)
     labels = np.asarray(ids, dtype=int).copy()
     if not config.enabled or len(frames) == 0:
         return labels, []
     xyxy = np.asarray(xyxy, dtype=float)
-    raw = labels.copy()
     window = max(1, round(config.window_s * fps))
     gap = max(1, round(config.merge_gap_s * fps))
+    raw = labels.copy()
     last = {int(t): int(frames[raw == t].max()) for t in np.unique(raw)}
     episodes, crowding = _contacts(frames, raw, xyxy, config, last, gap)
     swaps: list[IdSwap] = []
@@ -246,7 +274,104 @@ def repair_identities(
         labels[later] = [rename.get(int(v), int(v)) for v in old]
         changed = tuple(sorted((a, b) for a, b in rename.items() if a != b))
         swaps.append(IdSwap(pivot, changed, round(kept, 3), round(best, 3)))
-    return labels, swaps
+    unclear = crowding
+    if image_size is not None:
+        width, height = image_size
+        cut_off = (xyxy[:, 0] <= 1) | (xyxy[:, 1] <= 1) | (xyxy[:, 2] >= width - 1) | (xyxy[:, 3] >= height - 1)
+        unclear = np.where(cut_off, 1.0, crowding)
+    labels, splits = _split_at_breaks(frames, labels, descriptors, unclear, window, config)
+    labels, relinked = _relink(frames, labels, xyxy, descriptors, unclear, window, fps, config)
+    return labels, swaps + splits + relinked
+
+
+def _relink(frames: np.ndarray, labels: np.ndarray, xyxy: np.ndarray, descriptors: np.ndarray, crowding: np.ndarray,
+            window: int, fps: float, config: ReidConfig) -> tuple[np.ndarray, list[IdSwap]]:
+    """Give a track that continues one that ended shortly before, nearby and alike, the earlier id
+    (``relink_*``). One optimal matching of ends to starts; chains (a -> b -> c) follow."""
+    gap = round(config.relink_gap_s * fps)
+    if gap <= 0:
+        return labels, []
+    tracks = np.unique(labels)
+    rows = {int(t): np.flatnonzero(labels == t) for t in tracks}
+    first = {t: r[np.argmin(frames[r])] for t, r in rows.items()}
+    last = {t: r[np.argmax(frames[r])] for t, r in rows.items()}
+    video_start = int(frames.min())
+    ends = [t for t in rows if int(frames[last[t]]) < int(frames.max())]
+    starts = [t for t in rows if int(frames[first[t]]) > video_start]
+    if not ends or not starts:
+        return labels, []
+
+    def edge_model(t: int, at_end: bool) -> np.ndarray:
+        r = rows[t][np.argsort(frames[rows[t]], kind="stable")]
+        return _model(r[-window:] if at_end else r[:window], descriptors, crowding)
+
+    def centre_diagonal(row: int) -> tuple[np.ndarray, float]:
+        box = xyxy[row]
+        return (box[:2] + box[2:]) / 2, float(np.hypot(*(box[2:] - box[:2])))
+
+    cost = np.full((len(ends), len(starts)), FORBIDDEN)
+    for i, a in enumerate(ends):
+        end_frame = int(frames[last[a]])
+        a_centre, a_diagonal = centre_diagonal(last[a])
+        a_model = edge_model(a, True)
+        for j, b in enumerate(starts):
+            start_frame = int(frames[first[b]])
+            if not end_frame < start_frame <= end_frame + gap:
+                continue
+            b_centre, _ = centre_diagonal(first[b])
+            if np.linalg.norm(b_centre - a_centre) > config.relink_reach * a_diagonal:
+                continue
+            distance = bhattacharyya(a_model, edge_model(b, False))
+            if distance <= config.relink_distance:
+                cost[i, j] = distance
+    pre, post = linear_sum_assignment(cost)
+    links = {starts[j]: ends[i] for i, j in zip(pre, post, strict=True) if cost[i, j] < FORBIDDEN}
+    labels = labels.copy()
+    relinked = []
+    for b in sorted(links, key=lambda t: frames[first[t]]):
+        a = links[b]
+        new = int(labels[rows[a][0]])  # a may itself have been relinked to an earlier track
+        labels[rows[b]] = new
+        relinked.append(IdSwap(int(frames[first[b]]), ((b, new),), 0.0, round(float(cost[ends.index(a), starts.index(b)]), 3)))
+    return labels, relinked
+
+
+def _split_at_breaks(frames: np.ndarray, labels: np.ndarray, descriptors: np.ndarray, crowding: np.ndarray,
+                     window: int, config: ReidConfig) -> tuple[np.ndarray, list[IdSwap]]:
+    """Split tracks whose colours change for good (``break_local`` / ``break_whole``): the rows from the
+    change on get a new id. Boxes overlapping another count little (their colours are a mixture, as
+    in :func:`_model`). Returns the new ids and one IdSwap (old -> new) per split."""
+    labels = labels.copy()
+    splits: list[IdSwap] = []
+    next_id = int(labels.max()) + 1
+    weight = (1.0 - np.clip(crowding, 0, 1)) ** 2 + 1e-3
+    pending = [np.flatnonzero(labels == t) for t in np.unique(labels)]
+    while pending:
+        rows = pending.pop()
+        rows = rows[np.argsort(frames[rows], kind="stable")]
+        if len(rows) < 2 * window:
+            continue
+        mass = np.concatenate([[0.0], np.cumsum(weight[rows])])
+        total = np.vstack([np.zeros(descriptors.shape[1]), np.cumsum(descriptors[rows] * weight[rows, None], axis=0)])
+        cuts = np.arange(window, len(rows) - window + 1)
+        before = (total[cuts] - total[cuts - window]) / (mass[cuts] - mass[cuts - window])[:, None]
+        after = (total[cuts + window] - total[cuts]) / (mass[cuts + window] - mass[cuts])[:, None]
+        local = np.sqrt(np.clip(1.0 - np.sqrt(before * after).sum(axis=1), 0, None))
+        # Both windows must show the shopper clearly (a quarter of their boxes' worth at least).
+        clear = np.minimum(mass[cuts] - mass[cuts - window], mass[cuts + window] - mass[cuts]) >= window / 4
+        local = np.where(clear, local, 0.0)
+        best = int(np.argmax(local))
+        cut = int(cuts[best])
+        whole = bhattacharyya(total[cut] / mass[cut], (total[-1] - total[cut]) / (mass[-1] - mass[cut]))
+        if local[best] < config.break_local or whole < config.break_whole:
+            continue
+        old = int(labels[rows[0]])
+        labels[rows[cut:]] = next_id
+        splits.append(IdSwap(int(frames[rows[cut]]), ((old, next_id),), round(float(local[best]), 3),
+                             round(whole, 3)))
+        next_id += 1
+        pending += [rows[:cut], rows[cut:]]
+    return labels, splits
 
 
 def _label_at(labels: np.ndarray, raw: np.ndarray, frames: np.ndarray, track: int, pivot: int) -> int:

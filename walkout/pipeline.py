@@ -249,7 +249,8 @@ def process_camera(
     tracks = tracks.astype({"frame": int, "track_id": int})
     repairs: list[dict] = []
     if appearance:
-        tracks, hands_table, repairs = _repair_identities(tracks, hands_table, np.vstack(appearance), fps, config, video)
+        tracks, hands_table, repairs = _repair_identities(tracks, hands_table, np.vstack(appearance), fps, config, video,
+                                                          (width, height))
     stages["track"] += time.perf_counter() - t4
     t4 = time.perf_counter()
     if models.reach:
@@ -269,13 +270,14 @@ def process_camera(
 
 
 def _repair_identities(
-    tracks: pd.DataFrame, hands: pd.DataFrame, descriptors: np.ndarray, fps: float, config: PipelineConfig, video: Path
+    tracks: pd.DataFrame, hands: pd.DataFrame, descriptors: np.ndarray, fps: float, config: PipelineConfig, video: Path,
+    image_size: tuple[int, int] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
     """Undo id swaps at contacts (vision.reid): renames track ids in ``tracks`` and hand owners in
     ``hands``; also returns the repairs made, for run.json ({frame, renamed: [[old, new], ...]})."""
     frames, ids = tracks["frame"].to_numpy(int), tracks["track_id"].to_numpy(int)
     labels, swaps = repair_identities(frames, ids, tracks[["x1", "y1", "x2", "y2"]].to_numpy(float), descriptors,
-                                      fps, config.reid)
+                                      fps, config.reid, image_size)
     for swap in swaps:
         log.info("%s: shopper ids renamed from frame %d: %s (colour distance %.3f as tracked, %.3f repaired)",
                  video, swap.frame, ", ".join(f"{a}->{b}" for a, b in swap.renamed), swap.kept, swap.repaired)

@@ -98,6 +98,55 @@ def test_a_track_that_slid_onto_the_shopper_of_a_track_that_ended_takes_that_tra
     assert set(labels[who == 2]) == {2} and set(labels[who == 1]) == {1}
 
 
+def test_an_id_that_slid_onto_a_shopper_walking_past_is_split_off_at_the_change_of_colours():
+    # Red stands at x=100 until frame 24 and leaves; blue, never tracked on its own, walks in over
+    # it and stays. The tracker's id 1 follows red, then blue: no other track, no contact to repair.
+    n = 50
+    red = [100.0 if f < 25 else None for f in range(n)]
+    blue = [None] * 24 + [100.0] * (n - 24)
+    frames, who, boxes, descriptors = walk({1: RED, 2: BLUE}, {1: red, 2: blue})
+    keep = ~((frames == 24) & (who == 1))  # one box per frame, as the tracker had it
+    frames, who, boxes, descriptors = frames[keep], who[keep], boxes[keep], descriptors[keep]
+    tracked = np.ones(len(frames), dtype=int)
+    labels, swaps = repair_identities(frames, tracked, boxes, descriptors, FPS, ReidConfig())
+    assert set(labels[who == 1]) == {1}
+    assert len(set(labels[who == 2])) == 1 and set(labels[who == 2]) != {1}
+    assert [s.frame for s in swaps] == [24]
+
+
+def test_a_shopper_whose_shirt_is_briefly_covered_keeps_one_id():
+    # Blue walks through red's box for a few frames: red's colours are mixed for a moment only.
+    n = 50
+    red = [100.0] * n
+    blue = [None] * 20 + [100.0] * 4 + [None] * (n - 24)
+    frames, who, boxes, descriptors = walk({1: RED, 2: BLUE}, {1: red, 2: blue})
+    labels, swaps = repair_identities(frames, who, boxes, descriptors, FPS, ReidConfig())
+    assert swaps == [] and np.array_equal(labels, who)
+
+
+def test_a_shopper_lost_for_a_moment_and_found_again_gets_their_old_id_back():
+    # Red is hidden for 0.8 s; the tracker finds it again under a new id 3. Blue, elsewhere, keeps 2.
+    n = 50
+    red = [100.0 if not 20 <= f < 28 else None for f in range(n)]
+    blue = [300.0] * n
+    frames, who, boxes, descriptors = walk({1: RED, 2: BLUE}, {1: red, 2: blue})
+    tracked = np.where((who == 1) & (frames >= 28), 3, who)
+    labels, swaps = repair_identities(frames, tracked, boxes, descriptors, FPS, ReidConfig())
+    assert np.array_equal(labels, who)
+    assert [(s.frame, s.renamed) for s in swaps] == [(28, ((3, 1),))]
+    labels, _ = repair_identities(frames, tracked, boxes, descriptors, FPS, ReidConfig(relink_gap_s=0))
+    assert np.array_equal(labels, tracked)
+
+
+def test_another_shopper_appearing_where_one_left_is_not_given_their_id():
+    n = 50
+    red = [100.0 if f < 20 else None for f in range(n)]
+    blue = [None] * 24 + [100.0] * (n - 24)
+    frames, who, boxes, descriptors = walk({1: RED, 2: BLUE}, {1: red, 2: blue})
+    labels, swaps = repair_identities(frames, who, boxes, descriptors, FPS, ReidConfig())
+    assert swaps == [] and np.array_equal(labels, who)
+
+
 def test_repair_can_be_switched_off():
     frames, who, boxes, descriptors = walk({1: RED, 2: BLUE}, crossing())
     tracked = swapped_after(frames, who, 20)
