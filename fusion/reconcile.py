@@ -220,7 +220,8 @@ def reconcile(
         sharing = reaching_shoppers(event, reaches, reach_config)
         if len(sharing) < 2 and event.end - event.start > config.one_grab_s:
             sharing = [str(s) for s in shoppers_in_front(event, presence, presence_config).index]
-        new = split_between_reaching(new, sharing)
+        by_plate = split_product_by_plate(new, event, presence, weight, presence_config)
+        new = by_plate if by_plate != new else split_between_reaching(new, sharing)
         new = split_by_plate(new, event, presence, plate_stock, presence_config)
         new = give_returns_to_holders(new, carts, event, presence, presence_config)
         new = merge_same(new)
@@ -282,6 +283,42 @@ def split_by_plate(
     return [line if line.sku not in owners or owners[line.sku].shopper == line.shopper else
             _given_to(line, owners[line.sku].shopper, f"; {owners[line.sku].reason}")
             for line in lines]
+
+
+def split_product_by_plate(
+    lines: list[ReceiptLine], event: WeightEvent, presence: Presence | None, weight: dict[str, float],
+    presence_config: PresenceConfig | None = None,
+) -> list[ReceiptLine]:
+    """A line of several items of one product taken from (or put on) several plates, with a different
+    shopper in front of each plate (two shoppers side by side taking the same product): each plate's
+    items, by its own weight change, go to the shopper in front of that plate. Kept when the plates'
+    changes are not whole items adding up to the line's quantity, or one shopper stood at all of them."""
+    if presence is None or len(event.plates) < 2:
+        return lines
+    out: list[ReceiptLine] = []
+    for line in lines:
+        unit = weight.get(line.sku, 0.0)
+        if line.quantity < 2 or not line.counted or unit <= 0:
+            out.append(line)
+            continue
+        sign = -1 if line.action == "pick" else 1
+        counts = [round(sign * delta / unit) for delta in event.plate_deltas_g]
+        owners: dict[str, int] = {}
+        for plate, count in zip(event.plates, counts, strict=True):
+            if count <= 0:
+                continue
+            found = in_front(replace(event, plates=(plate,)), presence, presence_config)
+            if found is None:
+                owners = {}
+                break
+            owners[found.shopper] = owners.get(found.shopper, 0) + count
+        if min(counts) < 0 or sum(counts) != line.quantity or len(owners) < 2:
+            out.append(line)
+            continue
+        note = "; by plate: " + ", ".join(f"{n} to shopper {s}" for s, n in owners.items()) + ", each in front of their plates"
+        out.extend(_given_to(line, shopper, note, quantity=n, **({} if shopper == line.shopper else {"status": "reached", "vision": None}))
+                   for shopper, n in owners.items())
+    return out
 
 
 def check_shopper_in_front(

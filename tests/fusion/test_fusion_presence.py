@@ -242,3 +242,22 @@ def test_a_slow_two_item_change_with_two_shoppers_in_front_is_shared_between_the
     (event,) = result.weight_events
     assert event.delta_g == pytest.approx(-240.0, abs=3.0)
     assert sorted((x.shopper, x.quantity) for x in result.lines if x.sku == CHIPS) == expected
+
+
+@pytest.mark.parametrize(("boxes", "expected"), [
+    # 1 stands at plate 1 and takes two colas, 2 at plate 2 takes one, within a second: one change.
+    ([(1, 150), (2, 250)], [("1", 2), ("2", 1)]),
+    # One shopper in front of both plates takes all three.
+    ([(2, 200)], [("2", 3)]),
+])
+def test_one_product_taken_from_two_plates_goes_plate_by_plate_to_the_shopper_in_front(tmp_path, boxes, expected):
+    steps = [Step("A1", 1, 5.3, -700.0), Step("A1", 2, 5.8, -350.0)]  # cola is on plates 1 and 2
+    recording = write_recording(tmp_path / "rec", make_log(LogSpec(duration_s=10.0, steps=steps, seed=13)))
+    (recording / "store.json").write_text(json.dumps(STORE))
+    run = tmp_path / "run"
+    run.mkdir()
+    write_events(run / "events.csv", [(5.7, "2", "pick", COLA, 1, "A1")])  # vision saw shopper 2 take a cola
+    write_tracks(run / "tracks.csv", *(stands(shopper, x, 3.0, 8.0, width=90.0) for shopper, x in boxes))
+    result = fuse_recording(recording, run, tmp_path / "out")
+    assert [w.plates for w in result.weight_events] == [(1, 2)]
+    assert sorted((x.shopper, x.quantity) for x in result.lines if x.counted) == expected
