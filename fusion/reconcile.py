@@ -66,6 +66,10 @@ class ReconcileConfig:
         one grab: with several shoppers standing in front of the plates, its items are shared
         among them (as among shoppers seen reaching there). One grab settles within a few tenths
         of a second.
+    unmatched_cost: a vision event is left unmatched rather than paired at a higher cost than this
+        (then a ``vision_only`` line, and the weight change goes to who was seen there): a pick
+        seen 3 s away (cost 1), whose product does not fit the change (1) and on another shelf
+        (0.5) did not cause it, though nothing closer was seen. 0: every feasible pair is matched.
     """
 
     window_s: float = 3.0
@@ -75,6 +79,7 @@ class ReconcileConfig:
     other_shelf_cost: float = 0.5
     unstocked_cost: float = 1.0
     one_grab_s: float = 0.5
+    unmatched_cost: float = 1.5
 
     @classmethod
     def from_dict(cls, data: dict) -> ReconcileConfig:
@@ -135,10 +140,14 @@ def match_events(
             cost[i, j] = (distance / config.window_s + config.weight_cost * (1.0 - fit)
                           + (0.0 if same_shelf else config.other_shelf_cost)
                           + (config.unstocked_cost if unstocked else 0.0))
+    if config.unmatched_cost > 0:
+        dummy = np.full((n_v, n_v), _INFEASIBLE)
+        np.fill_diagonal(dummy, config.unmatched_cost)
+        cost = np.hstack([cost, dummy])
     rows, cols = linear_sum_assignment(cost)
     used = set()
     for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
-        if cost[i, j] < _INFEASIBLE:
+        if j < n_w and cost[i, j] < _INFEASIBLE:
             matched.setdefault(j, []).append(i)
             used.add(i)
     # Join leftover vision events to a feasible matched weight event when that improves its fit.
@@ -146,7 +155,7 @@ def match_events(
         if i in used:
             continue
         best_j, best_gain = None, 0.0
-        for j in np.flatnonzero(cost[i] < _INFEASIBLE).tolist():
+        for j in np.flatnonzero(cost[i, :n_w] < _INFEASIBLE).tolist():
             if j not in matched:
                 continue
             items = [(vision[k]["sku"], vision[k]["quantity"]) for k in matched[j]]

@@ -161,3 +161,20 @@ def test_lines_moved_to_a_shopper_who_already_has_that_product_of_that_change_me
     assert [(x.shopper, x.sku, x.quantity, x.counted) for x in merged] == [
         ("1", CHIPS, 3, True), ("2", CHIPS, 1, True), ("1", CHIPS, 1, False), ("1", BAR, 1, True)]
     assert merged[0].reason == "fits; 2 lines of this change for shopper 1 merged"
+
+
+def test_a_vision_pick_that_fits_nothing_about_a_weight_change_does_not_name_its_shopper(tmp_path):
+    # Two colas leave A1 plate 1 at 9.3 s. Vision's only pick: one bag of chips "from B1", 2.8 s
+    # earlier. Seconds away, another product, another shelf: not the same event.
+    steps = [Step("A1", 1, 9.3, -700.0)]
+    store = write_recording(tmp_path / "rec", make_log(LogSpec(duration_s=14.0, steps=steps, seed=6)))
+    seen = [(6.5, "1", "pick", CHIPS, 1, "B1")]
+    result = fuse(store, tmp_path, seen)
+    assert sorted((x.status, x.sku, x.quantity, x.shopper) for x in result.lines) == [
+        ("unattributed", COLA, 2, None), ("vision_only", CHIPS, 1, "1")]
+    # Matching every feasible pair (the old behaviour) billed the colas to shopper 1.
+    from fusion.pipeline import FuseConfig
+
+    result = fuse_recording(store, write_events(tmp_path / "events.csv", seen), tmp_path / "out",
+                            FuseConfig.from_dict({"reconcile": {"unmatched_cost": 0}}))
+    assert [(x.status, x.sku, x.quantity, x.shopper) for x in result.lines] == [("corrected", COLA, 2, "1")]
