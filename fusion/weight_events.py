@@ -6,7 +6,9 @@ by quiet windows form stable segments; the level at the end of one stable segmen
 the level at the start of the next. A difference larger than both ``min_delta_g`` and
 ``delta_noise_k`` times the plate's own noise is a plate change. Slow drift never shows as a step
 between neighbouring segments; a hand pressing or vibration on a neighbouring plate makes the plate
-unstable for a while but returns it to the same level.
+unstable for a while but returns it to the same level. Shoppers at one plate within a second leave
+it no time to settle, yet its level holds for a moment between two hands: such a brief plateau
+splits the change when the steps go both ways (a pick and a return, whose sum would hide both).
 
 Per shelf: plate changes that overlap in time on adjacent plates (or plates of one product) are one
 event whose delta is their sum, so a product spanning plates, or a hand shifting weight to the next
@@ -49,6 +51,13 @@ class WeightEventConfig:
     cancel_split_g: a gain and a loss on different plates that cancel out are a return and a pick
         (two events) only when each is at least this heavy; lighter, it is an item nudged between plates.
     max_gap_s: a pause between readings longer than this breaks a stable segment.
+    plateau_s, plateau_min_g, plateau_spread: several shoppers at one plate within a second leave it
+        no time to settle between them, but its level holds for a moment between two hands: a
+        stretch of ``plateau_s`` inside an unstable interval whose spread (std) is at most
+        ``plateau_spread`` x its distance to the level before and to the level after, both at least
+        ``plateau_min_g`` (and the change threshold), splits the change there when the steps go both
+        ways (a return and a pick: their sum would hide both). Steps all one way stay one change
+        (shared among the shoppers there, see reconcile). 0 plateau_s: never.
     """
 
     spike_s: float = 0.3
@@ -63,6 +72,9 @@ class WeightEventConfig:
     split_min_g: float = 25.0
     cancel_split_g: float = 40.0
     max_gap_s: float = 1.0
+    plateau_s: float = 0.2
+    plateau_min_g: float = 40.0
+    plateau_spread: float = 0.05
 
     @classmethod
     def from_dict(cls, data: dict) -> WeightEventConfig:
@@ -83,6 +95,7 @@ class PlateChange:
     delta_g: float
     noise_g: float
     threshold_g: float
+    chained: bool = False  # one of several changes of this plate split at brief plateaus (kept apart)
 
 
 @dataclass(frozen=True)
@@ -186,17 +199,50 @@ def plate_changes(
     changes: list[PlateChange] = []
     prev_stop = int(seg_stop[0])
     prev_level = float(np.median(smooth[max(int(seg_start[0]), prev_stop - level_n): prev_stop]))
+    short = max(2, int(round(config.plateau_s / period_s))) if config.plateau_s > 0 else 0
+    short_std = _window_std(smooth, short) if short and n > short else None
     for a, b in zip(seg_start[1:].tolist(), seg_stop[1:].tolist(), strict=True):
         level_in = float(np.median(smooth[a: min(b, a + level_n)]))
-        delta = level_in - prev_level
-        if abs(delta) >= threshold:
-            changes.append(
-                PlateChange(shelf, plate, float(timestamps[min(prev_stop - 1, a)]), float(timestamps[a]), delta, plate_noise, threshold)
-            )
+        # Levels in order: (held from, held until, grams); the change between two is their difference.
+        levels = [(float("nan"), float(timestamps[min(prev_stop - 1, a)]), prev_level)]
+        if short_std is not None:
+            levels += _plateaus(smooth, timestamps, short_std, prev_stop, a, short, prev_level, level_in,
+                                max(threshold, config.plateau_min_g), config.plateau_spread)
+        levels.append((float(timestamps[a]), float("nan"), level_in))
+        signs = {np.sign(after - before) for (_, _, before), (_, _, after) in zip(levels[:-1], levels[1:], strict=True)}
+        if len(signs) < 2:  # steps all one way (one shopper taking twice, or a slow grab): one change, as before
+            levels = [levels[0], levels[-1]]
+        chained = len(levels) > 2
+        for (_, t0, before), (t1, _, after) in zip(levels[:-1], levels[1:], strict=True):
+            delta = after - before
+            if abs(delta) >= threshold:
+                changes.append(PlateChange(shelf, plate, t0, t1, delta, plate_noise, threshold, chained))
         # Compare neighbouring segments only, so slow drift never accumulates into a step.
         prev_stop = b
         prev_level = float(np.median(smooth[max(a, b - level_n): b]))
     return changes
+
+
+def _plateaus(smooth: np.ndarray, timestamps: np.ndarray, short_std: np.ndarray, lo: int, hi: int, short: int,
+              before: float, after: float, min_step: float, spread: float) -> list[tuple[float, float, float]]:
+    """Brief levels held inside the unstable samples [lo, hi): [(from, until, grams)] in time order, each
+    at least ``min_step`` from the level before it and from ``after``, with a spread (std over
+    ``short`` samples) of at most ``spread`` x those distances."""
+    found: list[tuple[float, float, float]] = []
+    j = lo
+    while j + short <= hi:
+        level = float(np.median(smooth[j: j + short]))
+        step_in, step_out = abs(level - before), abs(after - level)
+        if min(step_in, step_out) >= min_step and short_std[j] <= spread * min(step_in, step_out):
+            start = j
+            j += short
+            while j + short <= hi and abs(float(np.median(smooth[j: j + short])) - level) < min_step:
+                j += 1  # the rest of this plateau
+            found.append((float(timestamps[start]), float(timestamps[min(j + short // 2, hi - 1)]), level))
+            before = level
+            continue
+        j += 1
+    return found
 
 
 def detect_plate_changes(weights: WeightLog, config: WeightEventConfig | None = None) -> list[PlateChange]:
@@ -243,6 +289,8 @@ def group_changes(
                     break
                 if b.end_s < a.start_s - config.merge_gap_s:
                     continue
+                if a.plate == b.plate and a.chained and b.chained:
+                    continue  # one plate's changes split at a plateau: separate hands
                 near = abs(a.plate - b.plate) <= config.adjacent_plates
                 same_product = sku_of.get((shelf, a.plate)) is not None and sku_of.get(
                     (shelf, a.plate)

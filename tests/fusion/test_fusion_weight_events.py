@@ -35,6 +35,16 @@ CASES = {
     "a bag put back on plate 3 as another is taken from plate 4: two events though they cancel": (
         LogSpec(steps=[Step("A1", 3, 9.0, +CHIPS), Step("A1", 4, 9.3, -CHIPS)]),
         [("A1", (3,), +CHIPS), ("A1", (4,), -CHIPS)]),
+    # Shoppers one after another at one plate, 0.35 s apart: it never settles, but holds a level between.
+    "three colas taken, one put back before the plate settles: two events": (
+        LogSpec(steps=[Step("A1", 1, 9.0, -3 * COLA), Step("A1", 1, 9.45, +COLA, press_s=0.1)]),
+        [("A1", (1,), -3 * COLA), ("A1", (1,), +COLA)]),
+    "a bag put back and one taken from one plate before it settles: two events though they cancel": (
+        LogSpec(steps=[Step("A1", 3, 9.0, +CHIPS), Step("A1", 3, 9.45, -CHIPS, press_s=0.1)]),
+        [("A1", (3,), +CHIPS), ("A1", (3,), -CHIPS)]),
+    "two bags taken from one plate before it settles: one event of both": (
+        LogSpec(steps=[Step("A1", 3, 9.0, -CHIPS), Step("A1", 3, 9.45, -CHIPS, press_s=0.1)]),
+        [("A1", (3,), -2 * CHIPS)]),
     "two shelves, two times: two events": (
         LogSpec(steps=[Step("A1", 3, 5.0, -CHIPS), Step("B1", 2, 12.0, -410.0)]),
         [("A1", (3,), -CHIPS), ("B1", (2,), -410.0)]),
@@ -91,3 +101,9 @@ def test_config_rejects_unknown_settings():
     with pytest.raises(ValueError, match="min_delta"):
         WeightEventConfig.from_dict({"min_delta": 3})
     assert WeightEventConfig.from_dict({"min_delta_g": 3}).min_delta_g == 3.0
+
+
+def test_plateau_splitting_can_be_switched_off(tmp_path):
+    spec = LogSpec(steps=[Step("A1", 3, 9.0, +CHIPS), Step("A1", 3, 9.45, -CHIPS, press_s=0.1)])
+    rec = write_recording(tmp_path / "r", make_log(spec))
+    assert detect_weight_events(load_weights(rec / "weights.csv.gz"), WeightEventConfig(plateau_s=0)) == []
