@@ -273,8 +273,9 @@ def _repair_identities(
     tracks: pd.DataFrame, hands: pd.DataFrame, descriptors: np.ndarray, fps: float, config: PipelineConfig, video: Path,
     image_size: tuple[int, int] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
-    """Undo id swaps at contacts (vision.reid): renames track ids in ``tracks`` and hand owners in
-    ``hands``; also returns the repairs made, for run.json ({frame, renamed: [[old, new], ...]})."""
+    """Repair track identities by colour (vision.reid: swaps at contacts, splits, relinks): renames
+    track ids in ``tracks`` and hand owners in ``hands``; also returns the repairs made, for run.json
+    ({frame, renamed: [[old, new], ...]}). ``image_size`` (width, height) marks boxes cut by the border."""
     frames, ids = tracks["frame"].to_numpy(int), tracks["track_id"].to_numpy(int)
     labels, swaps = repair_identities(frames, ids, tracks[["x1", "y1", "x2", "y2"]].to_numpy(float), descriptors,
                                       fps, config.reid, image_size)
