@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pandas as pd
@@ -136,6 +138,21 @@ def test_a_shopper_lost_for_a_moment_and_found_again_gets_their_old_id_back():
     assert [(s.frame, s.renamed) for s in swaps] == [(28, ((3, 1),))]
     labels, _ = repair_identities(frames, tracked, boxes, descriptors, FPS, ReidConfig(relink_gap_s=0))
     assert np.array_equal(labels, tracked)
+
+
+def test_a_track_that_starts_as_the_lost_shopper_but_turns_into_another_is_not_relinked():
+    # Red is lost at frame 20; a new track starts on red at 25 and slides onto blue at 35 (a change
+    # the split missed: splitting is off here). Most of it is blue: not red's continuation.
+    n = 70
+    red = [100.0 if f < 20 or 25 <= f < 35 else None for f in range(n)]
+    blue = [None] * 35 + [100.0] * (n - 35)
+    frames, who, boxes, descriptors = walk({1: RED, 2: BLUE}, {1: red, 2: blue})
+    tracked = np.where(frames >= 25, 2, 1)
+    no_split = ReidConfig(break_local=1.01)
+    labels, _ = repair_identities(frames, tracked, boxes, descriptors, FPS, no_split)
+    assert np.array_equal(labels, tracked)
+    labels, _ = repair_identities(frames, tracked, boxes, descriptors, FPS, replace(no_split, relink_whole=1.0))
+    assert set(labels) == {1}  # judged on its first second alone, it was relinked
 
 
 def test_another_shopper_appearing_where_one_left_is_not_given_their_id():
