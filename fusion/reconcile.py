@@ -2,7 +2,8 @@
 
 Vision events (any events.csv, see docs/FORMAT.md) are matched one-to-one to weight events of the
 same shelf, close in time and of the same sign (a pick takes weight away), by an optimal assignment
-(``scipy.optimize.linear_sum_assignment``) over a cost of time distance plus weight misfit. A
+(``scipy.optimize.linear_sum_assignment``) over a cost of time distance plus weight misfit; a pair
+costing more than ``unmatched_cost`` is not made (that vision event stays unmatched). A
 further vision event on the same shelf and time whose product makes a matched weight event fit
 better joins it (a shopper taking two items seen as two events). Then, weight event by weight event
 in time order (so the live planogram learns from returns before later picks):
@@ -19,7 +20,8 @@ in time order (so the live planogram learns from returns before later picks):
 
 Shoppers' tracked bodies (:mod:`fusion.presence`) check who: a line whose shopper was not in front
 of the changed plates goes to the shopper who was; a change over several plates explained by several
-products, with a different shopper in front of each, is split between them. A return goes to a
+products, or by one product with each plate's items whole, with a different shopper in front of
+each plate, is split between them. A return goes to a
 shopper holding the product: a returned product is given to another shopper when the one named
 holds none of it and somebody else does (the only holder, or the holder standing in front).
 
@@ -325,8 +327,11 @@ def split_product_by_plate(
             out.append(line)
             continue
         note = "; by plate: " + ", ".join(f"{n} to shopper {s}" for s, n in owners.items()) + ", each in front of their plates"
-        out.extend(_given_to(line, shopper, note, quantity=n, **({} if shopper == line.shopper else {"status": "reached", "vision": None}))
-                   for shopper, n in owners.items())
+        for shopper, n in owners.items():
+            if shopper == line.shopper:
+                out.append(_given_to(line, shopper, note, quantity=n))
+            else:  # vision did not see this shopper's part
+                out.append(_given_to(line, shopper, note, quantity=n, status="reached", vision=None))
     return out
 
 
