@@ -41,7 +41,7 @@ FORBIDDEN = 1e6
 
 @dataclass(frozen=True)
 class ReidConfig:
-    """enabled: repair id swaps at contacts (off: tracker ids as they are).
+    """enabled: repair identities (swaps at contacts, splits, relinks; off: tracker ids as they are).
 
     contact_overlap: two boxes are in contact when their intersection covers this fraction of the
         smaller box. merge_gap_s: contacts closer in time than this (of one pair, or sharing a
@@ -93,13 +93,17 @@ class ReidConfig:
 class IdSwap:
     """From ``frame`` on, each id ``old`` of ``renamed`` ((old, new), ...) became ``new``.
 
-    kept / repaired: mean colour distance (before -> after the contact) of the tracks going on, with
-    the ids as the tracker left them and as repaired."""
+    kind ``swap`` (a contact): kept / repaired are the mean colour distance (before -> after the
+    contact) of the tracks going on, with the ids as the tracker left them and as repaired.
+    kind ``split``: kept / repaired are the colour change across the cut (windows) and between the
+    whole track before and after it. kind ``relink``: repaired is the colour distance of the lost
+    track's last window to the new track's first (kept 0)."""
 
     frame: int
     renamed: tuple[tuple[int, int], ...]
     kept: float
     repaired: float
+    kind: str = "swap"
 
 
 def describe(frame: np.ndarray, xyxy: np.ndarray, config: ReidConfig) -> np.ndarray:
@@ -129,7 +133,13 @@ def describe(frame: np.ndarray, xyxy: np.ndarray, config: ReidConfig) -> np.ndar
 
 def bhattacharyya(p: np.ndarray, q: np.ndarray) -> float:
     """Bhattacharyya distance of two histograms that sum to 1: 0 identical, 1 disjoint."""
-    return float(np.sqrt(max(0.0, 1.0 - float(np.sqrt(np.clip(p, 0, None) * np.clip(q, 0, None)).sum()))))
+    return float(_bhattacharyya_rows(p, q))
+
+
+def _bhattacharyya_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """:func:`bhattacharyya` over the last axis (histograms in rows)."""
+    overlap = np.sqrt(np.clip(p, 0, None) * np.clip(q, 0, None)).sum(axis=-1)
+    return np.sqrt(np.clip(1.0 - overlap, 0.0, None))
 
 
 def _overlap_fraction(boxes: np.ndarray) -> np.ndarray:
@@ -186,11 +196,16 @@ def _contacts(frames: np.ndarray, ids: np.ndarray, xyxy: np.ndarray, config: Rei
     return episodes, crowding
 
 
+def _clear_weight(crowding: np.ndarray) -> np.ndarray:
+    """How much a box's colours count: little when it overlaps another (a mixture), never zero."""
+    return (1.0 - np.clip(crowding, 0, 1)) ** 2 + 1e-3
+
+
 def _model(rows: np.ndarray, descriptors: np.ndarray, crowding: np.ndarray) -> np.ndarray | None:
     """Mean descriptor of ``rows``, weighted towards boxes that overlap no one."""
     if not len(rows):
         return None
-    weight = (1.0 - np.clip(crowding[rows], 0, 1)) ** 2 + 1e-3
+    weight = _clear_weight(crowding[rows])
     return (descriptors[rows] * weight[:, None]).sum(axis=0) / weight.sum()
 
 
@@ -305,9 +320,10 @@ def _relink(frames: np.ndarray, labels: np.ndarray, xyxy: np.ndarray, descriptor
     if not ends or not starts:
         return labels, []
 
-    def edge_model(t: int, at_end: bool) -> np.ndarray:
-        r = rows[t][np.argsort(frames[rows[t]], kind="stable")]
-        return _model(r[-window:] if at_end else r[:window], descriptors, crowding)
+    ordered = {t: r[np.argsort(frames[r], kind="stable")] for t, r in rows.items()}
+    last_window = {t: _model(ordered[t][-window:], descriptors, crowding) for t in ends}
+    first_window = {t: _model(ordered[t][:window], descriptors, crowding) for t in starts}
+    whole = {t: _model(rows[t], descriptors, crowding) for t in {*ends, *starts}}
 
     def centre_diagonal(row: int) -> tuple[np.ndarray, float]:
         box = xyxy[row]
@@ -317,7 +333,6 @@ def _relink(frames: np.ndarray, labels: np.ndarray, xyxy: np.ndarray, descriptor
     for i, a in enumerate(ends):
         end_frame = int(frames[last[a]])
         a_centre, a_diagonal = centre_diagonal(last[a])
-        a_model = edge_model(a, True)
         for j, b in enumerate(starts):
             start_frame = int(frames[first[b]])
             if not end_frame < start_frame <= end_frame + gap:
@@ -325,11 +340,8 @@ def _relink(frames: np.ndarray, labels: np.ndarray, xyxy: np.ndarray, descriptor
             b_centre, _ = centre_diagonal(first[b])
             if np.linalg.norm(b_centre - a_centre) > config.relink_reach * a_diagonal:
                 continue
-            distance = bhattacharyya(a_model, edge_model(b, False))
-            if distance > config.relink_distance:
-                continue
-            whole = bhattacharyya(_model(rows[a], descriptors, crowding), _model(rows[b], descriptors, crowding))
-            if whole <= config.relink_whole:
+            distance = bhattacharyya(last_window[a], first_window[b])
+            if distance <= config.relink_distance and bhattacharyya(whole[a], whole[b]) <= config.relink_whole:
                 cost[i, j] = distance
     pre, post = linear_sum_assignment(cost)
     links = {starts[j]: ends[i] for i, j in zip(pre, post, strict=True) if cost[i, j] < FORBIDDEN}
@@ -339,7 +351,8 @@ def _relink(frames: np.ndarray, labels: np.ndarray, xyxy: np.ndarray, descriptor
         a = links[b]
         new = int(labels[rows[a][0]])  # a may itself have been relinked to an earlier track
         labels[rows[b]] = new
-        relinked.append(IdSwap(int(frames[first[b]]), ((b, new),), 0.0, round(float(cost[ends.index(a), starts.index(b)]), 3)))
+        distance = round(float(cost[ends.index(a), starts.index(b)]), 3)
+        relinked.append(IdSwap(int(frames[first[b]]), ((b, new),), 0.0, distance, "relink"))
     return labels, relinked
 
 
@@ -351,7 +364,7 @@ def _split_at_breaks(frames: np.ndarray, labels: np.ndarray, descriptors: np.nda
     labels = labels.copy()
     splits: list[IdSwap] = []
     next_id = int(labels.max()) + 1
-    weight = (1.0 - np.clip(crowding, 0, 1)) ** 2 + 1e-3
+    weight = _clear_weight(crowding)
     pending = [np.flatnonzero(labels == t) for t in np.unique(labels)]
     while pending:
         rows = pending.pop()
@@ -363,7 +376,7 @@ def _split_at_breaks(frames: np.ndarray, labels: np.ndarray, descriptors: np.nda
         cuts = np.arange(window, len(rows) - window + 1)
         before = (total[cuts] - total[cuts - window]) / (mass[cuts] - mass[cuts - window])[:, None]
         after = (total[cuts + window] - total[cuts]) / (mass[cuts + window] - mass[cuts])[:, None]
-        local = np.sqrt(np.clip(1.0 - np.sqrt(before * after).sum(axis=1), 0, None))
+        local = _bhattacharyya_rows(before, after)
         # Both windows must show the shopper clearly (a quarter of their boxes' worth at least).
         clear = np.minimum(mass[cuts] - mass[cuts - window], mass[cuts + window] - mass[cuts]) >= window / 4
         local = np.where(clear, local, 0.0)
@@ -375,7 +388,7 @@ def _split_at_breaks(frames: np.ndarray, labels: np.ndarray, descriptors: np.nda
         old = int(labels[rows[0]])
         labels[rows[cut:]] = next_id
         splits.append(IdSwap(int(frames[rows[cut]]), ((old, next_id),), round(float(local[best]), 3),
-                             round(whole, 3)))
+                             round(whole, 3), "split"))
         next_id += 1
         pending += [rows[:cut], rows[cut:]]
     return labels, splits

@@ -279,9 +279,12 @@ def _repair_identities(
     frames, ids = tracks["frame"].to_numpy(int), tracks["track_id"].to_numpy(int)
     labels, swaps = repair_identities(frames, ids, tracks[["x1", "y1", "x2", "y2"]].to_numpy(float), descriptors,
                                       fps, config.reid, image_size)
+    evidence = {"swap": "colour distance {:.3f} as tracked, {:.3f} repaired",
+                "split": "colours changed by {:.3f} across the cut, {:.3f} before vs after",
+                "relink": "colour distance {1:.3f} to the lost track"}
     for swap in swaps:
-        log.info("%s: shopper ids renamed from frame %d: %s (colour distance %.3f as tracked, %.3f repaired)",
-                 video, swap.frame, ", ".join(f"{a}->{b}" for a, b in swap.renamed), swap.kept, swap.repaired)
+        log.info("%s: shopper ids renamed from frame %d (%s): %s (%s)", video, swap.frame, swap.kind,
+                 ", ".join(f"{a}->{b}" for a, b in swap.renamed), evidence[swap.kind].format(swap.kept, swap.repaired))
     repairs = [{"frame": s.frame, "renamed": [list(pair) for pair in s.renamed]} for s in swaps]
     if not swaps:
         return tracks, hands, repairs
