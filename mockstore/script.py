@@ -1,8 +1,9 @@
 """Compile a scenario into a simulation: shopper motion segments, exact pick/return events, shelf states.
 
-Each shopper's script is turned into timed segments (walk, stand, reach) independently of the others;
-then all picks and returns are applied in time order to the shelf stock, which decides exactly which
-items (with their own true weights) leave or reach which plates.
+Each shopper's script is turned into timed segments (walk, stand, reach), one shopper after another:
+a shopper does not stand where an earlier one stands at the same time (two bodies in one place), but
+beside them, reaching across to the plate. Then all picks and returns are applied in time order to the
+shelf stock, which decides exactly which items (with their own true weights) leave or reach which plates.
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ HAIR_BGR = ((20, 20, 25), (30, 45, 70), (40, 80, 140), (120, 130, 140), (15, 30,
 
 @dataclass(frozen=True)
 class ScriptConfig:
-    """Timing and placement of scripted motion (seconds, metres)."""
+    """Timing and placement of scripted motion (seconds, metres).
+
+    personal_space_m: shoppers standing at one shelf keep at least this far apart along it; a shopper
+        whose plate is taken (within ``personal_margin_s`` of their stay) stands beside the one there.
+    """
 
     walk_speed_m_s: float = 0.9
     extend_s: float = 0.6
@@ -32,6 +37,8 @@ class ScriptConfig:
     stand_offset_m: float = 0.42
     exit_margin_m: float = 0.9
     lane_jitter_m: float = 0.2
+    personal_space_m: float = 0.55
+    personal_margin_s: float = 0.5
 
     @property
     def reach_s(self) -> float:
@@ -125,6 +132,43 @@ class Simulation:
         return ((), ()) if k < 0 else (changes[k][1], changes[k][2])
 
 
+def _stay_s(script, j: int, config: ScriptConfig) -> float:
+    """How long a shopper stays at the plate of ``script[j]``: that step and the following ones at the
+    same plate (picks, returns, walks there, holds), until a step elsewhere or leaving."""
+    first = script[j]
+    stay = 0.0
+    for step in script[j:]:
+        if step.action == "hold":
+            stay += step.duration_s
+        elif step.action in ("walk", "pick", "return") and (step.shelf or first.shelf, step.plate) == \
+                (first.shelf, first.plate):
+            stay += config.turn_s + (config.reach_s if step.action != "walk" else 0.0)
+        else:
+            break
+    return stay
+
+
+def _free_spot(spot: tuple[float, float], from_x: float, during: tuple[float, float],
+               occupied: list[tuple[float, float, tuple[float, float]]], aisle_length_m: float,
+               config: ScriptConfig) -> tuple[float, float]:
+    """``spot`` if no earlier shopper stands within ``personal_space_m`` of it (same side of the aisle)
+    during ``during`` (give or take ``personal_margin_s``); else the free spot nearest to it along the
+    shelf, at most two spaces away (on ties, the side the shopper comes from); with none free, the spot
+    there farthest from the others."""
+    gap, margin = config.personal_space_m, config.personal_margin_s
+    busy = np.array([xy[0] for t0, t1, xy in occupied
+                     if t0 < during[1] + margin and t1 > during[0] - margin and abs(xy[1] - spot[1]) < gap])
+    if not len(busy) or np.abs(busy - spot[0]).min() >= gap:
+        return spot
+    xs = spot[0] + np.linspace(-2 * gap, 2 * gap, 45)
+    xs = xs[(xs >= gap / 4) & (xs <= aisle_length_m - gap / 4)]
+    clearance = np.abs(xs[:, None] - busy[None, :]).min(axis=1)
+    order = np.lexsort((np.abs(xs - from_x), np.abs(xs - spot[0])))
+    free = order[clearance[order] >= gap - 1e-6]
+    best = free[0] if len(free) else int(np.argmax(clearance))
+    return (float(xs[best]), spot[1])
+
+
 def random_look(rng: np.random.Generator, height_m: float | None) -> Look:
     hue = int(rng.integers(0, 180))
     shirt = _hsv_to_bgr(hue, int(rng.integers(60, 230)), int(rng.integers(70, 235)))
@@ -168,6 +212,7 @@ def compile_scenario(scenario: Scenario, config: ScriptConfig | None = None) -> 
 
     tracks = []
     actions = []  # (t, shopper index, step index, step, arm, stand_x)
+    occupied: list[tuple[float, float, tuple[float, float]]] = []  # earlier shoppers standing: (t0, t1, xy)
     for si, spec in enumerate(scenario.shoppers):
         look = random_look(rng_looks, spec.height_m)
         lane = float(rng_looks.uniform(-config.lane_jitter_m, config.lane_jitter_m))
@@ -204,6 +249,9 @@ def compile_scenario(scenario: Scenario, config: ScriptConfig | None = None) -> 
                     p0, p1 = layout.plate_x_m(step.plate)
                     sign = layout.gondola_sign(shelf)
                     stand = ((p0 + p1) / 2, sign * (layout.half_aisle_m - config.stand_offset_m))
+                    arrive = t + math.hypot(stand[0] - pos[0], stand[1] - pos[1]) / config.walk_speed_m_s
+                    stand = _free_spot(stand, pos[0], (arrive, arrive + _stay_s(spec.script, j, config)), occupied,
+                                       L, config)
                     t, pos, face = walk_to(stand, t, pos, face)
                     at_plate = (shelf, step.plate)
                 face_shelf = (0.0, layout.gondola_sign(shelf))
@@ -242,6 +290,7 @@ def compile_scenario(scenario: Scenario, config: ScriptConfig | None = None) -> 
         if not segments or segments[-1].t1_s < scenario.duration_s and math.isinf(t_exit):
             segments.append(Segment("stand", t, max(t, scenario.duration_s) + 1.0, pos, pos, face))
         tracks.append((spec.id, look, segments, t_enter, t_exit))
+        occupied += [(seg.t0_s, seg.t1_s, seg.start_xy) for seg in segments if seg.kind in ("stand", "reach")]
 
     # Apply picks and returns to the stock in time order.
     order = sorted(range(len(actions)), key=lambda k: (actions[k][0], k))

@@ -126,6 +126,36 @@ def test_committed_scenarios_parse_and_compile():
         assert sim.events
 
 
+def _standing(sim, shopper_id: int) -> list:
+    """(t0, t1, x, y) of a shopper's stand and reach segments."""
+    track = next(t for t in sim.shoppers if t.id == shopper_id)
+    return [(s.t0_s, s.t1_s, *s.start_xy) for s in track.segments if s.kind in ("stand", "reach")]
+
+
+def test_shoppers_at_one_plate_stand_side_by_side():
+    """Two shoppers taking from one plate at once do not stand in one place: the later one in the
+    script stands one body's width along the shelf and still takes from that plate."""
+    data = scenario_dict()
+    data["shoppers"] = [
+        {"id": 1, "script": [{"action": "enter", "at_s": 0.0, "side": "left"},
+                             {"action": "pick", "shelf": "B2", "plate": 2, "sku": "012002"},
+                             {"action": "hold", "duration_s": 2.0}]},
+        {"id": 2, "script": [{"action": "enter", "at_s": 0.0, "side": "right"},
+                             {"action": "pick", "shelf": "B2", "plate": 2, "sku": "012002"}]},
+    ]
+    sim = compile_scenario(parse_scenario(data, source="x.yaml"))
+    first, second = _standing(sim, 1), _standing(sim, 2)
+    overlapping = [(a, b) for a in first for b in second if a[0] < b[1] and b[0] < a[1]]
+    assert overlapping
+    gap = min(abs(a[2] - b[2]) for a, b in overlapping)
+    assert gap == pytest.approx(0.55)
+    assert second[0][2] > first[0][2]  # shopper 2 comes from the right and stops on that side
+    assert [(e.shopper, e.shelf, e.plates) for e in sim.events] == [(1, "B2", (2,)), (2, "B2", (2,))]
+
+    alone = compile_scenario(parse_scenario({**data, "shoppers": data["shoppers"][1:]}, source="x.yaml"))
+    assert _standing(alone, 2)[0][2] == pytest.approx(first[0][2])  # the plate's own spot when free
+
+
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory) -> Path:
     scenario = parse_scenario(scenario_dict(knobs={"pixel_noise": 2.0, "jpeg_quality": 80}), source="t.yaml")
