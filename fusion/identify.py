@@ -137,14 +137,17 @@ class LivePlanogram:
     def shelves(self) -> set[str]:
         return {s for s, _ in self.planned}
 
-    def learn(self, event: WeightEvent, sku: str, quantity: int, action: str) -> None:
-        """Record a settled line: a return of an unplanned product adds it to the event's plates;
-        a pick of a learned product takes it away again."""
+    def learn(self, event: WeightEvent, sku: str, quantity: int, action: str,
+              grams_per_item: float | None = None) -> None:
+        """Record ``quantity`` items of ``sku`` of a settled weight event: a return of an unplanned
+        product adds it to the event's plates; a pick of a learned product takes it away again.
+        ``grams_per_item``: each item's measured weight (default: the whole change over ``quantity``,
+        right only when these are all of the event's items)."""
         plates = [(event.shelf, p) for p in event.plates]
+        per_item = abs(event.delta_g) / quantity if grams_per_item is None else grams_per_item
         if action == "pick":
-            self.taken_g.setdefault(sku, []).extend([abs(event.delta_g) / quantity] * quantity)
+            self.taken_g.setdefault(sku, []).extend([per_item] * quantity)
         elif self.taken_g.get(sku):
-            per_item = abs(event.delta_g) / quantity
             for _ in range(min(quantity, len(self.taken_g[sku]))):
                 held = self.taken_g[sku]
                 held.pop(min(range(len(held)), key=lambda i: abs(held[i] - per_item)))

@@ -236,9 +236,8 @@ def reconcile(
         new = split_by_plate(new, event, presence, plate_stock, presence_config)
         new = give_returns_to_holders(new, carts, event, presence, presence_config)
         new = merge_same(new)
+        learn_event(live, event, new, weight)
         for line in new:
-            if line.sku:
-                live.learn(event, line.sku, line.quantity, line.action)
             if line.sku and line.counted and line.shopper is not None:
                 sign = 1 if line.action == "pick" else -1
                 carts.setdefault(line.shopper, Counter())[line.sku] += sign * line.quantity
@@ -260,6 +259,20 @@ def reconcile(
             )
         )
     return sorted(lines, key=lambda x: (x.timestamp, x.shelf, x.sku))
+
+
+def learn_event(live: LivePlanogram, event: WeightEvent, lines: list[ReceiptLine], weight: dict[str, float]) -> None:
+    """Teach the live planogram what one weight event moved: each product once, with all its items
+    over the event's lines (several when the items were shared between shoppers), each item weighing
+    its share of the measured change (in proportion to catalog weights when products were mixed)."""
+    moved: Counter = Counter()
+    for line in lines:
+        if line.sku:
+            moved[(line.sku, line.action)] += line.quantity
+    expected = sum(quantity * weight.get(sku, 0.0) for (sku, _), quantity in moved.items())
+    for (sku, action), quantity in moved.items():
+        share = weight.get(sku, 0.0) / expected if expected > 0 else 1.0 / sum(moved.values())
+        live.learn(event, sku, quantity, action, abs(event.delta_g) * share)
 
 
 def who_changed(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from fusion_synth import CATALOG, PLANOGRAM, T0
+from fusion_synth import CATALOG, PLANOGRAM, T0, WEIGHT
 
 from fusion.identify import Candidate, IdentifyConfig, LivePlanogram, identify
+from fusion.receipts import ReceiptLine
+from fusion.reconcile import learn_event
+from fusion.weight_events import WeightEvent
 
 catalog = pd.DataFrame(CATALOG, columns=["sku", "name", "weight_g"]).assign(weight_std_g=0.0)
 planogram = pd.DataFrame(PLANOGRAM, columns=["shelf", "plate", "sku"])
@@ -85,3 +88,25 @@ def test_a_gain_is_what_was_taken_not_two_of_a_product_nobody_took():
     assert best_return(IdentifyConfig()) == (("0005", 1),)
     # Without the rule, the closer fit of two soaps nobody took wins.
     assert best_return(IdentifyConfig(untaken_prior=1.0)) == (("0004", 2),)
+
+
+def _line(sku: str, quantity: int, shopper: str, taken: WeightEvent) -> ReceiptLine:
+    return ReceiptLine("reached", sku, quantity, "pick", taken.start, taken.shelf, taken.plates, taken.delta_g, None,
+                       taken.id, "fits", shopper=shopper)
+
+
+def test_items_shared_between_shoppers_are_learned_at_their_own_weight():
+    """Two bags of chips taken at once by two shoppers (one line each) weigh 120 g each, not 240 g:
+    the two coming back together are two bags, not one bag of the 'measured' 240 g."""
+    live = LivePlanogram.from_planogram(planogram)
+    taken = event("A1", (3,), (-240.0,))
+    learn_event(live, taken, [_line("0002", 1, "1", taken), _line("0002", 1, "2", taken)], WEIGHT)
+    assert live.taken_g["0002"] == [120.0, 120.0]
+    assert identify(event("A1", (3,), (+240.0,), t=20.0), catalog, live)[0].items == (("0002", 2),)
+
+    # Mixed products share the measured change in proportion to their catalog weights.
+    live = LivePlanogram.from_planogram(planogram)
+    mixed = event("A1", (3, 4), (-126.0, -49.0))
+    learn_event(live, mixed, [_line("0002", 1, "1", mixed), _line("0003", 1, "2", mixed)], WEIGHT)
+    assert live.taken_g["0002"] == [pytest.approx(175.0 * 120 / 170)]
+    assert live.taken_g["0003"] == [pytest.approx(175.0 * 50 / 170)]
