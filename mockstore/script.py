@@ -26,7 +26,8 @@ class ScriptConfig:
     """Timing and placement of scripted motion (seconds, metres).
 
     personal_space_m: shoppers standing at one shelf keep at least this far apart along it; a shopper
-        whose plate is taken (within ``personal_margin_s`` of their stay) stands beside the one there.
+        whose plate is taken (within ``personal_margin_s`` of their stay) stands beside the one there,
+        or ``behind_m`` further back when both sides are taken too.
     """
 
     walk_speed_m_s: float = 0.9
@@ -39,6 +40,7 @@ class ScriptConfig:
     lane_jitter_m: float = 0.2
     personal_space_m: float = 0.55
     personal_margin_s: float = 0.5
+    behind_m: float = 0.3
 
     @property
     def reach_s(self) -> float:
@@ -153,20 +155,21 @@ def _free_spot(spot: tuple[float, float], from_x: float, during: tuple[float, fl
                config: ScriptConfig) -> tuple[float, float]:
     """``spot`` if no earlier shopper stands within ``personal_space_m`` of it (same side of the aisle)
     during ``during`` (give or take ``personal_margin_s``); else the free spot nearest to it along the
-    shelf, at most two spaces away (on ties, the side the shopper comes from); with none free, the spot
-    there farthest from the others."""
+    shelf, at most one space away (an arm's reach; on ties, the side the shopper comes from); with
+    none free, ``behind_m`` further from the shelf than ``spot``, reaching past the others."""
     gap, margin = config.personal_space_m, config.personal_margin_s
     busy = np.array([xy[0] for t0, t1, xy in occupied
                      if t0 < during[1] + margin and t1 > during[0] - margin and abs(xy[1] - spot[1]) < gap])
     if not len(busy) or np.abs(busy - spot[0]).min() >= gap:
         return spot
-    xs = spot[0] + np.linspace(-2 * gap, 2 * gap, 45)
+    xs = spot[0] + np.linspace(-gap, gap, 23)
     xs = xs[(xs >= gap / 4) & (xs <= aisle_length_m - gap / 4)]
     clearance = np.abs(xs[:, None] - busy[None, :]).min(axis=1)
     order = np.lexsort((np.abs(xs - from_x), np.abs(xs - spot[0])))
     free = order[clearance[order] >= gap - 1e-6]
-    best = free[0] if len(free) else int(np.argmax(clearance))
-    return (float(xs[best]), spot[1])
+    if len(free):
+        return (float(xs[free[0]]), spot[1])
+    return (spot[0], spot[1] - math.copysign(config.behind_m, spot[1]))
 
 
 def random_look(rng: np.random.Generator, height_m: float | None) -> Look:

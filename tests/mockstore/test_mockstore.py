@@ -156,6 +156,23 @@ def test_shoppers_at_one_plate_stand_side_by_side():
     assert _standing(alone, 2)[0][2] == pytest.approx(first[0][2])  # the plate's own spot when free
 
 
+def test_a_third_shopper_at_a_full_plate_stands_behind():
+    """Plate 1 is at the aisle's end: one spot beside it. With that and the plate's own spot taken,
+    the third shopper stands a step further from the shelf (no arm reaches two places along)."""
+    data = scenario_dict()
+    data["shoppers"] = [
+        {"id": k, "script": [{"action": "enter", "at_s": 0.0, "side": "left"},
+                             {"action": "pick", "shelf": "B2", "plate": 1, "sku": "012001"},
+                             {"action": "hold", "duration_s": 3.0}]}
+        for k in (1, 2, 3)
+    ]
+    sim = compile_scenario(parse_scenario(data, source="x.yaml"))
+    (x1, y1), (x2, y2), (x3, y3) = (_standing(sim, k)[0][2:] for k in (1, 2, 3))
+    assert x2 - x1 == pytest.approx(0.55) and y2 == y1
+    assert x3 == pytest.approx(x1) and y1 - y3 == pytest.approx(0.3)
+    assert [e.plates for e in sim.events] == [(1,), (1,), (1,)]
+
+
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory) -> Path:
     scenario = parse_scenario(scenario_dict(knobs={"pixel_noise": 2.0, "jpeg_quality": 80}), source="t.yaml")
