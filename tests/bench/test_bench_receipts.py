@@ -109,6 +109,31 @@ def receipt_line(t_s, sku, action="pick", quantity=1, counted=True, shelf="S1"):
             "shelf": shelf, "plates": [1], "counted": counted, "reason": ""}
 
 
+def test_wrong_shopper_lines_name_their_cause(tmp_path):
+    """A line given to a track that was on the right shopper at the time, but whose id belongs to
+    another shopper over the recording, is an *identity* error; a line given to a track on someone
+    else is an *attribution* error. Both are in fused_confusion.csv and report.md."""
+    truth_tracks = two_shopper_tracks((1, 2), 100)  # shopper 1 left, 2 right, frames 1..100
+    swapped = {(f, 1): 2 for f in range(51, 61)} | {(f, 2): 1 for f in range(51, 61)}
+    pred_tracks = [(f, swapped.get((f, i), i), x, y, w, h) for f, i, x, y, w, h in truth_tracks]  # ids crossed 51-60
+    truth = [(5.5, 2, "pick", "b2", 1), (8.0, 1, "pick", "a1", 1)]
+    receipts = {
+        "version": 1, "recording": "demo",
+        "shoppers": {"1": {"items": {}, "lines": [receipt_line(5.5, "b2")]},  # track 1 was on shopper 2 then
+                     "2": {"items": {}, "lines": [receipt_line(8.0, "a1")]}},  # track 2 was on shopper 2
+    }
+    recording, predictions = make_recording(tmp_path, "demo", truth, [], receipts=receipts,
+                                            truth_tracks=truth_tracks, pred_tracks=pred_tracks)
+    report = run_bench([recording], predictions, tmp_path / "report")
+    (result,) = report.scored
+    assert result.id_mapping == {"cam0": {"1": "1", "2": "2"}}
+    wrong = [(c["sku"], c["cause"]) for c in result.fused_confusion if c["kind"] == "misattributed"]
+    assert wrong == [("b2", "identity"), ("a1", "attribution")]
+    table = (tmp_path / "report" / "fused_confusion.csv").read_text()
+    assert "misattributed" in table and ",identity" in table and ",attribution" in table
+    assert "1 *identity*" in (tmp_path / "report" / "report.md").read_text()
+
+
 def test_receipt_lines_are_scored_as_the_fused_timeline(tmp_path):
     truth = [(1.0, 1, "pick", "a1", 1), (3.0, 2, "pick", "b2", 2), (6.0, 1, "return", "a1", 1)]
     receipts = {

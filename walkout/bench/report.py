@@ -1,5 +1,7 @@
 """The benchmark report: ``report.json`` (versioned, for machines), ``report.md`` (tables for people),
-``confusion.csv`` (every error, one row each), and a short text summary.
+``confusion.csv`` (every error of vision's events, one row each), ``fused_confusion.csv`` (the same for
+the fused receipt lines), and a short text summary. A wrong-shopper row names its cause: *identity*
+(the track was on the right shopper at the time, its id belongs to another) or *attribution*.
 
 Overall figures are sums of counts over recordings (and cameras), with ratios derived from the
 sums, never averages of per-recording ratios.
@@ -7,6 +9,7 @@ sums, never averages of per-recording ratios.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -169,6 +172,7 @@ class BenchReport:
                     "notes": r.notes,
                     "events": opt(r.events),
                     "confusion": r.confusion,
+                    "fused_confusion": r.fused_confusion,
                     "carts": opt(r.carts),
                     "cart_rows": r.cart_rows,
                     "event_store": opt(r.event_store),
@@ -279,6 +283,13 @@ def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str
     if fused is not None:
         out += ["Rows marked *fused* score the counted lines of receipts.json (vision checked against the "
                 "shelf weights) as events: what the verified timeline gets right.", ""]
+    for label, attr in (("vision", "confusion"), ("fused", "fused_confusion")):
+        causes = Counter(c["cause"] for r in report.scored for c in getattr(r, attr) if c["kind"] == "misattributed")
+        if causes:
+            out += [f"Wrong shopper ({label}): {causes['identity']} *identity* (the track was on the right shopper, "
+                    f"but its id belongs to another one over the recording), {causes['attribution']} *attribution* "
+                    f"(given to a shopper who was someone else or not there)"
+                    + (f", {causes['']} unknown" if causes[""] else "") + ".", ""]
     out += _image(plots, "f1", "F1 per recording") + _image(plots, "errors", "event errors over time")
 
     out += ["## Receipts", "",
@@ -546,6 +557,7 @@ CONFUSION_COLUMNS = [
     "truth_quantity",
     "pred_quantity",
     "dt_s",
+    "cause",
 ]
 
 
@@ -555,6 +567,7 @@ def write_report(report: BenchReport, out_dir: Path) -> dict[str, Path]:
 
     out_dir = Path(out_dir)
     rows = [{"recording": r.name, **c} for r in report.scored for c in r.confusion]
+    fused_rows = [{"recording": r.name, **c} for r in report.scored for c in r.fused_confusion]
     plots = write_plots(report, out_dir)
     return {
         **{f"plot_{key}": path for key, path in plots.items()},
@@ -564,5 +577,8 @@ def write_report(report: BenchReport, out_dir: Path) -> dict[str, Path]:
         ),
         "confusion": write_csv_atomic(
             pd.DataFrame(rows, columns=CONFUSION_COLUMNS), out_dir / "confusion.csv"
+        ),
+        "fused_confusion": write_csv_atomic(
+            pd.DataFrame(fused_rows, columns=CONFUSION_COLUMNS), out_dir / "fused_confusion.csv"
         ),
     }

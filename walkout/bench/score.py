@@ -45,7 +45,14 @@ from walkout.bench.receipts import (
     store_cart,
 )
 from walkout.bench.speed import SpeedScore, read_speed
-from walkout.bench.tracking import TrackingScore, map_ids, overlap_table, prepare_sequence, score_sequence
+from walkout.bench.tracking import (
+    TrackingScore,
+    map_ids,
+    misattribution_cause,
+    overlap_table,
+    prepare_sequence,
+    score_sequence,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +68,7 @@ class RecordingResult:
     error: str | None = None
     events: EventScore | None = None
     confusion: list[dict] = field(default_factory=list)
+    fused_confusion: list[dict] = field(default_factory=list)
     carts: CartScore | None = None
     cart_rows: list[dict] = field(default_factory=list)
     event_store: Counts | None = None
@@ -89,6 +97,19 @@ def _locator(clocks: dict[str, CameraClock]):
         return clock.camera, frame, video_s
 
     return locate
+
+
+def _with_causes(rows: list[dict], mot_tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
+                 config: BenchConfig) -> list[dict]:
+    """Confusion rows with ``cause``: for a misattributed event, identity or attribution (see
+    :func:`walkout.bench.tracking.misattribution_cause`); '' for other rows or without tracks."""
+    for row in rows:
+        tables = mot_tables.get(row["camera"])
+        row["cause"] = ""
+        if row["kind"] == "misattributed" and tables is not None and row["frame"] is not None:
+            row["cause"] = misattribution_cause(*tables, int(row["frame"]), row["truth_shopper"], row["pred_shopper"],
+                                                config.iou_threshold)
+    return rows
 
 
 def _map_shoppers(
@@ -134,6 +155,7 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
     tracking: dict[str, TrackingScore] = {}
     per_camera: dict[str, dict[str, str]] = {}
     overlaps: list[pd.DataFrame] = []
+    mot_tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}  # camera -> (truth, predicted) tracks
     truth_track_shoppers: set[str] = set()
     truth_tracks_dir = recording / "truth" / "tracks"
     truth_track_files = sorted(truth_tracks_dir.glob("*.txt")) if truth_tracks_dir.is_dir() else []
@@ -147,7 +169,8 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
         if not pred_path.is_file():
             notes.append(f"tracking of {camera} not scored: no predicted tracks/{camera}.txt")
             continue
-        sequence = prepare_sequence(truth_rows, read_mot(pred_path))
+        mot_tables[camera] = (truth_rows, read_mot(pred_path))
+        sequence = prepare_sequence(*mot_tables[camera])
         tracking[camera] = score_sequence(sequence, config)
         table = overlap_table(sequence, config.iou_threshold)
         per_camera[camera] = map_ids(table)
@@ -168,7 +191,7 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
         predicted["mapped_shopper"] = _map_shoppers(predicted, per_camera, overall_mapping, mapped)
         match = match_events(truth, predicted, config)
         result["events"] = score_events(truth, predicted, match)
-        result["confusion"] = confusion(truth, predicted, match, _locator(clocks))
+        result["confusion"] = _with_causes(confusion(truth, predicted, match, _locator(clocks)), mot_tables, config)
         carts, rows = score_carts(
             net_carts(truth, "shopper"), net_carts(predicted, "mapped_shopper"), truth_track_shoppers
         )
@@ -189,9 +212,11 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
         # The fused timeline (receipt lines as events) scored like vision's events.
         fused = receipt_events(receipts_path)
         fused["mapped_shopper"] = [mapping.get(s, f"{UNMAPPED_PREFIX}{s}") if s else "" for s in fused["shopper"]]
+        fused_match = match_events(truth, fused, config)
         result.update(
             receipts=score, receipt_rows=rows, receipt_store=compare_carts(store_cart(truth), receipts.store),
-            fused_events=score_events(truth, fused, match_events(truth, fused, config)),
+            fused_events=score_events(truth, fused, fused_match),
+            fused_confusion=_with_causes(confusion(truth, fused, fused_match, _locator(clocks)), mot_tables, config),
         )
     else:
         notes.append("receipts not scored: no receipts.json")

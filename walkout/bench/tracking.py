@@ -184,3 +184,30 @@ def map_ids(overlaps: pd.DataFrame) -> dict[str, str]:
     )
     best = summed.drop_duplicates("pred_id")
     return dict(zip(best["pred_id"], best["truth_id"], strict=True))
+
+
+def misattribution_cause(
+    truth_rows: pd.DataFrame, predicted_rows: pd.DataFrame, frame: int, truth_shopper: str, predicted_shopper: str,
+    iou_threshold: float, reach_frames: int = 2,
+) -> str:
+    """Why an event went to the wrong shopper, from the tracks around its (0-based) ``frame``:
+    ``identity`` when the predicted shopper's box was on the truth shopper (IoU >= ``iou_threshold``):
+    the right person was chosen, but their track's id belongs to another shopper over the recording
+    (a swap or a slid id); ``attribution`` when it was on someone else, or the predicted shopper was
+    not tracked there: the wrong person was chosen. '' when the truth shopper has no box there.
+    Rows are MOTChallenge tables (:func:`walkout.bench.inputs.read_mot`, 1-based frames)."""
+    near = predicted_rows[(predicted_rows["id"].astype(str) == str(predicted_shopper))
+                          & ((predicted_rows["frame"] - (frame + 1)).abs() <= reach_frames)]
+    truth_near = truth_rows[(truth_rows["id"].astype(str) == str(truth_shopper))
+                            & ((truth_rows["frame"] - (frame + 1)).abs() <= reach_frames)]
+    if truth_near.empty:
+        return ""
+    if near.empty:
+        return "attribution"
+    box = near.iloc[int((near["frame"] - (frame + 1)).abs().to_numpy().argmin())]
+    same = truth_near[truth_near["frame"] == box["frame"]]
+    if same.empty:
+        return ""
+    iou = box_iou(same[["x", "y", "w", "h"]].to_numpy(float)[:1], box[["x", "y", "w", "h"]].to_numpy(float)[None],
+                  box_format="xywh")
+    return "identity" if float(iou[0, 0]) >= iou_threshold else "attribution"
