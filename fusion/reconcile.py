@@ -394,9 +394,9 @@ def give_returns_to_holders(
 
 def split_between_reaching(lines: list[ReceiptLine], shoppers: list[str]) -> list[ReceiptLine]:
     """A line of several items of one weight change, while several shoppers reached the changed
-    plates, is split: one item to each other reaching shopper, the rest to the line's own shopper
-    (the first to reach when the line has none). Lines of one item, or with one shopper reaching,
-    are kept as they are."""
+    plates, is split as evenly as the items allow (a grab takes one or two items: four items of two
+    shoppers are two each), the odd ones to the line's own shopper (the first to reach when the line
+    has none). Lines of one item, or with one shopper reaching, are kept as they are."""
     if len(shoppers) < 2:
         return lines
     out: list[ReceiptLine] = []
@@ -409,9 +409,10 @@ def split_between_reaching(lines: list[ReceiptLine], shoppers: list[str]) -> lis
         if not others:
             out.append(line)
             continue
+        each = line.quantity // (len(others) + 1)
         note = f"; {line.quantity} items split between shoppers {', '.join([owner, *others])}, all reaching there"
-        out.append(_given_to(line, owner, note, quantity=line.quantity - len(others)))
-        out.extend(_given_to(line, other, note, quantity=1, status="reached", vision=None) for other in others)
+        out.append(_given_to(line, owner, note, quantity=line.quantity - each * len(others)))
+        out.extend(_given_to(line, other, note, quantity=each, status="reached", vision=None) for other in others)
     return out
 
 

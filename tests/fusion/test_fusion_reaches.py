@@ -103,6 +103,15 @@ def test_several_items_with_several_reaching_shoppers_are_split_one_each():
     assert all("split between shoppers 2, 1" in x.reason for x in split)
 
 
+def test_items_are_split_as_evenly_as_grabs_allow():
+    # Four items, two shoppers: two each (a grab takes one or two), not three and one.
+    split = split_between_reaching([line(4, shopper="2")], ["1", "2"])
+    assert sorted((x.shopper, x.quantity) for x in split) == [("1", 2), ("2", 2)]
+    # Three items: the odd one to the line's own shopper.
+    split = split_between_reaching([line(3, shopper="2")], ["1", "2"])
+    assert sorted((x.shopper, x.quantity) for x in split) == [("1", 1), ("2", 2)]
+
+
 def test_one_item_or_one_shopper_is_never_split():
     assert split_between_reaching([line(1)], ["1", "2"]) == [line(1)]
     assert split_between_reaching([line(3)], ["1"]) == [line(3)]
