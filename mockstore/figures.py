@@ -129,6 +129,39 @@ def shopper_pose(track: ShopperTrack, sim: Simulation, t_s: float, config: Figur
                 (tuple(float(v) for v in hands[0]), tuple(float(v) for v in hands[1])), held)
 
 
+# Keypoints of a shopper's arms, in this order (pose labels of ``mockstore.yolo.pose_lines``).
+ARM_KEYPOINTS = ("left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow", "right_wrist")
+
+
+def _upper_body(pose: Pose, config: FigureConfig) -> np.ndarray:
+    """Where the upper body stands: leaning towards the reaching hand, lowered for low shelves."""
+    f = np.array([pose.face[0], pose.face[1], 0.0])
+    base = np.array([pose.xy[0], pose.xy[1], 0.0])
+    hands = [np.array(p) for p in pose.hands_m]
+    reach_target = max(hands, key=lambda p: float(np.dot(p - base, f)))
+    lean_dir = reach_target - base
+    lean_dir[2] = 0
+    lean_dir /= np.linalg.norm(lean_dir) + 1e-9
+    low = max(0.0, 0.9 - reach_target[2]) * 0.35 * pose.reach
+    return base + pose.reach * config.lean_m * lean_dir + [0, 0, -low]
+
+
+def arm_joints(pose: Pose, look: Look, config: FigureConfig | None = None) -> np.ndarray:
+    """(6, 3) world metres of the joints named by ``ARM_KEYPOINTS`` (the wrist is the hand's centre)."""
+    config = config or FigureConfig()
+    s = look.height_m / 1.75
+    f = np.array([pose.face[0], pose.face[1], 0.0])
+    r = np.array([f[1], -f[0], 0.0])
+    upper = _upper_body(pose, config)
+    joints = []
+    for a, side in enumerate((-1.0, 1.0)):
+        shoulder = upper + side * config.shoulder_half_m * s * r + [0, 0, 0.81 * look.height_m]
+        hand = np.array(pose.hands_m[a])
+        elbow = (shoulder + hand) / 2 + side * 0.06 * r + [0, 0, -0.06]
+        joints += [shoulder, elbow, hand]
+    return np.array(joints)
+
+
 def figure_primitives(pose: Pose, look: Look, sim: Simulation, config: FigureConfig | None = None) -> list[Primitive]:
     """The 3D primitives of one shopper in ``pose`` (body parts, hands, held items)."""
     config = config or FigureConfig()
@@ -137,19 +170,13 @@ def figure_primitives(pose: Pose, look: Look, sim: Simulation, config: FigureCon
     f = np.array([pose.face[0], pose.face[1], 0.0])
     r = np.array([f[1], -f[0], 0.0])
     base = np.array([pose.xy[0], pose.xy[1], 0.0])
-    hands = [np.array(p) for p in pose.hands_m]
-    # Lean the upper body towards the reaching hand, and lower it for low shelves.
-    reach_target = max(hands, key=lambda p: float(np.dot(p - base, f)))
-    lean_dir = reach_target - base
-    lean_dir[2] = 0
-    lean_dir /= np.linalg.norm(lean_dir) + 1e-9
-    low = max(0.0, 0.9 - reach_target[2]) * 0.35 * pose.reach
-    upper = base + pose.reach * config.lean_m * lean_dir + [0, 0, -low]
+    upper = _upper_body(pose, config)
+    joints = arm_joints(pose, look, config)
 
-    hip_z, chest_z, shoulder_z, head_z = 0.5 * h, 0.74 * h, 0.81 * h, 0.92 * h
+    hip_z, chest_z, head_z = 0.5 * h, 0.74 * h, 0.92 * h
     pelvis = base + [0, 0, hip_z]
     chest = upper + [0, 0, chest_z]
-    shoulders = [upper + side * config.shoulder_half_m * s * r + [0, 0, shoulder_z] for side in (-1, 1)]
+    shoulders = [joints[0], joints[3]]
     head = upper + 0.02 * f + [0, 0, head_z]
     prims: list[Primitive] = []
 
@@ -164,9 +191,8 @@ def figure_primitives(pose: Pose, look: Look, sim: Simulation, config: FigureCon
     add("capsule", pelvis, chest, config.torso_radius_m * s, look.shirt_bgr, "body", outline=True)
     add("capsule", shoulders[0], shoulders[1], config.shoulder_radius_m * s, look.shirt_bgr, "body", outline=True)
     for a, arm in enumerate(ARMS):
-        shoulder, hand = shoulders[a], hands[a]
+        shoulder, elbow, hand = joints[3 * a], joints[3 * a + 1], joints[3 * a + 2]
         side = -1.0 if arm == "left" else 1.0
-        elbow = (shoulder + hand) / 2 + side * 0.06 * r + [0, 0, -0.06]
         add("capsule", shoulder, elbow, config.upper_arm_radius_m * s, look.shirt_bgr, "body")
         add("capsule", elbow, hand, config.forearm_radius_m * s, look.skin_bgr, "body")
         add("sphere", hand, hand, config.hand_radius_m * s, tuple(int(c * 0.9) for c in look.skin_bgr), f"hand_{arm}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from mockstore.figures import FigureConfig, Primitive, figure_primitives, shopper_pose
+from mockstore.figures import FigureConfig, Primitive, arm_joints, figure_primitives, shopper_pose
 from mockstore.scene import (
     Camera,
     Item,
@@ -259,6 +259,18 @@ class CameraRenderer:
         if effects:
             img = self._effects(img, t_s, rng)
         return img, boxes
+
+    def keypoints(self, t_s: float) -> dict[int, np.ndarray]:
+        """Arm joints (``figures.ARM_KEYPOINTS``) of every shopper in the store at ``t_s``: track id ->
+        (6, 3) pixel x, pixel y, depth in metres (<= 0: behind the camera). Not clipped to the image."""
+        joints = {}
+        for track in self.sim.shoppers:
+            pose = shopper_pose(track, self.sim, t_s, self.figure)
+            if pose is None:
+                continue
+            pix, depth = self.cam.project(arm_joints(pose, track.look, self.figure))
+            joints[track.id] = np.column_stack([pix, depth])
+        return joints
 
     def _project_capsule(self, p: Primitive):
         pts = np.array([p.p0, p.p1])

@@ -11,6 +11,7 @@ import numpy as np
 import yaml
 
 from mockstore.catalog import default_catalog, detector_class_names
+from mockstore.figures import ARM_KEYPOINTS
 from mockstore.random_scenario import Behaviour, random_scenario
 from mockstore.render import Box, CameraRenderer, make_palette
 from mockstore.scenario import Knobs, StoreSpec
@@ -19,6 +20,8 @@ from mockstore.script import compile_scenario, seed_streams
 
 log = logging.getLogger(__name__)
 
+# Left and right joints swap places when an image is mirrored (ultralytics' flip_idx).
+POSE_FLIP = [3, 4, 5, 0, 1, 2]
 # Val scenes use seeds from this offset on, so they never repeat a train scene.
 VAL_SEED_OFFSET = 1_000_000
 
@@ -38,6 +41,8 @@ class YoloConfig:
     max_motion_blur_px: int = 5
     max_lighting_change: float = 0.35
     min_jpeg_quality: int = 35
+    # Pose labels instead of boxes: every shopper box with its arm joints (``pose_lines``).
+    keypoints: bool = False
 
 
 def class_id(box: Box, sku_index: dict[str, int]) -> int | None:
@@ -67,6 +72,39 @@ def yolo_lines(boxes: list[Box], width_px: int, height_px: int, config: YoloConf
         w, h = (b.x2 - b.x1) / width_px, (b.y2 - b.y1) / height_px
         vals = [min(max(v, 0.0), 1.0) for v in (cx, cy, w, h)]
         lines.append(f"{cls} {vals[0]:.6f} {vals[1]:.6f} {vals[2]:.6f} {vals[3]:.6f}")
+    return lines
+
+
+def pose_lines(boxes: list[Box], joints: dict[int, np.ndarray], width_px: int, height_px: int,
+               config: YoloConfig | None = None) -> list[str]:
+    """Truth shoppers -> YOLO pose label lines ``0 cx cy w h`` + ``x y v`` per ``ARM_KEYPOINTS`` joint.
+
+    Joints hidden behind something are labelled (v = 1: a pose model must place a wrist hidden behind a
+    head from the arm that leads to it); joints outside the image or behind the camera are not (v = 0).
+    A wrist is v = 2 when a hand box of that shopper, at least ``min_visible_hand`` visible, lies on it.
+    """
+    config = config or YoloConfig()
+    size = np.array([width_px, height_px], dtype=float)
+    lines = []
+    for b in boxes:
+        if b.object != "shopper" or b.visible < config.min_visible_shopper or b.track_id not in joints:
+            continue
+        if b.x2 - b.x1 < config.min_box_px or b.y2 - b.y1 < config.min_box_px:
+            continue
+        seen = [h for h in boxes if h.object == "hand" and h.track_id == b.track_id and h.visible >= config.min_visible_hand]
+        fields = [(b.x1 + b.x2) / 2 / width_px, (b.y1 + b.y2) / 2 / height_px,
+                  (b.x2 - b.x1) / width_px, (b.y2 - b.y1) / height_px]
+        fields = [min(max(v, 0.0), 1.0) for v in fields]
+        values = []
+        for k, (x, y, depth) in enumerate(joints[b.track_id]):
+            inside = depth > 0.1 and 0 <= x < width_px and 0 <= y < height_px
+            if not inside:
+                values += [0.0, 0.0, 0]
+                continue
+            on_hand = k % 3 == 2 and any(h.x1 <= x <= h.x2 and h.y1 <= y <= h.y2 for h in seen)
+            values += [*(np.array([x, y]) / size), 2 if (k % 3 != 2 or on_hand) else 1]
+        lines.append("0 " + " ".join(f"{v:.6f}" for v in fields) + " "
+                     + " ".join(f"{v:.6f}" if i % 3 != 2 else str(int(v)) for i, v in enumerate(values)))
     return lines
 
 
@@ -120,7 +158,11 @@ def _render_split(out_dir: Path, split: str, n_images: int, seed0: int, width_px
             img, boxes = renderer.render(min(max(t, 0.0), scenario.duration_s - 1e-3), rng)
             stem = f"{split}_{seed:07d}_{int(t * 1000):05d}"
             cv2.imwrite(str(images / f"{stem}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality])
-            lines = yolo_lines(boxes, width_px, height_px, config)
+            if config.keypoints:
+                lines = pose_lines(boxes, renderer.keypoints(min(max(t, 0.0), scenario.duration_s - 1e-3)),
+                                   width_px, height_px, config)
+            else:
+                lines = yolo_lines(boxes, width_px, height_px, config)
             (labels / f"{stem}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
             # Every truth box, unfiltered, with owner and visible share: what each hand really holds.
             (sidecars / f"{stem}.csv").write_text(
@@ -148,9 +190,11 @@ def export_yolo_dataset(out_dir: str | Path, *, n_train: int, n_val: int, seed: 
     base = seed * 10 * VAL_SEED_OFFSET
     n_tr = _render_split(out_dir, "train", n_train, base, width, height, config)
     n_va = _render_split(out_dir, "val", n_val, base + VAL_SEED_OFFSET, width, height, config)
-    names = detector_class_names()
+    names = ["shopper"] if config.keypoints else detector_class_names()
     data = {"path": str(out_dir), "train": "images/train", "val": "images/val", "nc": len(names),
             "names": names}
+    if config.keypoints:
+        data.update(kpt_shape=[len(ARM_KEYPOINTS), 3], flip_idx=POSE_FLIP, kpt_names={0: list(ARM_KEYPOINTS)})
     path = out_dir / "data.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     log.info("%s: %d train + %d val images, %d classes", path, n_tr, n_va, len(names))

@@ -268,3 +268,42 @@ def test_yolo_export(tmp_path):
     for row in rows:
         assert 0 <= int(row[0]) < len(names)
         assert all(0.0 <= float(v) <= 1.0 for v in row[1:])
+
+
+def test_pose_labels_put_the_arm_joints_on_the_arms():
+    """Pose export: one line per shopper, box + shoulder, elbow, wrist of each arm. A reaching wrist is
+    at the plate it reaches into; hidden joints are still labelled (v = 1), joints off the image are not."""
+    from mockstore.figures import ARM_KEYPOINTS
+    from mockstore.render import CameraRenderer, make_palette
+    from mockstore.scene import make_cameras
+    from mockstore.script import seed_streams
+    from mockstore.yolo import POSE_FLIP, YoloConfig, pose_lines
+
+    scenario = parse_scenario(scenario_dict(width=640, height=360), source="t.yaml")
+    sim = compile_scenario(scenario)
+    streams = seed_streams(scenario.seed)
+    cam = make_cameras(scenario, streams[4])[0]
+    renderer = CameraRenderer(sim, cam, make_palette(sim, streams[5]))
+    event = sim.events[0]  # shopper 1 takes two cans from B2 plate 1
+    t = event.t_s
+    _, boxes = renderer.render(t, effects=False)
+    joints = renderer.keypoints(t)
+    lines = pose_lines(boxes, joints, 640, 360, YoloConfig())
+    shoppers = [b for b in boxes if b.object == "shopper" and b.visible >= 0.2]
+    assert len(lines) == len(shoppers) >= 1
+    values = [float(v) for v in lines[0].split()]
+    assert len(values) == 5 + 3 * len(ARM_KEYPOINTS)
+    box = shoppers[0]
+    kpts = np.array(values[5:]).reshape(-1, 3) * [640, 360, 1]
+    labelled = kpts[kpts[:, 2] > 0]
+    assert len(labelled) and set(kpts[:, 2].tolist()) <= {0.0, 1.0, 2.0}
+    inside = ((labelled[:, 0] >= box.x1 - 1) & (labelled[:, 0] <= box.x2 + 1)
+              & (labelled[:, 1] >= box.y1 - 1) & (labelled[:, 1] <= box.y2 + 1))
+    assert inside.all()  # the shopper box is the union of body and arms
+    reaching = 0 if event.arm == "left" else 1
+    wrist_px, _ = cam.project(np.array([event.target_m]))
+    assert np.linalg.norm(joints[1][3 * reaching + 2, :2] - wrist_px[0]) < 1.0  # at full reach, on the plate
+    assert [ARM_KEYPOINTS[i] for i in POSE_FLIP] == [*ARM_KEYPOINTS[3:], *ARM_KEYPOINTS[:3]]
+    off = {1: joints[1] + [0, 10_000, 0]}
+    far = [float(v) for v in pose_lines(boxes, off, 640, 360, YoloConfig())[0].split()]
+    assert far[5 + 2::3] == [0.0] * len(ARM_KEYPOINTS)
