@@ -23,6 +23,9 @@ ROLE_HELD = 3  # a product in a hand, named by the second-stage model (vision.ha
 BACKENDS = ("ultralytics", "mediapipe")
 PIPELINE_KEYS = ("role", "sku", "person")  # Detections.data keys every backend fills
 COCO_LEFT_WRIST, COCO_RIGHT_WRIST = 9, 10
+# Wrist keypoints by keypoint count: COCO's 17, and the 6 arm joints of walkout's own pose model
+# (mockstore.figures.ARM_KEYPOINTS: shoulder, elbow, wrist of the left arm, then of the right).
+WRISTS_BY_LAYOUT = {17: (COCO_LEFT_WRIST, COCO_RIGHT_WRIST), 6: (2, 5)}
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,8 @@ class DetectorConfig:
 
     ``product_skus`` maps a class name to a sku explicitly; classes named ``{product_prefix}<sku>``
     map to ``<sku>`` without listing them. ``pose_hand_size`` is the side of a wrist's hand box as a
-    share of its person's box height.
+    share of its person's box height; ``pose_wrists`` the wrist keypoint indices (empty: by the
+    model's keypoint count, ``WRISTS_BY_LAYOUT``).
 
     ``backend``: ``"ultralytics"`` (the model at ``model_path``) or ``"mediapipe"`` (offline pose +
     hand landmarks, see ``vision.mediapipe_hands``; ``model_path`` unused). MediaPipe settings: a hand
@@ -54,6 +58,7 @@ class DetectorConfig:
     product_skus: dict[str, str] = field(default_factory=dict)
     pose_hand_size: float = 0.12
     pose_min_keypoint_confidence: float = 0.3
+    pose_wrists: tuple[int, ...] = ()
     backend: str = "ultralytics"
     mediapipe_model_complexity: int = 1
     mediapipe_max_hands: int = 4
@@ -141,13 +146,17 @@ class Detector:
         keypoints = result.keypoints
         if keypoints is None or not len(people):
             return people
-        xy = keypoints.xy.cpu().numpy()  # (N, 17, 2)
+        xy = keypoints.xy.cpu().numpy()  # (N, K, 2)
         conf = keypoints.conf.cpu().numpy() if keypoints.conf is not None else np.ones(xy.shape[:2])
+        wrists = self.config.pose_wrists or WRISTS_BY_LAYOUT.get(xy.shape[1])
+        if wrists is None or max(wrists) >= xy.shape[1]:
+            raise InputError(self.config.model_path, f"pose model with {xy.shape[1]} keypoints: set detector.pose_wrists "
+                                                     "to the indices of its wrists")
         boxes, owners, scores = [], [], []
         for person in range(len(people)):
             height = people.xyxy[person, 3] - people.xyxy[person, 1]
             half = max(4.0, self.config.pose_hand_size * height / 2)
-            for wrist in (COCO_LEFT_WRIST, COCO_RIGHT_WRIST):
+            for wrist in wrists:
                 if conf[person, wrist] >= self.config.pose_min_keypoint_confidence:
                     x, y = xy[person, wrist]
                     boxes.append([x - half, y - half, x + half, y + half])

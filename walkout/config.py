@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from fusion.errors import FormatError
+from vision.arms import ArmConfig
 from vision.detector import DetectorConfig
 from vision.events import EventConfig
 from vision.hand_detector import HandDetectorConfig
@@ -43,6 +44,7 @@ class PipelineConfig:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     reid: ReidConfig = field(default_factory=ReidConfig)
     hands: HandConfig = field(default_factory=HandConfig)
+    arms: ArmConfig = field(default_factory=ArmConfig)
     events: EventConfig = field(default_factory=EventConfig)
     batch_frames: int = 8
     merge_window_s: float = 1.0
@@ -58,6 +60,7 @@ SECTIONS = {
     "tracking": TrackingConfig,
     "reid": ReidConfig,
     "hands": HandConfig,
+    "arms": ArmConfig,
     "events": EventConfig,
 }
 

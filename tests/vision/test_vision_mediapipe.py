@@ -24,6 +24,7 @@ import supervision as sv
 import torch
 
 from vision.detector import ROLE_HAND, ROLE_SHOPPER, Detector, DetectorConfig
+from vision.errors import InputError
 from vision.events import HAND_COLUMNS
 from vision.mediapipe_hands import combine, import_mediapipe, person_box
 from vision.products import HeldConfig, held_after_reach
@@ -192,6 +193,24 @@ def test_pose_wrists_become_hands_of_their_person():
     np.testing.assert_allclose(out.xyxy[2], [0, 140, 20, 160])  # side 0.1 * 200 px around (10, 150)
     np.testing.assert_allclose(out.xyxy[3], [305, 75, 315, 85])  # the 4 px floor of a half side: 0.1 * 100 / 2 = 5
     np.testing.assert_allclose(out.confidence[2:], [0.9, 0.7, 0.6])
+
+
+def test_walkout_arm_pose_layout_has_its_wrists_at_2_and_5():
+    """walkout-pose.pt has 6 keypoints (shoulder, elbow, wrist of each arm); other layouts must say."""
+    detector = Detector.__new__(Detector)
+    detector.config = DetectorConfig(pose_hand_size=0.1, pose_min_keypoint_confidence=0.5, model_path="arms.pt")
+    people = sv.Detections(xyxy=np.array([[0.0, 0.0, 100.0, 200.0]]), confidence=np.array([0.9]),
+                           class_id=np.array([0]), data={"role": np.array([0]), "sku": np.array([""]),
+                                                         "person": np.array([-1])})
+    xy, conf = np.zeros((1, 6, 2)), np.full((1, 6), 0.9)
+    xy[0, 2], xy[0, 5] = (10, 150), (90, 150)
+    out = detector._with_wrists(people, fake_pose_result(xy, conf))
+    np.testing.assert_allclose(out.xyxy[1:, 0] + 10, [10, 90])
+    with pytest.raises(InputError, match="arms.pt.*5 keypoints.*pose_wrists"):
+        detector._with_wrists(people, fake_pose_result(np.zeros((1, 5, 2)), np.ones((1, 5))))
+    detector.config = DetectorConfig(pose_hand_size=0.1, pose_wrists=(0, 4))
+    np.testing.assert_allclose(detector._with_wrists(people, fake_pose_result(np.zeros((1, 5, 2)), np.ones((1, 5))))
+                               .xyxy[1:, 0], [-10, -10])
 
 
 def test_untrained_ultralytics_pose_model_runs_through_the_detector(tmp_path):

@@ -49,6 +49,7 @@ class FakeModels:
         self.hand_detector = None
         self.reach = False
         self.held_items = False
+        self.arms = None
 
 
 class BrokenModels:

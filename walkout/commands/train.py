@@ -17,7 +17,8 @@ import click
 @click.option("--seed", default=1000, show_default=True)
 @click.option("--work", "work_dir", type=click.Path(path_type=Path), help="Scratch folder (default OUT/_work).")
 def command(out_dir, images, val_images, epochs, classifier_epochs, imgsz, seed, work_dir) -> None:
-    """Train models/walkout-det.pt, walkout-hands.pt and walkout-held.pt from mock-store renders (CPU, 1-2 hours)."""
+    """Train models/walkout-det.pt, walkout-hands.pt, walkout-held.pt and walkout-pose.pt from mock-store renders
+    (CPU, 2-3 hours)."""
     from walkout.train import TrainConfig, train
 
     config = TrainConfig(images=images, val_images=val_images, epochs=epochs, classifier_epochs=classifier_epochs,
