@@ -37,7 +37,7 @@ class ArmConfig:
     """
 
     model_path: str = ""
-    imgsz: int = 416
+    imgsz: int = 320
     confidence: float = 0.3
     iou: float = 0.6
     min_keypoint_confidence: float = 0.5

@@ -204,9 +204,13 @@ def process_camera(
             detections = models.detector.detect(frames)
             if models.hand_detector is not None:
                 detections = models.hand_detector.add_hands(frames, detections)
-            poses = models.arms.detect(frames) if models.arms is not None else None
             t2 = time.perf_counter()
             stages["detect"] += t2 - t1
+            poses = None
+            if models.arms is not None:  # the arm-pose model is a model: its own stage, like the classifier
+                poses = models.arms.detect(frames)
+                stages["arms"] = stages.get("arms", 0.0) + time.perf_counter() - t2
+                t2 = time.perf_counter()
             owned_hands = []
             for offset, dets in enumerate(detections):
                 frame_index = index + offset
