@@ -22,9 +22,11 @@ import supervision as sv
 from scipy.optimize import linear_sum_assignment
 
 from vision.detector import ROLE_HAND, ROLE_SHOPPER, Detector, DetectorConfig
+from vision.errors import InputError
 from vision.hands import OWNER_KEY
 
 HIDDEN_KEY = "hidden"
+WRIST_CLASS = "own_wrist"  # the one class of a wrist model (walkout.train.build_wrist_crops)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class ArmConfig:
     hand_size: float = 0.12
     own_hands: bool = True
     hidden_hands: bool = True
+    crop_margin: float = 0.35
 
     @property
     def enabled(self) -> bool:
@@ -128,18 +131,58 @@ def _filler(column: np.ndarray, n: int) -> np.ndarray:
 
 
 class ArmEstimator:
-    """Loads the pose model once; ``detect(frames)`` -> one pose Detections per frame (people + wrists)."""
+    """Loads the arm model once; ``detect(frames, detections)`` -> one pose-like Detections per frame:
+    people (role shopper) then wrists (role hand, ``data['person']`` = their person's row).
+
+    Two kinds of model: a pose model (people and wrists from the full frame), or a *wrist* model
+    (``walkout-wrists.pt``: a detector run on a crop around each detected shopper that finds that
+    shopper's own wrists, hidden ones included, and not the wrists of others in the crop)."""
 
     def __init__(self, config: ArmConfig):
         self.config = config
         self.detector = Detector(DetectorConfig(
             model_path=str(Path(config.model_path)), imgsz=config.imgsz, confidence=config.confidence, iou=config.iou,
             pose_hand_size=config.hand_size, pose_min_keypoint_confidence=config.min_keypoint_confidence,
+            shopper_classes=("shopper", "person", WRIST_CLASS),  # a wrist model's one class passes the check
         ))
-        if self.detector.task != "pose":
-            from vision.errors import InputError
+        if self.detector.task not in ("pose", "detect"):
+            raise InputError(config.model_path,
+                             f"arms.model_path must be a pose or wrist model (this one is '{self.detector.task}')")
 
-            raise InputError(config.model_path, f"arms.model_path must be a pose model (this one is '{self.detector.task}')")
+    def detect(self, frames: list[np.ndarray], detections: list[sv.Detections]) -> list[sv.Detections]:
+        if self.detector.task == "pose":
+            return self.detector.detect(frames)
+        return [self._own_wrists(frame, dets) for frame, dets in zip(frames, detections, strict=True)]
 
-    def detect(self, frames: list[np.ndarray]) -> list[sv.Detections]:
-        return self.detector.detect(frames)
+    def _own_wrists(self, frame: np.ndarray, dets: sv.Detections) -> sv.Detections:
+        """Crops around the frame's shoppers -> each crop's own wrists (at most two, most confident)."""
+        from vision.hand_detector import shopper_crop_boxes
+
+        people = dets[dets.data["role"] == ROLE_SHOPPER] if len(dets) else dets
+        boxes = people.xyxy if len(people) else np.empty((0, 4))
+        height, width = frame.shape[:2]
+        crops = shopper_crop_boxes(boxes, self.config.crop_margin, width, height)
+        wrists, owners, scores = [], [], []
+        usable = [i for i, (x1, y1, x2, y2) in enumerate(crops) if x2 - x1 >= 8 and y2 - y1 >= 8]
+        if usable:
+            results = self.detector.model.predict([frame[crops[i][1]:crops[i][3], crops[i][0]:crops[i][2]] for i in usable],
+                                                  imgsz=self.config.imgsz, conf=self.config.confidence,
+                                                  iou=self.config.iou, device="cpu", verbose=False)
+            for i, result in zip(usable, results, strict=True):
+                if result.boxes is None or not len(result.boxes):
+                    continue
+                xyxy = result.boxes.xyxy.cpu().numpy() + np.tile(crops[i][:2], 2)
+                conf = result.boxes.conf.cpu().numpy()
+                for k in np.argsort(-conf)[:2]:
+                    wrists.append(xyxy[k])
+                    owners.append(i)
+                    scores.append(conf[k])
+        n, m = len(boxes), len(wrists)
+        return sv.Detections(
+            xyxy=np.vstack([boxes, np.asarray(wrists, dtype=float).reshape(-1, 4)]),
+            confidence=np.concatenate([np.ones(n), np.asarray(scores, dtype=float)]),
+            class_id=np.full(n + m, -1, dtype=int),
+            data={"role": np.array([ROLE_SHOPPER] * n + [ROLE_HAND] * m, dtype=int),
+                  "sku": np.full(n + m, "", dtype=object).astype(str),
+                  "person": np.array([-1] * n + owners, dtype=int)},
+        )

@@ -208,7 +208,7 @@ def process_camera(
             stages["detect"] += t2 - t1
             poses = None
             if models.arms is not None:  # the arm-pose model is a model: its own stage, like the classifier
-                poses = models.arms.detect(frames)
+                poses = models.arms.detect(frames, detections)
                 stages["arms"] = stages.get("arms", 0.0) + time.perf_counter() - t2
                 t2 = time.perf_counter()
             owned_hands = []

@@ -33,6 +33,7 @@ from mockstore.figures import ARM_KEYPOINTS
 from vision.products import EMPTY_CLASS, HELD_PREFIX, hand_crops
 
 log = logging.getLogger(__name__)
+WRIST_KEYPOINTS = tuple(i for i, name in enumerate(ARM_KEYPOINTS) if name.endswith("wrist"))
 DETECTOR_CLASSES = ("shopper", "hand", "product")
 
 
@@ -73,6 +74,11 @@ class TrainConfig:
     pose_imgsz: int = 320
     pose_fraction: float = 0.75
     pose_width_multiple: float = 0.25
+    # The wrist model (walkout-wrists.pt), on crops of the pose renders around each shopper.
+    wrist_box: float = 0.1
+    wrist_jitter: float = 0.08
+    wrist_epochs: int = 10
+    wrist_fraction: float = 1.0
     seed: int = 1000
     workers: int = 2
 
@@ -378,6 +384,88 @@ def train_pose_model(out: Path, config: TrainConfig, work: Path) -> dict:
                                                     project=str(work / "runs"), name="pose-val", exist_ok=True)
     return {"pose_train_s": seconds, "pose_box_map50": float(metrics.box.map50),
             "pose_map50": float(metrics.pose.map50), "pose_map50_95": float(metrics.pose.map)}
+
+
+def build_wrist_crops(sources: list[Path], target: Path, config: TrainConfig) -> dict[str, int]:
+    """Crops around every labelled shopper of pose renders (``YoloConfig(keypoints=True)``), labelled with
+    that shopper's own wrists only, hidden ones included (v = 1), as boxes of ``wrist_box`` x the shopper
+    box height: the wrist model learns whose hand is where from the arm, not from the hand's pixels.
+    Crop boxes are jittered by ``wrist_jitter`` (the pipeline crops around detected, not true, boxes)."""
+    from vision.arms import WRIST_CLASS
+    from vision.hand_detector import shopper_crop_boxes
+
+    rng = np.random.default_rng(config.seed)
+    counts = {}
+    for split in ("train", "val"):
+        images_out, labels_out = target / "images" / split, target / "labels" / split
+        images_out.mkdir(parents=True, exist_ok=True)
+        labels_out.mkdir(parents=True, exist_ok=True)
+        n = 0
+        for source in sources:
+            for label_file in sorted((source / "labels" / split).glob("*.txt")):
+                rows = [np.array(line.split(), dtype=float) for line in label_file.read_text().splitlines()]
+                if not rows:
+                    continue
+                image = cv2.imread(str(source / "images" / split / f"{label_file.stem}.jpg"))
+                height, width = image.shape[:2]
+                scale = np.array([width, height, width, height], dtype=float)
+                for i, row in enumerate(rows):
+                    cx, cy, w, h = row[1:5] * scale
+                    box = np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+                    size = box[2:] - box[:2]
+                    jittered = box + rng.uniform(-config.wrist_jitter, config.wrist_jitter, 4) * np.tile(size, 2)
+                    ((x1, y1, x2, y2),) = shopper_crop_boxes(jittered[None], config.hand_crop_margin, width, height)
+                    if x2 - x1 < 16 or y2 - y1 < 16:
+                        continue
+                    joints = row[5:].reshape(-1, 3)
+                    half = max(4.0, config.wrist_box * h / 2)
+                    lines = []
+                    for k in WRIST_KEYPOINTS:
+                        x, y, v = joints[k, 0] * width, joints[k, 1] * height, joints[k, 2]
+                        if v > 0 and x1 <= x < x2 and y1 <= y < y2:
+                            a, b = max(x - half, x1) - x1, max(y - half, y1) - y1
+                            e, d = min(x + half, x2) - x1, min(y + half, y2) - y1
+                            cw, ch = x2 - x1, y2 - y1
+                            lines.append(f"0 {(a + e) / 2 / cw:.6f} {(b + d) / 2 / ch:.6f} {(e - a) / cw:.6f} {(d - b) / ch:.6f}")
+                    stem = f"{source.name}_{label_file.stem}_{i}"
+                    cv2.imwrite(str(images_out / f"{stem}.jpg"), image[y1:y2, x1:x2])
+                    (labels_out / f"{stem}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
+                    n += 1
+        counts[split] = n
+    (target / "data.yaml").write_text(yaml.safe_dump({"path": str(target.resolve()), "train": "images/train",
+                                                      "val": "images/val", "names": {0: WRIST_CLASS}}))
+    return counts
+
+
+def train_wrist_model(out: Path, config: TrainConfig, work: Path) -> dict:
+    """Train walkout-wrists.pt: each shopper's own wrists (hidden ones too) in a crop around the shopper."""
+    from ultralytics import YOLO
+
+    from mockstore.yolo import YoloConfig, export_yolo_dataset
+
+    renders = work / f"pose-renders-{config.pose_seed}"
+    if not _rendered(renders, dataclasses.replace(config, images=config.pose_images, val_images=config.pose_val_images)):
+        export_yolo_dataset(renders, n_train=config.pose_images, n_val=config.pose_val_images, seed=config.pose_seed,
+                            config=YoloConfig(near_event_share=config.pose_near_event_share, keypoints=True))
+    crops = work / "wrist-crops"
+    if crops.exists():
+        shutil.rmtree(crops)
+    counts = build_wrist_crops([renders], crops, config)
+    started = time.perf_counter()
+    arch = _architecture("detect", 1, dataclasses.replace(config, width_multiple=config.hand_width_multiple), work)
+    model = YOLO(str(arch))
+    # No mosaic and little scaling: whose wrists to find is told by how the crop frames its shopper.
+    model.train(data=str(crops / "data.yaml"), epochs=config.wrist_epochs, imgsz=config.hand_imgsz, batch=32,
+                device="cpu", workers=config.workers, plots=False, amp=False, verbose=False, seed=config.seed,
+                project=str(work / "runs"), name="wrists", exist_ok=True, fliplr=0.5, mosaic=0.0, scale=0.15,
+                translate=0.05, fraction=config.wrist_fraction)
+    seconds = time.perf_counter() - started
+    shutil.copyfile(work / "runs" / "wrists" / "weights" / "best.pt", out / "walkout-wrists.pt")
+    metrics = YOLO(str(out / "walkout-wrists.pt")).val(data=str(crops / "data.yaml"), imgsz=config.hand_imgsz,
+                                                      device="cpu", plots=False, verbose=False,
+                                                      project=str(work / "runs"), name="wrists-val", exist_ok=True)
+    return {"wrist_crops": counts, "wrist_train_s": seconds, "wrist_map50": float(metrics.box.map50),
+            "wrist_precision": float(metrics.box.mp), "wrist_recall": float(metrics.box.mr)}
 
 
 def train_classifier(out: Path, config: TrainConfig, work: Path, renders: list[Path]) -> dict:

@@ -79,3 +79,37 @@ def test_each_wrist_claims_at_most_one_hand():
     two = hands_at([[150, 150], [160, 150]], [7, 7])
     out = apply_arms(two, np.array([[151.0, 150.0]]), np.array([9]), ArmConfig(hidden_hands=False))
     assert sorted(out.data[OWNER_KEY].tolist()) == [7, 9]
+
+
+def test_the_wrist_model_stage_returns_each_crops_own_wrists(tmp_path):
+    """Wiring of a wrist model (a detector on crops around each shopper): an untrained model, every
+    box kept, proves the plumbing (at most two wrists per shopper, inside its crop, naming it), not accuracy."""
+    import torch
+    from ultralytics import YOLO
+
+    from vision.arms import WRIST_CLASS, ArmEstimator
+    from vision.detector import ROLE_PRODUCT
+
+    torch.manual_seed(0)
+    model = YOLO("yolov8n.yaml")
+    model.model.names = {i: WRIST_CLASS if i == 0 else f"c{i}" for i in range(80)}
+    path = tmp_path / "wrists-untrained.pt"
+    model.save(str(path))
+    arms = ArmEstimator(ArmConfig(model_path=str(path), imgsz=96, confidence=0.0))
+    frame = np.random.default_rng(0).integers(0, 255, (180, 320, 3), dtype=np.uint8)
+    shoppers = sv.Detections(xyxy=np.array([[20.0, 20, 80, 160], [200, 30, 260, 170], [100, 100, 110, 110]]),
+                             confidence=np.ones(3), class_id=np.zeros(3, dtype=int),
+                             data={"role": np.array([ROLE_SHOPPER, ROLE_SHOPPER, ROLE_PRODUCT])})
+    (out,) = arms.detect([frame], [shoppers])
+    people = out[out.data["role"] == ROLE_SHOPPER]
+    wrists = out[out.data["role"] == ROLE_HAND]
+    np.testing.assert_allclose(people.xyxy, shoppers.xyxy[:2])
+    assert 0 < len(wrists) <= 4 and np.bincount(wrists.data["person"]).max() <= 2
+    for person, (x1, y1, x2, y2) in zip(wrists.data["person"], wrists.xyxy, strict=True):
+        a, b, c, d = people.xyxy[person]
+        grow = 0.35 * np.array([c - a, d - b])
+        assert x1 >= a - grow[0] - 1 and x2 <= c + grow[0] + 1 and y1 >= b - grow[1] - 1 and y2 <= d + grow[1] + 1
+    centres, owners = wrist_owners(out, sv.Detections(xyxy=people.xyxy, confidence=np.ones(2),
+                                                      class_id=np.zeros(2, dtype=int), tracker_id=np.array([4, 8])),
+                                   match_iou=0.5)
+    assert set(owners.tolist()) <= {4, 8} and len(centres) == len(wrists)
