@@ -1,15 +1,20 @@
-"""Arm pose: whose hand is where, from the arm that leads to it.
+"""Arms: whose hand is where, from the arm that leads to it (the optional ``[arms]`` stage, off by default).
 
 A hand reaching past another shopper is often hidden behind that shopper's head and shoulders, and a
-hand inside two shoppers' boxes is ambiguous by position alone. A pose model (``walkout-pose.pt``,
-trained by ``walkout train`` on mock-store renders: shopper boxes with shoulder, elbow and wrist of
-both arms, hidden joints included) places each shopper's wrists from the whole arm. This stage runs it
-on every frame, gives each pose person the tracked shopper whose box it overlaps most, then:
+hand inside two shoppers' boxes is ambiguous by position alone. An arm model places each shopper's
+wrists from the whole arm: any ultralytics pose model (COCO 17 keypoints, or walkout's 6 arm joints of
+``mockstore.yolo.pose_lines``), or the experimental wrist model (``walkout train --wrists``: a detector
+on a crop around each shopper that finds that shopper's own wrists, hidden ones included). Each pose
+person is given the tracked shopper whose box it overlaps most, then:
 
 - a detected hand at a wrist takes that wrist's shopper as its owner (``own_hands``);
 - a wrist with no detected hand on it becomes a *hidden* hand of its shopper (``hidden_hands``): where
   the hand is, not what it holds. Hidden hands count for reaches (who had a hand at a shelf) and are
   kept out of the hand-to-product events, which need to see the hand's contents.
+
+Measured on the mock store (see models/README.md): the wrist model finds the taker's hand at the
+changed plates far more often, but at its present accuracy the fused receipts do not improve, so the
+stage stays off.
 """
 
 from __future__ import annotations

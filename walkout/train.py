@@ -65,20 +65,16 @@ class TrainConfig:
     hand_width_multiple: float = 0.125
     min_visible_held: float = 0.05
     min_visible_held_box: float = 0.25
-    # The arm-pose model (walkout-pose.pt): shopper boxes with ARM_KEYPOINTS, full frames.
+    # The wrist model (walkout-wrists.pt, experimental, ``train(wrists=True)``): crops around each shopper
+    # of pose renders (shopper boxes with ARM_KEYPOINTS).
     pose_seed: int = 5000
     pose_images: int = 4000
     pose_val_images: int = 400
     pose_near_event_share: float = 0.7
-    pose_epochs: int = 12
-    pose_imgsz: int = 320
-    pose_fraction: float = 0.75
-    pose_width_multiple: float = 0.25
-    # The wrist model (walkout-wrists.pt), on crops of the pose renders around each shopper.
     wrist_box: float = 0.1
     wrist_jitter: float = 0.08
     wrist_epochs: int = 10
-    wrist_fraction: float = 1.0
+    wrist_fraction: float = 0.6
     seed: int = 1000
     workers: int = 2
 
@@ -87,12 +83,10 @@ def _architecture(kind: str, nc: int, config: TrainConfig, out: Path) -> Path:
     """Our scaled copy of ultralytics' YOLOv8 architecture description (read from the installed package)."""
     from ultralytics.nn.tasks import yaml_model_load
 
-    spec = yaml_model_load({"detect": "yolov8n.yaml", "classify": "yolov8n-cls.yaml", "pose": "yolov8n-pose.yaml"}[kind])
+    spec = yaml_model_load("yolov8n.yaml" if kind == "detect" else "yolov8n-cls.yaml")
     spec["scales"] = {"n": [config.depth_multiple, config.width_multiple, 1024]}
     spec["scale"] = "n"
     spec["nc"] = nc
-    if kind == "pose":
-        spec["kpt_shape"] = [len(ARM_KEYPOINTS), 3]
     path = out / f"walkout-{kind}-arch.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
@@ -299,8 +293,10 @@ def _rendered(renders: Path, config: TrainConfig) -> bool:
     return counts == [config.images, config.val_images]
 
 
-def train(out_dir: str | Path, config: TrainConfig | None = None, work_dir: str | Path | None = None) -> dict:
-    """Render data, train both models, evaluate on held-out renders, write weights and the model card."""
+def train(out_dir: str | Path, config: TrainConfig | None = None, work_dir: str | Path | None = None,
+          wrists: bool = False) -> dict:
+    """Render data, train the models, evaluate on held-out renders, write weights and the model card.
+    ``wrists``: also the experimental wrist model (walkout-wrists.pt, for ``[arms]``; not used by default)."""
     from ultralytics import YOLO
 
     from mockstore.catalog import detector_class_names
@@ -351,39 +347,14 @@ def train(out_dir: str | Path, config: TrainConfig | None = None, work_dir: str 
         held_renders.append(folder)
     figures.update(train_classifier(out, config, work, held_renders))
     figures.update(train_hand_model(out, config, work, held_renders))
-    figures.update(train_pose_model(out, config, work))
-    figures["sizes_mb"] = {p.name: round(p.stat().st_size / 1e6, 2)
-                           for p in (out / "walkout-det.pt", out / "walkout-hands.pt", out / "walkout-held.pt",
-                                     out / "walkout-pose.pt")}
+    models = [out / "walkout-det.pt", out / "walkout-hands.pt", out / "walkout-held.pt"]
+    if wrists:
+        figures.update(train_wrist_model(out, config, work))
+        models.append(out / "walkout-wrists.pt")
+    figures["sizes_mb"] = {p.name: round(p.stat().st_size / 1e6, 2) for p in models}
     (out / "training.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     (out / "README.md").write_text(model_card(figures))
     return figures
-
-
-def train_pose_model(out: Path, config: TrainConfig, work: Path) -> dict:
-    """Render pose labels (``mockstore.yolo.pose_lines``) and train walkout-pose.pt, the arm-pose model."""
-    from ultralytics import YOLO
-
-    from mockstore.yolo import YoloConfig, export_yolo_dataset
-
-    renders = work / f"pose-renders-{config.pose_seed}"
-    if not _rendered(renders, dataclasses.replace(config, images=config.pose_images, val_images=config.pose_val_images)):
-        export_yolo_dataset(renders, n_train=config.pose_images, n_val=config.pose_val_images, seed=config.pose_seed,
-                            config=YoloConfig(near_event_share=config.pose_near_event_share, keypoints=True))
-    started = time.perf_counter()
-    arch = _architecture("pose", 1, dataclasses.replace(config, width_multiple=config.pose_width_multiple), work)
-    model = YOLO(str(arch))
-    model.train(data=str(renders / "data.yaml"), epochs=config.pose_epochs, imgsz=config.pose_imgsz,
-                batch=config.batch, device="cpu", workers=config.workers, plots=False, amp=False, verbose=False,
-                seed=config.seed, project=str(work / "runs"), name="pose", exist_ok=True, fliplr=0.5, mosaic=1.0,
-                close_mosaic=3, fraction=config.pose_fraction, cache="ram")
-    seconds = time.perf_counter() - started
-    shutil.copyfile(work / "runs" / "pose" / "weights" / "best.pt", out / "walkout-pose.pt")
-    metrics = YOLO(str(out / "walkout-pose.pt")).val(data=str(renders / "data.yaml"), imgsz=config.pose_imgsz,
-                                                    batch=config.batch, device="cpu", plots=False, verbose=False,
-                                                    project=str(work / "runs"), name="pose-val", exist_ok=True)
-    return {"pose_train_s": seconds, "pose_box_map50": float(metrics.box.map50),
-            "pose_map50": float(metrics.pose.map50), "pose_map50_95": float(metrics.pose.map)}
 
 
 def build_wrist_crops(sources: list[Path], target: Path, config: TrainConfig) -> dict[str, int]:
@@ -468,6 +439,22 @@ def train_wrist_model(out: Path, config: TrainConfig, work: Path) -> dict:
             "wrist_precision": float(metrics.box.mp), "wrist_recall": float(metrics.box.mr)}
 
 
+def _wrist_card(figures: dict) -> str:
+    c = figures["config"]
+    return f"""## walkout-wrists.pt: each shopper's own wrists, hidden ones too
+- Architecture: YOLOv8 detection layout, width {c['hand_width_multiple']}, one class (`own_wrist`), on a crop
+  around each shopper (the shopper box grown {c['hand_crop_margin']:.0%} each side, imgsz {c['hand_imgsz']}).
+- Data: {figures['wrist_crops']['train']} training and {figures['wrist_crops']['val']} validation crops
+  ({c['wrist_fraction']:.0%} of the training crops used) from {c['pose_images']} + {c['pose_val_images']} pose renders
+  (`YoloConfig(keypoints=True)`, seed {c['pose_seed']}), labelled with the crop's own shopper's wrists only
+  (boxes {c['wrist_box']} x the shopper's height), hidden ones included; crops jittered by {c['wrist_jitter']:.0%}.
+- Training: {c['wrist_epochs']} epochs, no mosaic, {figures['wrist_train_s'] / 60:.0f} min.
+- Held-out crops: mAP50 {figures['wrist_map50']:.3f}, precision {figures['wrist_precision']:.3f},
+  recall {figures['wrist_recall']:.3f}. Experimental: `[arms] model_path` uses it; off by default.
+
+"""
+
+
 def train_classifier(out: Path, config: TrainConfig, work: Path, renders: list[Path]) -> dict:
     """Build hand crops from ``renders`` (an export with sidecar boxes) and train walkout-held.pt."""
     from ultralytics import YOLO
@@ -527,16 +514,7 @@ Made by `walkout train` on mock-store renders only (no pretrained weights, no do
 - Training: {c['classifier_epochs']} epochs, {figures['held_train_s'] / 60:.0f} min.
 - Top-1 accuracy on held-out crops: {figures['held_top1']:.3f}
 
-## walkout-pose.pt: whose arm leads to which hand
-- Architecture: YOLOv8-pose layout, depth {c['depth_multiple']}, width {c['pose_width_multiple']}, one class
-  (shopper) with 6 keypoints: shoulder, elbow and wrist of each arm, hidden joints included.
-- Data: {c['pose_images']} training ({c['pose_fraction']:.0%} used) and {c['pose_val_images']} validation frames
-  (`export_yolo_dataset(..., config=YoloConfig(keypoints=True))`, seed {c['pose_seed']},
-  {c['pose_near_event_share']:.0%} near picks and returns).
-- Training: {c['pose_epochs']} epochs at imgsz {c['pose_imgsz']}, {figures['pose_train_s'] / 60:.0f} min.
-- Held-out: box mAP50 {figures['pose_box_map50']:.3f}, keypoint (OKS) mAP50 {figures['pose_map50']:.3f}.
-
-Sizes: {', '.join(f'{k} {v} MB' for k, v in figures['sizes_mb'].items())}.
+{_wrist_card(figures) if 'wrist_map50' in figures else ''}Sizes: {', '.join(f'{k} {v} MB' for k, v in figures['sizes_mb'].items())}.
 
 ## Limits
 Trained on the mock store only: it knows its products, shelves and figures, not a real store.
