@@ -157,6 +157,8 @@ def _render_split(out_dir: Path, split: str, n_images: int, seed0: int, width_px
                 break
             img, boxes = renderer.render(min(max(t, 0.0), scenario.duration_s - 1e-3), rng)
             stem = f"{split}_{seed:07d}_{int(t * 1000):05d}"
+            if (images / f"{stem}.jpg").exists():  # one event drawn twice, both times in one millisecond
+                stem += f"_{written}"
             cv2.imwrite(str(images / f"{stem}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality])
             if config.keypoints:
                 lines = pose_lines(boxes, renderer.keypoints(min(max(t, 0.0), scenario.duration_s - 1e-3)),

@@ -307,3 +307,28 @@ def test_pose_labels_put_the_arm_joints_on_the_arms():
     off = {1: joints[1] + [0, 10_000, 0]}
     far = [float(v) for v in pose_lines(boxes, off, 640, 360, YoloConfig())[0].split()]
     assert far[5 + 2::3] == [0.0] * len(ARM_KEYPOINTS)
+
+
+def test_yolo_export_writes_every_frame_when_two_share_a_timestamp(tmp_path, monkeypatch):
+    """Two frames of one scene drawn at the same instant (one event picked twice) are two files."""
+    import mockstore.yolo as yolo
+
+    real = np.random.default_rng
+
+    class SameInstant:
+        def __init__(self, *args, **kwargs):
+            self._rng = real(*args, **kwargs)
+
+        def uniform(self, low=0.0, high=1.0, size=None):
+            if (low, high) == (-0.8, 2.0):  # the offset from the event: always the same
+                return 0.5
+            return self._rng.uniform(low, high, size)
+
+        def __getattr__(self, name):
+            return getattr(self._rng, name)
+
+    monkeypatch.setattr(yolo.np.random, "default_rng", SameInstant)
+    export_yolo_dataset(tmp_path / "ds", n_train=8, n_val=0, seed=3, width=160, height=90,
+                        config=replace(yolo.YoloConfig(), near_event_share=1.0))
+    assert len(list((tmp_path / "ds" / "images" / "train").glob("*.jpg"))) == 8
+    assert len(list((tmp_path / "ds" / "labels" / "train").glob("*.txt"))) == 8
