@@ -155,14 +155,14 @@ def _render_split(out_dir: Path, split: str, n_images: int, seed0: int, width_px
         for t in sorted(times):
             if written >= n_images:
                 break
-            img, boxes = renderer.render(min(max(t, 0.0), scenario.duration_s - 1e-3), rng)
+            at = min(max(t, 0.0), scenario.duration_s - 1e-3)
+            img, boxes = renderer.render(at, rng)
             stem = f"{split}_{seed:07d}_{int(t * 1000):05d}"
             if (images / f"{stem}.jpg").exists():  # one event drawn twice, both times in one millisecond
                 stem += f"_{written}"
             cv2.imwrite(str(images / f"{stem}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality])
             if config.keypoints:
-                lines = pose_lines(boxes, renderer.keypoints(min(max(t, 0.0), scenario.duration_s - 1e-3)),
-                                   width_px, height_px, config)
+                lines = pose_lines(boxes, renderer.keypoints(at), width_px, height_px, config)
             else:
                 lines = yolo_lines(boxes, width_px, height_px, config)
             (labels / f"{stem}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))

@@ -28,6 +28,7 @@ from scipy.optimize import linear_sum_assignment
 
 from vision.detector import ROLE_HAND, ROLE_SHOPPER, Detector, DetectorConfig
 from vision.errors import InputError
+from vision.hand_detector import predict_on_shopper_crops
 from vision.hands import OWNER_KEY
 
 HIDDEN_KEY = "hidden"
@@ -60,16 +61,6 @@ class ArmConfig:
         return bool(self.model_path)
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, 4) and (M, 4) xyxy -> (N, M) intersection over union."""
-    lo = np.maximum(a[:, None, :2], b[None, :, :2])
-    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
-
-
 def wrist_owners(poses: sv.Detections, tracked: sv.Detections, match_iou: float) -> tuple[np.ndarray, np.ndarray]:
     """Wrists of ``poses`` (a pose Detector's output for one frame) and their shoppers' tracker ids.
 
@@ -81,7 +72,7 @@ def wrist_owners(poses: sv.Detections, tracked: sv.Detections, match_iou: float)
     owners = np.full(len(wrists), -1, dtype=int)
     if not len(wrists) or not len(people) or not len(tracked):
         return centres, owners
-    overlap = _iou(people.xyxy, tracked.xyxy)
+    overlap = sv.box_iou_batch(people.xyxy, tracked.xyxy)
     rows, cols = linear_sum_assignment(-overlap)
     track_of = {int(r): int(tracked.tracker_id[c]) for r, c in zip(rows, cols, strict=True) if overlap[r, c] >= match_iou}
     owners = np.array([track_of.get(int(p), -1) for p in wrists.data["person"]], dtype=int)
@@ -157,37 +148,27 @@ class ArmEstimator:
     def detect(self, frames: list[np.ndarray], detections: list[sv.Detections]) -> list[sv.Detections]:
         if self.detector.task == "pose":
             return self.detector.detect(frames)
-        return [self._own_wrists(frame, dets) for frame, dets in zip(frames, detections, strict=True)]
+        # One model call per frame, as measured (models/README.md): ultralytics letterboxes a batch of
+        # crops of one shape differently from a mixed batch, so batching frames changes the wrists a little.
+        out = []
+        for frame, dets in zip(frames, detections, strict=True):
+            (rows,) = predict_on_shopper_crops(self.detector.model, [frame], [dets], self.config.crop_margin,
+                                               imgsz=self.config.imgsz, conf=self.config.confidence, iou=self.config.iou)
+            out.append(self._own_wrists(dets, rows))
+        return out
 
-    def _own_wrists(self, frame: np.ndarray, dets: sv.Detections) -> sv.Detections:
-        """Crops around the frame's shoppers -> each crop's own wrists (at most two, most confident)."""
-        from vision.hand_detector import shopper_crop_boxes
-
-        people = dets[dets.data["role"] == ROLE_SHOPPER] if len(dets) else dets
-        boxes = people.xyxy if len(people) else np.empty((0, 4))
-        height, width = frame.shape[:2]
-        crops = shopper_crop_boxes(boxes, self.config.crop_margin, width, height)
-        wrists, owners, scores = [], [], []
-        usable = [i for i, (x1, y1, x2, y2) in enumerate(crops) if x2 - x1 >= 8 and y2 - y1 >= 8]
-        if usable:
-            results = self.detector.model.predict([frame[crops[i][1]:crops[i][3], crops[i][0]:crops[i][2]] for i in usable],
-                                                  imgsz=self.config.imgsz, conf=self.config.confidence,
-                                                  iou=self.config.iou, device="cpu", verbose=False)
-            for i, result in zip(usable, results, strict=True):
-                if result.boxes is None or not len(result.boxes):
-                    continue
-                xyxy = result.boxes.xyxy.cpu().numpy() + np.tile(crops[i][:2], 2)
-                conf = result.boxes.conf.cpu().numpy()
-                for k in np.argsort(-conf)[:2]:
-                    wrists.append(xyxy[k])
-                    owners.append(i)
-                    scores.append(conf[k])
+    @staticmethod
+    def _own_wrists(dets: sv.Detections, rows: list[tuple[int, np.ndarray]]) -> sv.Detections:
+        """The frame's shoppers (role shopper) and each one's own wrists (at most two, most confident)."""
+        boxes = dets.xyxy[dets.data["role"] == ROLE_SHOPPER] if len(dets) else np.empty((0, 4))
+        wrists = [(row, found[k]) for row, found in rows for k in np.argsort(-found[:, 4])[:2]]
         n, m = len(boxes), len(wrists)
+        table = np.array([w for _, w in wrists], dtype=float).reshape(-1, 6)
         return sv.Detections(
-            xyxy=np.vstack([boxes, np.asarray(wrists, dtype=float).reshape(-1, 4)]),
-            confidence=np.concatenate([np.ones(n), np.asarray(scores, dtype=float)]),
+            xyxy=np.vstack([boxes, table[:, :4]]),
+            confidence=np.concatenate([np.ones(n), table[:, 4]]),
             class_id=np.full(n + m, -1, dtype=int),
             data={"role": np.array([ROLE_SHOPPER] * n + [ROLE_HAND] * m, dtype=int),
                   "sku": np.full(n + m, "", dtype=object).astype(str),
-                  "person": np.array([-1] * n + owners, dtype=int)},
+                  "person": np.array([-1] * n + [row for row, _ in wrists], dtype=int)},
         )

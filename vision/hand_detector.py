@@ -46,6 +46,31 @@ def shopper_crop_boxes(shoppers_xyxy: np.ndarray, margin: float, width: int, hei
     return np.round(grown).astype(int)
 
 
+def predict_on_shopper_crops(model, frames: list[np.ndarray], detections: list[sv.Detections], margin: float,
+                             **predict) -> list[list[tuple[int, np.ndarray]]]:
+    """Run ``model`` (ultralytics) on a crop around every shopper of every frame (``shopper_crop_boxes``,
+    crops under 8 px skipped), all crops in one call. Returns per frame a list of (shopper row among the
+    frame's shoppers, (K, 6) boxes in frame pixels: x1, y1, x2, y2, confidence, class) for crops with boxes."""
+    crops, owners = [], []
+    for index, (frame, dets) in enumerate(zip(frames, detections, strict=True)):
+        height, width = frame.shape[:2]
+        shoppers = dets.xyxy[dets.data["role"] == ROLE_SHOPPER] if len(dets) else np.empty((0, 4))
+        for row, (x1, y1, x2, y2) in enumerate(shopper_crop_boxes(shoppers, margin, width, height)):
+            if x2 - x1 >= 8 and y2 - y1 >= 8:
+                crops.append(frame[y1:y2, x1:x2])
+                owners.append((index, row, x1, y1))
+    found: list[list[tuple[int, np.ndarray]]] = [[] for _ in frames]
+    if crops:
+        results = model.predict(crops, device="cpu", verbose=False, **predict)
+        for (index, row, x1, y1), result in zip(owners, results, strict=True):
+            boxes = result.boxes
+            if boxes is None or not len(boxes):
+                continue
+            xyxy = boxes.xyxy.cpu().numpy() + np.array([x1, y1, x1, y1])
+            found[index].append((row, np.column_stack([xyxy, boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy()])))
+    return found
+
+
 class HandDetector:
     """Runs the hand model on shopper crops and returns hands in frame coordinates."""
 
@@ -74,24 +99,8 @@ class HandDetector:
     def add_hands(self, frames: list[np.ndarray], detections: list[sv.Detections]) -> list[sv.Detections]:
         """Replace the hands in each frame's detections by those found around its shoppers, and add the
         held products the model names (role ``ROLE_HELD``)."""
-        crops, owners = [], []
-        for index, (frame, dets) in enumerate(zip(frames, detections, strict=True)):
-            height, width = frame.shape[:2]
-            shoppers = dets.xyxy[dets.data["role"] == ROLE_SHOPPER] if len(dets) else np.empty((0, 4))
-            for x1, y1, x2, y2 in shopper_crop_boxes(shoppers, self.config.margin, width, height):
-                if x2 - x1 >= 8 and y2 - y1 >= 8:
-                    crops.append(frame[y1:y2, x1:x2])
-                    owners.append((index, x1, y1))
-        found: list[list[np.ndarray]] = [[] for _ in frames]
-        if crops:
-            results = self.model.predict(crops, imgsz=self.config.imgsz, conf=self.config.confidence,
-                                         iou=self.config.iou, device="cpu", verbose=False)
-            for (index, x1, y1), result in zip(owners, results, strict=True):
-                boxes = result.boxes
-                if boxes is None or not len(boxes):
-                    continue
-                xyxy = boxes.xyxy.cpu().numpy() + np.array([x1, y1, x1, y1])
-                found[index].append(np.column_stack([xyxy, boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy()]))
+        found = predict_on_shopper_crops(self.model, frames, detections, self.config.margin, imgsz=self.config.imgsz,
+                                         conf=self.config.confidence, iou=self.config.iou)
         out = []
         for dets, rows in zip(detections, found, strict=True):
             others = dets[~np.isin(dets.data["role"], (ROLE_HAND, ROLE_HELD))] if len(dets) else dets
@@ -99,7 +108,7 @@ class HandDetector:
             if not rows:
                 out.append(others)
                 continue
-            table = np.vstack(rows)
+            table = np.vstack([boxes for _, boxes in rows])
             class_id = table[:, 5].astype(int)
             found_here = sv.Detections(
                 xyxy=table[:, :4], confidence=table[:, 4], class_id=np.full(len(table), -1, dtype=int),
