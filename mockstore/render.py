@@ -260,6 +260,16 @@ class CameraRenderer:
             img = self._effects(img, t_s, rng)
         return img, boxes
 
+    def reaches(self, t_s: float) -> dict[int, float]:
+        """How far each shopper in the store reaches into a shelf at ``t_s``: track id -> 0 (arms down)
+        to 1 (hand at the product), the pose's ``reach``."""
+        reach = {}
+        for track in self.sim.shoppers:
+            pose = shopper_pose(track, self.sim, t_s, self.figure)
+            if pose is not None:
+                reach[track.id] = float(pose.reach)
+        return reach
+
     def keypoints(self, t_s: float) -> dict[int, np.ndarray]:
         """Arm joints (``figures.ARM_KEYPOINTS``) of every shopper in the store at ``t_s``: track id ->
         (6, 3) pixel x, pixel y, depth in metres (<= 0: behind the camera). Not clipped to the image."""

@@ -128,6 +128,7 @@ def _render_split(out_dir: Path, split: str, n_images: int, seed0: int, width_px
     sidecars.mkdir(parents=True, exist_ok=True)
     written = 0
     scene = 0
+    stems: set[str] = set()
     while written < n_images:
         seed = seed0 + scene
         scene += 1
@@ -158,18 +159,22 @@ def _render_split(out_dir: Path, split: str, n_images: int, seed0: int, width_px
             at = min(max(t, 0.0), scenario.duration_s - 1e-3)
             img, boxes = renderer.render(at, rng)
             stem = f"{split}_{seed:07d}_{int(t * 1000):05d}"
-            if (images / f"{stem}.jpg").exists():  # one event drawn twice, both times in one millisecond
+            if stem in stems:  # one event drawn twice, both times in one millisecond
                 stem += f"_{written}"
+            stems.add(stem)
             cv2.imwrite(str(images / f"{stem}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality])
             if config.keypoints:
                 lines = pose_lines(boxes, renderer.keypoints(at), width_px, height_px, config)
             else:
                 lines = yolo_lines(boxes, width_px, height_px, config)
             (labels / f"{stem}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
-            # Every truth box, unfiltered, with owner and visible share: what each hand really holds.
+            # Every truth box, unfiltered, with owner and visible share: what each hand really holds;
+            # and for shoppers how far they reach into a shelf (0 for other objects).
+            reach = renderer.reaches(at)
             (sidecars / f"{stem}.csv").write_text(
-                "object,track_id,sku,x1,y1,x2,y2,visible\n"
-                + "".join(f"{b.object},{b.track_id},{b.sku},{b.x1:.1f},{b.y1:.1f},{b.x2:.1f},{b.y2:.1f},{b.visible:.2f}\n"
+                "object,track_id,sku,x1,y1,x2,y2,visible,reach\n"
+                + "".join(f"{b.object},{b.track_id},{b.sku},{b.x1:.1f},{b.y1:.1f},{b.x2:.1f},{b.y2:.1f},{b.visible:.2f},"
+                          f"{reach.get(b.track_id, 0.0) if b.object == 'shopper' else 0.0:.2f}\n"
                           for b in boxes)
             )
             written += 1

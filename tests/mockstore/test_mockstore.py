@@ -268,6 +268,20 @@ def test_yolo_export(tmp_path):
     for row in rows:
         assert 0 <= int(row[0]) < len(names)
         assert all(0.0 <= float(v) <= 1.0 for v in row[1:])
+    sidecars = sorted((tmp_path / "ds" / "boxes" / "train").glob("*.csv"))
+    assert [f.stem for f in sidecars] == [f.stem for f in images]
+    boxes = pd.concat([pd.read_csv(f) for f in sidecars])
+    assert boxes["reach"].between(0.0, 1.0).all()
+    assert (boxes.loc[boxes["object"] != "shopper", "reach"] == 0.0).all()
+
+
+def test_yolo_export_into_a_finished_export_rewrites_the_same_files(tmp_path):
+    """Rendering again into the same folder (an interrupted or miscounted export) replaces the frames;
+    it does not add a second copy of each under another name."""
+    export_yolo_dataset(tmp_path / "ds", n_train=4, n_val=1, seed=2, width=160, height=90)
+    first = sorted(p.name for p in (tmp_path / "ds").rglob("*.*"))
+    export_yolo_dataset(tmp_path / "ds", n_train=4, n_val=1, seed=2, width=160, height=90)
+    assert sorted(p.name for p in (tmp_path / "ds").rglob("*.*")) == first
 
 
 def test_pose_labels_put_the_arm_joints_on_the_arms():
@@ -307,6 +321,9 @@ def test_pose_labels_put_the_arm_joints_on_the_arms():
     off = {1: joints[1] + [0, 10_000, 0]}
     far = [float(v) for v in pose_lines(boxes, off, 640, 360, YoloConfig())[0].split()]
     assert far[5 + 2::3] == [0.0] * len(ARM_KEYPOINTS)
+    # The reach extent of the render: full at the pick, none before the shopper starts reaching.
+    assert renderer.reaches(t)[1] == 1.0
+    assert renderer.reaches(t - 2.0)[1] == 0.0
 
 
 def test_yolo_export_writes_every_frame_when_two_share_a_timestamp(tmp_path, monkeypatch):
