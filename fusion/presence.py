@@ -26,6 +26,7 @@ from fusion.tables import _read_csv
 from fusion.weight_events import WeightEvent
 
 TRACK_COLUMNS = ("frame", "track_id", "x1", "x2", "camera")
+REACHING_COLUMN = "reaching"  # optional: probability that the shopper is reaching into a shelf
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,10 @@ class PresenceConfig:
     checks_vision: a weight change matched to a vision event whose shopper was not in front of the
         changed plates goes to the shopper who was (with shoppers side by side, a hand is sometimes
         attached to the wrong shopper; a shopper nowhere near the plates did not take from them).
+    reaching_window_s / min_reaching / reaching_frames: with the reach classifier's ``reaching`` column
+        in tracks.csv, a shopper in front counts as *reaching* when the mean of their
+        ``reaching_frames`` highest probabilities, from ``reaching_window_s`` before the change starts
+        to as long after it ends, is at least ``min_reaching``; reaching shoppers come first.
     """
 
     before_s: float = 1.0
@@ -48,6 +53,9 @@ class PresenceConfig:
     min_frames: int = 2
     max_offset: float = 1.0
     checks_vision: bool = True
+    reaching_window_s: float = 0.5
+    min_reaching: float = 0.5
+    reaching_frames: int = 3
 
     @classmethod
     def from_dict(cls, data: dict) -> PresenceConfig:
@@ -116,6 +124,15 @@ def read_presence(tracks_path: str | Path, store_path: str | Path, run_path: str
         "camera": table["camera"], "shopper": table["track_id"].astype(str),
         "timestamp": start + table["frame"] / fps, "x1": table["x1"], "x2": table["x2"],
     })
+    if REACHING_COLUMN in table.columns:  # written by the optional reach classifier stage; blank: not classified
+        text = table[REACHING_COLUMN]
+        reaching = pd.to_numeric(text.where(text != ""), errors="coerce")
+        bad = (reaching.isna() & (text != "")) | (reaching < 0) | (reaching > 1)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise FormatError(tracks_path, f"{REACHING_COLUMN} is not a probability in [0, 1] ({text.iloc[row]!r})",
+                              line=row + 2)
+        positions[REACHING_COLUMN] = reaching.to_numpy(float)
     return Presence(positions, pd.DataFrame(spans, columns=["camera", "shelf", "plate", "x_min", "x_max"]))
 
 
@@ -133,7 +150,9 @@ def shoppers_in_front(event: WeightEvent, presence: Presence | None,
     """The tracked shoppers whose boxes overlapped the changed plates' zones horizontally (median over
     the change, see :class:`PresenceConfig`), closest first: index shopper, columns ``offset`` (median
     distance to the plates' centre over the overlap bound) and ``px`` (that distance in pixels). A
-    shopper seen by several cameras counts by their closest view. Empty without positions."""
+    shopper seen by several cameras counts by their closest view. With the reach classifier's column
+    in tracks.csv, also ``reaching`` (NaN: not classified), and the shoppers reaching during the change
+    come first, closest first. Empty without positions."""
     config = config or PresenceConfig()
     standing = pd.DataFrame({"offset": pd.Series(dtype=float), "px": pd.Series(dtype=float)})
     if presence is None or presence.positions.empty:
@@ -159,7 +178,18 @@ def shoppers_in_front(event: WeightEvent, presence: Presence | None,
     if parts:
         standing = pd.concat(parts)[["offset", "px"]].sort_values("offset", kind="stable")
         standing = standing[~standing.index.duplicated()]
+        if REACHING_COLUMN in positions:
+            standing["reaching"] = _reaching(event, positions, config).reindex(standing.index)
+            reaching = (standing["reaching"] >= config.min_reaching).to_numpy()
+            standing = standing.iloc[np.argsort(~reaching, kind="stable")]
     return standing
+
+
+def _reaching(event: WeightEvent, positions: pd.DataFrame, config: PresenceConfig) -> pd.Series:
+    """Per shopper: the mean of their ``reaching_frames`` highest reach probabilities around the change."""
+    near = positions[(positions["timestamp"] >= event.start - config.reaching_window_s)
+                     & (positions["timestamp"] <= event.end + config.reaching_window_s)].dropna(subset=[REACHING_COLUMN])
+    return near.groupby("shopper")[REACHING_COLUMN].agg(lambda p: float(np.sort(p.to_numpy())[-config.reaching_frames:].mean()))
 
 
 def closest_in_front(event: WeightEvent, standing: pd.DataFrame) -> Attribution | None:
@@ -170,6 +200,8 @@ def closest_in_front(event: WeightEvent, standing: pd.DataFrame) -> Attribution 
     shopper, px = str(standing.index[0]), float(standing["px"].iloc[0])
     plates = ",".join(str(p) for p in event.plates) or "all"
     reason = f"shopper {shopper} stood in front of {event.shelf} plates {plates} ({px:.0f} px off their centre)"
+    if "reaching" in standing and np.isfinite(standing["reaching"].iloc[0]):
+        reason += f", reaching (p {standing['reaching'].iloc[0]:.2f})"
     others = sorted(str(s) for s in standing.index[1:])
     if others:
         reason += f", the closest of {', '.join([shopper, *others])}"

@@ -20,6 +20,7 @@ from vision.events import EventConfig
 from vision.hand_detector import HandDetectorConfig
 from vision.hands import HandConfig
 from vision.products import HeldConfig
+from vision.reaching import ReachingConfig
 from vision.reid import ReidConfig
 from vision.tracking import TrackingConfig
 
@@ -45,6 +46,7 @@ class PipelineConfig:
     reid: ReidConfig = field(default_factory=ReidConfig)
     hands: HandConfig = field(default_factory=HandConfig)
     arms: ArmConfig = field(default_factory=ArmConfig)
+    reaching: ReachingConfig = field(default_factory=ReachingConfig)
     events: EventConfig = field(default_factory=EventConfig)
     batch_frames: int = 8
     merge_window_s: float = 1.0
@@ -61,6 +63,7 @@ SECTIONS = {
     "reid": ReidConfig,
     "hands": HandConfig,
     "arms": ArmConfig,
+    "reaching": ReachingConfig,
     "events": EventConfig,
 }
 

@@ -37,6 +37,7 @@ from vision.events import HAND_COLUMNS, REACH_COLUMNS, PickEvent, decide_events,
 from vision.hand_detector import HandDetector
 from vision.hands import OWNER_KEY, HandAssociator
 from vision.products import HeldItemClassifier, held_after_reach, held_from_boxes, held_near_hands
+from vision.reaching import REACHING_KEY, ReachClassifier
 from vision.reid import describe, repair_identities
 from vision.timeline import build_timelines, timelines_document
 from vision.tracking import ShopperTracker
@@ -128,6 +129,7 @@ class Models:
         self.classifier = HeldItemClassifier(config.held) if wants_classifier else None
         self.reach = source == "reach"
         self.arms = ArmEstimator(config.arms) if config.arms.enabled else None
+        self.reaching = ReachClassifier(config.reaching) if config.reaching.enabled else None
         if self.reach:
             log.info("held items: 'reach' source (every completed shelf reach counts as one unnamed item)")
         elif self.held_items:
@@ -189,6 +191,7 @@ def process_camera(
         models.detector.reset()  # landmark trackers (MediaPipe) keep state across frames
     stages = {"decode": 0.0, "detect": 0.0, "track": 0.0, "events": 0.0}
     track_rows: list[np.ndarray] = []
+    reaching_rows: list[np.ndarray] = []
     appearance: list[np.ndarray] = []
     hand_rows: list[pd.DataFrame] = []
     index = 0
@@ -212,6 +215,7 @@ def process_camera(
                 stages["arms"] = stages.get("arms", 0.0) + time.perf_counter() - t2
                 t2 = time.perf_counter()
             owned_hands = []
+            tracked_boxes = []
             for offset, dets in enumerate(detections):
                 frame_index = index + offset
                 shoppers = dets[dets.data["role"] == ROLE_SHOPPER]
@@ -230,12 +234,20 @@ def process_camera(
                         np.full(len(tracked), frame_index), tracked.tracker_id, tracked.xyxy,
                         tracked.confidence if tracked.confidence is not None else np.ones(len(tracked)),
                     ]))
+                    tracked_boxes.append((offset, tracked.xyxy))
                     if config.reid.enabled:
                         appearance.append(describe(frames[offset], tracked.xyxy, config.reid))
                 products = dets[dets.data["role"] == (ROLE_HELD if models.held_items else ROLE_PRODUCT)]
                 owned_hands.append((frame_index, hands, products))
             t3 = time.perf_counter()
             stages["track"] += t3 - t2
+            if models.reaching is not None:  # a model: its own stage, like the classifier
+                probabilities = models.reaching.classify([frames[o] for o, _ in tracked_boxes],
+                                                         [b for _, b in tracked_boxes])
+                reaching_rows.extend(probabilities)
+                t4 = time.perf_counter()
+                stages["reaching"] = stages.get("reaching", 0.0) + t4 - t3
+                t3 = t4
             hand_rows.append(_hand_table(frames, owned_hands, zones, models, config))
             t4 = time.perf_counter()
             # The held-item classifier is a model: its time is its own stage, not the pipeline's logic.
@@ -257,6 +269,8 @@ def process_camera(
     hands_table = pd.concat(hand_rows, ignore_index=True) if hand_rows else pd.DataFrame(columns=HAND_COLUMNS)
     tracks = pd.DataFrame(np.vstack(track_rows) if track_rows else np.empty((0, 7)), columns=TRACK_COLUMNS)
     tracks = tracks.astype({"frame": int, "track_id": int})
+    if models.reaching is not None:
+        tracks[REACHING_KEY] = np.concatenate(reaching_rows) if reaching_rows else np.empty(0)
     repairs: list[dict] = []
     if appearance:
         tracks, hands_table, repairs = _repair_identities(tracks, hands_table, np.vstack(appearance), fps, config, video,
@@ -465,6 +479,7 @@ def process_recording(
         "hand_model": config.hand_detector.model_path if models.hand_detector is not None else None,
         "classifier": config.held.classifier_path if models.classifier is not None else None,
         "arm_model": config.arms.model_path if models.arms is not None else None,
+        "reach_model": config.reaching.model_path if models.reaching is not None else None,
         "held_source": _held_source(models),
         "config": config.to_dict(),
         "versions": _versions(),
@@ -938,7 +953,8 @@ def _held_source(models: Models) -> str:
 def _model_fingerprints(config: PipelineConfig) -> dict[str, str | None]:
     """Fingerprints of the detector, hand model and classifier files (None when none is configured)."""
     paths = {"detector": config.detector.model_path, "hand_model": config.hand_detector.model_path,
-             "classifier": config.held.classifier_path, "arm_model": config.arms.model_path}
+             "classifier": config.held.classifier_path, "arm_model": config.arms.model_path,
+             "reach_model": config.reaching.model_path}
     return {role: fingerprint_file(Path(path)) if path else None for role, path in paths.items()}
 
 
@@ -949,6 +965,7 @@ def _config_payload(config: PipelineConfig) -> dict:
     payload["held"].pop("classifier_path", None)
     payload["hand_detector"].pop("model_path", None)
     payload["arms"].pop("model_path", None)
+    payload["reaching"].pop("model_path", None)
     return payload
 
 

@@ -74,6 +74,14 @@ class TrainConfig:
     wrist_box: float = 0.1
     wrist_jitter: float = 0.08
     wrist_epochs: int = 10
+    # The reach classifier (walkout-reach.pt, ``train(reach=True)``): is this shopper reaching into a
+    # shelf? Crops around each shopper of the pose renders, labelled from the render's own reach extent.
+    # Renders as (seed, train frames, validation frames, share of frames near events).
+    reach_exports: tuple[tuple[int, int, int, float], ...] = ((5000, 4000, 400, 0.7), (6000, 6000, 600, 0.9))
+    reach_on: float = 0.5
+    reach_off: float = 0.15
+    reach_imgsz: int = 96
+    reach_epochs: int = 25
     wrist_fraction: float = 0.6
     seed: int = 1000
     workers: int = 2
@@ -294,9 +302,10 @@ def _rendered(renders: Path, config: TrainConfig) -> bool:
 
 
 def train(out_dir: str | Path, config: TrainConfig | None = None, work_dir: str | Path | None = None,
-          wrists: bool = False) -> dict:
+          wrists: bool = False, reach: bool = False) -> dict:
     """Render data, train the models, evaluate on held-out renders, write weights and the model card.
-    ``wrists``: also the experimental wrist model (walkout-wrists.pt, for ``[arms]``; not used by default)."""
+    ``wrists``: also the experimental wrist model (walkout-wrists.pt, for ``[arms]``; not used by default).
+    ``reach``: also the reach classifier (walkout-reach.pt, for ``[reaching]``)."""
     from ultralytics import YOLO
 
     from mockstore.catalog import detector_class_names
@@ -351,6 +360,9 @@ def train(out_dir: str | Path, config: TrainConfig | None = None, work_dir: str 
     if wrists:
         figures.update(train_wrist_model(out, config, work))
         models.append(out / "walkout-wrists.pt")
+    if reach:
+        figures.update(train_reach_model(out, config, work))
+        models.append(out / "walkout-reach.pt")
     figures["sizes_mb"] = {p.name: round(p.stat().st_size / 1e6, 2) for p in models}
     (out / "training.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     (out / "README.md").write_text(model_card(figures))
@@ -408,6 +420,82 @@ def build_wrist_crops(sources: list[Path], target: Path, config: TrainConfig) ->
     return counts
 
 
+REACH_CLASSES = ("idle", "reaching")
+
+
+def build_reach_crops(sources: list[Path], target: Path, config: TrainConfig) -> dict[str, dict[str, int]]:
+    """Crops around every shopper of renders whose sidecars carry the ``reach`` column, in ultralytics'
+    classification layout ``target/{train,val}/{idle,reaching}/``: ``reaching`` when the shopper's hand is
+    at least ``reach_on`` of the way into the shelf, ``idle`` at most ``reach_off`` (in between: left out,
+    the arm is on its way). Shoppers less than ``min_visible_shopper`` visible are left out; crop boxes
+    are the pipeline's (``hand_crop_margin`` around the box), jittered by ``wrist_jitter``."""
+    from vision.hand_detector import shopper_crop_boxes
+
+    rng = np.random.default_rng(config.seed)
+    counts: dict[str, dict[str, int]] = {}
+    for split in ("train", "val"):
+        counts[split] = dict.fromkeys(REACH_CLASSES, 0)
+        for name in REACH_CLASSES:
+            (target / split / name).mkdir(parents=True, exist_ok=True)
+        for source in sources:
+            for sidecar in sorted((source / "boxes" / split).glob("*.csv")):
+                boxes = pd.read_csv(sidecar, dtype={"sku": str}, keep_default_na=False)
+                if "reach" not in boxes.columns:
+                    raise ValueError(f"{sidecar}: no reach column (render it again with this version of mockstore)")
+                shoppers = boxes[(boxes["object"] == "shopper") & (boxes["visible"] >= config.min_visible_shopper)]
+                if shoppers.empty:
+                    continue
+                image = cv2.imread(str(source / "images" / split / f"{sidecar.stem}.jpg"))
+                height, width = image.shape[:2]
+                for row in shoppers.itertuples():
+                    if config.reach_off < row.reach < config.reach_on:
+                        continue
+                    box = np.array([row.x1, row.y1, row.x2, row.y2], dtype=float)
+                    size = box[2:] - box[:2]
+                    jittered = box + rng.uniform(-config.wrist_jitter, config.wrist_jitter, 4) * np.tile(size, 2)
+                    ((x1, y1, x2, y2),) = shopper_crop_boxes(jittered[None], config.hand_crop_margin, width, height)
+                    if x2 - x1 < 16 or y2 - y1 < 16:
+                        continue
+                    name = REACH_CLASSES[int(row.reach >= config.reach_on)]
+                    cv2.imwrite(str(target / split / name / f"{source.name}_{sidecar.stem}_{row.track_id}.jpg"),
+                                image[y1:y2, x1:x2])
+                    counts[split][name] += 1
+    return counts
+
+
+def train_reach_model(out: Path, config: TrainConfig, work: Path) -> dict:
+    """Train walkout-reach.pt: is the shopper in this crop reaching into a shelf (``reaching``) or not."""
+    from ultralytics import YOLO
+
+    from mockstore.yolo import YoloConfig, export_yolo_dataset
+
+    renders = []
+    for seed, n_train, n_val, share in config.reach_exports:
+        folder = work / f"reach-renders-{seed}"
+        if not _rendered(folder, dataclasses.replace(config, images=n_train, val_images=n_val)):
+            export_yolo_dataset(folder, n_train=n_train, n_val=n_val, seed=seed, config=YoloConfig(near_event_share=share))
+        renders.append(folder)
+    crops = work / "reach-crops"
+    if crops.exists():
+        shutil.rmtree(crops)
+    counts = build_reach_crops(renders, crops, config)
+    started = time.perf_counter()
+    arch = _architecture("classify", len(REACH_CLASSES),
+                         dataclasses.replace(config, width_multiple=config.classifier_width_multiple), work)
+    model = YOLO(str(arch))
+    # No random erasing: it can wipe out the reaching arm, the one thing that tells the classes apart.
+    model.train(data=str(crops), epochs=config.reach_epochs, imgsz=config.reach_imgsz, batch=64, device="cpu",
+                workers=config.workers, plots=False, amp=False, verbose=False, seed=config.seed,
+                project=str(work / "runs"), name="reach", exist_ok=True, fliplr=0.5, hsv_h=0.0, erasing=0.0,
+                auto_augment=None, patience=100)
+    seconds = time.perf_counter() - started
+    shutil.copyfile(work / "runs" / "reach" / "weights" / "best.pt", out / "walkout-reach.pt")
+    metrics = YOLO(str(out / "walkout-reach.pt")).val(data=str(crops), imgsz=config.reach_imgsz, device="cpu",
+                                                     plots=False, verbose=False, project=str(work / "runs"),
+                                                     name="reach-val", exist_ok=True)
+    return {"reach_crops": counts, "reach_train_s": seconds, "reach_top1": float(metrics.top1)}
+
+
 def train_wrist_model(out: Path, config: TrainConfig, work: Path) -> dict:
     """Train walkout-wrists.pt: each shopper's own wrists (hidden ones too) in a crop around the shopper."""
     from ultralytics import YOLO
@@ -451,6 +539,22 @@ def _wrist_card(figures: dict) -> str:
 - Training: {c['wrist_epochs']} epochs, no mosaic, {figures['wrist_train_s'] / 60:.0f} min.
 - Held-out crops: mAP50 {figures['wrist_map50']:.3f}, precision {figures['wrist_precision']:.3f},
   recall {figures['wrist_recall']:.3f}. Experimental: `[arms] model_path` uses it; off by default.
+
+"""
+
+
+def _reach_card(figures: dict) -> str:
+    c, crops = figures["config"], figures["reach_crops"]
+    exports = ", ".join(f"seed {s}: {n} + {v} frames, {share:.0%} near events" for s, n, v, share in c["reach_exports"])
+    return f"""## walkout-reach.pt: is this shopper reaching into a shelf?
+- Architecture: YOLOv8-cls layout, width {c['classifier_width_multiple']}, 2 classes (`idle`, `reaching`), on a
+  crop around each tracked shopper (the box grown {c['hand_crop_margin']:.0%} each side, imgsz {c['reach_imgsz']}).
+- Data: crops of every shopper at least {c['min_visible_shopper']:.0%} visible in the renders ({exports}),
+  labelled from the render's own reach extent: `reaching` from {c['reach_on']}, `idle` up to {c['reach_off']}
+  (arms on their way left out); {crops['train']['reaching']} + {crops['train']['idle']} training,
+  {crops['val']['reaching']} + {crops['val']['idle']} validation crops (reaching + idle); boxes jittered by {c['wrist_jitter']:.0%}.
+- Training: {c['reach_epochs']} epochs, {figures['reach_train_s'] / 60:.0f} min.
+- Top-1 accuracy on held-out crops: {figures['reach_top1']:.3f} (all `idle`: {crops['val']['idle'] / max(sum(crops['val'].values()), 1):.3f}).
 
 """
 
@@ -514,7 +618,7 @@ Made by `walkout train` on mock-store renders only (no pretrained weights, no do
 - Training: {c['classifier_epochs']} epochs, {figures['held_train_s'] / 60:.0f} min.
 - Top-1 accuracy on held-out crops: {figures['held_top1']:.3f}
 
-{_wrist_card(figures) if 'wrist_map50' in figures else ''}Sizes: {', '.join(f'{k} {v} MB' for k, v in figures['sizes_mb'].items())}.
+{_wrist_card(figures) if 'wrist_map50' in figures else ''}{_reach_card(figures) if 'reach_top1' in figures else ''}Sizes: {', '.join(f'{k} {v} MB' for k, v in figures['sizes_mb'].items())}.
 
 ## Limits
 Trained on the mock store only: it knows its products, shelves and figures, not a real store.

@@ -76,6 +76,48 @@ def test_among_limits_the_shoppers_considered(tmp_path):
     assert in_front(weight_event(), seen, among={"2"}).shopper == "2"
 
 
+def reaching_tracks(path, *groups):
+    """tracks.csv with the reach classifier's column: groups of (rows, probability)."""
+    rows = [(*row, p) for group, p in groups for row in group]
+    pd.DataFrame(rows, columns=["frame", "track_id", "x1", "y1", "x2", "y2", "confidence", "camera", "reaching"]).to_csv(
+        path, index=False)
+    return path
+
+
+def test_a_shopper_reaching_while_the_weight_changes_beats_a_closer_one_standing_idle(tmp_path):
+    """The reach classifier's column: among shoppers in front of the plates, those reaching during the
+    change (mean of their 3 highest probabilities >= 0.5) come first; the reason says so."""
+    (tmp_path / "store.json").write_text(json.dumps(STORE))
+    idle_close, reaching_far = stands(1, 350, 3.0, 7.0), stands(2, 300, 3.0, 7.0)  # plate 3 is x 300-400
+    seen = read_presence(reaching_tracks(tmp_path / "tracks.csv", (idle_close, 0.1), (reaching_far, 0.9)),
+                         tmp_path / "store.json")
+    got = in_front(weight_event(), seen)
+    assert got.shopper == "2" and "reaching (p 0.90)" in got.reason
+    # Reaching long before the change does not count.
+    early = [row for row in reaching_far if row[0] < 40]
+    late = [row for row in reaching_far if row[0] >= 40]
+    seen = read_presence(reaching_tracks(tmp_path / "tracks.csv", (idle_close, 0.1), (early, 0.9), (late, 0.1)),
+                         tmp_path / "store.json")
+    assert in_front(weight_event(), seen).shopper == "1"
+    # Nobody reaching, or no column at all: the closest, as before.
+    seen = read_presence(reaching_tracks(tmp_path / "tracks.csv", (idle_close, 0.2), (reaching_far, 0.3)),
+                         tmp_path / "store.json")
+    assert in_front(weight_event(), seen).shopper == "1"
+    # Frames the classifier did not see (blank) are not evidence either way.
+    seen = read_presence(reaching_tracks(tmp_path / "tracks.csv", (idle_close, None), (reaching_far, 0.8)),
+                         tmp_path / "store.json")
+    assert in_front(weight_event(), seen).shopper == "2"
+
+
+@pytest.mark.parametrize("value", ["yes", "1.5", "-0.1"])
+def test_a_reaching_value_that_is_not_a_probability_is_refused_naming_the_file(tmp_path, value):
+    (tmp_path / "store.json").write_text(json.dumps(STORE))
+    path = reaching_tracks(tmp_path / "tracks.csv", (stands(1, 350, 3.0, 3.2), value))
+    with pytest.raises(FormatError, match="reaching is not a probability") as error:
+        read_presence(path, tmp_path / "store.json")
+    assert "tracks.csv" in str(error.value)
+
+
 def test_a_zone_over_several_plates_counts_for_each(tmp_path):
     seen = presence(tmp_path, stands(1, 200, 3.0, 7.0), stands(2, 500, 3.0, 7.0))
     assert in_front(weight_event(plates=(2,), shelf="B1"), seen).shopper == "1"

@@ -59,3 +59,33 @@ def test_a_hidden_hand_holds_nothing_we_can_see():
     rows = _hand_rows(7, hands, zones, np.array(["012001", "012002"], dtype=object), np.array([1, 2]), np.array([0.9, 0.8]))
     assert rows[["owner", "sku", "count", "hidden"]].values.tolist() == [[1, "012001", 1, False], [2, "", 0, True]]
     assert rows["sku_confidence"].tolist() == [0.9, 0.0] and rows["zone"].tolist() == [0, 0]
+
+
+def test_reach_crops_are_labelled_by_how_far_the_shopper_reaches(tmp_path):
+    """reaching from reach_on, idle up to reach_off, arms on their way and barely visible shoppers left out;
+    a render without the reach column is an error naming the file."""
+    import pandas as pd
+    import pytest
+
+    from walkout.train import REACH_CLASSES, build_reach_crops
+
+    source = tmp_path / "renders"
+    rows = [("shopper", 1, 100, 100, 200, 300, 1.0, 1.0), ("shopper", 2, 300, 100, 400, 300, 0.9, 0.0),
+            ("shopper", 3, 450, 100, 550, 300, 1.0, 0.3), ("shopper", 4, 20, 100, 90, 300, 0.1, 1.0),
+            ("hand", 1, 150, 90, 170, 110, 1.0, 0.0)]
+    for split in ("train", "val"):
+        (source / "images" / split).mkdir(parents=True)
+        (source / "boxes" / split).mkdir(parents=True)
+        cv2.imwrite(str(source / "images" / split / "f.jpg"), np.zeros((360, 640, 3), np.uint8))
+        pd.DataFrame(rows, columns=["object", "track_id", "x1", "y1", "x2", "y2", "visible", "reach"]).assign(sku="") \
+            .to_csv(source / "boxes" / split / "f.csv", index=False)
+    counts = build_reach_crops([source], tmp_path / "crops", dataclasses.replace(TrainConfig(), wrist_jitter=0.0))
+    assert counts == {"train": {"idle": 1, "reaching": 1}, "val": {"idle": 1, "reaching": 1}}
+    assert sorted(p.name for p in (tmp_path / "crops" / "train").iterdir()) == sorted(REACH_CLASSES)
+    (reaching,) = (tmp_path / "crops" / "train" / "reaching").iterdir()
+    assert reaching.name == "renders_f_1.jpg"
+    assert cv2.imread(str(reaching)).shape[:2] == (330, 170)  # box grown by 35 % each side, clipped to the image
+    (source / "boxes" / "train" / "f.csv").write_text("object,track_id,sku,x1,y1,x2,y2,visible\n")
+    with pytest.raises(ValueError, match="no reach column") as error:
+        build_reach_crops([source], tmp_path / "again", TrainConfig())
+    assert "f.csv" in str(error.value)

@@ -50,6 +50,7 @@ class FakeModels:
         self.reach = False
         self.held_items = False
         self.arms = None
+        self.reaching = None
 
 
 class BrokenModels:

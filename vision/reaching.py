@@ -1,0 +1,81 @@
+"""Reaching: is each tracked shopper reaching into a shelf? (the optional ``[reaching]`` stage).
+
+Seen from a ceiling camera behind the shoppers, the hand that takes a product is mostly hidden by the
+taker's own head and shoulders or by another shopper, so hand-in-zone evidence often misses the taker.
+The posture does not hide as easily: a reaching shopper leans towards the shelf and lifts an arm.
+A reach classifier (``walkout train --reach``: an ultralytics classification model with classes
+``idle`` and ``reaching``, trained on crops around mock-store shoppers labelled with the render's own
+reach extent) gives every tracked box of every frame a probability of reaching, written as the
+``reaching`` column of ``tracks.csv``. Fusion prefers, among the shoppers standing in front of a
+weight change, those reaching while it happened (``fusion.presence``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vision.errors import InputError
+from vision.hand_detector import shopper_crop_boxes
+
+REACHING_CLASS = "reaching"
+REACHING_KEY = "reaching"  # the tracks.csv column
+
+
+@dataclass(frozen=True)
+class ReachingConfig:
+    """The optional reach classifier stage (off while ``model_path`` is empty).
+
+    margin: the crop is the tracked box grown by this share of its size on each side (as in training).
+    imgsz: the classifier's input size.
+    """
+
+    model_path: str = ""
+    margin: float = 0.35
+    imgsz: int = 96
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.model_path)
+
+
+class ReachClassifier:
+    """Loads the reach classifier once; ``classify(frames, boxes)`` -> per frame, each box's probability
+    of ``reaching``."""
+
+    def __init__(self, config: ReachingConfig):
+        path = Path(config.model_path)
+        if not path.is_file():
+            raise InputError(path, "reach classifier not found (reaching.model_path)")
+        from ultralytics import YOLO
+
+        try:
+            self.model = YOLO(str(path), task="classify")
+            names = {int(k): str(v) for k, v in self.model.names.items()}
+        except Exception as exc:
+            raise InputError(path, f"not a model ultralytics can load ({type(exc).__name__}: {exc})") from None
+        if self.model.task != "classify" or REACHING_CLASS not in names.values():
+            raise InputError(path, f"reaching.model_path must be a classifier with a '{REACHING_CLASS}' class "
+                                   f"(task '{self.model.task}', classes {sorted(names.values())})")
+        self.index = next(k for k, v in names.items() if v == REACHING_CLASS)
+        self.config = config
+
+    def classify(self, frames: list[np.ndarray], boxes: list[np.ndarray]) -> list[np.ndarray]:
+        """``boxes[i]``: (N, 4) xyxy of frame i's tracked shoppers -> (N,) probabilities (NaN for a box
+        too small to crop), all crops of all frames in one model call."""
+        crops, where = [], []
+        out = [np.full(len(b), np.nan) for b in boxes]
+        for i, (frame, xyxy) in enumerate(zip(frames, boxes, strict=True)):
+            height, width = frame.shape[:2]
+            for row, (x1, y1, x2, y2) in enumerate(shopper_crop_boxes(np.asarray(xyxy, float).reshape(-1, 4),
+                                                                      self.config.margin, width, height)):
+                if x2 - x1 >= 8 and y2 - y1 >= 8:
+                    crops.append(frame[y1:y2, x1:x2])
+                    where.append((i, row))
+        if crops:
+            results = self.model.predict(crops, imgsz=self.config.imgsz, device="cpu", verbose=False)
+            for (i, row), result in zip(where, results, strict=True):
+                out[i][row] = float(result.probs.data[self.index])
+        return out
