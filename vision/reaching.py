@@ -1,4 +1,4 @@
-"""Reaching: is each tracked shopper reaching into a shelf? (the optional ``[reaching]`` stage).
+"""Reaching: is each tracked shopper reaching into a shelf? (the ``[reaching]`` stage).
 
 Seen from a ceiling camera behind the shoppers, the hand that takes a product is mostly hidden by the
 taker's own head and shoulders or by another shopper, so hand-in-zone evidence often misses the taker.
@@ -7,7 +7,8 @@ A reach classifier (``walkout train --reach``: an ultralytics classification mod
 ``idle`` and ``reaching``, trained on crops around mock-store shoppers labelled with the render's own
 reach extent) gives every tracked box of every frame a probability of reaching, written as the
 ``reaching`` column of ``tracks.csv``. Fusion prefers, among the shoppers standing in front of a
-weight change, those reaching while it happened (``fusion.presence``).
+weight change, those reaching while it happened (``fusion.presence``). On by default with
+``models/walkout-reach.pt``; ``[reaching] model_path = ""`` turns it off.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ REACHING_KEY = "reaching"  # the tracks.csv column
 
 @dataclass(frozen=True)
 class ReachingConfig:
-    """The optional reach classifier stage (off while ``model_path`` is empty).
+    """The reach classifier stage (off when ``model_path`` is empty).
 
     margin: the crop is the tracked box grown by this share of its size on each side (as in training).
     imgsz: the classifier's input size.

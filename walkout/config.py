@@ -28,6 +28,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DETECTOR = PROJECT_ROOT / "models" / "walkout-det.pt"
 DEFAULT_CLASSIFIER = PROJECT_ROOT / "models" / "walkout-held.pt"
 DEFAULT_HAND_MODEL = PROJECT_ROOT / "models" / "walkout-hands.pt"
+DEFAULT_REACH_MODEL = PROJECT_ROOT / "models" / "walkout-reach.pt"
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class PipelineConfig:
     reid: ReidConfig = field(default_factory=ReidConfig)
     hands: HandConfig = field(default_factory=HandConfig)
     arms: ArmConfig = field(default_factory=ArmConfig)
-    reaching: ReachingConfig = field(default_factory=ReachingConfig)
+    reaching: ReachingConfig = field(default_factory=lambda: ReachingConfig(model_path=str(DEFAULT_REACH_MODEL)))
     events: EventConfig = field(default_factory=EventConfig)
     batch_frames: int = 8
     merge_window_s: float = 1.0
