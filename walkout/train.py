@@ -369,6 +369,30 @@ def train(out_dir: str | Path, config: TrainConfig | None = None, work_dir: str 
     return figures
 
 
+SINGLE_MODELS = {"reach": "walkout-reach.pt", "wrists": "walkout-wrists.pt"}
+
+
+def train_one(model: str, out_dir: str | Path, config: TrainConfig | None = None,
+              work_dir: str | Path | None = None) -> dict:
+    """Train only one of the add-on models (``reach`` or ``wrists``), leaving the other files in
+    ``out_dir`` alone; writes ``training-<model>.json`` (figures) beside it and returns the figures.
+    The model card (README.md) is not rewritten: its section is logged for you to paste."""
+    if model not in SINGLE_MODELS:
+        raise ValueError(f"unknown model {model!r}; one of {', '.join(SINGLE_MODELS)}")
+    config = config or TrainConfig()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(work_dir) if work_dir else out / "_work"
+    work.mkdir(parents=True, exist_ok=True)
+    figures: dict = {"config": asdict(config)}
+    figures.update((train_reach_model if model == "reach" else train_wrist_model)(out, config, work))
+    path = out / SINGLE_MODELS[model]
+    figures["sizes_mb"] = {path.name: round(path.stat().st_size / 1e6, 2)}
+    (out / f"training-{model}.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    log.info("model card section:\n%s", (_reach_card if model == "reach" else _wrist_card)(figures))
+    return figures
+
+
 def build_wrist_crops(sources: list[Path], target: Path, config: TrainConfig) -> dict[str, int]:
     """Crops around every labelled shopper of pose renders (``YoloConfig(keypoints=True)``), labelled with
     that shopper's own wrists only, hidden ones included (v = 1), as boxes of ``wrist_box`` x the shopper

@@ -6,6 +6,7 @@ import dataclasses
 
 import cv2
 import numpy as np
+import pytest
 import supervision as sv
 import yaml
 
@@ -65,7 +66,6 @@ def test_reach_crops_are_labelled_by_how_far_the_shopper_reaches(tmp_path):
     """reaching from reach_on, idle up to reach_off, arms on their way and barely visible shoppers left out;
     a render without the reach column is an error naming the file."""
     import pandas as pd
-    import pytest
 
     from walkout.train import REACH_CLASSES, build_reach_crops
 
@@ -89,3 +89,35 @@ def test_reach_crops_are_labelled_by_how_far_the_shopper_reaches(tmp_path):
     with pytest.raises(ValueError, match="no reach column") as error:
         build_reach_crops([source], tmp_path / "again", TrainConfig())
     assert "f.csv" in str(error.value)
+
+
+def test_train_only_one_add_on_model_leaves_the_others_alone(tmp_path, monkeypatch, capsys):
+    """`walkout train --only reach`: just the reach trainer runs (here a stand-in that writes a file);
+    the shipped models and the model card stay as they were; the figures land in training-reach.json."""
+    import json
+
+    import walkout.train as train_module
+    from walkout.cli import main
+
+    def fake_reach(out, config, work):
+        (out / "walkout-reach.pt").write_bytes(b"x" * 1000)
+        return {"reach_crops": {"train": {"idle": 3, "reaching": 1}, "val": {"idle": 1, "reaching": 1}},
+                "reach_train_s": 60.0, "reach_top1": 0.5}
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("only the reach model was asked for")
+
+    monkeypatch.setattr(train_module, "train_reach_model", fake_reach)
+    monkeypatch.setattr(train_module, "train_wrist_model", must_not_run)
+    monkeypatch.setattr(train_module, "train", must_not_run)
+    out = tmp_path / "models"
+    out.mkdir()
+    (out / "README.md").write_text("the card\n")
+    (out / "walkout-det.pt").write_bytes(b"det")
+    assert main(["train", "--out", str(out), "--only", "reach"]) == 0
+    assert "reach model: held-out top-1 0.500" in capsys.readouterr().out
+    assert (out / "README.md").read_text() == "the card\n" and (out / "walkout-det.pt").read_bytes() == b"det"
+    figures = json.loads((out / "training-reach.json").read_text())
+    assert figures["reach_top1"] == 0.5 and figures["sizes_mb"] == {"walkout-reach.pt": 0.0}
+    with pytest.raises(ValueError, match="unknown model"):
+        train_module.train_one("detector", out)
