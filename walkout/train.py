@@ -293,6 +293,15 @@ def train_hand_model(out: Path, config: TrainConfig, work: Path, sources: list[P
             "hand_precision": float(metrics.box.mp), "hand_recall": float(metrics.box.mr)}
 
 
+def _folders(out_dir: str | Path, work_dir: str | Path | None) -> tuple[Path, Path]:
+    """The output folder and the scratch folder (default OUT/_work), both created."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(work_dir) if work_dir else out / "_work"
+    work.mkdir(parents=True, exist_ok=True)
+    return out, work
+
+
 def _rendered(renders: Path, config: TrainConfig) -> bool:
     """True when a finished export with the wanted image counts is already there."""
     if not (renders / "data.yaml").is_file():
@@ -312,10 +321,7 @@ def train(out_dir: str | Path, config: TrainConfig | None = None, work_dir: str 
     from mockstore.yolo import YoloConfig, export_yolo_dataset
 
     config = config or TrainConfig()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    work = Path(work_dir) if work_dir else out / "_work"
-    work.mkdir(parents=True, exist_ok=True)
+    out, work = _folders(out_dir, work_dir)
     figures: dict = {"config": asdict(config)}
 
     started = time.perf_counter()
@@ -380,10 +386,7 @@ def train_one(model: str, out_dir: str | Path, config: TrainConfig | None = None
     if model not in SINGLE_MODELS:
         raise ValueError(f"unknown model {model!r}; one of {', '.join(SINGLE_MODELS)}")
     config = config or TrainConfig()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    work = Path(work_dir) if work_dir else out / "_work"
-    work.mkdir(parents=True, exist_ok=True)
+    out, work = _folders(out_dir, work_dir)
     figures: dict = {"config": asdict(config)}
     figures.update((train_reach_model if model == "reach" else train_wrist_model)(out, config, work))
     path = out / SINGLE_MODELS[model]
