@@ -1,7 +1,7 @@
 """One config object for `walkout run`, loadable from TOML or YAML.
 
-Sections mirror the stages: ``[detector]``, ``[held]``, ``[tracking]``, ``[reid]``, ``[hands]``, ``[events]``,
-and ``[pipeline]`` for the rest. Unknown keys are errors (a typo must not silently do nothing).
+Sections mirror the stages: ``[detector]``, ``[held]``, ``[hand_detector]``, ``[tracking]``, ``[reid]``,
+``[hands]``, ``[arms]``, ``[reaching]``, ``[events]``, and ``[pipeline]`` for the rest. Unknown keys are errors (a typo must not silently do nothing).
 """
 
 from __future__ import annotations
