@@ -46,19 +46,27 @@ def shopper_crop_boxes(shoppers_xyxy: np.ndarray, margin: float, width: int, hei
     return np.round(grown).astype(int)
 
 
-def predict_on_shopper_crops(model, frames: list[np.ndarray], detections: list[sv.Detections], margin: float,
-                             **predict) -> list[list[tuple[int, np.ndarray]]]:
-    """Run ``model`` (ultralytics) on a crop around every shopper of every frame (``shopper_crop_boxes``,
-    crops under 8 px skipped), all crops in one call. Returns per frame a list of (shopper row among the
-    frame's shoppers, (K, 6) boxes in frame pixels: x1, y1, x2, y2, confidence, class) for crops with boxes."""
+def shopper_crops(frames: list[np.ndarray], boxes: list[np.ndarray], margin: float
+                  ) -> tuple[list[np.ndarray], list[tuple[int, int, int, int]]]:
+    """Crops around every box of every frame (``boxes[i]``: (N, 4) xyxy of frame i; ``shopper_crop_boxes``),
+    crops under 8 px skipped. Returns the crops and, for each, (frame index, box row, crop x1, crop y1)."""
     crops, owners = [], []
-    for index, (frame, dets) in enumerate(zip(frames, detections, strict=True)):
+    for index, (frame, xyxy) in enumerate(zip(frames, boxes, strict=True)):
         height, width = frame.shape[:2]
-        shoppers = dets.xyxy[dets.data["role"] == ROLE_SHOPPER] if len(dets) else np.empty((0, 4))
-        for row, (x1, y1, x2, y2) in enumerate(shopper_crop_boxes(shoppers, margin, width, height)):
+        for row, (x1, y1, x2, y2) in enumerate(shopper_crop_boxes(xyxy, margin, width, height)):
             if x2 - x1 >= 8 and y2 - y1 >= 8:
                 crops.append(frame[y1:y2, x1:x2])
                 owners.append((index, row, x1, y1))
+    return crops, owners
+
+
+def predict_on_shopper_crops(model, frames: list[np.ndarray], detections: list[sv.Detections], margin: float,
+                             **predict) -> list[list[tuple[int, np.ndarray]]]:
+    """Run ``model`` (ultralytics) on a crop around every shopper of every frame (:func:`shopper_crops`),
+    all crops in one call. Returns per frame a list of (shopper row among the frame's shoppers, (K, 6)
+    boxes in frame pixels: x1, y1, x2, y2, confidence, class) for crops with boxes."""
+    shoppers = [dets.xyxy[dets.data["role"] == ROLE_SHOPPER] if len(dets) else np.empty((0, 4)) for dets in detections]
+    crops, owners = shopper_crops(frames, shoppers, margin)
     found: list[list[tuple[int, np.ndarray]]] = [[] for _ in frames]
     if crops:
         results = model.predict(crops, device="cpu", verbose=False, **predict)

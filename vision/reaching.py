@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from vision.errors import InputError
-from vision.hand_detector import shopper_crop_boxes
+from vision.hand_detector import shopper_crops
 
 REACHING_CLASS = "reaching"
 REACHING_KEY = "reaching"  # the tracks.csv column
@@ -66,17 +66,10 @@ class ReachClassifier:
     def classify(self, frames: list[np.ndarray], boxes: list[np.ndarray]) -> list[np.ndarray]:
         """``boxes[i]``: (N, 4) xyxy of frame i's tracked shoppers -> (N,) probabilities (NaN for a box
         too small to crop), all crops of all frames in one model call."""
-        crops, where = [], []
         out = [np.full(len(b), np.nan) for b in boxes]
-        for i, (frame, xyxy) in enumerate(zip(frames, boxes, strict=True)):
-            height, width = frame.shape[:2]
-            for row, (x1, y1, x2, y2) in enumerate(shopper_crop_boxes(np.asarray(xyxy, float).reshape(-1, 4),
-                                                                      self.config.margin, width, height)):
-                if x2 - x1 >= 8 and y2 - y1 >= 8:
-                    crops.append(frame[y1:y2, x1:x2])
-                    where.append((i, row))
+        crops, owners = shopper_crops(frames, boxes, self.config.margin)
         if crops:
             results = self.model.predict(crops, imgsz=self.config.imgsz, device="cpu", verbose=False)
-            for (i, row), result in zip(where, results, strict=True):
+            for (i, row, _, _), result in zip(owners, results, strict=True):
                 out[i][row] = float(result.probs.data[self.index])
         return out

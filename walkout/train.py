@@ -74,15 +74,15 @@ class TrainConfig:
     wrist_box: float = 0.1
     wrist_jitter: float = 0.08
     wrist_epochs: int = 10
+    wrist_fraction: float = 0.6
     # The reach classifier (walkout-reach.pt, ``train(reach=True)``): is this shopper reaching into a
-    # shelf? Crops around each shopper of the pose renders, labelled from the render's own reach extent.
-    # Renders as (seed, train frames, validation frames, share of frames near events).
+    # shelf? Crops around each shopper of these renders, labelled from the render's own reach extent,
+    # as (seed, train frames, validation frames, share of frames near events).
     reach_exports: tuple[tuple[int, int, int, float], ...] = ((5000, 4000, 400, 0.7), (6000, 6000, 600, 0.9))
     reach_on: float = 0.5
     reach_off: float = 0.15
     reach_imgsz: int = 96
     reach_epochs: int = 25
-    wrist_fraction: float = 0.6
     seed: int = 1000
     workers: int = 2
 
@@ -396,13 +396,26 @@ def train_one(model: str, out_dir: str | Path, config: TrainConfig | None = None
     return figures
 
 
+def _training_crop_box(box: np.ndarray, rng: np.random.Generator, config: TrainConfig, width: int,
+                       height: int) -> tuple[int, int, int, int] | None:
+    """The pipeline's crop around a shopper box (``hand_crop_margin``), the box first jittered by
+    ``wrist_jitter`` of its size (the pipeline crops around detected, not true, boxes); None under 16 px."""
+    from vision.hand_detector import shopper_crop_boxes
+
+    size = box[2:] - box[:2]
+    jittered = box + rng.uniform(-config.wrist_jitter, config.wrist_jitter, 4) * np.tile(size, 2)
+    ((x1, y1, x2, y2),) = shopper_crop_boxes(jittered[None], config.hand_crop_margin, width, height)
+    if x2 - x1 < 16 or y2 - y1 < 16:
+        return None
+    return int(x1), int(y1), int(x2), int(y2)
+
+
 def build_wrist_crops(sources: list[Path], target: Path, config: TrainConfig) -> dict[str, int]:
     """Crops around every labelled shopper of pose renders (``YoloConfig(keypoints=True)``), labelled with
     that shopper's own wrists only, hidden ones included (v = 1), as boxes of ``wrist_box`` x the shopper
     box height: the wrist model learns whose hand is where from the arm, not from the hand's pixels.
     Crop boxes are jittered by ``wrist_jitter`` (the pipeline crops around detected, not true, boxes)."""
     from vision.arms import WRIST_CLASS
-    from vision.hand_detector import shopper_crop_boxes
 
     rng = np.random.default_rng(config.seed)
     counts = {}
@@ -421,12 +434,11 @@ def build_wrist_crops(sources: list[Path], target: Path, config: TrainConfig) ->
                 scale = np.array([width, height, width, height], dtype=float)
                 for i, row in enumerate(rows):
                     cx, cy, w, h = row[1:5] * scale
-                    box = np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
-                    size = box[2:] - box[:2]
-                    jittered = box + rng.uniform(-config.wrist_jitter, config.wrist_jitter, 4) * np.tile(size, 2)
-                    ((x1, y1, x2, y2),) = shopper_crop_boxes(jittered[None], config.hand_crop_margin, width, height)
-                    if x2 - x1 < 16 or y2 - y1 < 16:
+                    crop = _training_crop_box(np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]), rng, config,
+                                              width, height)
+                    if crop is None:
                         continue
+                    x1, y1, x2, y2 = crop
                     joints = row[5:].reshape(-1, 3)
                     half = max(4.0, config.wrist_box * h / 2)
                     lines = []
@@ -456,7 +468,6 @@ def build_reach_crops(sources: list[Path], target: Path, config: TrainConfig) ->
     at least ``reach_on`` of the way into the shelf, ``idle`` at most ``reach_off`` (in between: left out,
     the arm is on its way). Shoppers less than ``min_visible_shopper`` visible are left out; crop boxes
     are the pipeline's (``hand_crop_margin`` around the box), jittered by ``wrist_jitter``."""
-    from vision.hand_detector import shopper_crop_boxes
 
     rng = np.random.default_rng(config.seed)
     counts: dict[str, dict[str, int]] = {}
@@ -477,12 +488,11 @@ def build_reach_crops(sources: list[Path], target: Path, config: TrainConfig) ->
                 for row in shoppers.itertuples():
                     if config.reach_off < row.reach < config.reach_on:
                         continue
-                    box = np.array([row.x1, row.y1, row.x2, row.y2], dtype=float)
-                    size = box[2:] - box[:2]
-                    jittered = box + rng.uniform(-config.wrist_jitter, config.wrist_jitter, 4) * np.tile(size, 2)
-                    ((x1, y1, x2, y2),) = shopper_crop_boxes(jittered[None], config.hand_crop_margin, width, height)
-                    if x2 - x1 < 16 or y2 - y1 < 16:
+                    crop = _training_crop_box(np.array([row.x1, row.y1, row.x2, row.y2], dtype=float), rng, config,
+                                              width, height)
+                    if crop is None:
                         continue
+                    x1, y1, x2, y2 = crop
                     name = REACH_CLASSES[int(row.reach >= config.reach_on)]
                     cv2.imwrite(str(target / split / name / f"{source.name}_{sidecar.stem}_{row.track_id}.jpg"),
                                 image[y1:y2, x1:x2])
