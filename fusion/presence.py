@@ -27,6 +27,7 @@ from fusion.weight_events import WeightEvent
 
 TRACK_COLUMNS = ("frame", "track_id", "x1", "x2", "camera")
 REACHING_COLUMN = "reaching"  # optional: probability that the shopper is reaching into a shelf
+REACH_SPAN_S = 2.0  # reaches are looked for this long around a weight change
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,12 @@ class PresenceConfig:
         in tracks.csv, a shopper in front counts as *reaching* when the mean of their
         ``reaching_frames`` highest probabilities, from ``reaching_window_s`` before the change starts
         to as long after it ends, is at least ``min_reaching``; reaching shoppers come first.
+    reach_timing_s / reach_gap_s: a *reach* is a run of frames with probability >= ``min_reaching``
+        (gaps of up to ``reach_gap_s`` bridged). The hand is at the product in the middle of a reach,
+        which is when the weight changes: a shopper whose reach has its middle within the change, or
+        at most ``reach_timing_s`` from it, comes before the other reaching shoppers (with two
+        shoppers reaching one after the other, the window above counts both; their timing tells them
+        apart). Negative: off.
     """
 
     before_s: float = 1.0
@@ -56,6 +63,8 @@ class PresenceConfig:
     reaching_window_s: float = 0.5
     min_reaching: float = 0.5
     reaching_frames: int = 3
+    reach_timing_s: float = 0.2
+    reach_gap_s: float = 0.25
 
     @classmethod
     def from_dict(cls, data: dict) -> PresenceConfig:
@@ -151,8 +160,10 @@ def shoppers_in_front(event: WeightEvent, presence: Presence | None,
     the change, see :class:`PresenceConfig`), closest first: index shopper, columns ``offset`` (median
     distance to the plates' centre over the overlap bound) and ``px`` (that distance in pixels). A
     shopper seen by several cameras counts by their closest view. With the reach classifier's column
-    in tracks.csv, also ``reaching`` (NaN: not classified), and the shoppers reaching during the change
-    come first, closest first. Empty without positions."""
+    in tracks.csv, also ``reaching`` (NaN: not classified), ``reach_off_s`` (how far the middle of
+    their reach lies outside the change; NaN: no reach near it) and ``reach_tier``, the order: 0 the
+    shoppers whose reach was timed with the change, 1 the others reaching during it, 2 the rest;
+    closest first within each. Empty without positions."""
     config = config or PresenceConfig()
     standing = pd.DataFrame({"offset": pd.Series(dtype=float), "px": pd.Series(dtype=float)})
     if presence is None or presence.positions.empty:
@@ -180,8 +191,11 @@ def shoppers_in_front(event: WeightEvent, presence: Presence | None,
         standing = standing[~standing.index.duplicated()]
         if REACHING_COLUMN in positions:
             standing["reaching"] = _reaching(event, positions, config).reindex(standing.index)
+            standing["reach_off_s"] = _reach_timing(event, positions, config).reindex(standing.index)
             reaching = (standing["reaching"] >= config.min_reaching).to_numpy()
-            standing = standing.iloc[np.argsort(~reaching, kind="stable")]
+            timed = reaching & (standing["reach_off_s"] <= config.reach_timing_s).to_numpy()
+            standing["reach_tier"] = np.where(timed, 0, np.where(reaching, 1, 2))
+            standing = standing.sort_values("reach_tier", kind="stable")
     return standing
 
 
@@ -190,6 +204,24 @@ def _reaching(event: WeightEvent, positions: pd.DataFrame, config: PresenceConfi
     near = positions[(positions["timestamp"] >= event.start - config.reaching_window_s)
                      & (positions["timestamp"] <= event.end + config.reaching_window_s)].dropna(subset=[REACHING_COLUMN])
     return near.groupby("shopper")[REACHING_COLUMN].agg(lambda p: float(np.sort(p.to_numpy())[-config.reaching_frames:].mean()))
+
+
+def _reach_timing(event: WeightEvent, positions: pd.DataFrame, config: PresenceConfig) -> pd.Series:
+    """Per shopper: how far (s) the middle of their reach nearest the change lies outside the change
+    (0: within it); shoppers not reaching near it are left out. Reaches are looked for from
+    ``REACH_SPAN_S`` before the change to as long after it (a reach lasts about a second)."""
+    if config.reach_timing_s < 0:
+        return pd.Series(dtype=float)
+    near = positions[(positions["timestamp"] >= event.start - REACH_SPAN_S)
+                     & (positions["timestamp"] <= event.end + REACH_SPAN_S)
+                     & (positions[REACHING_COLUMN] >= config.min_reaching)]
+    off = {}
+    for shopper, rows in near.groupby("shopper"):
+        times = np.unique(rows["timestamp"].to_numpy(float))
+        breaks = np.flatnonzero(np.diff(times) > config.reach_gap_s + 1e-6)
+        middles = (times[np.r_[0, breaks + 1]] + times[np.r_[breaks, len(times) - 1]]) / 2
+        off[shopper] = float(np.maximum(0.0, np.maximum(event.start - middles, middles - event.end)).min())
+    return pd.Series(off, dtype=float)
 
 
 def closest_in_front(event: WeightEvent, standing: pd.DataFrame) -> Attribution | None:
@@ -201,11 +233,21 @@ def closest_in_front(event: WeightEvent, standing: pd.DataFrame) -> Attribution 
     plates = ",".join(str(p) for p in event.plates) or "all"
     reason = f"shopper {shopper} stood in front of {event.shelf} plates {plates} ({px:.0f} px off their centre)"
     if "reaching" in standing and np.isfinite(standing["reaching"].iloc[0]):
-        reason += f", reaching (p {standing['reaching'].iloc[0]:.2f})"
+        reason += ", " + _reaching_words(standing.iloc[0])
     others = sorted(str(s) for s in standing.index[1:])
     if others:
         reason += f", the closest of {', '.join([shopper, *others])}"
     return Attribution(shopper, reason)
+
+
+def _reaching_words(row: pd.Series) -> str:
+    """What the reach classifier said of one row of :func:`shoppers_in_front`'s table."""
+    p, tier = float(row["reaching"]), int(row["reach_tier"])
+    if tier == 0:
+        off = float(row["reach_off_s"])
+        return f"reaching as the weight changed (p {p:.2f})" if off == 0 else \
+            f"reaching as the weight changed (p {p:.2f}, the middle of the reach {off:.2f} s off)"
+    return f"reaching (p {p:.2f})" if tier == 1 else f"probability of reaching {p:.2f}"
 
 
 def in_front(event: WeightEvent, presence: Presence | None, config: PresenceConfig | None = None,

@@ -92,7 +92,7 @@ def test_a_shopper_reaching_while_the_weight_changes_beats_a_closer_one_standing
     seen = read_presence(reaching_tracks(tmp_path / "tracks.csv", (idle_close, 0.1), (reaching_far, 0.9)),
                          tmp_path / "store.json")
     got = in_front(weight_event(), seen)
-    assert got.shopper == "2" and "reaching (p 0.90)" in got.reason
+    assert got.shopper == "2" and "reaching as the weight changed (p 0.90)" in got.reason
     # Reaching long before the change does not count.
     early = [row for row in reaching_far if row[0] < 40]
     late = [row for row in reaching_far if row[0] >= 40]
@@ -107,6 +107,47 @@ def test_a_shopper_reaching_while_the_weight_changes_beats_a_closer_one_standing
     seen = read_presence(reaching_tracks(tmp_path / "tracks.csv", (idle_close, None), (reaching_far, 0.8)),
                          tmp_path / "store.json")
     assert in_front(weight_event(), seen).shopper == "2"
+
+
+def test_of_two_shoppers_reaching_the_one_whose_reach_is_timed_with_the_change_gets_it(tmp_path):
+    """Two shoppers in front both reach within the window around the change, one after the other: the
+    hand is at the product in the middle of a reach, so the shopper whose reach has its middle within
+    the change (5.0-5.6 s) comes first even though the other stands closer."""
+    (tmp_path / "store.json").write_text(json.dumps(STORE))
+    close, far = stands(1, 350, 3.0, 8.0), stands(2, 300, 3.0, 8.0)  # plate 3 is x 300-400
+
+    def reach(rows, from_s, to_s):
+        return [(row, 0.95 if from_s <= row[0] / FPS <= to_s else 0.05) for row in rows]
+
+    def write(*groups):
+        rows = [([row], p) for group in groups for row, p in group]
+        return read_presence(reaching_tracks(tmp_path / "tracks.csv", *rows), tmp_path / "store.json")
+
+    # 1 (closer) reaches 5.5-6.7 s, middle 6.1 s, 0.5 s after the change; 2 reaches 4.7-5.9, middle 5.3.
+    seen = write(reach(close, 5.5, 6.7), reach(far, 4.7, 5.9))
+    got = in_front(weight_event(), seen)
+    assert got.shopper == "2" and "reaching as the weight changed (p 0.95)" in got.reason
+    # The other way round, the closer one's reach timed: the closer one.
+    seen = write(reach(close, 4.7, 5.9), reach(far, 5.5, 6.7))
+    assert in_front(weight_event(), seen).shopper == "1"
+    # A short gap (one frame below 0.5) does not cut a reach in two: 2's reach 4.2-5.8 with a dip at 4.5 s
+    # still has its middle (5.0 s) at the change.
+    dip = [(row, 0.05 if abs(row[0] / FPS - 4.5) < 0.01 else p) for row, p in reach(far, 4.2, 5.8)]
+    seen = write(reach(close, 5.5, 6.7), dip)
+    assert in_front(weight_event(), seen).shopper == "2"
+    # Timing off (reach_timing_s < 0): both count as reaching, the closer is billed, as before.
+    config = PresenceConfig(reach_timing_s=-1)
+    seen = write(reach(close, 5.5, 6.7), reach(far, 4.7, 5.9))
+    got = in_front(weight_event(), seen, config)
+    assert got.shopper == "1" and "reaching (p 0.95)" in got.reason
+
+
+def test_the_reason_says_when_the_billed_shopper_was_probably_not_reaching(tmp_path):
+    (tmp_path / "store.json").write_text(json.dumps(STORE))
+    seen = read_presence(reaching_tracks(tmp_path / "tracks.csv", (stands(1, 350, 3.0, 7.0), 0.1)),
+                         tmp_path / "store.json")
+    got = in_front(weight_event(), seen)
+    assert got.shopper == "1" and "probability of reaching 0.10" in got.reason
 
 
 @pytest.mark.parametrize("value", ["yes", "1.5", "-0.1"])
