@@ -280,10 +280,22 @@ def who_changed(
     reach_config: ReachConfig | None = None, presence_config: PresenceConfig | None = None,
 ) -> Attribution | None:
     """Who caused a weight change vision saw no event for, strongest evidence first: the one shopper
-    whose hand was in the changed plates' zone during the change; else the shopper standing in front
-    of the plates; else the shopper whose hand was in a zone of that shelf nearest in time."""
+    whose hand was in the changed plates' zone during the change (unless the reach classifier says
+    that shopper, standing in front, was not reaching as the weight changed and another in front
+    was: a hand is sometimes attached to the wrong one of two shoppers side by side); else the
+    shopper standing in front of the plates; else the shopper whose hand was in a zone of that shelf
+    nearest in time."""
     if len(reaching_shoppers(event, reaches, reach_config)) == 1:
-        return attribute(event, reaches, reach_config)
+        found = attribute(event, reaches, reach_config)
+        standing = shoppers_in_front(event, presence, presence_config)
+        if found is None or "reach_tier" not in standing or found.shopper not in standing.index:
+            return found
+        tiers = standing["reach_tier"]
+        if tiers[found.shopper] == 0 or not (tiers == 0).any():
+            return found
+        timed = closest_in_front(event, standing)
+        return Attribution(timed.shopper, f"{timed.reason}; shopper {found.shopper}'s hand was seen there, "
+                                          "but they were not reaching as the weight changed")
     return in_front(event, presence, presence_config) or attribute(event, reaches, reach_config)
 
 

@@ -159,6 +159,24 @@ def test_a_reaching_value_that_is_not_a_probability_is_refused_naming_the_file(t
     assert "tracks.csv" in str(error.value)
 
 
+def test_a_hand_seen_in_the_plate_loses_to_a_reach_timed_with_the_change(tmp_path):
+    """Two shoppers side by side: a hand in the changed plate is attached to 2, but the reach
+    classifier says 2 was not reaching as the weight changed and 1 was: 1 is billed, the reason
+    names both. When 2 was reaching too, or nobody was, the hand decides as before."""
+    (tmp_path / "store.json").write_text(json.dumps(STORE))
+    hand_of_2 = pd.DataFrame([("cam0", "2", "A1", "3", T0 + 4.9, T0 + 5.5, 6)], columns=list(REACH_COLUMNS))
+
+    def seen(p1, p2):
+        return read_presence(reaching_tracks(tmp_path / "tracks.csv", (stands(1, 350, 3.0, 7.0), p1),
+                                             (stands(2, 420, 3.0, 7.0), p2)), tmp_path / "store.json")
+
+    got = who_changed(weight_event(), hand_of_2, seen(0.9, 0.1))
+    assert got.shopper == "1"
+    assert "reaching as the weight changed" in got.reason and "shopper 2's hand was seen there" in got.reason
+    assert who_changed(weight_event(), hand_of_2, seen(0.9, 0.9)).shopper == "2"
+    assert who_changed(weight_event(), hand_of_2, seen(0.1, 0.1)).shopper == "2"
+
+
 def test_a_zone_over_several_plates_counts_for_each(tmp_path):
     seen = presence(tmp_path, stands(1, 200, 3.0, 7.0), stands(2, 500, 3.0, 7.0))
     assert in_front(weight_event(plates=(2,), shelf="B1"), seen).shopper == "1"
