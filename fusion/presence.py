@@ -224,6 +224,16 @@ def _reach_timing(event: WeightEvent, positions: pd.DataFrame, config: PresenceC
     return pd.Series(off, dtype=float)
 
 
+def timed_reaches(event: WeightEvent, presence: Presence | None, config: PresenceConfig | None = None) -> set[str]:
+    """The shoppers, standing in front of the plates or not, whose reach had its middle within the
+    change or at most ``reach_timing_s`` from it (empty without the reach classifier's column)."""
+    config = config or PresenceConfig()
+    if presence is None or REACHING_COLUMN not in presence.positions:
+        return set()
+    off = _reach_timing(event, presence.positions, config)
+    return set(off.index[off <= config.reach_timing_s])
+
+
 def closest_in_front(event: WeightEvent, standing: pd.DataFrame) -> Attribution | None:
     """The first of :func:`shoppers_in_front`'s table (the closest), with the others named in the
     reason; None when the table is empty."""

@@ -41,7 +41,14 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from fusion.identify import Candidate, IdentifyConfig, LivePlanogram, fits, identify
-from fusion.presence import Presence, PresenceConfig, closest_in_front, in_front, shoppers_in_front
+from fusion.presence import (
+    Presence,
+    PresenceConfig,
+    closest_in_front,
+    in_front,
+    shoppers_in_front,
+    timed_reaches,
+)
 from fusion.reaches import Attribution, ReachConfig, attribute, reaching_shoppers
 from fusion.receipts import ReceiptLine
 from fusion.settings import settings_from_dict
@@ -366,12 +373,15 @@ def check_shopper_in_front(
 ) -> list[ReceiptLine]:
     """Lines of a weight event whose shopper was not standing in front of the changed plates go to
     the shopper who was (the reason names vision's shopper). Kept when vision's shopper was there,
-    when nobody was, or without positions."""
+    when nobody was, without positions, or when the reach classifier says vision's shopper reached
+    as the weight changed and the one in front did not (a long reach from beside the plates)."""
     standing = shoppers_in_front(event, presence, presence_config)
     found = closest_in_front(event, standing)
+    timed = timed_reaches(event, presence, presence_config) if found is not None else set()
     out = []
     for line in lines:
-        if found is None or line.shopper is None or line.shopper in standing.index:
+        if found is None or line.shopper is None or line.shopper in standing.index or (
+                line.shopper in timed and found.shopper not in timed):
             out.append(line)
             continue
         out.append(_given_to(line, found.shopper, f"; {found.reason}, shopper {line.shopper} (vision's) was not there"))

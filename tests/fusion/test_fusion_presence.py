@@ -296,6 +296,25 @@ def test_a_line_whose_shopper_was_not_at_the_plates_goes_to_the_shopper_who_was(
     assert check_shopper_in_front([picked("2")], weight_event(), None) == [picked("2")]
 
 
+def test_vision_keeps_a_shopper_beside_the_plates_whose_reach_was_timed_with_the_change(tmp_path):
+    """Vision's shopper 2 stood beside the plates, not in front; the reach classifier says 2 reached
+    as the weight changed (5.0-5.6 s) and 1, in front, did not: vision's line stands. When 1 reached
+    then too, 1 gets it as before."""
+    (tmp_path / "store.json").write_text(json.dumps(STORE))
+
+    def picked(shopper):
+        return ReceiptLine("confirmed", CHIPS, 1, "pick", T0 + 5.0, "A1", (3,), -120.0, None, "w0001", "fits",
+                           shopper=shopper)
+
+    def seen(p1):
+        beside = [(row, 0.9 if 4.8 <= row[0] / FPS <= 5.8 else 0.1) for row in stands(2, 160, 3.0, 7.0)]
+        rows = [([row], p1) for row in stands(1, 350, 3.0, 7.0)] + [([row], p) for row, p in beside]
+        return read_presence(reaching_tracks(tmp_path / "tracks.csv", *rows), tmp_path / "store.json")
+
+    assert check_shopper_in_front([picked("2")], weight_event(), seen(0.1)) == [picked("2")]
+    assert check_shopper_in_front([picked("2")], weight_event(), seen(0.9))[0].shopper == "1"
+
+
 def test_checking_vision_is_a_setting_read_from_the_fuse_config():
     assert PresenceConfig().checks_vision is True
     assert PresenceConfig.from_dict({"checks_vision": False}).checks_vision is False
