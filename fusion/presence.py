@@ -53,6 +53,9 @@ class PresenceConfig:
         at most ``reach_timing_s`` from it, comes before the other reaching shoppers (with two
         shoppers reaching one after the other, the window above counts both; their timing tells them
         apart). Negative: off.
+    beside_offset: when nobody in front reached as the weight changed, a shopper just beside the
+        plates (offset up to ``beside_offset``, over ``max_offset``) whose reach was timed with the
+        change joins the table, first (a long reach from beside the plates).
     """
 
     before_s: float = 1.0
@@ -65,6 +68,7 @@ class PresenceConfig:
     reaching_frames: int = 3
     reach_timing_s: float = 0.2
     reach_gap_s: float = 0.25
+    beside_offset: float = 1.5
 
     @classmethod
     def from_dict(cls, data: dict) -> PresenceConfig:
@@ -185,7 +189,8 @@ def shoppers_in_front(event: WeightEvent, presence: Presence | None,
         per = pd.DataFrame({"shopper": here["shopper"], "offset": centre / reach.clip(lower=1e-6),
                             "px": centre}).groupby("shopper").agg(offset=("offset", "median"), px=("px", "median"),
                                                                   frames=("px", "size"))
-        parts.append(per[(per["frames"] >= config.min_frames) & (per["offset"] <= config.max_offset)])
+        reach_bound = max(config.max_offset, config.beside_offset) if REACHING_COLUMN in positions else config.max_offset
+        parts.append(per[(per["frames"] >= config.min_frames) & (per["offset"] <= reach_bound)])
     if parts:
         standing = pd.concat(parts)[["offset", "px"]].sort_values("offset", kind="stable")
         standing = standing[~standing.index.duplicated()]
@@ -195,7 +200,11 @@ def shoppers_in_front(event: WeightEvent, presence: Presence | None,
             reaching = (standing["reaching"] >= config.min_reaching).to_numpy()
             timed = reaching & (standing["reach_off_s"] <= config.reach_timing_s).to_numpy()
             standing["reach_tier"] = np.where(timed, 0, np.where(reaching, 1, 2))
-            standing = standing.sort_values("reach_tier", kind="stable")
+            front = (standing["offset"] <= config.max_offset).to_numpy()
+            beside_timed = ~front & timed & ~(front & timed).any()
+            standing = standing[front | beside_timed].sort_values("reach_tier", kind="stable")
+        else:
+            standing = standing[standing["offset"] <= config.max_offset]
     return standing
 
 

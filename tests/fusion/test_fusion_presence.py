@@ -142,6 +142,25 @@ def test_of_two_shoppers_reaching_the_one_whose_reach_is_timed_with_the_change_g
     assert got.shopper == "1" and "reaching (p 0.95)" in got.reason
 
 
+def test_a_shopper_just_beside_the_plates_counts_when_they_alone_reached_as_the_weight_changed(tmp_path):
+    """Plate 3 is x 300-400. 1 stands in front (box 310-390) but idle; 2 stands just beside (box
+    200-280: offset 1.2, over the 1.0 of "in front", within beside_offset 1.5) and reaches as the
+    weight changes: 2 is billed. When 1 reaches then too, 2 is not considered; nor is a shopper
+    further away (offset over 1.5) nor one beside who was idle."""
+    (tmp_path / "store.json").write_text(json.dumps(STORE))
+
+    def seen(p1, x2, p2):
+        return read_presence(reaching_tracks(tmp_path / "tracks.csv", (stands(1, 350, 3.0, 7.0), p1),
+                                             (stands(2, x2, 3.0, 7.0), p2)), tmp_path / "store.json")
+
+    got = in_front(weight_event(), seen(0.1, 240, 0.9))
+    assert got.shopper == "2" and "reaching as the weight changed" in got.reason
+    assert in_front(weight_event(), seen(0.9, 240, 0.9)).shopper == "1"
+    assert in_front(weight_event(), seen(0.1, 180, 0.9)).shopper == "1"  # offset 1.7
+    assert in_front(weight_event(), seen(0.1, 240, 0.1)).shopper == "1"
+    assert in_front(weight_event(), seen(0.1, 240, 0.9), PresenceConfig(beside_offset=1.0)).shopper == "1"
+
+
 def test_the_reason_says_when_the_billed_shopper_was_probably_not_reaching(tmp_path):
     (tmp_path / "store.json").write_text(json.dumps(STORE))
     seen = read_presence(reaching_tracks(tmp_path / "tracks.csv", (stands(1, 350, 3.0, 7.0), 0.1)),
