@@ -17,6 +17,7 @@ import numpy as np
 import supervision as sv
 
 from vision.errors import InputError
+from vision.models import load_model
 
 ROLE_IGNORED, ROLE_SHOPPER, ROLE_HAND, ROLE_PRODUCT = -1, 0, 1, 2
 ROLE_HELD = 3  # a product in a hand, named by the second-stage model (vision.hand_detector)
@@ -83,18 +84,9 @@ class Detector:
 
     def __init__(self, config: DetectorConfig):
         path = Path(config.model_path)
-        if not path.exists():
-            raise InputError(path, "model file not found")
-        from ultralytics import YOLO
-
-        try:
-            self.model = YOLO(str(path), task=_task_of(path))
-            names = self.model.names
-        except Exception as exc:  # ultralytics raises many types for a file that is not a model
-            raise InputError(path, f"not a model ultralytics can load ({type(exc).__name__}: {exc})") from None
+        self.model, self.names = load_model(path, _task_of(path), "model file not found")
         self.config = config
         self.task = self.model.task
-        self.names = {int(k): str(v) for k, v in names.items()}
         size = max(self.names) + 1 if self.names else 0
         self.roles = np.full(size, ROLE_IGNORED, dtype=int)
         self.skus = np.full(size, "", dtype=object)

@@ -14,13 +14,13 @@ A model with only a ``hand`` class finds hands alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import supervision as sv
 
 from vision.detector import ROLE_HAND, ROLE_HELD, ROLE_SHOPPER
 from vision.errors import InputError
+from vision.models import load_model
 from vision.products import HELD_PREFIX
 
 
@@ -83,18 +83,9 @@ class HandDetector:
     """Runs the hand model on shopper crops and returns hands in frame coordinates."""
 
     def __init__(self, config: HandDetectorConfig):
-        path = Path(config.model_path)
-        if not path.exists():
-            raise InputError(path, "hand model file not found")
-        from ultralytics import YOLO
-
-        try:
-            self.model = YOLO(str(path), task="detect")
-            self.model.names  # noqa: B018 - loading errors surface here
-        except Exception as exc:
-            raise InputError(path, f"not a model ultralytics can load ({type(exc).__name__}: {exc})") from None
+        path = config.model_path
+        self.model, names = load_model(path, "detect", "hand model file not found")
         self.config = config
-        names = {int(k): str(v) for k, v in self.model.names.items()}
         self.roles = np.full(max(names) + 1, ROLE_HAND, dtype=int)
         self.skus = np.full(max(names) + 1, "", dtype=object)
         for class_id, name in names.items():

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -27,6 +26,7 @@ import pandas as pd
 import supervision as sv
 
 from vision.errors import InputError
+from vision.models import load_model
 
 EMPTY_CLASS = "empty"
 HELD_PREFIX = "held_"  # second-stage detector classes for a product in a hand: held_<sku>
@@ -77,16 +77,9 @@ class HeldItemClassifier:
     """An ultralytics classification model over hand crops."""
 
     def __init__(self, config: HeldConfig):
-        path = Path(config.classifier_path)
-        if not path.exists():
-            raise InputError(path, "hand-crop classifier not found")
-        from ultralytics import YOLO
-
-        try:
-            self.model = YOLO(str(path), task="classify")
-            names = {int(k): str(v) for k, v in self.model.names.items()}
-        except Exception as exc:
-            raise InputError(path, f"not a classifier ultralytics can load ({type(exc).__name__}: {exc})") from None
+        path = config.classifier_path
+        self.model, names = load_model(path, "classify", "hand-crop classifier not found",
+                                       what="classifier")
         self.config = config
         self.skus = np.full(len(names), "", dtype=object)
         self.counts = np.zeros(len(names), dtype=int)

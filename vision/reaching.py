@@ -20,6 +20,7 @@ import numpy as np
 
 from vision.errors import InputError
 from vision.hand_detector import shopper_crops
+from vision.models import load_model
 
 REACHING_CLASS = "reaching"
 REACHING_KEY = "reaching"  # the tracks.csv column
@@ -48,15 +49,7 @@ class ReachClassifier:
 
     def __init__(self, config: ReachingConfig):
         path = Path(config.model_path)
-        if not path.is_file():
-            raise InputError(path, "reach classifier not found (reaching.model_path)")
-        from ultralytics import YOLO
-
-        try:
-            self.model = YOLO(str(path), task="classify")
-            names = {int(k): str(v) for k, v in self.model.names.items()}
-        except Exception as exc:
-            raise InputError(path, f"not a model ultralytics can load ({type(exc).__name__}: {exc})") from None
+        self.model, names = load_model(path, "classify", "reach classifier not found (reaching.model_path)")
         if self.model.task != "classify" or REACHING_CLASS not in names.values():
             raise InputError(path, f"reaching.model_path must be a classifier with a '{REACHING_CLASS}' class "
                                    f"(task '{self.model.task}', classes {sorted(names.values())})")
