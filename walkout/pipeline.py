@@ -127,10 +127,10 @@ class Models:
         self.held_items = source == "hand_model" or (source == "auto" and not has_classifier and names_items)
         wants_classifier = source == "classifier" or (source == "auto" and has_classifier)
         self.classifier = HeldItemClassifier(config.held) if wants_classifier else None
-        self.reach = source == "reach"
+        self.held_from_reaches = source == "reach"
         self.arms = ArmEstimator(config.arms) if config.arms.enabled else None
         self.reaching = ReachClassifier(config.reaching) if config.reaching.enabled else None
-        if self.reach:
+        if self.held_from_reaches:
             log.info("held items: 'reach' source (every completed shelf reach counts as one unnamed item)")
         elif self.held_items:
             log.info("held items: boxes of the hand model, each given to its nearest hand")
@@ -277,7 +277,7 @@ def process_camera(
                                                           (width, height))
     stages["track"] += time.perf_counter() - t4
     t4 = time.perf_counter()
-    if models.reach:
+    if models.held_from_reaches:
         hands_table = held_after_reach(hands_table, config.held.reach_min_frames)
     # Hidden hands (arm stage) say who reached where, not what a hand held: reaches only.
     seen_hands = hands_table[~hands_table[HIDDEN_KEY].astype(bool)] if HIDDEN_KEY in hands_table else hands_table
@@ -943,7 +943,7 @@ def _annotation_available() -> bool:
 
 def _held_source(models: Models) -> str:
     """Which evidence of held products this run used (``HeldConfig.source`` with ``auto`` resolved)."""
-    if models.reach:
+    if models.held_from_reaches:
         return "reach"
     if models.held_items:
         return "hand_model"

@@ -37,7 +37,7 @@ class FakeModels:
     """Models-like: a detector that finds nothing; no hand-crop classifier, no separate hand model."""
 
     def __init__(self, config):
-        self.detector, self.classifier, self.hand_detector, self.reach = NothingSeen(), None, None, False
+        self.detector, self.classifier, self.hand_detector, self.held_from_reaches = NothingSeen(), None, None, False
         self.held_items, self.arms, self.reaching = False, None, None
 
 

@@ -47,7 +47,7 @@ class FakeModels:
         self.detector = FakeDetector(float(os.environ.get(DELAY_ENV, "0")))
         self.classifier = None
         self.hand_detector = None
-        self.reach = False
+        self.held_from_reaches = False
         self.held_items = False
         self.arms = None
         self.reaching = None
