@@ -55,9 +55,6 @@ class ReidConfig:
         ``break_local``, and the whole track before and after it by ``break_whole`` (Bhattacharyya).
         A shopper's id that slid onto another shopper who walked past, never tracked on their own,
         meets no other track: only the change of colours shows it. 1.0 or more: never split.
-    break_gap_s: the two windows compared around a cut are this far apart (half before the cut,
-        half after): an id that slides onto a shopper passing behind another shows mixed boxes for
-        a second or so, and windows that touch see only half the change.
     relink_gap_s, relink_distance, relink_reach: a track that starts at most ``relink_gap_s`` after
         another ended, within ``relink_reach`` box diagonals of where it ended, and looks like it
         (colour distance of the last / first window at most ``relink_distance``) continues it: the
@@ -77,7 +74,6 @@ class ReidConfig:
     margin: float = 0.2
     break_local: float = 0.6
     break_whole: float = 0.5
-    break_gap_s: float = 0.0
     relink_gap_s: float = 3.0
     relink_distance: float = 0.3
     relink_reach: float = 1.0
@@ -302,8 +298,7 @@ def repair_identities(
         width, height = image_size
         cut_off = (xyxy[:, 0] <= 1) | (xyxy[:, 1] <= 1) | (xyxy[:, 2] >= width - 1) | (xyxy[:, 3] >= height - 1)
         unclear = np.where(cut_off, 1.0, crowding)
-    labels, splits = _split_at_breaks(frames, labels, descriptors, unclear, window, config,
-                                      round(config.break_gap_s * fps / 2))
+    labels, splits = _split_at_breaks(frames, labels, descriptors, unclear, window, config)
     labels, relinked = _relink(frames, labels, xyxy, descriptors, unclear, window, fps, config)
     return labels, swaps + splits + relinked
 
@@ -362,11 +357,10 @@ def _relink(frames: np.ndarray, labels: np.ndarray, xyxy: np.ndarray, descriptor
 
 
 def _split_at_breaks(frames: np.ndarray, labels: np.ndarray, descriptors: np.ndarray, crowding: np.ndarray,
-                     window: int, config: ReidConfig, half_gap: int = 0) -> tuple[np.ndarray, list[IdSwap]]:
+                     window: int, config: ReidConfig) -> tuple[np.ndarray, list[IdSwap]]:
     """Split tracks whose colours change for good (``break_local`` / ``break_whole``): the rows from the
     change on get a new id. Boxes overlapping another count little (their colours are a mixture, as
-    in :func:`_model`). The windows compared around a cut end ``half_gap`` rows before it and start
-    ``half_gap`` rows after it. Returns the new ids and one IdSwap (old -> new) per split."""
+    in :func:`_model`). Returns the new ids and one IdSwap (old -> new) per split."""
     labels = labels.copy()
     splits: list[IdSwap] = []
     next_id = int(labels.max()) + 1
@@ -375,19 +369,16 @@ def _split_at_breaks(frames: np.ndarray, labels: np.ndarray, descriptors: np.nda
     while pending:
         rows = pending.pop()
         rows = rows[np.argsort(frames[rows], kind="stable")]
-        reach = window + half_gap
-        if len(rows) < 2 * reach:
+        if len(rows) < 2 * window:
             continue
         mass = np.concatenate([[0.0], np.cumsum(weight[rows])])
         total = np.vstack([np.zeros(descriptors.shape[1]), np.cumsum(descriptors[rows] * weight[rows, None], axis=0)])
-        cuts = np.arange(reach, len(rows) - reach + 1)
-        lo, hi = cuts - half_gap, cuts + half_gap  # the before window ends at lo, the after window starts at hi
-        before_mass, after_mass = mass[lo] - mass[lo - window], mass[hi + window] - mass[hi]
-        before = (total[lo] - total[lo - window]) / before_mass[:, None]
-        after = (total[hi + window] - total[hi]) / after_mass[:, None]
+        cuts = np.arange(window, len(rows) - window + 1)
+        before = (total[cuts] - total[cuts - window]) / (mass[cuts] - mass[cuts - window])[:, None]
+        after = (total[cuts + window] - total[cuts]) / (mass[cuts + window] - mass[cuts])[:, None]
         local = _bhattacharyya_rows(before, after)
         # Both windows must show the shopper clearly (a quarter of their boxes' worth at least).
-        clear = np.minimum(before_mass, after_mass) >= window / 4
+        clear = np.minimum(mass[cuts] - mass[cuts - window], mass[cuts + window] - mass[cuts]) >= window / 4
         local = np.where(clear, local, 0.0)
         best = int(np.argmax(local))
         cut = int(cuts[best])
