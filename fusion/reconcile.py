@@ -241,7 +241,7 @@ def reconcile(
         by_plate = split_product_by_plate(new, event, presence, weight, presence_config)
         new = by_plate if by_plate != new else split_between_reaching(new, sharing)
         new = split_by_plate(new, event, presence, plate_stock, presence_config)
-        new = give_returns_to_holders(new, carts, event, presence, presence_config)
+        new = give_returns_to_holders(new, carts, event, presence, presence_config, catalog, id_config)
         new = merge_same(new)
         learn_event(live, event, new, weight)
         for line in new:
@@ -390,16 +390,27 @@ def check_shopper_in_front(
 
 def give_returns_to_holders(
     lines: list[ReceiptLine], carts: dict[str, Counter], event: WeightEvent, presence: Presence | None,
-    presence_config: PresenceConfig | None = None,
+    presence_config: PresenceConfig | None = None, catalog: pd.DataFrame | None = None,
+    id_config: IdentifyConfig | None = None,
 ) -> list[ReceiptLine]:
     """A counted return whose shopper holds none of the product (by the lines so far, ``carts``)
     goes to the shopper who does: the only holder, or the holder standing in front of the plates.
-    Kept as it is when nobody, or the named shopper, holds it, or several do and none stands there."""
+    Kept as it is when nobody, or the named shopper, holds it, or several do and none stands there.
+
+    Except (with ``catalog``): when the line's shopper stood in front of the plates, no holder of the
+    product did, and the line's shopper holds another product the weight fits about as well (at least
+    half the line's own fit), they put that back (two cans of nearly one weight, the product told
+    wrong): the line becomes that product."""
     out = []
     for line in lines:
         holders = sorted(s for s, cart in carts.items() if cart[line.sku] >= line.quantity)
         if line.action != "return" or not line.counted or not line.sku or not holders or line.shopper in holders:
             out.append(line)
+            continue
+        held = _held_alternative(line, holders, carts, event, presence, presence_config, catalog, id_config)
+        if held is not None:
+            out.append(replace(line, sku=held, reason=line.reason + f"; shopper {line.shopper}, in front of the "
+                               f"plates, held no {line.sku} but held {held}, which the weight fits as well"))
             continue
         if len(holders) == 1:
             holder = holders[0]
@@ -412,6 +423,25 @@ def give_returns_to_holders(
         had = "nobody was seen" if line.shopper is None else f"shopper {line.shopper} held none"
         out.append(_given_to(line, holder, f"; given to shopper {holder}, who held {line.sku} ({had})"))
     return out
+
+
+def _held_alternative(
+    line: ReceiptLine, holders: list[str], carts: dict[str, Counter], event: WeightEvent, presence: Presence | None,
+    presence_config: PresenceConfig | None, catalog: pd.DataFrame | None, id_config: IdentifyConfig | None,
+) -> str | None:
+    """Another product the line's shopper holds and the weight fits at least half as well as the
+    line's own, when they stood in front of the changed plates and none of the ``holders`` of the
+    line's product did (see give_returns_to_holders)."""
+    if catalog is None or line.shopper is None or line.shopper not in carts:
+        return None
+    standing = shoppers_in_front(event, presence, presence_config).index
+    if line.shopper not in standing or standing.isin(holders).any():
+        return None
+    own = fits(event, [(line.sku, line.quantity)], catalog, id_config)
+    options = [(fits(event, [(sku, line.quantity)], catalog, id_config), sku)
+               for sku, count in sorted(carts[line.shopper].items()) if count >= line.quantity and sku != line.sku]
+    best = max(options, default=(0.0, None))
+    return best[1] if best[1] is not None and best[0] >= max(own / 2, (id_config or IdentifyConfig()).min_fit) else None
 
 
 def split_between_reaching(lines: list[ReceiptLine], shoppers: list[str]) -> list[ReceiptLine]:

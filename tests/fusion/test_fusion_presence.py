@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -258,6 +259,30 @@ def test_among_several_holders_the_one_in_front_gets_the_return(tmp_path):
     [moved] = give_returns_to_holders([ret("3")], carts, weight_event(delta_g=120.0), seen)
     assert moved.shopper == "2"
     assert give_returns_to_holders([ret("3")], carts, weight_event(delta_g=120.0), None) == [ret("3")]
+
+
+def test_a_return_of_a_product_told_wrong_becomes_the_one_its_shopper_holds(tmp_path):
+    """Two cans of nearly one weight: vision says shopper 2, in front of the plate, put back a cola,
+    but 2 holds a lemon soda and only 1, elsewhere, holds a cola. The weight fits both cans: 2 put
+    back their lemon soda. When the cola's holder stood there too, or the weight does not fit the
+    lemon soda, the return goes to the holder as before."""
+    cola, lemon = "0101", "0102"
+    catalog = pd.DataFrame({"sku": [cola, lemon], "name": ["Cola", "Lemon"], "weight_g": [368.0, 372.0],
+                            "weight_std_g": [3.0, 3.0]})
+    carts = {"1": Counter({cola: 1}), "2": Counter({lemon: 1})}
+    line = replace(ret("2"), sku=cola, delta_g=376.0)
+    change = weight_event(delta_g=376.0)
+    seen = presence(tmp_path, stands(1, 160, 3.0, 7.0), stands(2, 350, 3.0, 7.0))
+    [kept] = give_returns_to_holders([line], carts, change, seen, catalog=catalog)
+    assert (kept.shopper, kept.sku) == ("2", lemon)
+    assert "held no 0101 but held 0102, which the weight fits as well" in kept.reason
+    both_there = presence(tmp_path, stands(1, 330, 3.0, 7.0), stands(2, 350, 3.0, 7.0))
+    assert give_returns_to_holders([line], carts, change, both_there, catalog=catalog)[0].shopper == "1"
+    heavy = {"1": Counter({cola: 1}), "2": Counter({"0103": 1})}
+    catalog = pd.concat([catalog, pd.DataFrame({"sku": ["0103"], "name": ["Water"], "weight_g": [1040.0],
+                                                "weight_std_g": [6.0]})])
+    assert give_returns_to_holders([line], heavy, change, seen, catalog=catalog)[0].shopper == "1"
+    assert give_returns_to_holders([line], carts, change, seen)[0].shopper == "1"  # without a catalog
 
 
 @pytest.fixture(scope="module")
