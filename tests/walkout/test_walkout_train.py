@@ -120,4 +120,35 @@ def test_train_only_one_add_on_model_leaves_the_others_alone(tmp_path, monkeypat
     figures = json.loads((out / "training-reach.json").read_text())
     assert figures["reach_top1"] == 0.5 and figures["sizes_mb"] == {"walkout-reach.pt": 0.0}
     with pytest.raises(ValueError, match="unknown model"):
-        train_module.train_one("detector", out)
+        train_module.train_one("held", out)
+
+
+def test_train_only_detector_fine_tunes_the_one_in_out_and_nothing_else(tmp_path, monkeypatch, capsys):
+    """`walkout train --only detector`: only the fine-tuning runs (a stand-in here), its figures land in
+    training-detector.json; without a walkout-det.pt in OUT there is nothing to fine-tune: a clear error."""
+    import json
+
+    import walkout.train as train_module
+    from walkout.cli import main
+
+    def fake_finetune(out, config, work):
+        (out / "walkout-det.pt").write_bytes(b"tuned")
+        return {"finetune_export": [6000, 10, 2, 0.9], "finetune_train_s": 60.0,
+                "finetune_map50_before": {"shopper": 0.8}, "finetune_map50_after": {"shopper": 0.85}}
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("only the detector was asked for")
+
+    monkeypatch.setattr(train_module, "finetune_detector", fake_finetune)
+    for other in ("train_reach_model", "train_wrist_model", "train"):
+        monkeypatch.setattr(train_module, other, must_not_run)
+    out = tmp_path / "models"
+    out.mkdir()
+    (out / "walkout-det.pt").write_bytes(b"det")
+    assert main(["train", "--out", str(out), "--only", "detector"]) == 0
+    assert "detector model: held-out shopper mAP50 0.850" in capsys.readouterr().out
+    assert (out / "walkout-det.pt").read_bytes() == b"tuned"
+    assert json.loads((out / "training-detector.json").read_text())["finetune_map50_after"] == {"shopper": 0.85}
+    monkeypatch.undo()
+    with pytest.raises(FileNotFoundError, match="no detector to fine-tune"):
+        train_module.finetune_detector(tmp_path / "empty", train_module.TrainConfig(), tmp_path / "work")

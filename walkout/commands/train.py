@@ -17,8 +17,9 @@ import click
 @click.option("--seed", default=1000, show_default=True)
 @click.option("--wrists", is_flag=True, help="Also train the experimental wrist model (walkout-wrists.pt, for [arms]).")
 @click.option("--reach", is_flag=True, help="Also train the reach classifier (walkout-reach.pt, for [reaching]).")
-@click.option("--only", type=click.Choice(["reach", "wrists"]),
-              help="Train only this add-on model (walkout-reach.pt or walkout-wrists.pt); the others are left alone.")
+@click.option("--only", type=click.Choice(["reach", "wrists", "detector"]),
+              help="Train only this model (walkout-reach.pt or walkout-wrists.pt; detector: fine-tune OUT's "
+                   "walkout-det.pt on near-pick renders); the others are left alone.")
 @click.option("--work", "work_dir", type=click.Path(path_type=Path), help="Scratch folder (default OUT/_work).")
 def command(out_dir, images, val_images, epochs, classifier_epochs, imgsz, seed, wrists, reach, only, work_dir) -> None:
     """Train models/walkout-det.pt, walkout-hands.pt and walkout-held.pt from mock-store renders (CPU, 1-2 hours)."""
@@ -28,7 +29,9 @@ def command(out_dir, images, val_images, epochs, classifier_epochs, imgsz, seed,
                          imgsz=imgsz, seed=seed)
     if only:
         figures = train_one(only, out_dir, config, work_dir)
-        score = f"top-1 {figures['reach_top1']:.3f}" if only == "reach" else f"mAP50 {figures['wrist_map50']:.3f}"
+        score = {"reach": lambda: f"top-1 {figures['reach_top1']:.3f}",
+                 "wrists": lambda: f"mAP50 {figures['wrist_map50']:.3f}",
+                 "detector": lambda: f"shopper mAP50 {figures['finetune_map50_after'].get('shopper', 0):.3f}"}[only]()
         click.echo(f"{only} model: held-out {score}; figures: {Path(out_dir) / f'training-{only}.json'}")
         return
     figures = train(out_dir, config, work_dir, wrists=wrists, reach=reach)
