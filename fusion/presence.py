@@ -178,6 +178,9 @@ def shoppers_in_front(event: WeightEvent, presence: Presence | None,
     positions = presence.positions
     window = positions[(positions["timestamp"] >= event.start - config.before_s)
                        & (positions["timestamp"] <= event.end + config.after_s)]
+    # With reach probabilities, shoppers just beside the plates are looked at too (kept below only
+    # when they alone reached as the weight changed).
+    bound = max(config.max_offset, config.beside_offset) if REACHING_COLUMN in positions else config.max_offset
     parts = []
     for camera, own_spans in spans.groupby("camera"):
         x_min, x_max = float(own_spans["x_min"].min()), float(own_spans["x_max"].max())
@@ -189,8 +192,7 @@ def shoppers_in_front(event: WeightEvent, presence: Presence | None,
         per = pd.DataFrame({"shopper": here["shopper"], "offset": centre / reach.clip(lower=1e-6),
                             "px": centre}).groupby("shopper").agg(offset=("offset", "median"), px=("px", "median"),
                                                                   frames=("px", "size"))
-        reach_bound = max(config.max_offset, config.beside_offset) if REACHING_COLUMN in positions else config.max_offset
-        parts.append(per[(per["frames"] >= config.min_frames) & (per["offset"] <= reach_bound)])
+        parts.append(per[(per["frames"] >= config.min_frames) & (per["offset"] <= bound)])
     if parts:
         standing = pd.concat(parts)[["offset", "px"]].sort_values("offset", kind="stable")
         standing = standing[~standing.index.duplicated()]
@@ -203,8 +205,6 @@ def shoppers_in_front(event: WeightEvent, presence: Presence | None,
             front = (standing["offset"] <= config.max_offset).to_numpy()
             beside_timed = ~front & timed & ~(front & timed).any()
             standing = standing[front | beside_timed].sort_values("reach_tier", kind="stable")
-        else:
-            standing = standing[standing["offset"] <= config.max_offset]
     return standing
 
 

@@ -377,11 +377,14 @@ def check_shopper_in_front(
     as the weight changed and the one in front did not (a long reach from beside the plates)."""
     standing = shoppers_in_front(event, presence, presence_config)
     found = closest_in_front(event, standing)
-    timed = timed_reaches(event, presence, presence_config) if found is not None else set()
+    timed: set[str] | None = None  # worked out only for a line whose shopper was not in front
     out = []
     for line in lines:
-        if found is None or line.shopper is None or line.shopper in standing.index or (
-                line.shopper in timed and found.shopper not in timed):
+        if found is None or line.shopper is None or line.shopper in standing.index:
+            out.append(line)
+            continue
+        timed = timed_reaches(event, presence, presence_config) if timed is None else timed
+        if line.shopper in timed and found.shopper not in timed:
             out.append(line)
             continue
         out.append(_given_to(line, found.shopper, f"; {found.reason}, shopper {line.shopper} (vision's) was not there"))
