@@ -407,14 +407,14 @@ def finetune_detector(out: Path, config: TrainConfig, work: Path) -> dict:
     """More epochs for ``out/walkout-det.pt`` on the last of ``reach_exports`` (rendered if needed):
     frames near picks, shoppers side by side at one shelf, which the first training saw few of.
     Replaces the file; figures: mAP50 per class on that export's held-out frames before and after."""
+    start = out / "walkout-det.pt"
+    if not start.is_file():
+        raise FileNotFoundError(f"{start}: no detector to fine-tune (run `walkout train` first, or point "
+                                "--out at a folder holding one)")
     from ultralytics import YOLO
 
     from mockstore.catalog import detector_class_names
     from mockstore.yolo import YoloConfig, export_yolo_dataset
-
-    start = out / "walkout-det.pt"
-    if not start.is_file():
-        raise FileNotFoundError(f"{start}: no detector to fine-tune (run `walkout train` first)")
     seed, n_train, n_val, share = config.reach_exports[-1]
     folder = work / f"reach-renders-{seed}"
     if not _rendered(folder, dataclasses.replace(config, images=n_train, val_images=n_val)):

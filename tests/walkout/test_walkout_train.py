@@ -149,8 +149,8 @@ def test_train_only_detector_fine_tunes_the_one_in_out_and_nothing_else(tmp_path
     assert "detector model: held-out shopper mAP50 0.850" in capsys.readouterr().out
     assert (out / "walkout-det.pt").read_bytes() == b"tuned"
     assert json.loads((out / "training-detector.json").read_text())["finetune_map50_after"] == {"shopper": 0.85}
+    monkeypatch.undo()  # the real fine-tuning refuses before it renders or trains anything
     assert main(["train", "--out", str(tmp_path / "empty"), "--only", "detector"]) != 0
     assert "no detector to fine-tune" in capsys.readouterr().err
-    monkeypatch.undo()
     with pytest.raises(FileNotFoundError, match="no detector to fine-tune"):
         train_module.finetune_detector(tmp_path / "empty", train_module.TrainConfig(), tmp_path / "work")

@@ -28,10 +28,10 @@ def command(out_dir, images, val_images, epochs, classifier_epochs, imgsz, seed,
     config = TrainConfig(images=images, val_images=val_images, epochs=epochs, classifier_epochs=classifier_epochs,
                          imgsz=imgsz, seed=seed)
     if only:
-        if only == "detector" and not (Path(out_dir) / "walkout-det.pt").is_file():
-            raise click.ClickException(f"{Path(out_dir) / 'walkout-det.pt'}: no detector to fine-tune "
-                                       "(run `walkout train` first, or point --out at a folder holding one)")
-        figures = train_one(only, out_dir, config, work_dir)
+        try:
+            figures = train_one(only, out_dir, config, work_dir)
+        except FileNotFoundError as exc:  # e.g. --only detector with no walkout-det.pt in OUT
+            raise click.ClickException(str(exc)) from None
         score = {"reach": lambda: f"top-1 {figures['reach_top1']:.3f}",
                  "wrists": lambda: f"mAP50 {figures['wrist_map50']:.3f}",
                  "detector": lambda: f"shopper mAP50 {figures['finetune_map50_after'].get('shopper', 0):.3f}"}[only]()
