@@ -75,6 +75,8 @@ class ReconcileConfig:
         one grab: with several shoppers standing in front of the plates, its items are shared
         among them (as among shoppers seen reaching there). One grab settles within a few tenths
         of a second.
+    miscount_factor: in matching, a vision event's product fits a weight change at another quantity
+        at this factor per item miscounted (two items in one grab often look like one).
     unmatched_cost: a vision event is left unmatched rather than paired at a higher cost than this
         (then a ``vision_only`` line, and the weight change goes to who was seen there): a pick
         seen 3 s away (cost 1), whose product does not fit the change (1) and on another shelf
@@ -88,6 +90,7 @@ class ReconcileConfig:
     other_shelf_cost: float = 0.5
     unstocked_cost: float = 1.0
     one_grab_s: float = 0.5
+    miscount_factor: float = 0.7
     unmatched_cost: float = 1.5
 
     @classmethod
@@ -119,6 +122,17 @@ def _sign(action: str) -> int:
     return -1 if action == "pick" else 1
 
 
+def _counted_fit(
+    event: WeightEvent, sku: str, quantity: int, catalog: pd.DataFrame, config: ReconcileConfig,
+    id_config: IdentifyConfig,
+) -> float:
+    """Fit of ``sku`` to the event at vision's quantity or, discounted per item miscounted, another."""
+    return max(
+        fits(event, [(sku, q)], catalog, id_config) * config.miscount_factor ** abs(q - quantity)
+        for q in range(1, max(quantity, id_config.max_quantity) + 1)
+    )
+
+
 def match_events(
     vision: list[dict], weight_events: list[WeightEvent], catalog: pd.DataFrame,
     config: ReconcileConfig, id_config: IdentifyConfig,
@@ -143,7 +157,7 @@ def match_events(
             distance = _time_distance_s(v["timestamp"], w)
             if distance > config.window_s:
                 continue
-            fit = fits(w, [(v["sku"], v["quantity"])], catalog, id_config)
+            fit = _counted_fit(w, v["sku"], v["quantity"], catalog, config, id_config)
             unstocked = plate_stock is not None and v["action"] == "pick" and v["sku"] not in {
                 plate_stock.get((w.shelf, p + k)) for p in w.plates for k in (-1, 0, 1)}
             cost[i, j] = (distance / config.window_s + config.weight_cost * (1.0 - fit)
@@ -159,7 +173,8 @@ def match_events(
         if j < n_w and cost[i, j] < _INFEASIBLE:
             matched.setdefault(j, []).append(i)
             used.add(i)
-    # Join leftover vision events to a feasible matched weight event when that improves its fit.
+    # Join leftover vision events to a feasible matched weight event when that improves its fit to
+    # one that confirms (not from 1e-80 to 1e-10: the joint claim must fit the change).
     for i in range(n_v):
         if i in used:
             continue
@@ -170,7 +185,7 @@ def match_events(
             items = [(vision[k]["sku"], vision[k]["quantity"]) for k in matched[j]]
             before = fits(weight_events[j], items, catalog, id_config)
             after = fits(weight_events[j], [*items, (vision[i]["sku"], vision[i]["quantity"])], catalog, id_config)
-            if after - before > best_gain:
+            if after >= config.confirm_fit and after - before > best_gain:
                 best_j, best_gain = j, after - before
         if best_j is not None:
             matched[best_j].append(i)

@@ -178,3 +178,22 @@ def test_a_vision_pick_that_fits_nothing_about_a_weight_change_does_not_name_its
     result = fuse_recording(store, write_events(tmp_path / "events.csv", seen), tmp_path / "out",
                             FuseConfig.from_dict({"reconcile": {"unmatched_cost": 0}}))
     assert [(x.status, x.sku, x.quantity, x.shopper) for x in result.lines] == [("corrected", COLA, 2, "1")]
+
+
+def test_a_pick_seen_as_the_weight_changed_wins_it_though_vision_counted_one_item_of_two(tmp_path):
+    # Two colas leave A1 plate 1 at 9.3 s. Vision saw shopper 1 take one cola then, and shopper 2
+    # "take two colas" 2.2 s later. Two items in one grab often look like one: the count is weaker
+    # evidence than the timing, so the change is shopper 1's, at the weight's quantity.
+    steps = [Step("A1", 1, 9.3, -700.0)]
+    store = write_recording(tmp_path / "rec", make_log(LogSpec(duration_s=14.0, steps=steps, seed=7)))
+    seen = [(9.3, "1", "pick", COLA, 1, "A1"), (11.5, "2", "pick", COLA, 2, "A1")]
+    result = fuse(store, tmp_path, seen)
+    assert sorted((x.status, x.sku, x.quantity, x.shopper, x.counted) for x in result.lines) == [
+        ("corrected", COLA, 2, "1", True), ("vision_only", COLA, 2, "2", False)]
+    # Matching on vision's count alone gave the change to the later claim that fits it exactly.
+    from fusion.pipeline import FuseConfig
+
+    result = fuse_recording(store, write_events(tmp_path / "events.csv", seen), tmp_path / "out",
+                            FuseConfig.from_dict({"reconcile": {"miscount_factor": 0}}))
+    assert sorted((x.status, x.shopper, x.counted) for x in result.lines) == [
+        ("confirmed", "2", True), ("vision_only", "1", False)]
