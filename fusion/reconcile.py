@@ -568,8 +568,15 @@ def _reconcile_matched(
     stocked = action == "return" or not candidates or set(claimed) <= on_plates
     # Vision's claim is a prior (x vision_prior), not a verdict: another explanation that fits the
     # weight far better (two 48 g packs, not one 110 g box, for a 96 g change) corrects it.
-    rival = max((c.score for c in candidates if not set(claimed) & {s for s, _ in c.items}), default=0.0)
-    if fit >= config.confirm_fit and stocked and fit * config.vision_prior >= rival:
+    # When the claim is itself a candidate, its score (fit x prior x where the grams left) meets every
+    # other explanation's, those sharing a product included: 2 waters (2080 g) claimed for -2040 g
+    # lose to a water + 2 pasta packs when plate 1, stocking pasta, lost 1010 g of it.
+    claim = next((c for c in candidates if c.items == tuple(claimed_items)), None)
+    support = fit
+    if claim is not None:
+        support = claim.score
+        rival = max((c.score for c in candidates if c is not claim), default=0.0)
+    if fit >= config.confirm_fit and stocked and support * config.vision_prior >= rival:
         reason = f"weight {event.delta_g:+.1f} g fits {_describe_items(claimed_items, names, weight)}"
         return [
             ReceiptLine(

@@ -197,3 +197,15 @@ def test_a_pick_seen_as_the_weight_changed_wins_it_though_vision_counted_one_ite
                             FuseConfig.from_dict({"reconcile": {"miscount_factor": 0}}))
     assert sorted((x.status, x.shopper, x.counted) for x in result.lines) == [
         ("confirmed", "2", True), ("vision_only", "1", False)]
+
+
+def test_a_claim_loses_to_an_explanation_that_shares_its_product_when_the_plates_say_so(tmp_path):
+    # One grab takes a bag of chips (plate 3) and two bars (plate 4): -220 g over both plates. Vision
+    # saw "two bags of chips" (240 g): near enough to the total, but plate 4, stocking bars, lost
+    # 100 g of it. The weight's own explanation keeps vision's chips and adds the bars.
+    steps = [Step("A1", 3, 5.3, -120.0), Step("A1", 4, 5.3, -100.0)]
+    store = write_recording(tmp_path / "rec", make_log(LogSpec(duration_s=10.0, steps=steps, seed=8)))
+    result = fuse(store, tmp_path, [(5.0, "1", "pick", CHIPS, 2, "A1")])
+    assert sorted((x.status, x.sku, x.quantity, x.shopper) for x in result.lines) == [
+        ("corrected", CHIPS, 1, "1"), ("corrected", BAR, 2, "1")]
+    assert all("other products too" in x.reason for x in result.lines)
