@@ -56,6 +56,9 @@ class PresenceConfig:
     beside_offset: when nobody in front reached as the weight changed, a shopper just beside the
         plates (offset up to ``beside_offset``, over ``max_offset``) whose reach was timed with the
         change joins the table, first (a long reach from beside the plates).
+    step_reach_s: a change whose hands took turns (see ``WeightEvent.steps``) gives each step's items
+        to the shopper in front whose reach had its middle nearest the step, at most this far (s).
+    step_gap_s: steps closer than this in time are one hand's (a product spanning two plates).
     """
 
     before_s: float = 1.0
@@ -69,6 +72,8 @@ class PresenceConfig:
     reach_timing_s: float = 0.2
     reach_gap_s: float = 0.25
     beside_offset: float = 1.5
+    step_reach_s: float = 0.4
+    step_gap_s: float = 0.3
 
     @classmethod
     def from_dict(cls, data: dict) -> PresenceConfig:
@@ -221,16 +226,33 @@ def _reach_timing(event: WeightEvent, positions: pd.DataFrame, config: PresenceC
     ``REACH_SPAN_S`` before the change to as long after it (a reach lasts about a second)."""
     if config.reach_timing_s < 0:
         return pd.Series(dtype=float)
+    off = {shopper: float(np.maximum(0.0, np.maximum(event.start - middles, middles - event.end)).min())
+           for shopper, middles in _reach_middles(event, positions, config).items()}
+    return pd.Series(off, dtype=float)
+
+
+def _reach_middles(event: WeightEvent, positions: pd.DataFrame, config: PresenceConfig) -> dict:
+    """Per shopper: the middle times of their reaches (runs of frames reaching, short gaps bridged)
+    from ``REACH_SPAN_S`` before the change to as long after it."""
     near = positions[(positions["timestamp"] >= event.start - REACH_SPAN_S)
                      & (positions["timestamp"] <= event.end + REACH_SPAN_S)
                      & (positions[REACHING_COLUMN] >= config.min_reaching)]
-    off = {}
+    middles = {}
     for shopper, rows in near.groupby("shopper"):
         times = np.unique(rows["timestamp"].to_numpy(float))
         breaks = np.flatnonzero(np.diff(times) > config.reach_gap_s + 1e-6)
-        middles = (times[np.r_[0, breaks + 1]] + times[np.r_[breaks, len(times) - 1]]) / 2
-        off[shopper] = float(np.maximum(0.0, np.maximum(event.start - middles, middles - event.end)).min())
-    return pd.Series(off, dtype=float)
+        middles[shopper] = (times[np.r_[0, breaks + 1]] + times[np.r_[breaks, len(times) - 1]]) / 2
+    return middles
+
+
+def reach_middles(event: WeightEvent, presence: Presence | None,
+                  config: PresenceConfig | None = None) -> dict[str, np.ndarray]:
+    """Per shopper seen reaching around the change: the middle times of their reaches (empty without
+    the reach classifier's column)."""
+    config = config or PresenceConfig()
+    if presence is None or REACHING_COLUMN not in presence.positions:
+        return {}
+    return {str(shopper): middles for shopper, middles in _reach_middles(event, presence.positions, config).items()}
 
 
 def timed_reaches(event: WeightEvent, presence: Presence | None, config: PresenceConfig | None = None) -> set[str]:

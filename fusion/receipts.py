@@ -39,7 +39,8 @@ class ReceiptLine:
         only one holding a returned product; sku/quantity are the weight's), ``unattributed`` (a weight
         change no shopper was seen causing).
     sku: the product ('' when nothing fits); quantity: items (>= 1); action: pick | return.
-    timestamp: Unix s, when the weight began to change (vision's time for a line without a weight event);
+    timestamp: Unix s, when the weight began to change (vision's time for a line without a weight event;
+        for a shopper's share of a change made in steps, when their step happened);
     delta_g: the weight event's change (None without one).
     vision: the vision event as a dict (None without one); weight_event: its id (None without one).
     counted: whether the line counts toward the cart (False for a likely false pick).

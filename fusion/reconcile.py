@@ -46,6 +46,7 @@ from fusion.presence import (
     PresenceConfig,
     closest_in_front,
     in_front,
+    reach_middles,
     shoppers_in_front,
     timed_reaches,
 )
@@ -253,8 +254,12 @@ def reconcile(
         sharing = reaching_shoppers(event, reaches, reach_config)
         if len(sharing) < 2 and event.end - event.start > config.one_grab_s:
             sharing = [str(s) for s in shoppers_in_front(event, presence, presence_config).index]
-        by_plate = split_product_by_plate(new, event, presence, weight, presence_config)
-        new = by_plate if by_plate != new else split_between_reaching(new, sharing)
+        by_steps = split_by_steps(new, event, presence, weight, presence_config)
+        if by_steps != new:
+            new = by_steps
+        else:
+            by_plate = split_product_by_plate(new, event, presence, weight, presence_config)
+            new = by_plate if by_plate != new else split_between_reaching(new, sharing)
         new = split_by_plate(new, event, presence, plate_stock, presence_config)
         new = give_returns_to_holders(new, carts, event, presence, presence_config, catalog, id_config)
         new = merge_same(new)
@@ -460,6 +465,57 @@ def _held_alternative(
                for sku, count in sorted(carts[line.shopper].items()) if count >= line.quantity and sku != line.sku]
     best = max(options, default=(0.0, None))
     return best[1] if best[1] is not None and best[0] >= max(own / 2, (id_config or IdentifyConfig()).min_fit) else None
+
+
+def step_clusters(event: WeightEvent, gap_s: float) -> list[tuple[float, float]]:
+    """The event's steps, those closer than ``gap_s`` joined (one hand on two plates): [(time of the
+    heaviest, summed grams)] in time order."""
+    clusters: list[list[tuple[float, float]]] = []
+    for t, grams in event.steps:
+        if clusters and t - clusters[-1][-1][0] < gap_s:
+            clusters[-1].append((t, grams))
+        else:
+            clusters.append([(t, grams)])
+    return [(max(c, key=lambda s: abs(s[1]))[0], sum(g for _, g in c)) for c in clusters]
+
+
+def split_by_steps(
+    lines: list[ReceiptLine], event: WeightEvent, presence: Presence | None, weight: dict[str, float],
+    config: PresenceConfig | None = None,
+) -> list[ReceiptLine]:
+    """A change of one product whose hands took turns (two or more steps, each a whole number of its
+    items) is shared by who reached at each step: each step's items go to the shopper in front whose
+    reach had its middle nearest the step (within ``step_reach_s``), stamped with the step's time.
+    Kept as it is when a step has no such shopper, or one shopper made every step."""
+    config = config or PresenceConfig()
+    clusters = step_clusters(event, config.step_gap_s)
+    counted = [line for line in lines if line.counted and line.sku]
+    if len(clusters) < 2 or not counted or len({line.sku for line in counted}) != 1:
+        return lines
+    unit = weight.get(counted[0].sku, math.nan)
+    counts = [round(abs(grams) / unit) if unit > 0 else 0 for _, grams in clusters]
+    if min(counts) < 1 or sum(counts) != sum(line.quantity for line in counted):
+        return lines
+    standing = {str(s) for s in shoppers_in_front(event, presence, config).index}
+    middles = {s: m for s, m in reach_middles(event, presence, config).items() if s in standing}
+    owners = []
+    for t, _ in clusters:
+        off, shopper = min(((float(np.abs(m - t).min()), s) for s, m in middles.items()), default=(math.inf, None))
+        if off > config.step_reach_s:
+            return lines
+        owners.append(shopper)
+    if len(set(owners)) < 2:
+        return lines
+    template = next((line for line in counted if line.shopper in owners), counted[0])
+    steps = ", ".join(f"{n} at {t - event.start:+.2f} s by shopper {s}" for (t, _), n, s in zip(clusters, counts, owners, strict=True))
+    note = f"; the weight changed in steps ({steps}), each shopper reaching then"
+    out = [line for line in lines if line not in counted]
+    for shopper in dict.fromkeys(owners):
+        mine = [(t, n) for (t, _), n, s in zip(clusters, counts, owners, strict=True) if s == shopper]
+        own = shopper == template.shopper
+        out.append(_given_to(template, shopper, note, quantity=sum(n for _, n in mine), timestamp=mine[0][0],
+                             **({} if own else {"status": "reached", "vision": None})))
+    return out
 
 
 def split_between_reaching(lines: list[ReceiptLine], shoppers: list[str]) -> list[ReceiptLine]:

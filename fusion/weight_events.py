@@ -21,7 +21,7 @@ is below ``min_delta_g`` (weight only shifted between plates) is dropped.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -96,6 +96,7 @@ class PlateChange:
     noise_g: float
     threshold_g: float
     chained: bool = False  # one of several changes of this plate split at brief plateaus (kept apart)
+    steps: tuple[tuple[float, float], ...] = ()  # (lift time, grams) of each hand's step within it
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,10 @@ class WeightEvent:
     start/end: Unix seconds of the last stable reading before and the first stable reading after.
     plates: the plates that changed, ascending; plate_deltas_g: their changes (same order).
     confidence: in [0, 1], 0.5 when |delta| is at the detection threshold, -> 1 far above it.
+    steps: ((time, grams), ...) in time order: when each hand's part of the change happened (the
+        steepest moment of the step, when an item left or met the plate) and how heavy it was. One
+        step for one grab; several when hands took turns (brief plateaus, or changes of adjacent
+        plates or of one plate merged into this event). Empty when not known.
     """
 
     id: str
@@ -115,6 +120,7 @@ class WeightEvent:
     delta_g: float
     plate_deltas_g: tuple[float, ...]
     confidence: float
+    steps: tuple[tuple[float, float], ...] = ()
 
     @property
     def timestamp(self) -> float:
@@ -130,6 +136,7 @@ class WeightEvent:
             "delta_g": self.delta_g,
             "plate_deltas_g": list(self.plate_deltas_g),
             "confidence": self.confidence,
+            "steps": [list(step) for step in self.steps],
         }
 
     @classmethod
@@ -143,6 +150,7 @@ class WeightEvent:
             delta_g=float(data["delta_g"]),
             plate_deltas_g=tuple(float(d) for d in data["plate_deltas_g"]),
             confidence=float(data["confidence"]),
+            steps=tuple((float(t), float(g)) for t, g in data.get("steps", ())),
         )
 
 
@@ -209,18 +217,33 @@ def plate_changes(
             levels += _plateaus(smooth, timestamps, short_std, prev_stop, a, short, prev_level, level_in,
                                 max(threshold, config.plateau_min_g), config.plateau_spread)
         levels.append((float(timestamps[a]), float("nan"), level_in))
-        signs = {np.sign(after - before) for (_, _, before), (_, _, after) in zip(levels[:-1], levels[1:], strict=True)}
+        steps = [(_lift_time(timestamps, smooth, t0, t1), after - before)
+                 for (_, t0, before), (t1, _, after) in zip(levels[:-1], levels[1:], strict=True)]
+        signs = {np.sign(delta) for _, delta in steps}
         if len(signs) < 2:  # steps all one way (one shopper taking twice, or a slow grab): one change, as before
             levels = [levels[0], levels[-1]]
         chained = len(levels) > 2
         for (_, t0, before), (t1, _, after) in zip(levels[:-1], levels[1:], strict=True):
             delta = after - before
             if abs(delta) >= threshold:
-                changes.append(PlateChange(shelf, plate, t0, t1, delta, plate_noise, threshold, chained))
+                own = [(t, g) for t, g in steps if t0 <= t <= t1] if chained else steps
+                changes.append(PlateChange(shelf, plate, t0, t1, delta, plate_noise, threshold, chained,
+                                           tuple((round(t, 3), round(g, 3)) for t, g in own)))
         # Compare neighbouring segments only, so slow drift never accumulates into a step.
         prev_stop = b
         prev_level = float(np.median(smooth[max(a, b - level_n): b]))
     return changes
+
+
+def _lift_time(timestamps: np.ndarray, smooth: np.ndarray, t0: float, t1: float) -> float:
+    """The steepest moment of the smoothed signal between two held levels (t0, t1): when the item
+    left the plate (or met it), not when the hand began to press."""
+    i0, i1 = np.searchsorted(timestamps, [t0, t1])
+    i1 = min(int(i1), len(timestamps) - 1)
+    if i1 - int(i0) < 1:
+        return float(timestamps[i1])
+    k = int(i0) + int(np.argmax(np.abs(np.diff(smooth[i0: i1 + 1]))))
+    return float(timestamps[k + 1])
 
 
 def _plateaus(smooth: np.ndarray, timestamps: np.ndarray, short_std: np.ndarray, lo: int, hi: int, short: int,
@@ -341,13 +364,11 @@ def group_changes(
                     delta_g=round(total, 3),
                     plate_deltas_g=tuple(round(per_plate[p], 3) for p in plates),
                     confidence=round(abs(total) / (abs(total) + threshold), 4),
+                    steps=tuple(sorted(step for c in members for step in c.steps)),
                 )
             )
     events.sort(key=lambda e: (e.start, e.shelf, e.plates))
-    return [
-        WeightEvent(f"w{i + 1:04d}", e.shelf, e.plates, e.start, e.end, e.delta_g, e.plate_deltas_g, e.confidence)
-        for i, e in enumerate(events)
-    ]
+    return [replace(e, id=f"w{i + 1:04d}") for i, e in enumerate(events)]
 
 
 def detect_weight_events(

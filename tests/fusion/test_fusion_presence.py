@@ -425,3 +425,34 @@ def test_one_product_taken_from_two_plates_goes_plate_by_plate_to_the_shopper_in
     result = fuse_recording(recording, run, tmp_path / "out")
     assert [w.plates for w in result.weight_events] == [(1, 2)]
     assert sorted((x.shopper, x.quantity) for x in result.lines if x.counted) == expected
+
+
+@pytest.mark.parametrize(("reaches", "expected"), [
+    # 1 reaches around 5.3 s, 2 around 6.5 s: the first step (two bags) is 1's, the second 2's.
+    ({1: (5.0, 5.6), 2: (6.2, 6.8)}, [("1", 2, 5.3), ("2", 1, 6.5)]),
+    # The other way round.
+    ({1: (6.2, 6.8), 2: (5.0, 5.6)}, [("1", 1, 6.5), ("2", 2, 5.3)]),
+    # Nobody reaching at the second step: no split by steps; the change is shared as before (the odd
+    # item to vision's shopper).
+    ({1: (5.0, 5.6), 2: (8.5, 9.0)}, [("1", 2, 4.9), ("2", 1, 4.9)]),
+])
+def test_a_change_made_in_steps_goes_step_by_step_to_who_reached_then(tmp_path, reaches, expected):
+    """Three bags leave plate 3 in two steps, 1.2 s apart (the plate settles between): each step's
+    items go to the shopper in front whose reach had its middle at that step, stamped with its time."""
+    steps = [Step("A1", 3, 5.3, -240.0), Step("A1", 3, 6.5, -120.0)]
+    recording = write_recording(tmp_path / "rec", make_log(LogSpec(duration_s=10.0, steps=steps, seed=14)))
+    (recording / "store.json").write_text(json.dumps(STORE))
+    run = tmp_path / "run"
+    run.mkdir()
+    write_events(run / "events.csv", [(5.2, "1", "pick", CHIPS, 1, "A1")])  # vision saw shopper 1 take one bag
+    groups = []
+    for shopper, x in ((1, 330), (2, 370)):  # both in front of plate 3
+        lo, hi = reaches[shopper]
+        groups += [([row], 0.95 if lo <= row[0] / FPS <= hi else 0.05) for row in stands(shopper, x, 3.0, 9.5)]
+    reaching_tracks(run / "tracks.csv", *groups)
+    result = fuse_recording(recording, run, tmp_path / "out")
+    (event,) = result.weight_events
+    assert len(event.steps) == 2
+    got = sorted((x.shopper, x.quantity, x.timestamp - T0) for x in result.lines if x.counted)
+    assert [(s, q) for s, q, _ in got] == [(s, q) for s, q, _ in expected]
+    assert [t for _, _, t in got] == pytest.approx([t for _, _, t in expected], abs=0.15)

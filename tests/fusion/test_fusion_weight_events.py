@@ -69,6 +69,20 @@ def test_event_times_bracket_the_step(tmp_path):
     assert event.id == "w0001"
 
 
+def test_each_step_is_stamped_when_the_item_left_the_plate(tmp_path):
+    # One bag at 10.0 s (after a 0.4 s press): one step, at the lift, not where the press began.
+    rec = write_recording(tmp_path / "r", make_log(LogSpec(steps=[Step("A1", 3, 10.0, -CHIPS)])))
+    (event,) = detect_weight_events(load_weights(rec / "weights.csv.gz"))
+    ((t, grams),) = event.steps
+    assert t - T0 == pytest.approx(10.0, abs=0.05) and grams == pytest.approx(-CHIPS, abs=3.0)
+    # Two hands in turn at one plate, 0.8 s of stillness between: one event, two steps.
+    spec = LogSpec(steps=[Step("A1", 3, 9.0, -2 * CHIPS), Step("A1", 3, 10.2, -CHIPS)])
+    (event,) = detect_weight_events(load_weights(write_recording(tmp_path / "r2", make_log(spec)) / "weights.csv.gz"))
+    assert event.delta_g == pytest.approx(-3 * CHIPS, abs=3.0)
+    assert [round(t - T0, 1) for t, _ in event.steps] == [9.0, 10.2]
+    assert [g for _, g in event.steps] == pytest.approx([-2 * CHIPS, -CHIPS], abs=3.0)
+
+
 def test_noise_relative_threshold_rejects_a_step_within_a_noisy_plates_noise(tmp_path):
     # 15 g is above min_delta_g, but this plate wobbles by +-8 g all the time (as some real plates
     # do), so a change must exceed delta_noise_k x its own noise.
@@ -86,7 +100,8 @@ def test_too_few_samples_give_no_change():
 
 
 def test_weight_event_round_trips_through_dict():
-    event = WeightEvent("w0001", "A1", (1, 2), T0, T0 + 1.0, -350.0, (-200.0, -150.0), 0.9)
+    event = WeightEvent("w0001", "A1", (1, 2), T0, T0 + 1.0, -350.0, (-200.0, -150.0), 0.9,
+                        steps=((T0 + 0.3, -200.0), (T0 + 0.8, -150.0)))
     assert WeightEvent.from_dict(event.to_dict()) == event
 
 
