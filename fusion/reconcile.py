@@ -394,12 +394,18 @@ def check_shopper_in_front(
     """Lines of a weight event whose shopper was not standing in front of the changed plates go to
     the shopper who was (the reason names vision's shopper). Kept when vision's shopper was there,
     when nobody was, without positions, or when the reach classifier says vision's shopper reached
-    as the weight changed and the one in front did not (a long reach from beside the plates)."""
+    as the weight changed and the one in front did not (a long reach from beside the plates).
+    With the reach classifier, a line whose shopper stood in front but did not reach as the weight
+    changed goes to the one other shopper in front who did (when exactly one did)."""
     standing = shoppers_in_front(event, presence, presence_config)
     found = closest_in_front(event, standing)
     timed: set[str] | None = None  # worked out only for a line whose shopper was not in front
     out = []
     for line in lines:
+        if found is not None and line.shopper is not None and _untimed_beside_one_timed(line.shopper, standing):
+            out.append(_given_to(line, found.shopper, f"; {found.reason}; shopper {line.shopper} (vision's) "
+                                                      "stood there too but did not reach as the weight changed"))
+            continue
         if found is None or line.shopper is None or line.shopper in standing.index:
             out.append(line)
             continue
@@ -409,6 +415,15 @@ def check_shopper_in_front(
             continue
         out.append(_given_to(line, found.shopper, f"; {found.reason}, shopper {line.shopper} (vision's) was not there"))
     return out
+
+
+def _untimed_beside_one_timed(shopper: str, standing: pd.DataFrame) -> bool:
+    """``shopper`` stood in front but did not reach as the weight changed, and exactly one other
+    shopper in front did (the reach timing of :func:`fusion.presence.shoppers_in_front`)."""
+    if "reach_tier" not in standing or shopper not in standing.index:
+        return False
+    tiers = standing["reach_tier"]
+    return int(tiers[shopper]) > 0 and int((tiers == 0).sum()) == 1
 
 
 def give_returns_to_holders(

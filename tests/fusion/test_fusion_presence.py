@@ -359,6 +359,28 @@ def test_vision_keeps_a_shopper_beside_the_plates_whose_reach_was_timed_with_the
     assert check_shopper_in_front([picked("2")], weight_event(), seen(0.9))[0].shopper == "1"
 
 
+def test_vision_s_shopper_in_front_who_did_not_reach_then_loses_to_the_one_who_did(tmp_path):
+    """Both stand at plate 3. Vision says 2 took the bag; the reach classifier says 1 reached as the
+    weight changed (5.0-5.6 s) and 2 reached only a second later: 1 gets it. When both reached then,
+    or neither did, vision's shopper keeps it."""
+    (tmp_path / "store.json").write_text(json.dumps(STORE))
+
+    def picked(shopper):
+        return ReceiptLine("confirmed", CHIPS, 1, "pick", T0 + 5.0, "A1", (3,), -120.0, None, "w0001", "fits",
+                           shopper=shopper)
+
+    def seen(reach1, reach2):
+        rows = []
+        for shopper, x, (lo, hi) in ((1, 330, reach1), (2, 370, reach2)):
+            rows += [([row], 0.9 if lo <= row[0] / FPS <= hi else 0.1) for row in stands(shopper, x, 3.0, 8.0)]
+        return read_presence(reaching_tracks(tmp_path / "tracks.csv", *rows), tmp_path / "store.json")
+
+    (got,) = check_shopper_in_front([picked("2")], weight_event(), seen((4.8, 5.8), (6.2, 7.2)))
+    assert got.shopper == "1" and "shopper 2 (vision's) stood there too but did not reach" in got.reason
+    assert check_shopper_in_front([picked("2")], weight_event(), seen((4.8, 5.8), (4.9, 5.9))) == [picked("2")]
+    assert check_shopper_in_front([picked("2")], weight_event(), seen((1.0, 2.0), (6.2, 7.2))) == [picked("2")]
+
+
 def test_checking_vision_is_a_setting_read_from_the_fuse_config():
     assert PresenceConfig().checks_vision is True
     assert PresenceConfig.from_dict({"checks_vision": False}).checks_vision is False
