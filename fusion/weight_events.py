@@ -382,8 +382,9 @@ def detect_weight_events(
 
 
 def events_frame(events: list[WeightEvent]) -> pd.DataFrame:
-    """Weight events as a table (weight_events.csv): id,start,end,shelf,plates,delta_g,plate_deltas_g,confidence."""
-    columns = ["id", "start", "end", "shelf", "plates", "delta_g", "plate_deltas_g", "confidence"]
+    """Weight events as a table (weight_events.csv): id,start,end,shelf,plates,delta_g,plate_deltas_g,
+    confidence,steps (``time:grams`` of each step, ``;``-separated, times in Unix s)."""
+    columns = ["id", "start", "end", "shelf", "plates", "delta_g", "plate_deltas_g", "confidence", "steps"]
     rows = [
         {
             "id": e.id,
@@ -394,6 +395,7 @@ def events_frame(events: list[WeightEvent]) -> pd.DataFrame:
             "delta_g": e.delta_g,
             "plate_deltas_g": ";".join(f"{d:g}" for d in e.plate_deltas_g),
             "confidence": e.confidence,
+            "steps": ";".join(f"{t:.3f}:{g:g}" for t, g in e.steps),
         }
         for e in events
     ]

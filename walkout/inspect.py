@@ -72,7 +72,7 @@ TIMELINES_SCHEMA = {
 WEIGHT_EVENTS_SCHEMA = {
     "id": "str", "shelf": "str", "plates": "str", "start": "float64", "end": "float64",
     "start_s": "float64", "end_s": "float64", "delta_g": "float64", "plate_deltas_g": "str",
-    "confidence": "float64",
+    "confidence": "float64", "steps": "str",
 }
 RECEIPTS_SCHEMA = {
     "shopper": "str", "status": "str", "action": "str", "sku": "str", "quantity": "int64",

@@ -81,6 +81,9 @@ def test_each_step_is_stamped_when_the_item_left_the_plate(tmp_path):
     assert event.delta_g == pytest.approx(-3 * CHIPS, abs=3.0)
     assert [round(t - T0, 1) for t, _ in event.steps] == [9.0, 10.2]
     assert [g for _, g in event.steps] == pytest.approx([-2 * CHIPS, -CHIPS], abs=3.0)
+    # weight_events.csv lists them as time:grams
+    (text,) = events_frame([event])["steps"]
+    assert [float(part.split(":")[1]) for part in text.split(";")] == pytest.approx([-2 * CHIPS, -CHIPS], abs=3.0)
 
 
 def test_noise_relative_threshold_rejects_a_step_within_a_noisy_plates_noise(tmp_path):
@@ -108,7 +111,8 @@ def test_weight_event_round_trips_through_dict():
 @pytest.mark.parametrize("events", [[], [WeightEvent("w0001", "A1", (1, 2), T0, T0 + 1, -350.0, (-200.0, -150.0), 0.9)]])
 def test_events_table_has_fixed_columns(events):
     frame = events_frame(events)
-    assert list(frame.columns) == ["id", "start", "end", "shelf", "plates", "delta_g", "plate_deltas_g", "confidence"]
+    assert list(frame.columns) == ["id", "start", "end", "shelf", "plates", "delta_g", "plate_deltas_g", "confidence",
+                                   "steps"]
     assert len(frame) == len(events)
 
 
