@@ -14,7 +14,8 @@ Per shelf: plate changes that overlap in time on adjacent plates (or plates of o
 event whose delta is their sum, so a product spanning plates, or a hand shifting weight to the next
 plate, gives one event. A group with both a real gain and a real loss (``split_min_g``) is a pick
 and a return side by side: two events, even when they cancel (then only on different plates, each
-at least ``cancel_split_g``). Otherwise a group whose summed delta
+at least ``cancel_split_g``); each side is linked again on its own, so picks chained only through a
+return between them stay apart. Otherwise a group whose summed delta
 is below ``min_delta_g`` (weight only shifted between plates) is dropped.
 """
 
@@ -285,6 +286,31 @@ def _find(parent: list[int], i: int) -> int:
     return i
 
 
+def _linked(changes: list[PlateChange], config: WeightEventConfig,
+            sku_of: dict[tuple[str, int], str]) -> list[list[PlateChange]]:
+    """Plate changes of one shelf grouped: linked when their unstable intervals are within
+    ``merge_gap_s`` on adjacent plates (or plates of one product); groups in order of their first."""
+    items = sorted(changes, key=lambda c: (c.start_s, c.plate))
+    parent = list(range(len(items)))
+    for i, a in enumerate(items):
+        for j in range(i + 1, len(items)):
+            b = items[j]
+            if b.start_s > a.end_s + config.merge_gap_s:
+                break
+            if b.end_s < a.start_s - config.merge_gap_s:
+                continue
+            if a.plate == b.plate and a.chained and b.chained:
+                continue  # one plate's changes split at a plateau: separate hands
+            near = abs(a.plate - b.plate) <= config.adjacent_plates
+            product = sku_of.get((a.shelf, a.plate))
+            if near or (product is not None and product == sku_of.get((b.shelf, b.plate))):
+                parent[_find(parent, j)] = _find(parent, i)
+    groups: dict[int, list[PlateChange]] = {}
+    for i in range(len(items)):
+        groups.setdefault(_find(parent, i), []).append(items[i])
+    return list(groups.values())
+
+
 def group_changes(
     changes: list[PlateChange],
     config: WeightEventConfig | None = None,
@@ -303,28 +329,8 @@ def group_changes(
     for change in changes:
         by_shelf.setdefault(change.shelf, []).append(change)
     for shelf in sorted(by_shelf):
-        items = sorted(by_shelf[shelf], key=lambda c: (c.start_s, c.plate))
-        parent = list(range(len(items)))
-        for i, a in enumerate(items):
-            for j in range(i + 1, len(items)):
-                b = items[j]
-                if b.start_s > a.end_s + config.merge_gap_s:
-                    break
-                if b.end_s < a.start_s - config.merge_gap_s:
-                    continue
-                if a.plate == b.plate and a.chained and b.chained:
-                    continue  # one plate's changes split at a plateau: separate hands
-                near = abs(a.plate - b.plate) <= config.adjacent_plates
-                same_product = sku_of.get((shelf, a.plate)) is not None and sku_of.get(
-                    (shelf, a.plate)
-                ) == sku_of.get((shelf, b.plate))
-                if near or same_product:
-                    parent[_find(parent, j)] = _find(parent, i)
-        groups: dict[int, list[PlateChange]] = {}
-        for i in range(len(items)):
-            groups.setdefault(_find(parent, i), []).append(items[i])
         parts: list[list[PlateChange]] = []
-        for members in groups.values():
+        for members in _linked(by_shelf[shelf], config, sku_of):
             threshold = max(config.min_delta_g, max(c.threshold_g for c in members))
             gained = [c for c in members if c.delta_g > 0]
             lost = [c for c in members if c.delta_g < 0]
@@ -340,7 +346,9 @@ def group_changes(
                     split_g = float("inf")
             if sum(c.delta_g for c in gained) >= split_g and -sum(c.delta_g for c in lost) >= split_g:
                 # Both a real gain and a real loss: a pick and a return side by side, not a lean.
-                parts.extend([gained, lost])
+                # Each side is linked again on its own: picks chained only through a return between
+                # them (crowded shelves) are separate changes.
+                parts.extend([*_linked(gained, config, sku_of), *_linked(lost, config, sku_of)])
                 continue
             if cancelling:
                 log.debug("dropped %s plates %s: net %.1f g (weight moved between plates)", shelf,

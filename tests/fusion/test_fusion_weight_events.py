@@ -86,6 +86,15 @@ def test_each_step_is_stamped_when_the_item_left_the_plate(tmp_path):
     assert [float(part.split(":")[1]) for part in text.split(";")] == pytest.approx([-2 * CHIPS, -CHIPS], abs=3.0)
 
 
+def test_picks_linked_only_through_a_return_between_them_are_separate_events(tmp_path):
+    # Crowded shelf: a bag taken from plate 3, a bar put back on plate 4 a second later, another bag
+    # taken from plate 3 a second after that. Each is within the merge gap of the next, but the two
+    # picks, 2 s apart, are not one hand movement: three events, not a return and a 2-bag pick.
+    spec = LogSpec(steps=[Step("A1", 3, 9.0, -CHIPS), Step("A1", 4, 10.0, +50.0), Step("A1", 3, 11.0, -CHIPS)])
+    events = detect_weight_events(load_weights(write_recording(tmp_path / "r", make_log(spec)) / "weights.csv.gz"))
+    assert [(e.plates, round(e.delta_g / 10) * 10) for e in events] == [((3,), -CHIPS), ((4,), 50.0), ((3,), -CHIPS)]
+
+
 def test_noise_relative_threshold_rejects_a_step_within_a_noisy_plates_noise(tmp_path):
     # 15 g is above min_delta_g, but this plate wobbles by +-8 g all the time (as some real plates
     # do), so a change must exceed delta_noise_k x its own noise.
