@@ -642,6 +642,7 @@ def _reconcile_matched(
     # When the claim is itself a candidate, its score (fit x prior x where the grams left) meets every
     # other explanation's, those sharing a product included: 2 waters (2080 g) claimed for -2040 g
     # lose to a water + 2 pasta packs when plate 1, stocking pasta, lost 1010 g of it.
+    rival = max((c.score for c in candidates if not set(claimed) & {s for s, _ in c.items}), default=0.0)
     claim = next((c for c in candidates if c.items == tuple(claimed_items)), None)
     support = fit
     if claim is not None:

@@ -209,3 +209,12 @@ def test_a_claim_loses_to_an_explanation_that_shares_its_product_when_the_plates
     assert sorted((x.status, x.sku, x.quantity, x.shopper) for x in result.lines) == [
         ("corrected", CHIPS, 1, "1"), ("corrected", BAR, 2, "1")]
     assert all("other products too" in x.reason for x in result.lines)
+
+
+def test_a_claim_that_fits_a_change_no_product_near_the_plates_explains_is_kept(tmp_path):
+    # 120 g leave B1 plate 1 (soap, 200 g; tea next to it): nothing stocked there fits. Vision saw a
+    # bag of chips (120 g) taken: its claim stands, confirmed by the weight.
+    steps = [Step("B1", 1, 5.3, -120.0)]
+    store = write_recording(tmp_path / "rec", make_log(LogSpec(duration_s=10.0, steps=steps, seed=9)))
+    result = fuse(store, tmp_path, [(5.0, "1", "pick", CHIPS, 1, "B1")])
+    assert [(x.status, x.sku, x.quantity, x.shopper) for x in result.lines] == [("confirmed", CHIPS, 1, "1")]
