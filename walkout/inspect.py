@@ -104,8 +104,8 @@ def _typed(frame: pd.DataFrame | None, schema: dict[str, str]) -> pd.DataFrame:
     out = {}
     for column, dtype in schema.items():
         values = frame[column] if column in frame.columns else pd.Series(np.nan, index=frame.index)
-        if dtype == "str":
-            out[column] = values.fillna("").astype(str)
+        if dtype == "str":  # an all-empty column reads as float NaN: fill as objects, not floats
+            out[column] = values.astype(object).where(values.notna(), "").astype(str)
         elif dtype == "int64":
             out[column] = pd.to_numeric(values, errors="coerce").fillna(-1).astype("int64")
         elif dtype == "bool":
