@@ -305,7 +305,7 @@ def _repair_identities(
     frames, ids = tracks["frame"].to_numpy(int), tracks["track_id"].to_numpy(int)
     labels, swaps = repair_identities(frames, ids, tracks[["x1", "y1", "x2", "y2"]].to_numpy(float), descriptors,
                                       fps, config.reid, image_size)
-    evidence = {"swap": "colour distance {:.3f} as tracked, {:.3f} repaired",
+    evidence = {"swap": "colour cost {:.3f} as tracked, {:.3f} repaired",
                 "split": "colours changed by {:.3f} across the cut, {:.3f} before vs after",
                 "relink": "colour distance {1:.3f} to the lost track"}
     for swap in swaps:

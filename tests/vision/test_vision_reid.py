@@ -74,6 +74,42 @@ def test_ids_exchanged_when_two_shoppers_cross_are_given_back():
     assert not pd.DataFrame({"f": frames, "id": labels}).duplicated().any()
 
 
+def standing_together(n: int = 60):
+    """Red and blue stand side by side (boxes overlapping) from frame 15 to 45, then walk apart."""
+    red = [100.0 if 15 <= f < 45 else 100.0 - 8 * (15 - f) if f < 15 else 100.0 - 8 * (f - 44) for f in range(n)]
+    blue = [120.0 if 15 <= f < 45 else 120.0 + 8 * (15 - f) if f < 15 else 120.0 + 8 * (f - 44) for f in range(n)]
+    return {1: red, 2: blue}
+
+
+def test_a_swap_inside_a_long_contact_is_repaired_from_the_frame_it_happened():
+    # The tracker exchanged the ids at frame 20, early in a contact of 3 s: the boxes between the swap
+    # and the contact's middle belong to the shopper whose colours they show, not to the tracker's id.
+    frames, who, boxes, descriptors = walk({1: RED, 2: BLUE}, standing_together())
+    tracked = swapped_after(frames, who, 20)
+    labels, swaps = repair_identities(frames, tracked, boxes, descriptors, FPS, ReidConfig())
+    assert np.array_equal(labels, who)
+    assert [(s.frame, s.renamed) for s in swaps] == [(20, ((1, 2), (2, 1)))]
+    assert swaps[0].repaired < swaps[0].kept
+
+
+def test_ids_exchanged_and_exchanged_back_within_one_contact_are_repaired_in_between():
+    # While the two stand together the tracker swaps them at frame 20 and back at 35: they leave with
+    # the right ids, but every pick in between would have been billed to the other shopper.
+    frames, who, boxes, descriptors = walk({1: RED, 2: BLUE}, standing_together())
+    tracked = np.where((frames >= 20) & (frames < 35), 3 - who, who)
+    labels, swaps = repair_identities(frames, tracked, boxes, descriptors, FPS, ReidConfig())
+    assert np.array_equal(labels, who)
+    assert [(s.frame, s.renamed) for s in swaps] == [(20, ())]
+
+
+def test_a_flicker_of_the_tracker_is_not_worth_a_rename():
+    # One frame exchanged in the middle of the contact: too little evidence against the switch cost.
+    frames, who, boxes, descriptors = walk({1: RED, 2: BLUE}, standing_together())
+    tracked = np.where(frames == 30, 3 - who, who)
+    labels, swaps = repair_identities(frames, tracked, boxes, descriptors, FPS, ReidConfig())
+    assert swaps == [] and np.array_equal(labels, tracked)
+
+
 def test_a_tracker_that_kept_the_ids_right_is_left_alone():
     frames, who, boxes, descriptors = walk({1: RED, 2: BLUE}, crossing())
     labels, swaps = repair_identities(frames, who, boxes, descriptors, FPS, ReidConfig())
