@@ -55,6 +55,8 @@ class ReidConfig:
         (a box that overlaps no one weighs 1; Bhattacharyya 0..1): it takes a few clear frames of
         evidence to rename. 1.5 against 0.75 and 3.0 on 84 development and 224 held-out recordings'
         tracks (crowded IDF1 within 0.005 of each other, 1.5 best on both).
+    max_decoded: a contact of more tracks decodes the ones with most boxes in it (the others keep
+        their ids): the assignments of n tracks are n! states per frame.
     break_local, break_whole: a track whose colours change for good is split in two (a new id from
         the change on): the window before and the window after the change must differ by
         ``break_local``, and the whole track before and after it by ``break_whole`` (Bhattacharyya).
@@ -79,6 +81,7 @@ class ReidConfig:
     merge_gap_s: float = 1.0
     window_s: float = 1.0
     switch_cost: float = 1.5
+    max_decoded: int = 5
     break_local: float = 0.6
     break_whole: float = 0.5
     relink_gap_s: float = 5.0
@@ -92,6 +95,8 @@ class ReidConfig:
     def __post_init__(self):
         if not 0 < self.centre_fraction <= 1:
             raise ValueError(f"reid.centre_fraction must be in (0, 1], got {self.centre_fraction}")
+        if not 2 <= self.max_decoded <= 7:
+            raise ValueError(f"reid.max_decoded must be 2..7 (n! assignments per frame), got {self.max_decoded}")
         if self.hue_bins < 1 or self.saturation_bins < 1:
             raise ValueError("reid.hue_bins and reid.saturation_bins must be >= 1")
 
@@ -274,6 +279,9 @@ def repair_identities(
             rows = rows_of(track, start - window, start - 1)
             before[track] = _model(rows if len(rows) else rows_of(track, start, middle), descriptors, crowding)
         known = [t for t in tracks if before[t] is not None]
+        if len(known) > config.max_decoded:  # permutations grow as n!: decode the tracks most in the contact
+            busy = {t: len(rows_of(t, start, end)) for t in known}
+            known = sorted(sorted(known, key=lambda t: -busy[t])[:config.max_decoded])
         if len(known) >= 2:
             swap = _decode_contact(labels, raw, frames, descriptors, crowding, known, before, start, end + window,
                                    config.switch_cost)

@@ -240,6 +240,15 @@ def test_bad_settings_are_refused():
         ReidConfig(centre_fraction=0)
     with pytest.raises(ValueError, match="bins"):
         ReidConfig(hue_bins=0)
+    with pytest.raises(ValueError, match="max_decoded"):
+        ReidConfig(max_decoded=9)
+
+
+def test_a_contact_of_more_tracks_than_decoded_still_repairs_the_busiest_ones():
+    frames, who, boxes, descriptors = walk({1: RED, 2: BLUE}, standing_together())
+    tracked = swapped_after(frames, who, 20)
+    labels, _ = repair_identities(frames, tracked, boxes, descriptors, FPS, ReidConfig(max_decoded=2))
+    assert np.array_equal(labels, who)
 
 
 def test_hand_owners_follow_the_renamed_tracks():
