@@ -152,6 +152,21 @@ def test_an_id_that_slid_onto_a_shopper_walking_past_is_split_off_at_the_change_
     assert [s.frame for s in swaps] == [24]
 
 
+def test_an_id_that_flickers_between_two_shoppers_before_sliding_is_split_where_the_flicker_starts():
+    # Red stands until frame 39; blue walks in at 30. The tracker's one id jumps between them every
+    # frame from 30 to 39, then stays on blue: split at 30, red's boxes keep id 1, blue's after get one new id.
+    n = 80
+    red = [100.0 if f < 40 else None for f in range(n)]
+    blue = [None] * 30 + [100.0] * (n - 30)
+    frames, who, boxes, descriptors = walk({1: RED, 2: BLUE}, {1: red, 2: blue})
+    keep = ~((frames >= 30) & (frames < 40) & (who == np.where(frames % 2 == 0, 2, 1)))
+    frames, who, boxes, descriptors = frames[keep], who[keep], boxes[keep], descriptors[keep]
+    labels, swaps = repair_identities(frames, np.ones(len(frames), dtype=int), boxes, descriptors, FPS, ReidConfig())
+    assert [(s.frame, s.kind) for s in swaps] == [(30, "split")]
+    assert set(labels[frames < 30]) == {1}
+    assert len(set(labels[frames >= 40])) == 1 and set(labels[frames >= 40]) != {1}
+
+
 def test_a_shopper_whose_shirt_is_briefly_covered_keeps_one_id():
     # Blue walks through red's box for a few frames: red's colours are mixed for a moment only.
     n = 50
