@@ -62,10 +62,10 @@ class ReidConfig:
         ``break_local``, and the whole track before and after it by ``break_whole`` (Bhattacharyya).
         A shopper's id that slid onto another shopper who walked past, never tracked on their own,
         meets no other track: only the change of colours shows it. 1.0 or more: never split.
-        break_window_s: the windows compared there are this long: an id sliding onto a shopper flickers
-        between the two for a second or so, and 1 s windows see a mixture on one side (2 s against
-        1 s: IDF1 +0.004 / +0.005 on development / held-out dumped tracks, two shoppers and crowded
-        alike or better).
+    break_window_s: the windows compared for a split are this long: an id sliding onto a shopper
+        flickers between the two for a second or so, and 1 s windows see a mixture on one side (2 s
+        against 1 s: IDF1 +0.004 / +0.005 on development / held-out dumped tracks, two shoppers and
+        crowded alike or better).
     relink_gap_s, relink_distance, relink_reach: a track that starts at most ``relink_gap_s`` after
         another ended, within ``relink_reach`` box diagonals of where it ended, and looks like it
         (colour distance of the last / first window at most ``relink_distance``) continues it: the
@@ -288,8 +288,9 @@ def repair_identities(
             busy = {t: len(rows_of(t, start, end)) for t in known}
             known = sorted(sorted(known, key=lambda t: -busy[t])[:config.max_decoded])
         if len(known) >= 2:
-            swap = _decode_contact(labels, raw, frames, descriptors, crowding, known, before, start, end + window,
-                                   config.switch_cost)
+            rows = [rows_of(t, start, end + window) for t in known]  # the contact and a window after it
+            swap = _decode_contact(labels, raw, frames, descriptors, crowding, known, rows, before, start,
+                                   end + window, config.switch_cost)
             if swap is not None:
                 swaps.append(swap)
     unclear = crowding
@@ -395,20 +396,17 @@ def _split_at_breaks(frames: np.ndarray, labels: np.ndarray, descriptors: np.nda
 
 
 def _decode_contact(labels: np.ndarray, raw: np.ndarray, frames: np.ndarray, descriptors: np.ndarray,
-                    crowding: np.ndarray, known: list[int], before: dict, lo: int, hi: int,
-                    switch_cost: float) -> IdSwap | None:
-    """Who is who, frame by frame, through one contact ([lo, hi]: the contact and a window after it): the
-    sequence of assignments (tracks -> shoppers as they looked before the contact) that best explains
-    the boxes' colours (weighted towards boxes that overlap no one), each change of assignment costing
-    ``switch_cost``. Renames ``labels`` in place (the contact's rows frame by frame, later rows by the
+                    crowding: np.ndarray, known: list[int], group_rows: list[np.ndarray], before: dict, lo: int,
+                    hi: int, switch_cost: float) -> IdSwap | None:
+    """Who is who, frame by frame, through one contact ([lo, hi]: the contact and a window after it;
+    ``group_rows``: each of ``known``'s rows there): the sequence of assignments (tracks -> shoppers as
+    they looked before the contact) that best explains the boxes' colours (weighted towards boxes that
+    overlap no one), each change of assignment costing ``switch_cost``. Renames ``labels`` in place (the contact's rows frame by frame, later rows by the
     last assignment); None when the tracker's ids stand throughout."""
     perms = np.array(list(itertools.permutations(range(len(known)))))  # perms[0]: as tracked
     span = hi - lo + 1
     emit = np.zeros((span, len(perms)))  # per frame and assignment: weighted colour distances
-    group_rows = []
-    for k, track in enumerate(known):
-        rows = np.flatnonzero((raw == track) & (frames >= lo) & (frames <= hi))
-        group_rows.append(rows)
+    for k, rows in enumerate(group_rows):
         if not len(rows):
             continue
         weight = _clear_weight(crowding[rows])
