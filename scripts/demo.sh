@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[dev]"
+# Every package at the version CI tested (requirements/lock.txt); pyproject.toml keeps the ranges.
+.venv/bin/python -m pip install --quiet -c requirements/lock.txt -e ".[dev]"
 .venv/bin/walkout validate sample_videos/*
 .venv/bin/walkout run sample_videos --out runs/demo
 for recording in sample_videos/*/; do

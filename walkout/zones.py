@@ -76,6 +76,17 @@ def read_frame(video: Path, at_s: float) -> tuple[np.ndarray, int]:
     return frame, index
 
 
+def blend_where_drawn(image: np.ndarray, overlay: np.ndarray, alpha: float) -> np.ndarray:
+    """``image`` with ``overlay`` blended in at ``alpha`` where the overlay differs from it; every
+    other pixel is returned exactly as it was (a whole-image blend rounds them differently between
+    OpenCV releases)."""
+    out = image.copy()
+    drawn = np.any(overlay != image, axis=-1)
+    mixed = alpha * overlay[drawn].astype(np.float32) + (1 - alpha) * image[drawn].astype(np.float32)
+    out[drawn] = np.clip(np.rint(mixed), 0, 255).astype(image.dtype)
+    return out
+
+
 def draw_grid(image: np.ndarray, step_px: int, scale: float = 1.0) -> np.ndarray:
     """A copy of ``image`` (already ``scale`` times the video size) with thin lines every ``step_px``
     video pixels, each labelled with its video-pixel coordinate."""
@@ -88,7 +99,7 @@ def draw_grid(image: np.ndarray, step_px: int, scale: float = 1.0) -> np.ndarray
         cv2.line(overlay, (round(x * scale), 0), (round(x * scale), height - 1), (255, 255, 255), 1)
     for y in ys:
         cv2.line(overlay, (0, round(y * scale)), (width - 1, round(y * scale)), (255, 255, 255), 1)
-    out = cv2.addWeighted(overlay, 0.35, out, 0.65, 0)
+    out = blend_where_drawn(out, overlay, 0.35)
     for x in xs:
         _label(out, str(x), (round(x * scale) + 2, 11), 0.35)
     for y in ys:
@@ -124,7 +135,7 @@ def draw_zones(image: np.ndarray, zones: tuple[ShelfZone, ...], fill_alpha: floa
     for zone in zones:
         points = np.round(np.asarray(zone.polygon_px, dtype=float) * scale).astype(np.int32)
         cv2.fillPoly(overlay, [points], colour_of[zone.shelf])
-    out = cv2.addWeighted(overlay, fill_alpha, out, 1 - fill_alpha, 0)
+    out = blend_where_drawn(out, overlay, fill_alpha)
     for zone in zones:
         points = np.round(np.asarray(zone.polygon_px, dtype=float) * scale).astype(np.int32)
         cv2.polylines(out, [points], True, colour_of[zone.shelf], 1, cv2.LINE_AA)
