@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fusion.tables import write_events, write_json_atomic
-from vision.events import HAND_COLUMNS, EventConfig, decide_events
+from formats.tables import HAND_COLUMNS, write_events, write_json_atomic
+from vision.events import EventConfig, decide_events
 from vision.timeline import build_timelines, timelines_document
 from vision.zones import ShelfZone, zone_of_points
 from walkout.bench import run_bench

@@ -23,7 +23,7 @@ from pathlib import Path
 from accuracy import GROUPS, print_table  # benchmarks/accuracy.py (this folder is on sys.path)
 from pool import pool_group
 
-from fusion.errors import FormatError
+from formats.errors import FormatError
 from fusion.pipeline import FuseConfig, fuse_recording
 
 log = logging.getLogger("refuse")

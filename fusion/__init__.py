@@ -9,7 +9,7 @@ __all__ = ["fuse_recording"]
 
 
 def __getattr__(name: str):
-    # Lazy, so `import fusion.tables` does not pay for scipy.
+    # Lazy, so importing a fusion module does not pay for scipy.
     if name == "fuse_recording":
         from fusion.pipeline import fuse_recording
 

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from fusion.errors import FormatError
+from formats.errors import FormatError
+from formats.store import parse_store
+from formats.tables import read_catalog, read_events, read_planogram, write_csv_atomic
 from fusion.identify import IdentifyConfig
 from fusion.presence import Presence, PresenceConfig, read_presence
 from fusion.reaches import ReachConfig, read_reaches
 from fusion.receipts import ReceiptLine, build_receipts, write_receipts
 from fusion.reconcile import ReconcileConfig, reconcile
-from fusion.tables import read_catalog, read_events, read_planogram, write_csv_atomic
 from fusion.weight_events import WeightEvent, WeightEventConfig, detect_weight_events, events_frame
 from fusion.weights import WeightLog, WeightLogConfig, WeightProblem, find_weight_log, load_weights
 
@@ -112,11 +113,9 @@ def find_run_file(events: str | Path | pd.DataFrame | None, name: str) -> Path |
 def recording_name(recording: Path) -> str:
     store = recording / "store.json"
     if store.is_file():
-        import json
-
         try:
-            return str(json.loads(store.read_text()).get("name") or recording.name)
-        except (ValueError, AttributeError):
+            return parse_store(store, recording).name or recording.name
+        except FormatError:
             return recording.name
     return recording.name
 

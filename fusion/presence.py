@@ -19,14 +19,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fusion.errors import FormatError
+from formats.errors import FormatError
+from formats.store import frame_rate, parse_store, run_frame_rates
+from formats.tables import REACHING_COLUMN, _read_csv
 from fusion.reaches import Attribution
 from fusion.settings import settings_from_dict
-from fusion.tables import _read_csv
 from fusion.weight_events import WeightEvent
 
-TRACK_COLUMNS = ("frame", "track_id", "x1", "x2", "camera")
-REACHING_COLUMN = "reaching"  # optional: probability that the shopper is reaching into a shelf
 REACH_SPAN_S = 2.0  # reaches are looked for this long around a weight change
 
 
@@ -101,23 +100,14 @@ def read_presence(tracks_path: str | Path, store_path: str | Path, run_path: str
     from store.json's optional ``fps``; a camera with neither is an error naming both files."""
     tracks_path, store_path = Path(tracks_path), Path(store_path)
     run_path = Path(run_path) if run_path is not None else tracks_path.with_name("run.json")
-    try:
-        store = json.loads(store_path.read_text())
-        cameras = {str(c["id"]): c for c in store["cameras"]}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise FormatError(store_path, f"cannot read the cameras: {exc}") from None
+    store = parse_store(store_path, store_path.parent)
+    cameras = {camera.id: camera for camera in store.cameras}
     spans = []
-    for camera_id, camera in cameras.items():
-        for k, zone in enumerate(camera.get("zones", [])):
-            try:
-                xs = [float(point[0]) for point in zone["polygon"]]
-                shelf, plates = str(zone["shelf"]), [int(p) for p in zone.get("plates") or [-1]]
-            except (KeyError, TypeError, ValueError, IndexError) as exc:
-                raise FormatError(store_path, f"zone {k} of camera {camera_id} is malformed: {exc}") from None
-            if not xs:
-                raise FormatError(store_path, f"zone {k} of camera {camera_id} has no points")
-            spans += [(camera_id, shelf, plate, min(xs), max(xs)) for plate in plates]
-    table = _read_csv(tracks_path, TRACK_COLUMNS)
+    for camera in store.cameras:
+        for zone in camera.zones:
+            xs = [x for x, _ in zone.polygon]
+            spans += [(camera.id, zone.shelf, plate, min(xs), max(xs)) for plate in (zone.plates or (-1,))]
+    table = _read_csv(tracks_path, ("frame", "track_id", "x1", "x2", "camera"))  # the columns used here
     for column in ("frame", "x1", "x2"):
         values = pd.to_numeric(table[column], errors="coerce")
         if values.isna().any():
@@ -128,15 +118,13 @@ def read_presence(tracks_path: str | Path, store_path: str | Path, run_path: str
     unknown = sorted(set(table["camera"]) - set(cameras))
     if unknown:
         raise FormatError(tracks_path, f"camera(s) {', '.join(unknown)} not in {store_path}")
-    rates = _frame_rates(run_path)
+    run_rates = run_frame_rates(_read_run_json(run_path))
+    rates = {}
     for camera in set(table["camera"]):
-        rates.setdefault(camera, float(cameras[camera].get("fps") or 0.0))
+        rates[camera] = frame_rate(cameras[camera], run_rates) or 0.0
         if not rates[camera] > 0:
             raise FormatError(tracks_path, f"no frame rate for camera {camera} in {run_path} nor {store_path}")
-    try:
-        start = table["camera"].map({c: float(cameras[c]["start_timestamp"]) for c in set(table["camera"])}).astype(float)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise FormatError(store_path, f"a camera has no usable start_timestamp: {exc}") from None
+    start = table["camera"].map({c: cameras[c].start_timestamp for c in set(table["camera"])}).astype(float)
     fps = table["camera"].map(rates).astype(float)
     positions = pd.DataFrame({
         "camera": table["camera"], "shopper": table["track_id"].astype(str),
@@ -154,13 +142,12 @@ def read_presence(tracks_path: str | Path, store_path: str | Path, run_path: str
     return Presence(positions, pd.DataFrame(spans, columns=["camera", "shelf", "plate", "x_min", "x_max"]))
 
 
-def _frame_rates(run_path: Path) -> dict[str, float]:
-    """camera -> fps from a run.json (empty when there is none or it says nothing usable)."""
+def _read_run_json(run_path: Path) -> dict | None:
+    """A run's run.json mapping, or None when there is none or it is unreadable."""
     try:
-        cameras = json.loads(run_path.read_text()).get("cameras", {})
-        return {str(c): float(v["fps"]) for c, v in cameras.items() if float(v.get("fps") or 0) > 0}
-    except (OSError, ValueError, AttributeError, TypeError, KeyError):
-        return {}
+        return json.loads(run_path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def shoppers_in_front(event: WeightEvent, presence: Presence | None,

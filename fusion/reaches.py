@@ -23,12 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fusion.errors import FormatError
+from formats.errors import FormatError
+from formats.tables import REACH_COLUMNS, _read_csv, parse_plates
 from fusion.settings import settings_from_dict
-from fusion.tables import _read_csv, parse_plates
 from fusion.weight_events import WeightEvent
-
-REACH_COLUMNS = ("camera", "shopper", "shelf", "plates", "start", "end", "frames")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fusion.tables import write_csv_atomic, write_json_atomic
+from formats.tables import write_csv_atomic, write_json_atomic
 
 RECEIPTS_VERSION = 1
 STATUSES = ("confirmed", "corrected", "reached", "vision_only", "unverified", "unattributed")
@@ -130,7 +130,7 @@ def read_receipts(path: str | Path) -> dict:
     """Load receipts.json (checks the version); lines stay dicts."""
     import json
 
-    from fusion.errors import FormatError
+    from formats.errors import FormatError
 
     path = Path(path)
     try:

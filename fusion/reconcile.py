@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
+from formats.tables import parse_plates
 from fusion.identify import Candidate, IdentifyConfig, LivePlanogram, fits, identify
 from fusion.presence import (
     Presence,
@@ -53,7 +54,6 @@ from fusion.presence import (
 from fusion.reaches import Attribution, ReachConfig, attribute, reaching_shoppers
 from fusion.receipts import ReceiptLine
 from fusion.settings import settings_from_dict
-from fusion.tables import parse_plates
 from fusion.weight_events import WeightEvent
 
 log = logging.getLogger(__name__)
@@ -220,7 +220,7 @@ def reconcile(
     """Receipt lines for every weight event and vision event (see the module docstring).
 
     weight_events: from :func:`fusion.weight_events.detect_weight_events`; vision_events: a table as
-    read by :func:`fusion.tables.read_events` (None or empty: weight only); weighted_shelves: the
+    read by :func:`formats.tables.read_events` (None or empty: weight only); weighted_shelves: the
     shelves with sensors in the log (default: the shelves of the weight events and the planogram);
     reaches: a table as read by :func:`fusion.reaches.read_reaches` (None: nobody is seen reaching);
     presence: shopper positions and zone spans from :func:`fusion.presence.read_presence` (None: none).

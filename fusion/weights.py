@@ -17,14 +17,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fusion.errors import FormatError
+from formats.errors import FormatError
+from formats.tables import MAX_UNIX_SECONDS
 
 log = logging.getLogger(__name__)
 
 WEIGHT_COLUMNS = ("timestamp", "shelf", "plate", "grams")
 WEIGHT_FILE_NAMES = ("weights.parquet", "weights.csv.gz", "weights.csv")
 # Unix seconds above this are milliseconds (year 5138 in seconds): reported, never guessed.
-MAX_UNIX_SECONDS = 1e11
+
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fusion.tables import read_catalog, read_events, write_events, write_json_atomic
+from formats.tables import read_catalog, read_events, write_events, write_json_atomic
 from walkout.bench.inputs import read_camera_clocks, read_mot
 from walkout.bench.receipts import net_carts
 

@@ -27,9 +27,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from formats.tables import REACH_COLUMNS
 from vision.zones import ShelfZone, points_in_polygon
 
-HAND_COLUMNS = ("frame", "owner", "x", "y", "zone", "sku", "count", "sku_confidence")
 UNKNOWN_SKU = "?"
 
 
@@ -125,8 +125,6 @@ def find_visits(hands: pd.DataFrame, config: EventConfig) -> list[Visit]:
             visits.append(Visit(int(owner), zones, first, last))
     return sorted(visits, key=lambda v: (v.start_frame, v.owner))
 
-
-REACH_COLUMNS = ("camera", "shopper", "shelf", "plates", "start", "end", "frames")
 
 
 def find_reaches(

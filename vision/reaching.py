@@ -18,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from formats.tables import REACHING_COLUMN
 from vision.errors import InputError
 from vision.hand_detector import shopper_crops
 from vision.models import load_model
 
 REACHING_CLASS = "reaching"
-REACHING_KEY = "reaching"  # the tracks.csv column
+REACHING_KEY = REACHING_COLUMN  # the tracks.csv column
 
 
 @dataclass(frozen=True)

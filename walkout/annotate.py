@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import supervision as sv
 
-from fusion.errors import FormatError
+from formats.errors import FormatError
 from walkout.inspect import Run, load_run, read_frame
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from fusion.errors import FormatError
+from formats.errors import FormatError
 
 log = logging.getLogger("walkout")
 
@@ -50,9 +50,9 @@ def validate(recordings: tuple[Path, ...]) -> None:
 
 
 def _register() -> None:
-    from walkout.commands import annotate, bench, fuse, run, simulate, train, zones
+    from walkout.commands import annotate, bench, calibrate, fuse, run, simulate, train, zones
 
-    for module in (simulate, bench, fuse, run, train, zones, annotate):
+    for module in (simulate, bench, fuse, run, train, zones, annotate, calibrate):
         cli.add_command(module.command)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from fusion.errors import FormatError
+from formats.errors import FormatError
 from vision.arms import ArmConfig
 from vision.detector import DetectorConfig
 from vision.events import EventConfig

@@ -34,8 +34,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from fusion.errors import FormatError
-from fusion.tables import read_events, write_text_atomic
+from formats import tables
+from formats.errors import FormatError
+from formats.tables import read_events, write_text_atomic
 from walkout.recording import Recording, Zone, load_recording, probe_video
 
 if TYPE_CHECKING:
@@ -45,15 +46,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Column -> dtype of every table of a Run ("str" is pandas' string dtype).
-TRACKS_SCHEMA = {
-    "camera": "str", "frame": "int64", "track_id": "int64", "x1": "float64", "y1": "float64",
-    "x2": "float64", "y2": "float64", "confidence": "float64", "timestamp": "float64", "t_s": "float64",
-}
-HANDS_SCHEMA = {
-    "camera": "str", "frame": "int64", "owner": "int64", "x": "float64", "y": "float64", "zone": "int64",
-    "shelf": "str", "plates": "str", "sku": "str", "count": "int64", "sku_confidence": "float64",
-    "timestamp": "float64", "t_s": "float64",
-}
+TRACKS_SCHEMA = {**tables.TRACKS_SCHEMA, **tables.TRACKS_OPTIONAL_SCHEMA, "timestamp": "float64", "t_s": "float64"}
+HANDS_SCHEMA = {**tables.HANDS_SCHEMA, "shelf": "str", "plates": "str", "timestamp": "float64", "t_s": "float64"}
 EVENTS_SCHEMA = {
     "timestamp": "float64", "t_s": "float64", "shopper": "str", "action": "str", "sku": "str",
     "quantity": "int64", "shelf": "str", "plates": "str", "camera": "str", "frame": "int64",
@@ -280,6 +274,7 @@ def _cameras(recording: Recording | None, info: dict, tables: Sequence[pd.DataFr
                     width, height = probed.width_px, probed.height_px
                 except FormatError as exc:
                     log.warning("%s", exc)
+            fps = fps or (cam.fps or 0.0)  # formats.store.frame_rate's order: run.json, the video, store.json
         if not np.isfinite(start) and fps > 0:
             # No store.json: the clock follows from the events seen on this camera.
             own = events[(events["camera"] == camera_id) & (events["frame"] >= 0)]
@@ -907,7 +902,7 @@ def truth_hands(boxes: pd.DataFrame, zones: Sequence, min_visible: float = 0.35,
     product (at least ``min_visible_held`` visible) is held by its owner's visible hand nearest to it
     (a hand holding several skus reports the most numerous). zones: ``vision.zones.ShelfZone``s.
     """
-    from vision.events import HAND_COLUMNS
+    from formats.tables import HAND_COLUMNS
     from vision.zones import zone_of_points
 
     visible = boxes[(boxes["object"] == "hand") & (boxes["visible"] >= min_visible)]
@@ -945,7 +940,7 @@ def write_truth_run(recording: str | Path, out_dir: str | Path, *, min_visible: 
     ``out_dir/<recording folder name>/``; returns that folder. For looking at the views, fusion or
     the event stage without a detector. Raises FormatError when a camera has no truth boxes.
     """
-    from fusion.tables import write_csv_atomic, write_events, write_json_atomic
+    from formats.tables import write_csv_atomic, write_events, write_json_atomic
     from vision.events import EventConfig, PickEvent, decide_events, find_reaches
     from vision.timeline import build_timelines, timelines_document
     from vision.zones import ShelfZone

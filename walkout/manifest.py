@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from fusion.tables import write_json_atomic
+from formats.tables import write_json_atomic
 
 log = logging.getLogger(__name__)
 

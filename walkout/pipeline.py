@@ -28,12 +28,19 @@ import numpy as np
 import pandas as pd
 import supervision as sv
 
-from fusion.errors import FormatError
-from fusion.tables import write_csv_atomic, write_events, write_json_atomic
+from formats.errors import FormatError
+from formats.tables import (
+    HAND_COLUMNS,
+    REACH_COLUMNS,
+    TRACK_COLUMNS,
+    write_csv_atomic,
+    write_events,
+    write_json_atomic,
+)
 from vision.arms import HIDDEN_KEY, ArmEstimator, apply_arms, wrist_owners
 from vision.detector import ROLE_HAND, ROLE_HELD, ROLE_PRODUCT, ROLE_SHOPPER, Detector
 from vision.errors import InputError
-from vision.events import HAND_COLUMNS, REACH_COLUMNS, PickEvent, decide_events, find_reaches
+from vision.events import PickEvent, decide_events, find_reaches
 from vision.hand_detector import HandDetector
 from vision.hands import OWNER_KEY, HandAssociator
 from vision.products import HeldItemClassifier, held_after_reach, held_from_boxes, held_near_hands
@@ -70,7 +77,6 @@ from walkout.recording import Camera, Recording, load_recording
 
 log = logging.getLogger(__name__)
 RUN_VERSION = 1
-TRACK_COLUMNS = ("frame", "track_id", "x1", "y1", "x2", "y2", "confidence")
 
 
 @dataclass

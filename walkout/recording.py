@@ -6,36 +6,17 @@
 
 from __future__ import annotations
 
-import json
-import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from fusion.errors import FormatError
-from fusion.tables import MAX_UNIX_SECONDS, read_catalog, read_events, read_planogram
+from formats.errors import FormatError
+from formats.store import Calibration, Camera, Shelf, Store, Zone, parse_store
+from formats.tables import read_catalog, read_events, read_planogram
 
-CAMERA_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+__all__ = ["Calibration", "Camera", "Recording", "Shelf", "Zone", "load_recording", "probe_video", "validate_recording"]
 WEIGHT_FILES = ("weights.csv.gz", "weights.csv", "weights.parquet")
-
-
-@dataclass(frozen=True)
-class Zone:
-    """A shelf region in one camera's image: the shelf, the plates it covers, a polygon in pixels."""
-
-    shelf: str
-    plates: tuple[int, ...]
-    polygon: tuple[tuple[float, float], ...]
-
-
-@dataclass(frozen=True)
-class Camera:
-    id: str
-    video: Path
-    start_timestamp: float
-    zones: tuple[Zone, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,11 +35,12 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class Recording:
-    """A parsed store recording. Tables are pandas DataFrames as read by ``fusion.tables``."""
+    """A parsed store recording. Tables are pandas DataFrames as read by ``formats.tables``."""
 
     path: Path
     name: str
     cameras: tuple[Camera, ...]
+    store: Store | None = None
     catalog: pd.DataFrame | None = None
     planogram: pd.DataFrame | None = None
     weights_path: Path | None = None
@@ -78,94 +60,6 @@ def _report(problems: list[FormatError] | None, error: FormatError) -> None:
     problems.append(error)
 
 
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _parse_zone(raw: object, where: str, path: Path, problems: list[FormatError] | None) -> Zone | None:
-    if not isinstance(raw, dict):
-        _report(problems, FormatError(path, "zone must be an object", field=where))
-        return None
-    shelf = raw.get("shelf")
-    plates = raw.get("plates", [])
-    polygon = raw.get("polygon")
-    ok = True
-    if not isinstance(shelf, str) or not shelf:
-        _report(problems, FormatError(path, f"shelf must be a non-empty string, got {shelf!r}", field=f"{where}.shelf"))
-        ok = False
-    if not isinstance(plates, list) or not all(isinstance(p, int) and not isinstance(p, bool) for p in plates):
-        _report(problems, FormatError(path, f"plates must be a list of integers, got {plates!r}", field=f"{where}.plates"))
-        ok = False
-    if not isinstance(polygon, list) or not all(
-        isinstance(p, list) and len(p) == 2 and all(_number(v) for v in p) for p in polygon
-    ):
-        _report(problems, FormatError(path, "polygon must be a list of [x, y] number pairs", field=f"{where}.polygon"))
-        return None
-    if len(polygon) < 3:
-        _report(problems, FormatError(path, f"polygon has {len(polygon)} point(s); a zone needs at least 3", field=f"{where}.polygon"))
-        ok = False
-    if not ok:
-        return None
-    return Zone(shelf, tuple(plates), tuple((float(x), float(y)) for x, y in polygon))
-
-
-def _parse_store(path: Path, root: Path, problems: list[FormatError] | None) -> tuple[str, tuple[Camera, ...]]:
-    if not path.is_file():
-        raise FormatError(path, "file not found (every recording needs a store.json)")
-    try:
-        store = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FormatError(path, f"not valid JSON: {exc}") from None
-    except RecursionError:
-        raise FormatError(path, "not valid JSON: nested too deeply") from None
-    if not isinstance(store, dict):
-        raise FormatError(path, "top level must be a JSON object")
-    if store.get("version") != 1:
-        _report(problems, FormatError(path, f"unsupported version {store.get('version')!r}; expected 1", field="version"))
-    name = store.get("name", root.name)
-    if not isinstance(name, str):
-        _report(problems, FormatError(path, f"name must be a string, got {name!r}", field="name"))
-        name = root.name
-    raw_cameras = store.get("cameras", [])
-    if not isinstance(raw_cameras, list):
-        _report(problems, FormatError(path, "cameras must be a list", field="cameras"))
-        raw_cameras = []
-    cameras: list[Camera] = []
-    seen: set[str] = set()
-    for i, raw in enumerate(raw_cameras):
-        where = f"cameras[{i}]"
-        if not isinstance(raw, dict):
-            _report(problems, FormatError(path, "camera must be an object", field=where))
-            continue
-        camera_id, video, start = raw.get("id"), raw.get("video"), raw.get("start_timestamp")
-        ok = True
-        if not isinstance(camera_id, str) or not CAMERA_ID.match(camera_id):
-            _report(problems, FormatError(path, f"id must match [A-Za-z0-9_-]+, got {camera_id!r}", field=f"{where}.id"))
-            ok = False
-        elif camera_id in seen:
-            _report(problems, FormatError(path, f"camera id {camera_id!r} appears twice", field=f"{where}.id"))
-            ok = False
-        if not isinstance(video, str) or not video:
-            _report(problems, FormatError(path, f"video must be a relative path string, got {video!r}", field=f"{where}.video"))
-            ok = False
-        if not _number(start):
-            _report(problems, FormatError(path, f"start_timestamp must be a number (Unix seconds), got {start!r}", field=f"{where}.start_timestamp"))
-            ok = False
-        elif start > MAX_UNIX_SECONDS:
-            _report(problems, FormatError(path, "start_timestamp looks like milliseconds; Unix seconds expected", field=f"{where}.start_timestamp"))
-            ok = False
-        raw_zones = raw.get("zones", [])
-        if not isinstance(raw_zones, list):
-            _report(problems, FormatError(path, "zones must be a list", field=f"{where}.zones"))
-            raw_zones = []
-        zones = [_parse_zone(z, f"{where}.zones[{j}]", path, problems) for j, z in enumerate(raw_zones)]
-        if not ok:
-            continue
-        seen.add(camera_id)
-        cameras.append(Camera(camera_id, root / video, float(start), tuple(z for z in zones if z is not None)))
-    return name, tuple(cameras)
-
-
 def _find_weights(root: Path) -> Path | None:
     for name in WEIGHT_FILES:
         if (root / name).is_file():
@@ -181,7 +75,8 @@ def load_recording(path: str | Path, problems: list[FormatError] | None = None) 
     root = Path(path)
     if not root.is_dir():
         raise FormatError(root, "not a folder (a store recording is a folder with a store.json)")
-    name, cameras = _parse_store(root / "store.json", root, problems)
+    store = parse_store(root / "store.json", root, problems)
+    cameras = store.cameras
     catalog = planogram = truth = None
     if (root / "catalog.csv").is_file():
         catalog = _guard(lambda: read_catalog(root / "catalog.csv", problems), problems)
@@ -196,7 +91,7 @@ def load_recording(path: str | Path, problems: list[FormatError] | None = None) 
         for camera in cameras
         if (root / "truth" / "tracks" / f"{camera.id}.txt").is_file()
     }
-    return Recording(root, name, cameras, catalog, planogram, _find_weights(root), truth, tracks)
+    return Recording(root, store.name, cameras, store, catalog, planogram, _find_weights(root), truth, tracks)
 
 
 def _guard(read, problems: list[FormatError] | None):
@@ -313,6 +208,8 @@ def validate_recording(path: str | Path) -> ValidationReport:
                 problems.append(
                     FormatError(root / "store.json", f"polygon leaves the {info.width_px}x{info.height_px} image", field=where)
                 )
+    if recording.store is not None:
+        found.extend(_check_geometry(recording, plates, problems, warnings))
     if recording.weights_path is not None:
         found.append(_check_weights(recording, problems, warnings))
     if recording.truth_events is not None:
@@ -349,3 +246,67 @@ def _check_weights(recording: Recording, problems: list[FormatError], warnings: 
     else:
         span = ""
     return f"{recording.weights_path.name}: {log.n_samples} reading(s) of {len(plates)} plate(s){span}"
+
+
+# A stored calibration whose reprojection error is above this (pixels) is not trusted.
+MAX_REPROJECTION_ERROR_PX = 5.0
+
+
+def _check_geometry(recording: Recording, plates: set | None, problems: list[FormatError],
+                    warnings: list[str]) -> list[str]:
+    """Calibrations sane (image size, above the floor, reprojection error), shelves and plates in the
+    planogram and seen by some calibrated camera. Box units, plates inside shelves and overlapping
+    shelves are checked when store.json is parsed."""
+    store_path = recording.path / "store.json"
+    found: list[str] = []
+    placed = []
+    for camera in recording.cameras:
+        where = f"cameras[{camera.id}]"
+        calibration = camera.calibration
+        if calibration is not None:
+            error = calibration.reprojection_error_px
+            placed.append(f"{camera.id} (pose" + (f", reprojection {error:.2f} px)" if error is not None else ")"))
+            if calibration.position_m[2] <= 0:
+                problems.append(FormatError(store_path, f"puts the camera {calibration.position_m[2]:.2f} m above the "
+                                            "floor: a ceiling camera is above it (is z up?)", field=f"{where}.calibration.t"))
+            if error is not None and error > MAX_REPROJECTION_ERROR_PX:
+                problems.append(FormatError(store_path, f"reprojection error {error:.2f} px is above "
+                                            f"{MAX_REPROJECTION_ERROR_PX:g} px: recalibrate", field=f"{where}.calibration"))
+            if camera.video.is_file():
+                try:
+                    info = probe_video(camera.video)
+                except FormatError:
+                    info = None
+                if info is not None and calibration.image_size_px != (info.width_px, info.height_px):
+                    problems.append(FormatError(store_path, f"image_size_px {list(calibration.image_size_px)} is not "
+                                                f"the video's {info.width_px}x{info.height_px}",
+                                                field=f"{where}.calibration.image_size_px"))
+        elif camera.floor_homography is not None:
+            placed.append(f"{camera.id} (floor homography)")
+    if placed:
+        found.append(f"cameras placed in the store: {', '.join(placed)}")
+    shelves = recording.store.shelves
+    if not shelves:
+        return found
+    found.append(f"store geometry: {len(shelves)} shelf box(es), {sum(len(s.plates) for s in shelves)} plate box(es)")
+    calibrated = [c.calibration for c in recording.cameras if c.calibration is not None]
+    for shelf in shelves:
+        if plates is not None:
+            shelf_plates = {p for s, p in plates if s == shelf.shelf}
+            if not shelf_plates:
+                problems.append(FormatError(store_path, f"shelf {shelf.shelf!r} is not in the planogram", field="shelves"))
+            for number, _ in shelf.plates:
+                if shelf_plates and number not in shelf_plates:
+                    problems.append(FormatError(store_path, f"plate {shelf.shelf}/{number} is not in the planogram",
+                                                field="shelves"))
+        if calibrated and not any(_seen(c, shelf.box) for c in calibrated):
+            warnings.append(f"{store_path}: shelf {shelf.shelf} is outside every calibrated camera's image (or behind)")
+    return found
+
+
+def _seen(calibration: Calibration, box) -> bool:
+    """True when some corner of ``box`` is in front of the camera and inside its image."""
+    pixels, depth = calibration.project(box.corners())
+    width, height = calibration.image_size_px
+    inside = (depth > 0) & (pixels[:, 0] >= 0) & (pixels[:, 0] <= width) & (pixels[:, 1] >= 0) & (pixels[:, 1] <= height)
+    return bool(inside.any())

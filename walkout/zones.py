@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +19,10 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from fusion.errors import FormatError
+from formats.errors import FormatError
+from formats.store import Zone, read_store_json, write_store_json
 from vision.zones import ShelfZone
+from walkout.geometry import ProjectionConfig, projected_zones
 from walkout.recording import Camera, Recording, load_recording, probe_video
 
 log = logging.getLogger(__name__)
@@ -251,7 +251,7 @@ def check_zones(recording: str | Path, zones_file: str | Path | None = None,
 
 def read_zones_file(path: str | Path) -> dict[str, tuple]:
     """A zones side file -> {camera id: tuple of recording.Zone}. FormatError names the file and field."""
-    from walkout.recording import _parse_zone
+    from formats.store import parse_zone
 
     path = Path(path)
     if not path.is_file():
@@ -266,7 +266,7 @@ def read_zones_file(path: str | Path) -> dict[str, tuple]:
     for camera_id, zones in raw["zones"].items():
         if not isinstance(zones, list):
             raise FormatError(path, "must be a list of zones", field=f"zones.{camera_id}")
-        result[camera_id] = tuple(_parse_zone(z, f"zones.{camera_id}[{i}]", path, None) for i, z in enumerate(zones))
+        result[camera_id] = tuple(parse_zone(z, f"zones.{camera_id}[{i}]", path, None) for i, z in enumerate(zones))
     return result
 
 
@@ -307,11 +307,7 @@ def apply_zones(recording: str | Path, zones_file: str | Path, out: str | Path) 
                 {"shelf": z.shelf, "plates": list(z.plates), "polygon": [list(p) for p in z.polygon]}
                 for z in zones[camera["id"]]
             ]
-    handle, tmp = tempfile.mkstemp(prefix=".store.json.", dir=out)
-    with os.fdopen(handle, "w") as stream:
-        json.dump(store, stream, indent=2)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, out / "store.json")
+    write_store_json(out / "store.json", store)
     log.info("%s: working copy of %s with zones of %s", out, source, zones_file)
     return out
 
@@ -367,3 +363,36 @@ def draw_run_frame(image: np.ndarray, zones: tuple[ShelfZone, ...], tracks: pd.D
         _label(out, f"hand of {int(row.owner)}" + (" +item" if held else ""), (centre[0] + 11, centre[1] + 4),
                0.45, (0, 255, 0) if held else (0, 255, 255))
     return out
+
+
+def project_zones(recording: str | Path, camera_id: str | None = None,
+                  config: ProjectionConfig | None = None) -> dict[str, tuple[tuple[Zone, ...], tuple[str, ...]]]:
+    """Project the store's shelf and plate boxes into every calibrated camera (or ``camera_id``) and
+    write them as the cameras' zones into store.json (atomically; other cameras keep theirs).
+
+    Returns {camera id: (zones, notes on plates not in view)}. FormatError when store.json has no
+    shelves, or the camera (or every camera) has no calibration.
+    """
+    loaded = load_recording(recording)
+    store_path = loaded.path / "store.json"
+    if loaded.store is None or not loaded.store.shelves:
+        raise FormatError(store_path, "no shelves: projected zones need the shelf boxes (docs/FORMAT.md)", field="shelves")
+    cameras = [_camera(loaded, camera_id)] if camera_id is not None else list(loaded.cameras)
+    missing = [c.id for c in cameras if c.calibration is None]
+    if camera_id is not None and missing:
+        raise FormatError(store_path, f"camera {camera_id} has no calibration (walkout calibrate)",
+                          field=f"cameras[{camera_id}].calibration")
+    cameras = [c for c in cameras if c.calibration is not None]
+    if not cameras:
+        raise FormatError(store_path, "no camera has a calibration (walkout calibrate)", field="cameras")
+    results = {c.id: projected_zones(c.calibration, loaded.store.shelves, config) for c in cameras}
+    raw = read_store_json(store_path)
+    for entry in raw["cameras"]:
+        if entry.get("id") in results:
+            zones, _ = results[entry["id"]]
+            entry["zones"] = [{"shelf": z.shelf, "plates": list(z.plates),
+                               "polygon": [[round(x, 1), round(y, 1)] for x, y in z.polygon]} for z in zones]
+    write_store_json(store_path, raw)
+    for cid, (zones, notes) in results.items():
+        log.info("%s: %s: %d zone(s) projected, %d plate(s) not in view", store_path, cid, len(zones), len(notes))
+    return results

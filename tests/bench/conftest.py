@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fusion.tables import read_events
+from formats.tables import read_events
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 T0 = 1_700_000_000.0  # camera start, Unix s
@@ -33,7 +33,7 @@ def write_events_csv(path: Path, rows: list[tuple], predicted: bool = False) -> 
 
 
 def events(tmp_path: Path, rows: list[tuple], predicted: bool = False, name: str = "e.csv") -> pd.DataFrame:
-    """A table as ``fusion.tables.read_events`` returns it, from hand-written rows."""
+    """A table as ``formats.tables.read_events`` returns it, from hand-written rows."""
     return read_events(write_events_csv(tmp_path / name, rows, predicted))
 
 

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from fusion.errors import FormatError
+from formats.errors import FormatError
 from walkout.bench import run_bench
 from walkout.bench.counts import Counts
 from walkout.bench.receipts import (

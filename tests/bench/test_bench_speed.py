@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fusion.errors import FormatError
+from formats.errors import FormatError
 from walkout.bench.speed import read_speed
 
 RUN = {

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from fusion_synth import T0, LogSpec, Step, make_log, write_events, write_recording
 
-from fusion.errors import FormatError
+from formats.errors import FormatError
 from fusion.pipeline import fuse_recording
 from fusion.presence import Presence, PresenceConfig, in_front, read_presence
 from fusion.reaches import REACH_COLUMNS

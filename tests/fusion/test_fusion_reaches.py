@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from fusion_synth import T0, LogSpec, Step, make_log, write_events, write_recording
 
-from fusion.errors import FormatError
+from formats.errors import FormatError
 from fusion.pipeline import fuse_recording
 from fusion.reaches import REACH_COLUMNS, ReachConfig, attribute, reaching_shoppers, read_reaches
 from fusion.receipts import ReceiptLine

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from formats.tables import read_events
 from fusion.pipeline import fuse_recording
-from fusion.tables import read_events
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_videos"
 RECORDINGS = sorted(p for p in SAMPLES.glob("*") if (p / "truth" / "events.csv").is_file()) if SAMPLES.is_dir() else []

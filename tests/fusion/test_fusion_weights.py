@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from fusion_synth import CATALOG, T0, LogSpec, make_log, write_recording
 
-from fusion.errors import FormatError
-from fusion.tables import read_catalog
+from formats.errors import FormatError
+from formats.tables import read_catalog
 from fusion.weights import find_weight_log, load_weights
 
 

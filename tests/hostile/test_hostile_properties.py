@@ -20,7 +20,7 @@ import pandas as pd
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from fusion.errors import FormatError
+from formats.errors import FormatError
 from fusion.weights import load_weights
 from walkout.bench.config import BenchConfig
 from walkout.bench.events import match_events, score_events

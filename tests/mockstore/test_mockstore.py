@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from fusion.tables import read_catalog, read_events, read_planogram
+from formats.tables import read_catalog, read_events, read_planogram
 from mockstore.catalog import default_catalog, detector_class_names
 from mockstore.random_scenario import random_scenario
 from mockstore.scenario import ScenarioError, load_scenario, parse_scenario

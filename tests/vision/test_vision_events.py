@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from formats.tables import HAND_COLUMNS, REACH_COLUMNS
 from vision.events import (
-    HAND_COLUMNS,
-    REACH_COLUMNS,
     EventConfig,
     debounce,
     decide_events,

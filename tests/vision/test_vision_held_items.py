@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import supervision as sv
 
-from vision.events import HAND_COLUMNS, EventConfig, decide_events
+from formats.tables import HAND_COLUMNS
+from vision.events import EventConfig, decide_events
 from vision.hands import OWNER_KEY
 from vision.products import held_near_hands
 from vision.zones import ShelfZone

@@ -23,9 +23,9 @@ import pytest
 import supervision as sv
 import torch
 
+from formats.tables import HAND_COLUMNS
 from vision.detector import ROLE_HAND, ROLE_SHOPPER, Detector, DetectorConfig
 from vision.errors import InputError
-from vision.events import HAND_COLUMNS
 from vision.mediapipe_hands import combine, import_mediapipe, person_box
 from vision.products import HeldConfig, held_after_reach
 

@@ -36,7 +36,7 @@ def test_ocsort_tracks_too_and_an_unknown_method_is_refused():
 
 
 def test_a_config_file_naming_an_unknown_tracker_is_refused_naming_the_file(tmp_path):
-    from fusion.errors import FormatError
+    from formats.errors import FormatError
     from walkout.config import load_config
 
     path = tmp_path / "walkout.toml"

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fusion.errors import FormatError
+from formats.errors import FormatError
 from walkout.annotate import AnnotateConfig, FrameAnnotator, annotate_recording
 from walkout.cli import main
 from walkout.inspect import load_run, read_frame

@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from fusion.errors import FormatError  # noqa: E402
+from formats.errors import FormatError  # noqa: E402
 from walkout import inspect as wi  # noqa: E402
 
 from .inspect_fixture import FPS, FRAMES, HEIGHT, T0, WIDTH, write_recording, write_run  # noqa: E402

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fusion.errors import FormatError
+from formats.errors import FormatError
 from walkout.cli import main
 from walkout.recording import load_recording, validate_recording
 

@@ -92,7 +92,7 @@ def _match_group(
 def match_events(truth: pd.DataFrame, predicted: pd.DataFrame, config: BenchConfig) -> EventMatch:
     """Match predicted to truth events (module docstring has the rule).
 
-    truth, predicted: tables from ``fusion.tables.read_events``; ``predicted`` may carry a
+    truth, predicted: tables from ``formats.tables.read_events``; ``predicted`` may carry a
     ``mapped_shopper`` column (predicted shopper as a truth id, "" if unknown); without it the raw
     ``shopper`` is compared.
     """

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fusion.errors import FormatError
+from formats.errors import FormatError
+from formats.store import frame_rate, parse_store, run_frame_rates
 
 log = logging.getLogger(__name__)
 
@@ -67,35 +68,14 @@ def _video_fps(path: Path) -> float | None:
 def read_camera_clocks(recording: Path, run_info: dict | None = None) -> dict[str, CameraClock]:
     """store.json -> {camera id: CameraClock}.
 
-    The frame rate is taken, in order, from the camera's ``fps`` key in store.json, from run.json
-    timings (``frames / video_s``), from the video file (OpenCV); otherwise it is unknown (None) and
-    the confusion list gives video seconds without frame numbers.
+    The frame rate follows ``formats.store.frame_rate``: run.json, else the video file (OpenCV), else
+    store.json's ``fps``; otherwise it is unknown (None) and the confusion list gives video seconds
+    without frame numbers.
     """
-    path = recording / "store.json"
-    store = read_json(path)
-    cameras = store.get("cameras", [])
-    if not isinstance(cameras, list):
-        raise FormatError(path, "'cameras' must be a list", field="cameras")
-    timings = (run_info or {}).get("timings") or {}
-    clocks: dict[str, CameraClock] = {}
-    for index, camera in enumerate(cameras):
-        if not isinstance(camera, dict) or "id" not in camera or "start_timestamp" not in camera:
-            raise FormatError(path, f"camera #{index} needs 'id' and 'start_timestamp'", field="cameras")
-        camera_id = str(camera["id"])
-        try:
-            start = float(camera["start_timestamp"])
-        except (TypeError, ValueError):
-            raise FormatError(
-                path, f"camera {camera_id}: start_timestamp is not a number", field="start_timestamp"
-            ) from None
-        fps = camera.get("fps")
-        timing = timings.get(camera_id) if isinstance(timings, dict) else None
-        if not fps and isinstance(timing, dict) and timing.get("frames") and timing.get("video_s"):
-            fps = float(timing["frames"]) / float(timing["video_s"])
-        if not fps and camera.get("video"):
-            fps = _video_fps(recording / str(camera["video"]))
-        clocks[camera_id] = CameraClock(camera_id, start, float(fps) if fps else None)
-    return clocks
+    store = parse_store(recording / "store.json", recording)
+    run_rates = run_frame_rates(run_info)
+    return {camera.id: CameraClock(camera.id, camera.start_timestamp, frame_rate(camera, run_rates, _video_fps))
+            for camera in store.cameras}
 
 
 def read_mot(path: Path) -> pd.DataFrame:

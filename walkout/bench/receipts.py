@@ -34,8 +34,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from fusion.errors import FormatError
-from fusion.tables import EVENT_COLUMNS, PREDICTED_EXTRA_COLUMNS
+from formats.errors import FormatError
+from formats.tables import EVENT_COLUMNS, PREDICTED_EXTRA_COLUMNS
 from walkout.bench.counts import Counts
 from walkout.bench.inputs import read_json
 
@@ -219,7 +219,7 @@ def read_receipts(path: Path) -> Receipts:
 
 def receipt_events(path: Path) -> pd.DataFrame:
     """The counted lines of a receipts.json as an events table (the columns of
-    ``fusion.tables.read_events``; shopper '' for unattributed lines, camera '', frame -1), so the
+    ``formats.tables.read_events``; shopper '' for unattributed lines, camera '', frame -1), so the
     fused timeline can be scored like vision's events. Lines without a product are left out."""
     payload = read_json(path)
     rows = []

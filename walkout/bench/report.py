@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fusion.tables import write_csv_atomic, write_json_atomic, write_text_atomic
+from formats.tables import write_csv_atomic, write_json_atomic, write_text_atomic
 from walkout.bench.config import REPORT_VERSION, BenchConfig
 from walkout.bench.counts import Counts
 from walkout.bench.events import EventScore

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from fusion.errors import FormatError
-from fusion.tables import read_events
+from formats.errors import FormatError
+from formats.tables import read_events
 from walkout.bench.config import BenchConfig
 from walkout.bench.counts import Counts
 from walkout.bench.events import EventScore, confusion, match_events, score_events

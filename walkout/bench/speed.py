@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fusion.errors import FormatError
+from formats.errors import FormatError
 
 
 @dataclass(frozen=True)

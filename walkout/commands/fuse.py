@@ -22,7 +22,7 @@ import click
 def command(recording: Path, events: Path | None, out: Path, config_path: Path | None) -> None:
     """Check vision's events against the shelf weight log; write weight_events.csv, receipts.json and
     discrepancies.csv to OUT."""
-    from fusion.errors import FormatError
+    from formats.errors import FormatError
     from fusion.pipeline import FuseConfig, fuse_recording
 
     if events is not None and not events.exists():

@@ -65,3 +65,17 @@ def apply(recording: Path, zones_file: Path, out: Path) -> None:
     from walkout.zones import apply_zones
 
     click.echo(f"wrote {apply_zones(recording, zones_file, out)}")
+
+
+@command.command(name="project")
+@click.argument("recording", type=click.Path(path_type=Path))
+@click.option("--camera", "camera_id", default=None, help="Only this camera (default: every calibrated camera).")
+def project(recording: Path, camera_id: str | None) -> None:
+    """Project the shelf and plate boxes of store.json into each calibrated camera and write them as its
+    zones (store.json replaced atomically; hidden faces dropped, clipped to the image)."""
+    from walkout.zones import project_zones
+
+    for cid, (zones, notes) in project_zones(recording, camera_id).items():
+        click.echo(f"{cid}: {len(zones)} zone(s)" + (f", {len(notes)} plate(s) not in view" if notes else ""))
+        for note in notes:
+            click.echo(f"  {note}")

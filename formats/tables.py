@@ -15,13 +15,42 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fusion.errors import FormatError
+from formats.errors import FormatError
 
 CATALOG_COLUMNS = ("sku", "name", "weight_g")
 PLANOGRAM_COLUMNS = ("shelf", "plate", "sku")
 EVENT_COLUMNS = ("timestamp", "shopper", "action", "sku", "quantity", "shelf")
 PREDICTED_EXTRA_COLUMNS = ("plates", "camera", "frame", "confidence")
 ACTIONS = ("pick", "return")
+
+# The tables `walkout run` writes into a recording's run folder (docs/FORMAT.md, "Run outputs"):
+# column -> dtype ("str": text, kept as written), the one definition of each file's columns.
+TRACKS_SCHEMA = {
+    "frame": "int64", "track_id": "int64", "x1": "float64", "y1": "float64", "x2": "float64", "y2": "float64",
+    "confidence": "float64", "camera": "str",
+}
+# Optional tracks.csv columns: the reach classifier's probability that the shopper reaches into a
+# shelf in that frame, and the store-level shopper a camera's track belongs to.
+REACHING_COLUMN = "reaching"
+TRACKS_OPTIONAL_SCHEMA = {REACHING_COLUMN: "float64", "shopper": "str"}
+HANDS_SCHEMA = {
+    "frame": "int64", "owner": "int64", "x": "float64", "y": "float64", "zone": "int64", "sku": "str",
+    "count": "int64", "sku_confidence": "float64", "camera": "str",
+}
+REACHES_SCHEMA = {
+    "camera": "str", "shopper": "str", "shelf": "str", "plates": "str", "start": "float64", "end": "float64",
+    "frames": "int64",
+}
+# shoppers.csv: each store-level shopper's floor position (store metres) and the cameras that saw them.
+SHOPPERS_SCHEMA = {"timestamp": "float64", "shopper": "str", "x": "float64", "y": "float64", "cameras": "str"}
+# truth/shoppers.csv (mock store): the same without the cameras.
+TRUTH_SHOPPERS_SCHEMA = {"timestamp": "float64", "shopper": "str", "x": "float64", "y": "float64"}
+
+# One camera's tables as the pipeline builds them, before tracks.csv / hands.csv add the camera.
+TRACK_COLUMNS = tuple(c for c in TRACKS_SCHEMA if c != "camera")
+HAND_COLUMNS = tuple(c for c in HANDS_SCHEMA if c != "camera")
+REACH_COLUMNS = tuple(REACHES_SCHEMA)
+SHOPPER_COLUMNS = tuple(SHOPPERS_SCHEMA)
 # Unix seconds above this are milliseconds (year 5138 in seconds): reported, never guessed.
 MAX_UNIX_SECONDS = 1e11
 
