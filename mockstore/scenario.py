@@ -19,6 +19,9 @@ from mockstore.catalog import SHAPES, Product, default_catalog
 
 ACTIONS = ("enter", "walk", "pick", "return", "hold", "leave")
 SIDES = ("left", "right")
+LAYOUTS = ("aisle", "store")
+MAX_AISLES = 4
+MAX_CAMERAS = {"aisle": 4, "store": 8}
 
 
 class ScenarioError(ValueError):
@@ -61,7 +64,13 @@ class Knobs:
 
 @dataclass(frozen=True)
 class StoreSpec:
-    """One aisle of ``aisle_length_m`` between gondolas ``A`` (left, y < 0) and ``B`` (right, y > 0).
+    """The store furniture.
+
+    ``layout="aisle"``: one aisle of ``aisle_length_m`` between gondolas ``A`` (left, y < 0) and ``B``
+    (right, y > 0), open at both ends. ``layout="store"``: ``aisles`` such aisles side by side inside
+    walls (aisle k between gondolas of letters 2k and 2k+1, neighbouring aisles' gondolas back to
+    back), cross corridors ``corridor_m`` wide at both ends of the aisles, an entrance in the wall at
+    x < 0 and an exit in the wall at x > aisle_length_m (see :class:`mockstore.scene.Layout`).
 
     Shelves are named ``<gondola><level>`` with level 1 at the bottom; plates are 1..plates_per_shelf
     from x = 0 to x = aisle_length_m.
@@ -72,9 +81,27 @@ class StoreSpec:
     levels: int = 3
     plates_per_shelf: int = 4
     gondolas: tuple[str, ...] = ("A", "B")
+    layout: str = "aisle"
+    aisles: int = 1
+    corridor_m: float = 2.0
 
     def shelves(self) -> list[str]:
         return [f"{g}{level}" for g in self.gondolas for level in range(1, self.levels + 1)]
+
+
+def gondola_letters(aisles: int) -> tuple[str, ...]:
+    """Gondolas of ``aisles`` aisles: aisle k has letters 2k (its y < centre side) and 2k + 1."""
+    return tuple(chr(ord("A") + k) for k in range(2 * aisles))
+
+
+def store_spec(aisles: int = 2, *, aisle_length_m: float = 3.6, aisle_width_m: float = 1.8, levels: int = 3,
+               plates_per_shelf: int = 6, corridor_m: float = 2.0) -> StoreSpec:
+    """A walled store of ``aisles`` (2..MAX_AISLES) aisles with all their gondolas (A, B, C, D, ...)."""
+    if not 2 <= aisles <= MAX_AISLES:
+        raise ValueError(f"a store has 2..{MAX_AISLES} aisles, got {aisles}")
+    return StoreSpec(aisle_length_m=aisle_length_m, aisle_width_m=aisle_width_m, levels=levels,
+                     plates_per_shelf=plates_per_shelf, gondolas=gondola_letters(aisles), layout="store",
+                     aisles=aisles, corridor_m=corridor_m)
 
 
 @dataclass(frozen=True)
@@ -104,11 +131,15 @@ class Step:
 
 @dataclass(frozen=True)
 class ShopperSpec:
-    """A shopper: integer id (1..K, used in all truth files) and its script."""
+    """A shopper: integer id (1..K, used in all truth files) and its script.
+
+    ``same_look_as``: the id of another shopper whose shirt and trouser colours this one wears too.
+    """
 
     id: int
     script: tuple[Step, ...]
     height_m: float | None = None
+    same_look_as: int | None = None
 
 
 @dataclass(frozen=True)
@@ -215,6 +246,44 @@ class _Reader:
                 or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)):
             raise self.error(key, f"expected a list of {length} numbers, got {value!r}")
         return tuple(float(v) for v in value)
+
+
+def _parse_store(data: object, source: str) -> StoreSpec:
+    """The ``store`` mapping: one open aisle (the default) or a walled store of several aisles."""
+    sreader = _Reader(data, source, "store", ("layout", "aisles", "corridor_m", "aisle_length_m", "aisle_width_m",
+                                              "levels", "plates_per_shelf", "gondolas"))
+    aisles_given = sreader.integer("aisles", None, minimum=1, maximum=MAX_AISLES)
+    layout = sreader.string("layout", "store" if aisles_given is not None and aisles_given >= 2 else "aisle")
+    if layout not in LAYOUTS:
+        raise sreader.error("layout", f"unknown layout {layout!r}; one of {', '.join(LAYOUTS)}")
+    if layout == "aisle":
+        for key in ("aisles", "corridor_m"):
+            if key in sreader.data and not (key == "aisles" and aisles_given == 1):
+                raise sreader.error(key, "applies to the store layout only (layout: store)")
+        gondolas = sreader.data.get("gondolas", ["A", "B"])
+        if (not isinstance(gondolas, list) or not 1 <= len(gondolas) <= 2
+                or not all(g in ("A", "B") for g in gondolas) or len(set(gondolas)) != len(gondolas)):
+            raise sreader.error("gondolas", f"expected a list of 'A' (left) and/or 'B' (right), got {gondolas!r}")
+        return StoreSpec(
+            aisle_length_m=sreader.number("aisle_length_m", 2.4, minimum=1.0, maximum=8.0),
+            aisle_width_m=sreader.number("aisle_width_m", 1.8, minimum=1.2, maximum=3.0),
+            levels=sreader.integer("levels", 3, minimum=1, maximum=4),
+            plates_per_shelf=sreader.integer("plates_per_shelf", 4, minimum=1, maximum=12),
+            gondolas=tuple(gondolas),
+        )
+    if "gondolas" in sreader.data:
+        raise sreader.error("gondolas", "the store layout has all gondolas of its aisles (A, B, C, D, ...)")
+    aisles = aisles_given if aisles_given is not None else 2
+    if aisles < 2:
+        raise sreader.error("aisles", f"the store layout has 2..{MAX_AISLES} aisles, got {aisles}")
+    return store_spec(
+        aisles,
+        aisle_length_m=sreader.number("aisle_length_m", 3.6, minimum=1.0, maximum=8.0),
+        aisle_width_m=sreader.number("aisle_width_m", 1.8, minimum=1.2, maximum=3.0),
+        levels=sreader.integer("levels", 3, minimum=1, maximum=4),
+        plates_per_shelf=sreader.integer("plates_per_shelf", 6, minimum=1, maximum=12),
+        corridor_m=sreader.number("corridor_m", 2.0, minimum=1.4, maximum=5.0),
+    )
 
 
 def _parse_knobs(data: object, source: str) -> Knobs:
@@ -326,6 +395,9 @@ def _parse_step(data: object, source: str, where: str, store: StoreSpec, skus: s
     side = reader.string("side", None)
     if side is not None and side not in SIDES:
         raise ScenarioError(source, where, f"side must be left or right, got {side!r}")
+    if side is not None and store.layout == "store":
+        raise ScenarioError(source, where, f"{action}: side applies to the aisle layout only (the store has one "
+                            "entrance and one exit)")
     return Step(action=action, at_s=reader.number("at_s", None, minimum=0.0), shelf=shelf, plate=plate, sku=sku,
                 quantity=quantity, duration_s=reader.number("duration_s", None, positive=True), side=side)
 
@@ -360,20 +432,7 @@ def parse_scenario(data: object, *, source: str = "<scenario>") -> Scenario:
     top = ("name", "seed", "duration_s", "fps", "width", "height", "start_timestamp", "store", "products",
            "planogram", "cameras", "knobs", "shoppers")
     reader = _Reader(data, source, "", top)
-    store_data = reader.data.get("store", {})
-    sreader = _Reader(store_data, source, "store",
-                      ("aisle_length_m", "aisle_width_m", "levels", "plates_per_shelf", "gondolas"))
-    gondolas = sreader.data.get("gondolas", ["A", "B"])
-    if (not isinstance(gondolas, list) or not 1 <= len(gondolas) <= 2
-            or not all(g in ("A", "B") for g in gondolas) or len(set(gondolas)) != len(gondolas)):
-        raise sreader.error("gondolas", f"expected a list of 'A' (left) and/or 'B' (right), got {gondolas!r}")
-    store = StoreSpec(
-        aisle_length_m=sreader.number("aisle_length_m", 2.4, minimum=1.0, maximum=8.0),
-        aisle_width_m=sreader.number("aisle_width_m", 1.8, minimum=1.2, maximum=3.0),
-        levels=sreader.integer("levels", 3, minimum=1, maximum=4),
-        plates_per_shelf=sreader.integer("plates_per_shelf", 4, minimum=1, maximum=12),
-        gondolas=tuple(gondolas),
-    )
+    store = _parse_store(reader.data.get("store", {}), source)
     defaults = {p.sku: p for p in default_catalog()}
     products_data = reader.data.get("products")
     if products_data is None:
@@ -416,7 +475,7 @@ def parse_scenario(data: object, *, source: str = "<scenario>") -> Scenario:
     n_cameras = 1
     cams = reader.data.get("cameras")
     if isinstance(cams, int) and not isinstance(cams, bool):
-        n_cameras = reader.integer("cameras", 1, minimum=1, maximum=4)
+        n_cameras = reader.integer("cameras", 1, minimum=1, maximum=MAX_CAMERAS[store.layout])
     elif cams is not None:
         if not isinstance(cams, list) or not cams:
             raise reader.error("cameras", "expected a camera count or a non-empty list of cameras")
@@ -441,16 +500,22 @@ def parse_scenario(data: object, *, source: str = "<scenario>") -> Scenario:
     shoppers = []
     for i, sdata in enumerate(shoppers_data):
         where = f"shoppers[{i}]"
-        r = _Reader(sdata, source, where, ("id", "script", "height_m"))
+        r = _Reader(sdata, source, where, ("id", "script", "height_m", "same_look_as"))
         sid = r.integer("id", i + 1, minimum=1)
         script = r.data.get("script")
         if not isinstance(script, list) or not script:
             raise r.error("script", "expected a non-empty list of steps")
         steps = [_parse_step(s, source, f"{where}.script[{j}]", store, skus) for j, s in enumerate(script)]
         _check_script(steps, source, f"{where}.script")
-        shoppers.append(ShopperSpec(sid, tuple(steps), r.number("height_m", None, minimum=1.4, maximum=2.1)))
+        shoppers.append(ShopperSpec(sid, tuple(steps), r.number("height_m", None, minimum=1.4, maximum=2.1),
+                                    r.integer("same_look_as", None, minimum=1)))
     if len({s.id for s in shoppers}) != len(shoppers):
         raise reader.error("shoppers", "shopper ids must be unique")
+    ids = {s.id for s in shoppers}
+    for i, spec in enumerate(shoppers):
+        if spec.same_look_as is not None and (spec.same_look_as not in ids or spec.same_look_as == spec.id):
+            raise ScenarioError(source, f"shoppers[{i}].same_look_as",
+                                f"must be the id of another shopper, got {spec.same_look_as}")
 
     return Scenario(
         name=reader.string("name", "") or "",

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from mockstore.scenario import Scenario, ScenarioError
-from mockstore.scene import Item, Layout, generate_planogram, initial_items
+from mockstore.scene import Item, Layout, generate_planogram, initial_items, path_length_m
 
 SKIN_BGR = ((190, 215, 245), (150, 185, 225), (110, 150, 200), (70, 105, 160), (45, 70, 110), (95, 135, 185))
 HAIR_BGR = ((20, 20, 25), (30, 45, 70), (40, 80, 140), (120, 130, 140), (15, 30, 50), (60, 110, 170))
@@ -28,6 +28,8 @@ class ScriptConfig:
     personal_space_m: shoppers standing at one shelf keep at least this far apart along it; a shopper
         whose plate is taken (within ``personal_margin_s`` of their stay) stands beside the one there,
         or ``behind_m`` further back when both sides are taken too.
+    exit_margin_m: shoppers enter this far outside the aisle end (store layout: outside the entrance
+        door) and leave ``exit_beyond_m`` further out than that.
     """
 
     walk_speed_m_s: float = 0.9
@@ -37,6 +39,7 @@ class ScriptConfig:
     turn_s: float = 0.4
     stand_offset_m: float = 0.42
     exit_margin_m: float = 0.9
+    exit_beyond_m: float = 0.6
     lane_jitter_m: float = 0.2
     personal_space_m: float = 0.55
     personal_margin_s: float = 0.5
@@ -152,11 +155,13 @@ def _stay_s(script, j: int, config: ScriptConfig) -> float:
 
 def _free_spot(spot: tuple[float, float], from_x: float, during: tuple[float, float],
                occupied: list[tuple[float, float, tuple[float, float]]], aisle_length_m: float,
-               config: ScriptConfig) -> tuple[float, float]:
+               config: ScriptConfig, shelf_sign: float = 0.0) -> tuple[float, float]:
     """``spot`` if no earlier shopper stands within ``personal_space_m`` of it (same side of the aisle)
     during ``during`` (give or take ``personal_margin_s``); else the free spot nearest to it along the
     shelf, at most one space away (an arm's reach; on ties, the side the shopper comes from); with
-    none free, ``behind_m`` further from the shelf than ``spot``, reaching past the others."""
+    none free, ``behind_m`` further from the shelf than ``spot``, reaching past the others.
+    ``shelf_sign``: +1 / -1 when the shelf is at larger / smaller y than ``spot`` (0: the sign of
+    ``spot``'s y, for the one aisle centred on y = 0)."""
     gap, margin = config.personal_space_m, config.personal_margin_s
     busy = np.array([xy[0] for t0, t1, xy in occupied
                      if t0 < during[1] + margin and t1 > during[0] - margin and abs(xy[1] - spot[1]) < gap])
@@ -169,7 +174,8 @@ def _free_spot(spot: tuple[float, float], from_x: float, during: tuple[float, fl
     free = order[clearance[order] >= gap - 1e-6]
     if len(free):
         return (float(xs[free[0]]), spot[1])
-    return (spot[0], spot[1] - math.copysign(config.behind_m, spot[1]))
+    sign = shelf_sign or math.copysign(1.0, spot[1])
+    return (spot[0], spot[1] - sign * config.behind_m)
 
 
 def random_look(rng: np.random.Generator, height_m: float | None) -> Look:
@@ -223,11 +229,16 @@ def compile_scenario(scenario: Scenario, config: ScriptConfig | None = None) -> 
         first = spec.script[0]
         side = first.side or ("left" if rng_looks.random() < 0.5 else "right")
         L = scenario.store.aisle_length_m
-        x_start = -config.exit_margin_m if side == "left" else L + config.exit_margin_m
-        pos = (x_start, lane)
+        if layout.is_store:  # outside the entrance door, walking in
+            door = layout.entrance_xy()
+            pos = (door[0] - config.exit_margin_m, door[1] + lane)
+            face = (1.0, 0.0)
+        else:
+            x_start = -config.exit_margin_m if side == "left" else L + config.exit_margin_m
+            pos = (x_start, lane)
+            face = (1.0, 0.0) if side == "left" else (-1.0, 0.0)
         t = first.at_s or 0.0
         t_enter = t
-        face = (1.0, 0.0) if side == "left" else (-1.0, 0.0)
         at_plate: tuple[str, int] | None = None
         shelf: str | None = None
         held = {"left": [], "right": []}
@@ -242,6 +253,12 @@ def compile_scenario(scenario: Scenario, config: ScriptConfig | None = None) -> 
             segments.append(Segment("walk", t, t + dur, pos, target, direction))
             return t + dur, target, direction
 
+        def walk_route(target: tuple[float, float], t: float, pos: tuple[float, float], face, lane=lane):
+            """Walk to ``target`` around the gondolas (one straight walk in the one-aisle layout)."""
+            for waypoint in layout.route_m(pos, target, lane):
+                t, pos, face = walk_to(waypoint, t, pos, face)
+            return t, pos, face
+
         for j, step in enumerate(spec.script[1:], start=1):
             where = f"shoppers[{si}].script[{j}]"
             if step.action in ("walk", "pick", "return"):
@@ -251,11 +268,16 @@ def compile_scenario(scenario: Scenario, config: ScriptConfig | None = None) -> 
                 if at_plate != (shelf, step.plate):
                     p0, p1 = layout.plate_x_m(step.plate)
                     sign = layout.gondola_sign(shelf)
-                    stand = ((p0 + p1) / 2, sign * (layout.half_aisle_m - config.stand_offset_m))
-                    arrive = t + math.hypot(stand[0] - pos[0], stand[1] - pos[1]) / config.walk_speed_m_s
+                    centre = layout.aisle_centre_y_m(layout.aisle_of(shelf))
+                    stand = ((p0 + p1) / 2, centre + sign * (layout.half_aisle_m - config.stand_offset_m))
+                    if layout.is_store:
+                        dist = path_length_m([pos, *layout.route_m(pos, stand, lane)])
+                    else:
+                        dist = math.hypot(stand[0] - pos[0], stand[1] - pos[1])
+                    arrive = t + dist / config.walk_speed_m_s
                     stand = _free_spot(stand, pos[0], (arrive, arrive + _stay_s(spec.script, j, config)), occupied,
-                                       L, config)
-                    t, pos, face = walk_to(stand, t, pos, face)
+                                       L, config, sign)
+                    t, pos, face = walk_route(stand, t, pos, face)
                     at_plate = (shelf, step.plate)
                 face_shelf = (0.0, layout.gondola_sign(shelf))
                 if step.action == "walk":
@@ -284,9 +306,15 @@ def compile_scenario(scenario: Scenario, config: ScriptConfig | None = None) -> 
             elif step.action == "hold":
                 segments.append(Segment("stand", t, t + step.duration_s, pos, pos, face))
                 t += step.duration_s
+            elif step.action == "leave" and layout.is_store:  # out through the exit door
+                door = layout.exit_xy()
+                x_out = door[0] + config.exit_margin_m + config.exit_beyond_m
+                t, pos, face = walk_route((x_out, door[1] + lane), t, pos, face)
+                t_exit = t
             elif step.action == "leave":
                 exit_side = step.side or ("left" if pos[0] < L / 2 else "right")
-                x_exit = -config.exit_margin_m - 0.6 if exit_side == "left" else L + config.exit_margin_m + 0.6
+                x_exit = (-config.exit_margin_m - config.exit_beyond_m if exit_side == "left"
+                          else L + config.exit_margin_m + config.exit_beyond_m)
                 t, pos, face = walk_to((pos[0], lane), t, pos, face)
                 t, pos, face = walk_to((x_exit, lane), t, pos, face)
                 t_exit = t
@@ -294,6 +322,7 @@ def compile_scenario(scenario: Scenario, config: ScriptConfig | None = None) -> 
             segments.append(Segment("stand", t, max(t, scenario.duration_s) + 1.0, pos, pos, face))
         tracks.append((spec.id, look, segments, t_enter, t_exit))
         occupied += [(seg.t0_s, seg.t1_s, seg.start_xy) for seg in segments if seg.kind in ("stand", "reach")]
+    tracks = _shared_looks(tracks, scenario)
 
     # Apply picks and returns to the stock in time order.
     order = sorted(range(len(actions)), key=lambda k: (actions[k][0], k))
@@ -357,6 +386,19 @@ def compile_scenario(scenario: Scenario, config: ScriptConfig | None = None) -> 
         shoppers.append(ShopperTrack(sid, look, segs, t_enter, t_exit))
     return Simulation(scenario, layout, planogram, nominal, by_id, tuple(epoch_times), tuple(epoch_items), events,
                       tuple(shoppers), {k: tuple(v) for k, v in held_changes.items()}, config)
+
+
+def _shared_looks(tracks: list[tuple], scenario: Scenario) -> list[tuple]:
+    """Shoppers with ``same_look_as`` wear that shopper's shirt and trouser colours (their own skin,
+    hair and height)."""
+    own = {t[0]: t[1] for t in tracks}
+    out = []
+    for spec, (sid, look, *rest) in zip(scenario.shoppers, tracks, strict=True):
+        if spec.same_look_as is not None and spec.same_look_as in own:
+            other = own[spec.same_look_as]
+            look = replace(look, shirt_bgr=other.shirt_bgr, pants_bgr=other.pants_bgr)
+        out.append((sid, look, *rest))
+    return out
 
 
 def _place(item: Item, shelf: str, plate: int, layout: Layout, width_m: float, on_shelf: dict[int, Item],

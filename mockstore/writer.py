@@ -13,13 +13,20 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from mockstore.figures import shopper_pose
 from mockstore.render import BOX_COLUMNS, CameraRenderer, make_palette
 from mockstore.scenario import Scenario
-from mockstore.scene import Camera, make_cameras
+from mockstore.scene import Camera, Layout, make_cameras
 from mockstore.script import Simulation, compile_scenario, seed_streams
 from mockstore.weights import synthesize_weights
 
 log = logging.getLogger(__name__)
+
+STORE_VERSION = 2
+GEOMETRY_DECIMALS = 6
+SHOPPER_COLUMNS = ("timestamp", "shopper", "x", "y")
+# Store layout: a camera has a zone for a plate when it sees at least this share of the plate's volume.
+MIN_ZONE_SEEN_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -34,11 +41,16 @@ class RecordingSummary:
     render_fps: float
 
 
-def plate_zones(sim: Simulation, cam: Camera) -> list[dict]:
-    """One zone per plate: the projected plate volume (convex hull), clipped to the image."""
+def plate_zones(sim: Simulation, cam: Camera, renderer: CameraRenderer | None = None) -> list[dict]:
+    """One zone per plate: the projected plate volume (convex hull), clipped to the image. With a
+    store-layout ``renderer``, plates the camera sees less than ``MIN_ZONE_SEEN_SHARE`` of (behind
+    gondola frames, e.g. glimpsed over the back panels in the next aisle) are left out."""
     frame = np.array([[0, 0], [cam.width_px, 0], [cam.width_px, cam.height_px], [0, cam.height_px]], np.float32)
+    occluded = renderer is not None and renderer.panel_depth is not None
     zones = []
     for shelf, plate, _ in sorted(sim.planogram, key=lambda r: (r[0], r[1])):
+        if occluded and renderer.shelf_seen_share(shelf, plate, with_margins=False) < MIN_ZONE_SEEN_SHARE:
+            continue
         pix, depth = cam.project(sim.layout.plate_box_m(shelf, plate))
         if (depth <= 0.1).any():
             continue
@@ -101,16 +113,21 @@ def write_recording(scenario: Scenario, out_dir: str | Path, *, sim: Simulation 
         camera_entries.append({"id": cam.id, "video": f"videos/{cam.id}.mp4",
                                "start_timestamp": scenario.start_timestamp, "fps": scenario.fps,
                                "width": scenario.width_px, "height": scenario.height_px,
-                               "zones": plate_zones(sim, cam)})
+                               "zones": plate_zones(sim, cam, renderer), "calibration": calibration(cam)})
     elapsed = time.perf_counter() - started
     render_fps = n_frames * len(cams) / max(elapsed, 1e-9)
 
     _write_tables(sim, tmp, streams[6])
+    shopper_positions(sim).to_csv(tmp / "truth" / "shoppers.csv", index=False)
+    (fx0, fy0), (fx1, fy1) = sim.layout.floor_m()
     store = {
-        "version": 1,
+        "version": STORE_VERSION,
         "name": scenario.name or out_dir.name,
         "cameras": camera_entries,
+        "shelves": shelf_geometry(sim.layout),
+        "floor": {"min_m": [_r(fx0), _r(fy0)], "max_m": [_r(fx1), _r(fy1)]},
         "mockstore": {
+            "layout": scenario.store.layout,
             "seed": scenario.seed,
             "duration_s": scenario.duration_s,
             "knobs": asdict(scenario.knobs),
@@ -127,6 +144,58 @@ def write_recording(scenario: Scenario, out_dir: str | Path, *, sim: Simulation 
     log.info("%s: %d camera(s) x %d frames, %d events, %.1f frames/s", out_dir, len(cams), n_frames,
              len(sim.events), render_fps)
     return RecordingSummary(out_dir, len(cams), n_frames, len(sim.events), len(scenario.shoppers), render_fps)
+
+
+def _r(value: float) -> float:
+    return round(float(value), GEOMETRY_DECIMALS) + 0.0  # + 0.0: no "-0.0"
+
+
+def calibration(cam: Camera) -> dict:
+    """OpenCV pinhole calibration of a mock camera: a store point X (metres) maps to camera coordinates
+    ``R @ X + t`` (x right, y down, z forward) and to pixels ``K @ x_cam / z``; no lens distortion."""
+    f, cx, cy = cam.focal_px, cam.width_px / 2, cam.height_px / 2
+    t = -cam.rotation @ cam.position_m
+    return {"image_size_px": [cam.width_px, cam.height_px],
+            "K": [[_r(f), 0.0, _r(cx)], [0.0, _r(f), _r(cy)], [0.0, 0.0, 1.0]],
+            "dist": [0.0, 0.0, 0.0, 0.0, 0.0],
+            "R": [[_r(v) for v in row] for row in cam.rotation],
+            "t": [_r(v) for v in t],
+            "source": "mockstore"}
+
+
+def _box_entry(corners: np.ndarray) -> dict:
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    return {"center_m": [_r(v) for v in (lo + hi) / 2], "size_m": [_r(v) for v in hi - lo], "yaw_deg": 0.0}
+
+
+def shelf_geometry(layout: Layout) -> list[dict]:
+    """Every shelf of the store with its plates as axis-aligned boxes (centre and size in metres): a
+    plate's box is the space above it up to just under the next board (``Layout.plate_box_m``), the
+    shelf's box all its plates' boxes together."""
+    shelves = []
+    for shelf in layout.store.shelves():
+        entry = {"shelf": shelf, **_box_entry(layout.shelf_box_m(shelf))}
+        entry["plates"] = [{"plate": plate, **_box_entry(layout.plate_box_m(shelf, plate))}
+                           for plate in range(1, layout.store.plates_per_shelf + 1)]
+        shelves.append(entry)
+    return shelves
+
+
+def shopper_positions(sim: Simulation) -> pd.DataFrame:
+    """Truth floor positions: one row per frame per shopper on the store's floor at that frame
+    (``timestamp`` Unix seconds as text with 3 decimals, ``x``, ``y`` metres of the body centre)."""
+    scenario = sim.scenario
+    (x0, y0), (x1, y1) = sim.layout.floor_m()
+    n_frames = int(round(scenario.duration_s * scenario.fps))
+    rows = []
+    for i in range(n_frames):
+        t = i / scenario.fps
+        for track in sim.shoppers:
+            pose = shopper_pose(track, sim, t)
+            if pose is None or not (x0 <= pose.xy[0] <= x1 and y0 <= pose.xy[1] <= y1):
+                continue
+            rows.append((f"{scenario.start_timestamp + t:.3f}", track.id, f"{pose.xy[0]:.3f}", f"{pose.xy[1]:.3f}"))
+    return pd.DataFrame(rows, columns=list(SHOPPER_COLUMNS))
 
 
 def _write_tables(sim: Simulation, out: Path, rng: np.random.Generator) -> None:

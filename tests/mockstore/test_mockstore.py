@@ -187,7 +187,7 @@ def test_recording_is_readable(recording):
     assert set(events["action"]) == {"pick", "return"}
     assert set(events["shopper"]) == {"1", "2"}
     store = json.loads((recording / "store.json").read_text())
-    assert store["version"] == 1
+    assert store["version"] == 2
     plates = set(zip(planogram["shelf"], planogram["plate"], strict=True))
     for cam in store["cameras"]:
         assert cam["zones"]

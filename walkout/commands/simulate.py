@@ -16,7 +16,13 @@ import click
 @click.option("--shoppers", type=click.IntRange(0, 12), default=2, show_default=True)
 @click.option("--duration", "duration_s", type=click.FloatRange(1, 3600), default=20.0, show_default=True,
               help="Seconds.")
-@click.option("--cameras", type=click.IntRange(1, 4), default=1, show_default=True)
+@click.option("--layout", type=click.Choice(["aisle", "store"]), default="aisle", show_default=True,
+              help="aisle: one open aisle (A/B); store: several aisles (A/B, C/D, ...) inside walls, with cross "
+                   "corridors, an entrance and an exit.")
+@click.option("--aisles", type=click.IntRange(2, 4), default=2, show_default=True,
+              help="Aisles of the store layout.")
+@click.option("--cameras", type=click.IntRange(1, 8), default=1, show_default=True,
+              help="Ceiling cameras: 1-4 for the aisle layout, 1-8 for the store layout.")
 @click.option("--fps", type=click.FloatRange(1, 60), default=10.0, show_default=True)
 @click.option("--width", type=click.IntRange(64, 3840), default=640, show_default=True)
 @click.option("--height", type=click.IntRange(48, 2160), default=360, show_default=True)
@@ -40,16 +46,20 @@ import click
 @click.option("--weight-dropout", type=click.FloatRange(0, 0.5), default=0.0, show_default=True)
 @click.option("--catalog-error", "catalog_weight_error", type=click.FloatRange(0, 0.2), default=0.0,
               show_default=True, help="Max relative error of catalog weights vs true means.")
-def command(out_dir: Path, scenario_path: Path | None, seed: int, shoppers: int, duration_s: float, cameras: int,
-            fps: float, width: int, height: int, same_shelf: float, crossing: float, returns: float,
-            wrong_return: float, double_pick: float, lighting_change: float, pixel_noise: float,
+def command(out_dir: Path, scenario_path: Path | None, seed: int, shoppers: int, duration_s: float, layout: str,
+            aisles: int, cameras: int, fps: float, width: int, height: int, same_shelf: float, crossing: float,
+            returns: float, wrong_return: float, double_pick: float, lighting_change: float, pixel_noise: float,
             motion_blur_px: int, jpeg_quality: int, weight_noise_g: float, weight_dropout: float,
             catalog_weight_error: float) -> None:
     """Render a labelled store recording into OUT_DIR (videos, weights, catalog, planogram, truth)."""
     from mockstore.random_scenario import Behaviour, random_scenario
-    from mockstore.scenario import Knobs, ScenarioError, load_scenario
+    from mockstore.scenario import MAX_CAMERAS, Knobs, ScenarioError, load_scenario
     from mockstore.writer import write_recording
 
+    if scenario_path is None and cameras > MAX_CAMERAS[layout]:
+        click.echo(f"error: --cameras {cameras}: the {layout} layout has at most {MAX_CAMERAS[layout]} cameras",
+                   err=True)
+        sys.exit(2)
     try:
         if scenario_path is not None:
             scenario = load_scenario(scenario_path)
@@ -61,7 +71,7 @@ def command(out_dir: Path, scenario_path: Path | None, seed: int, shoppers: int,
                                   wrong_return=wrong_return, double_pick=double_pick)
             scenario = random_scenario(seed, n_shoppers=shoppers, duration_s=duration_s, n_cameras=cameras, fps=fps,
                                        width_px=width, height_px=height, knobs=knobs, behaviour=behaviour,
-                                       name=out_dir.name)
+                                       name=out_dir.name, layout=layout, aisles=aisles)
             scenario = replace(scenario, name=out_dir.name)
         summary = write_recording(scenario, out_dir)
     except (ScenarioError, FileExistsError) as exc:
