@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     out = args.out or Path(tempfile.mkdtemp(prefix="walkout-pool-"))
-    print_table([(name, *pool_group(args.sets, name, args.predictions, out)) for name, _, _ in GROUPS])
+    print_table([(name, *pool_group(args.sets, name, args.predictions, out)) for name, *_ in GROUPS])
     print(f"reports: {out}/<group>/report/")
 
 

@@ -33,7 +33,7 @@ def refuse_set(root: Path, source: str, target: str, config: FuseConfig | None =
     """Copy ``root/<group>/<source>/<recording>`` to ``<target>`` and fuse it there, for every group.
     Returns (fused, failed) recording counts."""
     fused = failed = 0
-    for name, _, _ in GROUPS:
+    for name, *_ in GROUPS:
         runs = root / name / source
         if not runs.is_dir():
             continue
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     for root in args.sets:
         failed += refuse_set(root, args.source, args.target, config)[1]
     out = args.out or Path(tempfile.mkdtemp(prefix="walkout-refuse-"))
-    print_table([(name, *pool_group(args.sets, name, args.target, out)) for name, _, _ in GROUPS])
+    print_table([(name, *pool_group(args.sets, name, args.target, out)) for name, *_ in GROUPS])
     print(f"reports: {out}/<group>/report/")
     return 1 if failed else 0
 

@@ -81,7 +81,8 @@ class PresenceConfig:
 
 @dataclass(frozen=True)
 class Presence:
-    """Shopper positions on the shared clock and the zones' horizontal spans.
+    """Shopper positions on the shared clock and the zones' horizontal spans; with calibrated cameras,
+    their floor positions (a run's shoppers.csv: timestamp, shopper, x, y) and the shelf boxes.
 
     positions: camera, shopper (str), timestamp (Unix s), x1, x2 (px), one row per track box.
     spans: camera, shelf, plate (-1: a zone over the whole shelf), x_min, x_max (px), one row per
@@ -90,6 +91,24 @@ class Presence:
 
     positions: pd.DataFrame
     spans: pd.DataFrame
+    floor: pd.DataFrame | None = None
+    shelves: tuple = ()
+
+    def distance_m(self, event: WeightEvent, before_s: float, after_s: float) -> pd.Series:
+        """Per shopper: the median floor distance (metres) from their position (shoppers.csv) to the
+        changed plates' boxes (store.json) from ``before_s`` before the change to ``after_s`` after it;
+        empty without floor positions or shelf boxes."""
+        shelf = next((s for s in self.shelves if s.shelf == event.shelf), None)
+        if self.floor is None or self.floor.empty or shelf is None:
+            return pd.Series(dtype=float)
+        boxes = [box for plate, box in shelf.plates if plate in event.plates] or [shelf.box]
+        near = self.floor[(self.floor["timestamp"] >= event.start - before_s)
+                          & (self.floor["timestamp"] <= event.end + after_s)]
+        if near.empty:
+            return pd.Series(dtype=float)
+        xy = near[["x", "y"]].to_numpy(float)
+        distance = np.min([box.distance_m(xy) for box in boxes], axis=0)
+        return pd.Series(distance, index=near.index).groupby(near["shopper"]).median()
 
 
 def read_presence(tracks_path: str | Path, store_path: str | Path, run_path: str | Path | None = None) -> Presence:
@@ -127,7 +146,9 @@ def read_presence(tracks_path: str | Path, store_path: str | Path, run_path: str
     start = table["camera"].map({c: cameras[c].start_timestamp for c in set(table["camera"])}).astype(float)
     fps = table["camera"].map(rates).astype(float)
     positions = pd.DataFrame({
-        "camera": table["camera"], "shopper": table["track_id"].astype(str),
+        # The store-level shopper (tracks.csv's ``shopper``) where the run wrote it, else the camera's track.
+        "camera": table["camera"],
+        "shopper": table["shopper"] if "shopper" in table.columns else table["track_id"].astype(str),
         "timestamp": start + table["frame"] / fps, "x1": table["x1"], "x2": table["x2"],
     })
     if REACHING_COLUMN in table.columns:  # written by the optional reach classifier stage; blank: not classified
@@ -139,7 +160,17 @@ def read_presence(tracks_path: str | Path, store_path: str | Path, run_path: str
             raise FormatError(tracks_path, f"{REACHING_COLUMN} is not a probability in [0, 1] ({text.iloc[row]!r})",
                               line=row + 2)
         positions[REACHING_COLUMN] = reaching.to_numpy(float)
-    return Presence(positions, pd.DataFrame(spans, columns=["camera", "shelf", "plate", "x_min", "x_max"]))
+    floor = None
+    floor_path = tracks_path.with_name("shoppers.csv")
+    if floor_path.is_file() and store.shelves:
+        from formats.tables import TRUTH_SHOPPERS_SCHEMA
+
+        floor = _read_csv(floor_path, tuple(TRUTH_SHOPPERS_SCHEMA))
+        for column in ("timestamp", "x", "y"):
+            floor[column] = pd.to_numeric(floor[column], errors="coerce")
+        floor = floor.dropna(subset=["timestamp", "x", "y"])
+    return Presence(positions, pd.DataFrame(spans, columns=["camera", "shelf", "plate", "x_min", "x_max"]),
+                    floor, store.shelves)
 
 
 def _read_run_json(run_path: Path) -> dict | None:
@@ -188,6 +219,9 @@ def shoppers_in_front(event: WeightEvent, presence: Presence | None,
     if parts:
         standing = pd.concat(parts)[["offset", "px"]].sort_values("offset", kind="stable")
         standing = standing[~standing.index.duplicated()]
+        distance = presence.distance_m(event, config.before_s, config.after_s)
+        if len(distance):  # calibrated cameras: how far each stood from the plates, in metres (evidence)
+            standing["distance_m"] = distance.reindex(standing.index)
         if REACHING_COLUMN in positions:
             standing["reaching"] = _reaching(event, positions, config).reindex(standing.index)
             standing["reach_off_s"] = _reach_timing(event, positions, config).reindex(standing.index)

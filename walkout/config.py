@@ -22,6 +22,7 @@ from vision.hands import HandConfig
 from vision.products import HeldConfig
 from vision.reaching import ReachingConfig
 from vision.reid import ReidConfig
+from vision.shoppers import ShopperConfig
 from vision.tracking import TrackingConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +35,7 @@ DEFAULT_REACH_MODEL = PROJECT_ROOT / "models" / "walkout-reach.pt"
 @dataclass(frozen=True)
 class PipelineConfig:
     """``batch_frames``: frames decoded and detected together; ``merge_window_s``: events of one
-    sku and action seen by two cameras within this time are one event."""
+    shopper, sku, action and shelf seen by two cameras within this time are one event."""
 
     detector: DetectorConfig = field(
         default_factory=lambda: DetectorConfig(model_path=str(DEFAULT_DETECTOR), imgsz=416)
@@ -49,6 +50,7 @@ class PipelineConfig:
     arms: ArmConfig = field(default_factory=ArmConfig)
     reaching: ReachingConfig = field(default_factory=lambda: ReachingConfig(model_path=str(DEFAULT_REACH_MODEL)))
     events: EventConfig = field(default_factory=EventConfig)
+    shoppers: ShopperConfig = field(default_factory=ShopperConfig)
     batch_frames: int = 8
     merge_window_s: float = 1.0
 
@@ -66,6 +68,7 @@ SECTIONS = {
     "arms": ArmConfig,
     "reaching": ReachingConfig,
     "events": EventConfig,
+    "shoppers": ShopperConfig,
 }
 
 

@@ -993,3 +993,71 @@ def write_truth_run(recording: str | Path, out_dir: str | Path, *, min_visible: 
     }, out / "run.json")
     log.info("%s: truth run with %d event(s) -> %s", rec.name, len(all_events), out)
     return out
+
+
+def floor_positions(run: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(predicted, truth) floor positions: the run's shoppers.csv and the recording's
+    truth/shoppers.csv, each ``timestamp, t_s, shopper, x, y`` (+ ``cameras`` for the prediction);
+    empty tables when a file is absent."""
+    from walkout.bench.inputs import read_positions
+
+    def load(path: Path | None) -> pd.DataFrame:
+        if path is None or not path.is_file():
+            return pd.DataFrame(columns=["timestamp", "t_s", "shopper", "x", "y"])
+        table = read_positions(path)
+        if path.name == "shoppers.csv" and path.parent == run.path:
+            table["cameras"] = pd.read_csv(path, dtype=str, keep_default_na=False)["cameras"].to_numpy()
+        return table.assign(t_s=table["timestamp"] - run.t0)
+
+    truth = run.recording.path / "truth" / "shoppers.csv" if run.recording is not None else None
+    return load(run.path / "shoppers.csv"), load(truth)
+
+
+def plot_floor(run: Run, ax: Axes | None = None) -> Axes:
+    """The store seen from above: shelves (store.json boxes, labelled), each store-level shopper's
+    path over the floor (shoppers.csv, one colour per shopper, a dot where they were first seen) and,
+    when the recording has it, the truth's paths beside them (thin grey dashes). Artists carry gids:
+    shelf, shopper, truth."""
+    from matplotlib.patches import Polygon
+
+    ax = _axes(ax, (8.0, 6.0))
+    predicted, truth = floor_positions(run)
+    store = run.recording.store if run.recording is not None else None
+    for shelf in (store.shelves if store is not None else ()):
+        outline = shelf.box.footprint()
+        ax.add_patch(Polygon(outline, closed=True, facecolor="0.85", edgecolor="0.4", lw=0.8, gid="shelf"))
+    labelled: dict[tuple[float, float], list[str]] = {}
+    for shelf in (store.shelves if store is not None else ()):
+        centre = tuple(np.round(shelf.box.footprint().mean(axis=0), 2))
+        labelled.setdefault(centre, []).append(shelf.shelf)
+    for (x, y), names in labelled.items():
+        ax.text(x, y, "\n".join(sorted(names)) if len(names) <= 2 else f"{min(names)}-{max(names)}",
+                ha="center", va="center", fontsize=6, color="0.3")
+    for _, path in truth.groupby("shopper", sort=True):
+        ax.plot(path["x"], path["y"], color="0.5", lw=0.8, ls="--", gid="truth")
+    colours = plt_colours()
+    for k, (shopper, path) in enumerate(predicted.groupby("shopper", sort=True)):
+        path = path.sort_values("timestamp")
+        colour = colours[k % len(colours)]
+        ax.plot(path["x"], path["y"], color=colour, lw=1.6, gid="shopper", label=f"shopper {shopper}")
+        ax.plot(path["x"].iloc[:1], path["y"].iloc[:1], "o", color=colour, ms=5)
+    if store is not None and store.floor is not None:
+        (x0, y0), (x1, y1) = store.floor
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")
+    if len(predicted):
+        ax.legend(loc="upper right", fontsize=7, ncol=2)
+    title = f"{run.name}: {predicted['shopper'].nunique()} shopper(s) on the floor"
+    if len(truth):
+        title += f", truth {truth['shopper'].nunique()} (grey dashes)"
+    ax.set_title(title, fontsize=10)
+    return ax
+
+
+def plt_colours() -> list:
+    import matplotlib.pyplot as plt
+
+    return plt.rcParams["axes.prop_cycle"].by_key()["color"]

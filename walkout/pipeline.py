@@ -20,7 +20,7 @@ import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -46,6 +46,7 @@ from vision.hands import OWNER_KEY, HandAssociator
 from vision.products import HeldItemClassifier, held_after_reach, held_from_boxes, held_near_hands
 from vision.reaching import REACHING_KEY, ReachClassifier
 from vision.reid import describe, repair_identities
+from vision.shoppers import ShopperMap, shoppers_table, store_shoppers
 from vision.timeline import build_timelines, timelines_document
 from vision.tracking import ShopperTracker
 from vision.zones import ShelfZone, check_zones, zone_of_points
@@ -397,13 +398,21 @@ def _hand_table_from_items(owned_hands, zones, config: PipelineConfig) -> pd.Dat
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=HAND_COLUMNS)
 
 
-def merge_camera_events(per_camera: list[list[PickEvent]], window_s: float) -> list[PickEvent]:
-    """Events of one sku and action seen by several cameras within ``window_s`` are one (the most confident)."""
+def _with_store_shopper(event: PickEvent, shopper_map: ShopperMap) -> PickEvent:
+    return replace(event, shopper=shopper_map.shopper(event.camera, int(event.shopper)))
+
+
+def merge_camera_events(per_camera: list[list[PickEvent]], window_s: float, *, by_shopper: bool = True) -> list[PickEvent]:
+    """One pick seen by several cameras is one event (the most confident): events of other cameras
+    within ``window_s`` with the same action and sku, and (``by_shopper``, store-level shoppers) the
+    same shopper and shelf. Without store-level shoppers (``by_shopper=False``) the shopper ids of two
+    cameras cannot be compared, and any same-sku event is taken for the same one."""
     merged: list[PickEvent] = []
     for event in sorted((e for events in per_camera for e in events), key=lambda e: -e.confidence):
         duplicate = any(
             m.camera != event.camera and m.sku == event.sku and m.action == event.action
             and abs(m.timestamp - event.timestamp) <= window_s
+            and (not by_shopper or (m.shopper == event.shopper and m.shelf == event.shelf))
             for m in merged
         )
         if not duplicate:
@@ -460,15 +469,27 @@ def process_recording(
     if recording.planogram is not None:
         planogram = {(s, int(p)): k for s, p, k in recording.planogram[["shelf", "plate", "sku"]].itertuples(index=False)}
     results = [process_camera(recording, camera, models, config, planogram, progress) for camera in recording.cameras]
-    events = merge_camera_events([r.events for r in results], config.merge_window_s)
+    started = time.perf_counter()
+    shopper_map = store_shoppers({r.camera: r.tracks for r in results}, {c.id: c for c in recording.cameras},
+                                 {r.camera: r.fps for r in results}, config.shoppers)
+    grid_s = config.shoppers.grid_s or 1.0 / max(r.fps for r in results)
+    shoppers = shoppers_table(shopper_map, grid_s)
+    events = merge_camera_events([[_with_store_shopper(e, shopper_map) for e in r.events] for r in results],
+                                 config.merge_window_s, by_shopper=shopper_map.identity == "store")
+    association_s = time.perf_counter() - started
     out = out if out is not None else out_root / recording.path.name
     for result in results:
         write_mot(result.tracks, out / "tracks" / f"{result.camera}.txt")
-    tracks = pd.concat([r.tracks.assign(camera=r.camera) for r in results], ignore_index=True)
+    tracks = pd.concat([r.tracks.assign(camera=r.camera, shopper=[shopper_map.shopper(r.camera, t) for t in
+                                                                   r.tracks["track_id"].to_numpy(int)])
+                        for r in results], ignore_index=True)
     hands = pd.concat([r.hands.assign(camera=r.camera) for r in results], ignore_index=True)
+    reaches = pd.concat([r.reaches.assign(shopper=[shopper_map.shopper(r.camera, int(s)) for s in r.reaches["shopper"]])
+                         for r in results], ignore_index=True)
     write_csv_atomic(tracks, out / "tracks.csv", float_format="%.2f")
     write_csv_atomic(hands, out / "hands.csv", float_format="%.3f")
-    write_csv_atomic(pd.concat([r.reaches for r in results], ignore_index=True), out / "reaches.csv")
+    write_csv_atomic(reaches, out / "reaches.csv")
+    write_csv_atomic(shoppers, out / "shoppers.csv", float_format="%.3f")
     events_frame = pd.DataFrame([e.to_dict() for e in events]).drop(columns=["version"], errors="ignore")
     if events_frame.empty:
         events_frame = pd.DataFrame(columns=["timestamp", "shopper", "action", "sku", "quantity", "shelf", "plates",
@@ -491,6 +512,7 @@ def process_recording(
         "versions": _versions(),
         "timings": {r.camera: r.timing for r in results},
         "cameras": {r.camera: {"frames": r.frames, "fps": r.fps, "id_repairs": r.id_repairs} for r in results},
+        "shoppers": {**shopper_map.to_dict(), "association_s": round(association_s, 4)},
         "baselines": measured,
     }, out / "run.json")
     return RecordingResult(path, out, True, events=len(events), shoppers=len(timelines), cameras=results)

@@ -13,7 +13,7 @@ from fusion_synth import T0, LogSpec, Step, make_log, write_events, write_record
 
 from formats.errors import FormatError
 from fusion.pipeline import fuse_recording
-from fusion.presence import Presence, PresenceConfig, in_front, read_presence
+from fusion.presence import Presence, PresenceConfig, in_front, read_presence, shoppers_in_front
 from fusion.reaches import REACH_COLUMNS
 from fusion.receipts import ReceiptLine
 from fusion.reconcile import check_shopper_in_front, give_returns_to_holders, who_changed
@@ -478,3 +478,17 @@ def test_a_change_made_in_steps_goes_step_by_step_to_who_reached_then(tmp_path, 
     got = sorted((x.shopper, x.quantity, x.timestamp - T0) for x in result.lines if x.counted)
     assert [(s, q) for s, q, _ in got] == [(s, q) for s, q, _ in expected]
     assert [t for _, _, t in got] == pytest.approx([t for _, _, t in expected], abs=0.15)
+
+
+def test_with_floor_positions_each_shopper_in_front_carries_their_distance_to_the_plates_in_metres(tmp_path):
+    from formats.store import Box, Shelf
+
+    seen = presence(tmp_path, stands(1, 350, 3.0, 7.0), stands(2, 330, 3.0, 7.0))
+    plate3 = Box((0.75, 0.25, 0.3), (0.25, 0.5, 0.4))  # plate 3 of A1: x 0.625-0.875 m, front at y = 0
+    shelf = Shelf("A1", Box((0.5, 0.25, 0.3), (1.0, 0.5, 0.4)), ((3, plate3),))
+    times = [T0 + 3.0 + 0.1 * k for k in range(40)]
+    floor = pd.DataFrame({"timestamp": times * 2, "shopper": ["1"] * 40 + ["2"] * 40,
+                          "x": [0.75] * 40 + [1.4] * 40, "y": [-0.4] * 40 + [-0.3] * 40})
+    standing = shoppers_in_front(weight_event(), replace(seen, floor=floor, shelves=(shelf,)))
+    assert standing.loc["1", "distance_m"] == pytest.approx(0.4)
+    assert standing.loc["2", "distance_m"] == pytest.approx((0.525**2 + 0.3**2) ** 0.5)

@@ -60,7 +60,7 @@ class BrokenModels:
         raise ValueError("fake.pt: not a model ultralytics can load")
 
 
-OUTPUTS = ("events.csv", "hands.csv", "reaches.csv", "run.json", "timeline.json", "tracks.csv")
+OUTPUTS = ("events.csv", "hands.csv", "reaches.csv", "run.json", "shoppers.csv", "timeline.json", "tracks.csv")
 
 
 def write_video(path: Path, frames: int = 12, size: tuple[int, int] = (64, 48), fps: float = 10.0) -> Path:

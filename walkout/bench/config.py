@@ -17,11 +17,14 @@ class BenchConfig:
         survives float rounding of Unix timestamps (about 2.4e-7 s of resolution near 1.7e9).
     iou_threshold: a predicted box overlaps a truth box when IoU >= this (unitless); used both by
         the CLEAR / Identity metrics and to map predicted track ids to truth shopper ids.
+    floor_radius_m: a predicted floor position (shoppers.csv) matches a truth one within this many
+        metres (WILDTRACK's ground-plane scoring).
     """
 
     tolerance_s: float = 1.5
     time_epsilon_s: float = 1e-6
     iou_threshold: float = 0.5
+    floor_radius_m: float = 0.5
 
     def __post_init__(self) -> None:
         if not self.tolerance_s >= 0:

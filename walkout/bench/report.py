@@ -49,6 +49,10 @@ METRICS = {
     "hota": "tracking HOTA",
     "mota": "tracking MOTA",
     "idf1": "tracking IDF1",
+    "global_hota": "tracking HOTA with every camera pooled under store-level shopper ids",
+    "global_idf1": "tracking IDF1 with every camera pooled under store-level shopper ids",
+    "floor_idf1": "shoppers.csv floor positions vs the truth's, within floor_radius_m: IDF1",
+    "floor_mota": "shoppers.csv floor positions vs the truth's, within floor_radius_m: MOTA",
     "realtime_factor": "seconds of video per wall-clock second",
 }
 
@@ -114,6 +118,16 @@ class BenchReport:
         return _sum(parts, TrackingScore()) if parts else None
 
     @property
+    def global_tracking(self) -> TrackingScore | None:
+        parts = self._parts("global_tracking")
+        return _sum(parts, TrackingScore()) if parts else None
+
+    @property
+    def floor_tracking(self) -> TrackingScore | None:
+        parts = self._parts("floor_tracking")
+        return _sum(parts, TrackingScore()) if parts else None
+
+    @property
     def speed(self) -> SpeedScore:
         return _sum((r.speed for r in self.scored), SpeedScore())
 
@@ -140,6 +154,12 @@ class BenchReport:
         if (tracking := self.tracking) is not None:
             summary = tracking.summary()
             out.update(hota=summary["hota"], mota=summary["mota"], idf1=summary["idf1"])
+        if (pooled := self.global_tracking) is not None:
+            summary = pooled.summary()
+            out.update(global_hota=summary["hota"], global_idf1=summary["idf1"])
+        if (floor := self.floor_tracking) is not None:
+            summary = floor.summary()
+            out.update(floor_idf1=summary["idf1"], floor_mota=summary["mota"])
         speed = self.speed
         if speed.measured and speed.total.realtime_factor is not None:
             out["realtime_factor"] = speed.total.realtime_factor

@@ -31,7 +31,7 @@ from formats.tables import read_events
 from walkout.bench.config import BenchConfig
 from walkout.bench.counts import Counts
 from walkout.bench.events import EventScore, confusion, match_events, score_events
-from walkout.bench.inputs import CameraClock, read_camera_clocks, read_json, read_mot
+from walkout.bench.inputs import CameraClock, read_camera_clocks, read_json, read_mot, read_positions
 from walkout.bench.receipts import (
     UNMAPPED_PREFIX,
     CartScore,
@@ -47,10 +47,13 @@ from walkout.bench.receipts import (
 from walkout.bench.speed import SpeedScore, read_speed
 from walkout.bench.tracking import (
     TrackingScore,
+    floor_sequence,
     map_ids,
     misattribution_cause,
     overlap_table,
+    pooled_sequence,
     prepare_sequence,
+    score_floor,
     score_sequence,
 )
 
@@ -77,6 +80,8 @@ class RecordingResult:
     receipt_rows: list[dict] = field(default_factory=list)
     receipt_store: Counts | None = None
     tracking: dict[str, TrackingScore] = field(default_factory=dict)
+    global_tracking: TrackingScore | None = None
+    floor_tracking: TrackingScore | None = None
     id_mapping: dict[str, dict[str, str]] = field(default_factory=dict)
     speed: SpeedScore = SpeedScore()
     notes: list[str] = field(default_factory=list)
@@ -177,12 +182,29 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
         overlaps.append(table)
     mapped = bool(tracking)
     overall_mapping = map_ids(pd.concat(overlaps, ignore_index=True)) if overlaps else {}
+    shoppers = run_info.get("shoppers") if isinstance(run_info.get("shoppers"), dict) else {}
+    result: dict = {}
+    if shoppers.get("identity") in ("store", "per-camera") and mot_tables:
+        # Store-level ids: every camera pooled, and ONE predicted -> truth shopper map per recording.
+        sequence = pooled_sequence(mot_tables, shoppers.get("tracks") or {})
+        result["global_tracking"] = score_sequence(sequence, config)
+        overall_mapping = map_ids(overlap_table(sequence, config.iou_threshold))
+        per_camera = {}
+    truth_floor = recording / "truth" / "shoppers.csv"
+    predicted_floor = predictions / "shoppers.csv"
+    if truth_floor.is_file() and predicted_floor.is_file():
+        truth_positions = read_positions(truth_floor)
+        predicted_positions = read_positions(predicted_floor)
+        step = 1.0 / max((c.fps for c in clocks.values() if c.fps), default=10.0)
+        if len(truth_positions) and len(predicted_positions):
+            result["floor_tracking"] = score_floor(
+                floor_sequence(truth_positions, predicted_positions, step, config.floor_radius_m))
     if not mapped:
         notes.append(
             "shopper ids not mapped (no predicted tracks): predicted ids compared with truth ids as they are"
         )
 
-    result: dict = {"tracking": tracking, "id_mapping": per_camera}
+    result.update(tracking=tracking, id_mapping=per_camera)
 
     # Events, carts from events.
     events_path = predictions / "events.csv"

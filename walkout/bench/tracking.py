@@ -80,7 +80,8 @@ def _by_frame(rows: pd.DataFrame, num_frames: int) -> list[tuple[np.ndarray, np.
 def prepare_sequence(truth: pd.DataFrame, predicted: pd.DataFrame) -> FrameSequence:
     """MOT truth and predicted rows (from :func:`read_mot`) -> :class:`FrameSequence`."""
     truth = truth[truth["conf"] != 0]
-    predicted = predicted[predicted["id"] >= 0]
+    if pd.api.types.is_numeric_dtype(predicted["id"]):  # store-level shopper ids (pooled) are text
+        predicted = predicted[predicted["id"] >= 0]
     num_frames = int(
         max(truth["frame"].max() if len(truth) else 0, predicted["frame"].max() if len(predicted) else 0)
     )
@@ -112,18 +113,17 @@ class TrackingScore:
         if not other.metrics:
             return self
         pair = [self.metrics, other.metrics]
-        return TrackingScore(
-            {
-                "CLEAR": aggregate_clear_metrics([m["CLEAR"] for m in pair]),
-                "HOTA": aggregate_hota_metrics([m["HOTA"] for m in pair]),
-                "Identity": aggregate_identity_metrics([m["Identity"] for m in pair]),
-            }
-        )
+        aggregate = {"CLEAR": aggregate_clear_metrics, "HOTA": aggregate_hota_metrics,
+                     "Identity": aggregate_identity_metrics}
+        return TrackingScore({family: aggregate[family]([m[family] for m in pair])
+                              for family in aggregate if all(family in m for m in pair)})
 
     def summary(self) -> dict[str, float | int]:
         """Flat lower-case summary: hota, mota, idf1, id_switches, ... (ratios in [0, 1])."""
         out: dict[str, float | int] = {}
         for name, (family, key) in SUMMARY_FIELDS.items():
+            if family not in self.metrics:  # floor scores have no HOTA
+                continue
             value = self.metrics[family][key]
             out[name] = int(value) if isinstance(value, (int, np.integer)) else float(value)
         return out
@@ -211,3 +211,66 @@ def misattribution_cause(
     iou = box_iou(same[["x", "y", "w", "h"]].to_numpy(float)[:1], box[["x", "y", "w", "h"]].to_numpy(float)[None],
                   box_format="xywh")
     return "identity" if float(iou[0, 0]) >= iou_threshold else "attribution"
+
+
+# When every camera is pooled into one sequence, each camera's frames follow the previous camera's
+# last frame after this many empty frames.
+POOLED_FRAME_GAP = 10
+
+
+def pooled_sequence(mot_tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
+                    shopper_of: dict[str, dict[str, str]]) -> FrameSequence:
+    """Every camera's truth and predicted tracks as one sequence (the AI City multi-camera way): a
+    predicted box carries its store-level shopper (``shopper_of[camera][track id]``, run.json's
+    ``shoppers.tracks``), a truth box its truth shopper, and each camera's frames are a stretch of
+    their own. A predicted shopper must then be one truth shopper in every camera to score well."""
+    truths, predictions = [], []
+    offset = 0
+    for camera, (truth, predicted) in sorted(mot_tables.items()):
+        ids = shopper_of.get(camera, {})
+        truths.append(truth.assign(frame=truth["frame"] + offset, id=truth["id"].astype(str)))
+        predicted = predicted[predicted["id"] >= 0]
+        shoppers = [ids.get(str(int(t)), f"{camera}-{int(t)}") for t in predicted["id"]]
+        predictions.append(predicted.assign(frame=predicted["frame"] + offset, id=shoppers))
+        last = max(truth["frame"].max() if len(truth) else 0, predicted["frame"].max() if len(predicted) else 0)
+        offset += int(last) + POOLED_FRAME_GAP
+    return prepare_sequence(pd.concat(truths, ignore_index=True), pd.concat(predictions, ignore_index=True))
+
+
+def floor_sequence(truth: pd.DataFrame, predicted: pd.DataFrame, step_s: float, radius_m: float) -> FrameSequence:
+    """Floor positions (``timestamp, shopper, x, y``: truth/shoppers.csv and a run's shoppers.csv) ->
+    a sequence whose similarity is ``1 - distance / radius_m`` (0 beyond the radius), per ``step_s``
+    time step (WILDTRACK's ground-plane scoring: a match is a point within the radius)."""
+    start = min(truth["timestamp"].min(), predicted["timestamp"].min() if len(predicted) else np.inf)
+
+    def rows(table: pd.DataFrame) -> pd.DataFrame:
+        frame = np.round((table["timestamp"].to_numpy(float) - start) / step_s).astype(np.int64) + 1
+        return pd.DataFrame({"frame": frame, "id": table["shopper"].astype(str).to_numpy(),
+                             "x": table["x"].to_numpy(float), "y": table["y"].to_numpy(float)})
+
+    t, p = rows(truth), rows(predicted)
+    t = t.drop_duplicates(["frame", "id"])
+    p = p.drop_duplicates(["frame", "id"])
+    num_frames = int(max(t["frame"].max() if len(t) else 0, p["frame"].max() if len(p) else 0))
+    gt_id_of, tracker_id_of = np.unique(t["id"].to_numpy()), np.unique(p["id"].to_numpy())
+    gt_ids, tracker_ids, similarity = [], [], []
+    t, p = t.sort_values("frame", kind="stable"), p.sort_values("frame", kind="stable")
+    tb = np.searchsorted(t["frame"].to_numpy(), np.arange(1, num_frames + 2))
+    pb = np.searchsorted(p["frame"].to_numpy(), np.arange(1, num_frames + 2))
+    t_ids, t_xy = t["id"].to_numpy(), t[["x", "y"]].to_numpy(float)
+    p_ids, p_xy = p["id"].to_numpy(), p[["x", "y"]].to_numpy(float)
+    for f in range(num_frames):
+        g = slice(tb[f], tb[f + 1])
+        q = slice(pb[f], pb[f + 1])
+        gt_ids.append(np.searchsorted(gt_id_of, t_ids[g]).astype(np.intp))
+        tracker_ids.append(np.searchsorted(tracker_id_of, p_ids[q]).astype(np.intp))
+        distance = np.linalg.norm(t_xy[g][:, None, :] - p_xy[q][None, :, :], axis=2)
+        similarity.append(np.clip(1.0 - distance / radius_m, 0.0, 1.0))
+    return FrameSequence(gt_ids, tracker_ids, similarity, gt_id_of, tracker_id_of)
+
+
+def score_floor(sequence: FrameSequence) -> TrackingScore:
+    """CLEAR and Identity on a floor sequence: any point within the radius matches (similarity > 0)."""
+    args = (sequence.gt_ids, sequence.tracker_ids, sequence.similarity)
+    return TrackingScore({"CLEAR": compute_clear_metrics(*args, threshold=1e-9),
+                          "Identity": compute_identity_metrics(*args, threshold=1e-9)})

@@ -1,0 +1,130 @@
+"""Store-level shoppers: camera tracks joined on the floor into one id per shopper per visit.
+
+The cameras of these tests are placed by a floor homography of 1 cm a pixel (pixel (u, v) is the
+floor point (u / 100, v / 100) m), at 10 fps from T0. A track is given by its foot points in metres
+per frame; its box is 40 x 80 px standing on that point.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from formats.store import Camera
+from vision.events import PickEvent
+from vision.shoppers import ShopperConfig, shoppers_table, store_shoppers
+from walkout.pipeline import merge_camera_events
+
+T0 = 1_700_000_000.0
+FPS = 10.0
+CM_PER_PX = ((0.01, 0.0, 0.0), (0.0, 0.01, 0.0), (0.0, 0.0, 1.0))
+
+
+def camera(cid: str, placed: bool = True) -> Camera:
+    return Camera(cid, Path(f"videos/{cid}.mp4"), T0, floor_homography=CM_PER_PX if placed else None)
+
+
+def track(track_id: int, frames: range, path) -> pd.DataFrame:
+    """A track whose foot point at frame f is ``path(f)`` (metres)."""
+    rows = []
+    for f in frames:
+        x, y = path(f)
+        u, v = 100 * x, 100 * y
+        rows.append((f, track_id, u - 20, v - 80, u + 20, v, 0.9))
+    return pd.DataFrame(rows, columns=["frame", "track_id", "x1", "y1", "x2", "y2", "confidence"])
+
+
+def tables(*tracks: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat(tracks, ignore_index=True)
+
+
+def run(tracks_by_camera: dict[str, pd.DataFrame], placed: bool = True, **config):
+    cameras = {c: camera(c, placed) for c in tracks_by_camera}
+    return store_shoppers(tracks_by_camera, cameras, dict.fromkeys(tracks_by_camera, FPS), ShopperConfig(**config))
+
+
+def walking(x0: float, y: float, speed: float = 0.8):
+    return lambda f: (x0 + speed * f / FPS, y)
+
+
+def test_one_shopper_seen_by_two_cameras_is_one_shopper():
+    shoppers = run({"cam0": track(1, range(0, 40), walking(1.0, 2.0)),
+                    "cam1": track(7, range(20, 60), walking(1.02, 2.03))})
+    assert shoppers.identity == "store"
+    assert shoppers.shopper("cam0", 1) == shoppers.shopper("cam1", 7) == "1"
+
+
+def test_two_shoppers_standing_together_stay_two_in_every_camera():
+    left, right = (lambda f: (3.0, 2.0)), (lambda f: (3.45, 2.0))  # 45 cm apart, within link_m
+    shoppers = run({"cam0": tables(track(1, range(50), left), track(2, range(50), right)),
+                    "cam1": tables(track(5, range(50), right), track(6, range(50), left))})
+    assert shoppers.shopper("cam0", 1) == shoppers.shopper("cam1", 6)
+    assert shoppers.shopper("cam0", 2) == shoppers.shopper("cam1", 5)
+    assert shoppers.shopper("cam0", 1) != shoppers.shopper("cam0", 2)
+
+
+def test_a_shopper_out_of_every_view_for_a_few_seconds_keeps_their_id():
+    before = track(1, range(0, 30), walking(1.0, 2.0))  # ends at x = 3.32 m, frame 29
+    after = track(4, range(60, 90), walking(1.0, 2.0))  # back at x = 5.8 m after 3.1 s: 0.8 m/s
+    shoppers = run({"cam0": before, "cam1": after})
+    assert shoppers.shopper("cam0", 1) == shoppers.shopper("cam1", 4)
+
+
+def test_someone_appearing_too_far_away_to_have_walked_there_is_someone_else():
+    before = track(1, range(0, 30), walking(1.0, 2.0))
+    elsewhere = track(4, range(40, 70), walking(9.0, 6.0))  # 8 m away 1 s later
+    shoppers = run({"cam0": before, "cam1": elsewhere})
+    assert shoppers.shopper("cam0", 1) != shoppers.shopper("cam1", 4)
+
+
+def test_shoppers_in_the_same_place_at_different_times_long_apart_are_two_visits():
+    shoppers = run({"cam0": track(1, range(0, 20), walking(1.0, 2.0)),
+                    "cam1": track(2, range(200, 220), walking(1.0, 2.0))})
+    assert shoppers.shopper("cam0", 1) != shoppers.shopper("cam1", 2)
+
+
+def test_ids_are_numbered_in_order_of_first_sight():
+    shoppers = run({"cam0": tables(track(9, range(30, 60), walking(1.0, 1.0)), track(3, range(0, 20), walking(6, 4)))})
+    assert shoppers.identity == "camera"  # one camera: its track ids stay the shoppers
+    assert shoppers.shopper("cam0", 9) == "9"
+    two = run({"cam0": track(9, range(30, 60), walking(1.0, 1.0)), "cam1": track(3, range(0, 20), walking(6, 4))})
+    assert (two.shopper("cam1", 3), two.shopper("cam0", 9)) == ("1", "2")
+
+
+def test_cameras_that_are_not_placed_keep_per_camera_ids_and_say_so(caplog):
+    shoppers = run({"cam0": track(1, range(10), walking(1, 1)), "cam1": track(1, range(10), walking(1, 1))},
+                   placed=False)
+    assert shoppers.identity == "per-camera"
+    assert (shoppers.shopper("cam0", 1), shoppers.shopper("cam1", 1)) == ("cam0-1", "cam1-1")
+    assert "identities cannot be shared across cameras" in caplog.text
+    assert shoppers.to_dict()["identity"] == "per-camera"
+
+
+def test_shoppers_table_gives_each_shopper_one_floor_point_per_step_with_the_cameras_that_saw_them():
+    shoppers = run({"cam0": track(1, range(0, 10), lambda f: (2.0, 3.0)),
+                    "cam1": track(2, range(5, 10), lambda f: (2.1, 3.0))})
+    table = shoppers_table(shoppers, 1 / FPS)
+    assert list(table.columns) == ["timestamp", "shopper", "x", "y", "cameras"]
+    assert len(table) == 10 and set(table["shopper"]) == {"1"}
+    assert table["timestamp"].iloc[0] == pytest.approx(T0)
+    late = table.iloc[-1]
+    assert late["cameras"] == "cam0;cam1" and late["x"] == pytest.approx(2.05)
+    assert shoppers_table(run({"cam0": track(1, range(3), walking(1, 1))}, placed=False), 0.1).empty
+
+
+def event(shopper: str, camera: str, sku: str = "0001", shelf: str = "A1", t: float = T0 + 2, confidence=0.9):
+    return PickEvent(t, shopper, "pick", sku, 1, shelf, "1", camera, 20, confidence)
+
+
+def test_one_pick_seen_by_two_cameras_is_one_event_for_one_shopper():
+    merged = merge_camera_events([[event("1", "cam0")], [event("1", "cam1", confidence=0.7, t=T0 + 2.3)]], 1.0)
+    assert [(e.shopper, e.camera) for e in merged] == [("1", "cam0")]
+
+
+def test_two_shoppers_picking_one_product_at_once_are_two_events():
+    merged = merge_camera_events([[event("1", "cam0")], [event("2", "cam1")]], 1.0)
+    assert sorted(e.shopper for e in merged) == ["1", "2"]
+    other_shelf = merge_camera_events([[event("1", "cam0")], [event("1", "cam1", shelf="B2")]], 1.0)
+    assert len(other_shelf) == 2
