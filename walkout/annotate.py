@@ -9,7 +9,10 @@
   around the hand, with the hand and held-item boxes and the event's zone highlighted.
 
 Drawing is done with supervision annotators by :class:`FrameAnnotator`, which ``walkout.inspect.
-frame_at`` uses too. Hands are points in hands.csv: their box is a square of ``hand_box_share`` of
+frame_at`` uses too. Every picture is anonymised first (``walkout.anonymize``, PRIVACY.md): faces found
+by the face detector and the head region of every tracked shopper box of the frame are pixelated
+before anything is drawn. ``anonymize=False`` (``--no-anonymize``) is for a store's own secured
+review only, and logs a warning. Hands are points in hands.csv: their box is a square of ``hand_box_share`` of
 the owner's box height (the pose-hand rule), the held-item region that box scaled by the run's
 ``held.hand_box_scale`` (where vision looks for the product).
 """
@@ -28,6 +31,7 @@ import pandas as pd
 import supervision as sv
 
 from formats.errors import FormatError
+from walkout.anonymize import Anonymizer, VideoAnonymizer, warn_disabled
 from walkout.inspect import Run, load_run, read_frame
 
 log = logging.getLogger(__name__)
@@ -89,13 +93,19 @@ def _put_text(scene: np.ndarray, text: str, x: int, y: int, color: sv.Color, bac
 class FrameAnnotator:
     """Draws one camera's run outputs onto its frames (BGR uint8 arrays), by frame index.
 
-    Tables are indexed by frame once, so drawing a whole video costs a lookup per frame.
+    Tables are indexed by frame once, so drawing a whole video costs a lookup per frame. With
+    ``anonymize`` (the default) faces and tracked shoppers' heads are hidden before drawing.
     """
 
-    def __init__(self, run: Run, camera: str, config: AnnotateConfig | None = None):
+    def __init__(self, run: Run, camera: str, config: AnnotateConfig | None = None, *, anonymize: bool = True,
+                 anonymizer: Anonymizer | None = None):
         self.run = run
         self.camera = run.camera(camera)
         self.config = config or AnnotateConfig()
+        self.anonymize = anonymize
+        self.anonymizer = (anonymizer or Anonymizer()) if anonymize else None
+        if not anonymize:
+            warn_disabled(f"{run.path} {self.camera.id}")
         held = (run.info.get("config") or {}).get("held") or {}
         self.hand_box_scale = self.config.hand_box_scale or float(held.get("hand_box_scale", 1.8))
         cam_id = self.camera.id
@@ -116,6 +126,20 @@ class FrameAnnotator:
         self.held_box = sv.BoxCornerAnnotator(**track, thickness=2, corner_length=6)
         self.held_labels = sv.LabelAnnotator(**track, text_scale=scale * 0.85, text_padding=2,
                                              text_position=sv.Position.BOTTOM_CENTER)
+
+    def person_boxes(self, frame_index: int) -> np.ndarray:
+        """(M, 4) xyxy px of the shoppers tracked in a frame."""
+        tracks = self.tracks.get(frame_index)
+        if tracks is None:
+            return np.empty((0, 4))
+        return tracks[["x1", "y1", "x2", "y2"]].to_numpy(float)
+
+    def hide(self, image: np.ndarray, frame_index: int, video: VideoAnonymizer | None = None) -> np.ndarray:
+        """A copy of ``image`` (BGR) with its faces and the heads of the frame's tracked shoppers
+        pixelated (a plain copy when anonymisation is off); ``video`` carries faces between frames."""
+        if self.anonymizer is None:
+            return image.copy()
+        return (video or self.anonymizer).apply(image, self.person_boxes(frame_index))
 
     def zone_index(self, shelf: str, plates: str) -> int:
         """The camera's zone of a shelf and ';'-separated plates (-1 if none)."""
@@ -154,10 +178,12 @@ class FrameAnnotator:
     def active_events(self, frame_index: int) -> pd.DataFrame:
         return self.events[(self.events["frame"] - frame_index).abs() <= self.window_frames]
 
-    def draw(self, image: np.ndarray, frame_index: int, focus: pd.Series | None = None) -> np.ndarray:
-        """A copy of ``image`` (BGR) with frame ``frame_index``'s annotations; ``focus``: an event row
-        whose zone and banner are shown whatever the frame."""
-        scene = image.copy()
+    def draw(self, image: np.ndarray, frame_index: int, focus: pd.Series | None = None, *,
+             video: VideoAnonymizer | None = None) -> np.ndarray:
+        """A copy of ``image`` (BGR), anonymised (:meth:`hide`), with frame ``frame_index``'s annotations;
+        ``focus``: an event row whose zone and banner are shown whatever the frame; ``video``: the
+        video's anonymizer when frames are drawn in order."""
+        scene = self.hide(image, frame_index, video)
         scale = self.config.text_scale
         hands = self.hand_detections(frame_index)
         events = self.active_events(frame_index) if focus is None else focus.to_frame().T
@@ -220,9 +246,12 @@ def _write_atomic_video(path: Path, frames, fps: float, size: tuple[int, int]) -
     return count
 
 
-def annotate_video(run: Run, camera: str, out_path: Path, config: AnnotateConfig | None = None) -> Path:
-    """Every frame of one camera's video, annotated, written to ``out_path`` (mp4v, same size and fps)."""
-    annotator = FrameAnnotator(run, camera, config)
+def annotate_video(run: Run, camera: str, out_path: Path, config: AnnotateConfig | None = None, *,
+                   anonymize: bool = True, anonymizer: Anonymizer | None = None) -> Path:
+    """Every frame of one camera's video, anonymised and annotated, written to ``out_path`` (mp4v, same
+    size and fps). A face found in a frame stays hidden a few frames more (``hold_frames``)."""
+    annotator = FrameAnnotator(run, camera, config, anonymize=anonymize, anonymizer=anonymizer)
+    video = VideoAnonymizer(annotator.anonymizer) if annotator.anonymizer is not None else None
     cam = annotator.camera
     if cam.video is None or not cam.video.is_file():
         raise FormatError(cam.video or run.path, f"camera {cam.id}: video not found")
@@ -239,7 +268,7 @@ def annotate_video(run: Run, camera: str, out_path: Path, config: AnnotateConfig
                 ok, frame = capture.read()
                 if not ok or frame is None:
                     return
-                yield annotator.draw(frame, index)
+                yield annotator.draw(frame, index, video=video)
                 index += 1
         finally:
             capture.release()
@@ -291,10 +320,13 @@ def _banner(width: int, text: str, scale: float, color: sv.Color, background: sv
     return strip
 
 
-def contact_sheet(run: Run, out_path: Path, config: AnnotateConfig | None = None) -> Path:
-    """One row per event (time order): the annotated frames before, during and after it, cropped around
-    the hand, under a line naming the event (and its receipt status when fused). Written as PNG."""
+def contact_sheet(run: Run, out_path: Path, config: AnnotateConfig | None = None, *, anonymize: bool = True,
+                  anonymizer: Anonymizer | None = None) -> Path:
+    """One row per event (time order): the anonymised, annotated frames before, during and after it,
+    cropped around the hand, under a line naming the event (and its receipt status when fused).
+    Written as PNG."""
     config = config or AnnotateConfig()
+    anonymizer = (anonymizer or Anonymizer()) if anonymize else None
     tile = config.tile_width_px
     rows: list[np.ndarray] = []
     statuses = {}
@@ -307,7 +339,9 @@ def contact_sheet(run: Run, out_path: Path, config: AnnotateConfig | None = None
     for number, (index, event) in enumerate(events.iterrows(), start=1):
         camera = str(event["camera"])
         try:
-            annotator = annotators.setdefault(camera, FrameAnnotator(run, camera, config))
+            if camera not in annotators:
+                annotators[camera] = FrameAnnotator(run, camera, config, anonymize=anonymize, anonymizer=anonymizer)
+            annotator = annotators[camera]
         except KeyError:
             log.warning("%s: event %d has unknown camera %r: not in the contact sheet", run.path, number, camera)
             continue
@@ -353,16 +387,21 @@ def contact_sheet(run: Run, out_path: Path, config: AnnotateConfig | None = None
     return out_path
 
 
-def annotate_recording(recording_path: Path, run_dir: Path, config: AnnotateConfig | None = None) -> list[Path]:
+def annotate_recording(recording_path: Path, run_dir: Path, config: AnnotateConfig | None = None, *,
+                       anonymize: bool = True) -> list[Path]:
     """Annotated videos (``run_dir/annotated/<camera>.mp4``) and the events contact sheet
-    (``run_dir/events_contact_sheet.png``) of one recording's run; returns the paths written
-    (videos in camera order, then the sheet). Raises FormatError naming the file on bad input."""
+    (``run_dir/events_contact_sheet.png``) of one recording's run, anonymised unless ``anonymize`` is
+    False (a store's secured review; logged as a warning); returns the paths written (videos in camera
+    order, then the sheet). Raises FormatError naming the file on bad input."""
     run = load_run(Path(run_dir), Path(recording_path))
+    anonymizer = Anonymizer() if anonymize else None
     written = []
     for camera in run.cameras:
         if camera.video is None or not camera.video.is_file():
             log.warning("%s: camera %s has no video: not annotated", run.path, camera.id)
             continue
-        written.append(annotate_video(run, camera.id, run.path / "annotated" / f"{camera.id}.mp4", config))
-    written.append(contact_sheet(run, run.path / "events_contact_sheet.png", config))
+        written.append(annotate_video(run, camera.id, run.path / "annotated" / f"{camera.id}.mp4", config,
+                                      anonymize=anonymize, anonymizer=anonymizer))
+    written.append(contact_sheet(run, run.path / "events_contact_sheet.png", config, anonymize=anonymize,
+                                 anonymizer=anonymizer))
     return written

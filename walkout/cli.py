@@ -54,6 +54,10 @@ def _register() -> None:
 
     for module in (simulate, bench, fuse, run, train, zones, annotate, calibrate):
         cli.add_command(module.command)
+    from walkout.commands import anonymize, purge  # privacy by design (PRIVACY.md)
+
+    cli.add_command(anonymize.command)
+    cli.add_command(purge.command)
 
 
 _register()

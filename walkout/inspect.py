@@ -9,6 +9,9 @@ twice: ``timestamp`` (Unix seconds, the shared clock) and ``t_s`` (seconds since
 run.json unless given.
 
 Views (matplotlib; each takes an optional ``ax`` and returns the Axes it drew on, never shows):
+every video frame shown is anonymised first (faces and the heads of the frame's tracked shoppers
+pixelated, ``walkout.anonymize``, PRIVACY.md); ``anonymize=False`` is for a store's own secured review
+only and logs a warning.
 
 - :func:`frame_at`: the video frame at a time, annotated (shoppers, hands, zones, events), RGB.
 - :func:`plot_trajectory`: one shopper track over the camera image.
@@ -514,11 +517,32 @@ def read_frame(video: Path, index: int) -> np.ndarray:
     return frame
 
 
-def frame_at(run: Run, camera: str | None = None, t_s: float | None = None, *, annotate: bool = True) -> np.ndarray:
+def person_boxes(run: Run, camera: str, index: int) -> np.ndarray:
+    """(M, 4) xyxy px of the shoppers tracked on ``camera`` in frame ``index``."""
+    rows = run.tracks[(run.tracks["camera"] == camera) & (run.tracks["frame"] == index)]
+    return rows[["x1", "y1", "x2", "y2"]].to_numpy(float)
+
+
+def anonymized_frame(run: Run, camera: str, index: int, *, anonymize: bool = True) -> np.ndarray:
+    """Frame ``index`` of ``camera`` (BGR (H, W, 3) uint8) with its faces and the heads of its tracked
+    shoppers pixelated (``walkout.anonymize``); ``anonymize=False``: as recorded, with a warning."""
+    from walkout.anonymize import anonymize_picture
+
+    cam = run.camera(camera)
+    if cam.video is None:
+        raise FormatError(run.path, f"camera {cam.id}: no video (load_run needs the recording)")
+    image = read_frame(cam.video, index)
+    return anonymize_picture(image, anonymize, f"{run.path} {cam.id} frame {index}", person_boxes(run, cam.id, index))
+
+
+def frame_at(run: Run, camera: str | None = None, t_s: float | None = None, *, annotate: bool = True,
+             anonymize: bool = True) -> np.ndarray:
     """The frame of ``camera`` at ``t_s`` seconds since ``run.t0``, as RGB (H, W, 3) uint8 (for imshow).
 
-    Annotated (``walkout.annotate.FrameAnnotator``): shopper boxes with track ids, hands and what they
-    hold, shelf zones (filled while a hand is in them), labels of events within a second.
+    Anonymised: faces and the heads of the frame's tracked shoppers pixelated (``anonymize=False``:
+    a store's secured review only; logs a warning). Annotated (``walkout.annotate.FrameAnnotator``):
+    shopper boxes with track ids, hands and what they hold, shelf zones (filled while a hand is in
+    them), labels of events within a second.
     camera None: the only camera (or the first event's); t_s None: the first event's time
     (:func:`default_focus`).
     """
@@ -528,11 +552,12 @@ def frame_at(run: Run, camera: str | None = None, t_s: float | None = None, *, a
     if cam.video is None:
         raise FormatError(run.path, f"camera {cam.id}: no video (load_run needs the recording)")
     index = frame_index(run, cam.id, t_s)
-    image = read_frame(cam.video, index)
     if annotate:
         from walkout.annotate import FrameAnnotator
 
-        image = FrameAnnotator(run, cam.id).draw(image, index)
+        image = FrameAnnotator(run, cam.id, anonymize=anonymize).draw(read_frame(cam.video, index), index)
+    else:
+        image = anonymized_frame(run, cam.id, index, anonymize=anonymize)
     return np.ascontiguousarray(image[:, :, ::-1])
 
 
@@ -587,7 +612,8 @@ def _event_status(run: Run) -> pd.Series:
 
 
 def plot_trajectory(
-    run: Run, track_id: int | None = None, ax: Axes | None = None, *, camera: str | None = None
+    run: Run, track_id: int | None = None, ax: Axes | None = None, *, camera: str | None = None,
+    anonymize: bool = True,
 ) -> Axes:
     """One shopper track over its camera's image: the box centre's path coloured by time, the boxes at
     its first and last frame, the owner's hand positions in zones (white) or holding an item (red),
@@ -596,6 +622,8 @@ def plot_trajectory(
     track_id None: the first event's shopper, else the longest track (a run without tracks gets an
     empty panel saying so). An unknown track_id is a KeyError listing the known ones.
     camera: needed only when several cameras have a track ``track_id`` (ids are per camera).
+    anonymize: the camera image (the middle frame of the track) has its faces and tracked shoppers'
+    heads pixelated; False is for a store's secured review only (logs a warning).
     """
     from matplotlib.collections import LineCollection
     from matplotlib.patches import Polygon, Rectangle
@@ -622,7 +650,7 @@ def plot_trajectory(
     ax = _axes(ax, (8, 4.8))
     middle = int(rows["frame"].iloc[len(rows) // 2])
     if cam.video is not None:
-        image = read_frame(cam.video, middle)[:, :, ::-1]
+        image = anonymized_frame(run, cam.id, middle, anonymize=anonymize)[:, :, ::-1]
         ax.imshow(image, alpha=0.55, zorder=0)
     width = cam.width_px or float(rows["x2"].max())
     height = cam.height_px or float(rows["y2"].max())
@@ -853,10 +881,12 @@ def plot_overview(
     t_s: float | None = None,
     track_id: int | None = None,
     shelf: str | None = None,
+    anonymize: bool = True,
 ) -> Figure:
     """The main views in one figure: the annotated frame at ``t_s``, a track's trajectory, the cart
     timeline and a shelf's weight signal. Unset choices come from :func:`default_focus` (the first
-    event's time, camera, shopper and shelf). Panels without data say so instead of failing.
+    event's time, camera, shopper and shelf). Panels without data say so instead of failing. The
+    frames are anonymised unless ``anonymize`` is False (a secured review only; logs a warning).
     """
     import matplotlib.pyplot as plt
 
@@ -870,13 +900,13 @@ def plot_overview(
     frame_ax = fig.add_subplot(grid[0, 0])
     frame_ax.set_axis_off()
     if camera is not None and run.camera(camera).video is not None:
-        frame_ax.imshow(frame_at(run, camera, t_s))
+        frame_ax.imshow(frame_at(run, camera, t_s, anonymize=anonymize))
         frame_ax.set_title(f"frame_at(run, {camera!r}, {t_s:.1f})")
     else:
         frame_ax.set_title("no video")
     track_ax = fig.add_subplot(grid[0, 1])
     if track_id is not None and ((run.tracks["track_id"] == track_id) & (run.tracks["camera"] == camera)).any():
-        plot_trajectory(run, track_id, ax=track_ax, camera=camera)
+        plot_trajectory(run, track_id, ax=track_ax, camera=camera, anonymize=anonymize)
     else:
         track_ax.set_axis_off()
         track_ax.set_title("no shopper tracks")

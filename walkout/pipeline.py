@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib.util
+import json
 import logging
 import os
 import platform
@@ -603,6 +604,8 @@ class RunOptions:
     fail_fast: stop at the first failed recording; force: redo recordings the manifest has as complete.
     baselines: also time decode-only and ultralytics' ``model.track()`` (for ``walkout bench``).
     annotate: call ``walkout.annotate.annotate_recording`` on each recording's outputs.
+    anonymize: the annotated pictures hide faces (PRIVACY.md); False only for a store's own secured
+        review: logged, and recorded in run.json (``pictures.anonymized``) and the manifest.
     progress: tqdm bars (overall and per recording); worker_memory_gb: memory one worker needs, GB.
     """
 
@@ -615,6 +618,7 @@ class RunOptions:
     force: bool = False
     baselines: bool = False
     annotate: bool = False
+    anonymize: bool = True
     progress: bool = False
     worker_memory_gb: float = 2.0
 
@@ -632,6 +636,7 @@ class RecordingTask:
     annotate: bool = False
     process: Callable | None = None
     load_models: Callable | None = None
+    anonymize: bool = True
 
 
 @dataclass(frozen=True)
@@ -707,7 +712,7 @@ def execute_task(
             task.recording, task.out_root, state.models, task.config,
             baselines=task.baselines, out=partial, progress=progress,
         )
-        annotated, warnings = _annotate(task.recording, partial) if task.annotate else (False, ())
+        annotated, warnings = _annotate(task.recording, partial, task.anonymize) if task.annotate else (False, ())
         outputs = output_files(partial)
         _swap_in(partial, task.out_root / task.name)
     except (InputError, FormatError) as exc:
@@ -743,8 +748,9 @@ def _swap_in(partial: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _annotate(recording: Path, run_dir: Path) -> tuple[bool, tuple[str, ...]]:
-    """The annotation hook (another module): (made, warnings). Its failure does not fail the recording."""
+def _annotate(recording: Path, run_dir: Path, anonymize: bool = True) -> tuple[bool, tuple[str, ...]]:
+    """The annotation hook (another module): (made, warnings). Its failure does not fail the recording.
+    Whether the pictures hide faces is recorded in run.json: ``pictures: {anonymized, files}``."""
     try:
         from walkout.annotate import annotate_recording
     except ImportError as exc:
@@ -752,11 +758,20 @@ def _annotate(recording: Path, run_dir: Path) -> tuple[bool, tuple[str, ...]]:
             raise
         return False, ("annotation skipped: walkout.annotate is not available",)
     try:
-        made = annotate_recording(Path(recording), Path(run_dir))
+        # Anonymised is annotate_recording's default: the flag is passed only to turn it off.
+        extra = {} if anonymize else {"anonymize": False}
+        made = annotate_recording(Path(recording), Path(run_dir), **extra)
     except Exception as exc:  # noqa: BLE001 - the vision outputs stand without the annotation
         log.warning("%s: annotation failed: %s: %s", recording, type(exc).__name__, exc)
         return False, (f"annotation failed: {type(exc).__name__}: {exc}",)
     log.info("%s: %d annotated file(s)", recording, len(made))
+    info_path = Path(run_dir) / "run.json"
+    if info_path.is_file():
+        info = json.loads(info_path.read_text())
+        info["pictures"] = {"anonymized": anonymize, "files": [Path(p).relative_to(run_dir).as_posix() for p in made]}
+        write_json_atomic(info, info_path)
+    if not anonymize:
+        return True, ("pictures NOT anonymised (--no-anonymize): faces are visible",)
     return True, ()
 
 
@@ -838,7 +853,8 @@ def run_batch(
         _tidy_leftovers(out_root)
         manifest = load_manifest(out_root)
         annotate = options.annotate and _annotation_available()
-        wanted = {"baselines": options.baselines, "annotate": annotate}
+        # Pictures made with --no-anonymize are redone when anonymised ones are asked for.
+        wanted = {"baselines": options.baselines, "annotate": annotate, "anonymized": annotate and options.anonymize}
         model = _model_fingerprints(config)
         config_fp = config_fingerprint(_config_payload(config))
         reports: dict[int, RecordingReport] = {}
@@ -869,7 +885,7 @@ def run_batch(
             log.info("%s: to run (%s)", name, reason)
             # Absolute paths: a Ray worker on another node does not share this process's directory.
             tasks.append(RecordingTask(path.resolve(), name, out_root.resolve(), config, options.baselines, annotate,
-                                       process, load_models))
+                                       process, load_models, anonymize=options.anonymize))
             plan.append((position, path, inputs))
         engine, workers = _engine(options, len(tasks))
         log.info("%d recording(s): %d to run, %d complete already; %s engine, %d worker(s)", len(recordings),
@@ -890,7 +906,8 @@ def run_batch(
                     name=task.name, recording=str(path),
                     status=STATUS_DONE if result.ok else STATUS_FAILED, error=result.error,
                     inputs=inputs, model=model, config=config_fp,
-                    options={"baselines": task.baselines, "annotate": result.annotated},
+                    options={"baselines": task.baselines, "annotate": result.annotated,
+                             "anonymized": result.annotated and task.anonymize},
                     versions=result.versions, outputs=result.outputs,
                     timings={"started": result.started, "finished": result.finished,
                              "seconds": round(result.seconds, 3), "attempts": finished.attempts},

@@ -147,8 +147,9 @@ def draw_zones(image: np.ndarray, zones: tuple[ShelfZone, ...], fill_alpha: floa
 
 
 def zone_frame(recording: str | Path, camera_id: str, at_s: float, out: str | Path,
-               zones_file: str | Path | None = None, config: ZoneCheckConfig | None = None) -> Path:
-    """Write a reference PNG of one camera at ``at_s`` seconds: pixel grid + the zones drawn.
+               zones_file: str | Path | None = None, config: ZoneCheckConfig | None = None, *,
+               anonymize: bool = True) -> Path:
+    """Write a reference PNG of one camera at ``at_s`` seconds: pixel grid + the zones drawn, faces hidden.
 
     Zones come from ``zones_file`` when given, else from the recording's store.json.
     """
@@ -164,6 +165,9 @@ def zone_frame(recording: str | Path, camera_id: str, at_s: float, out: str | Pa
     image = draw_zones(draw_grid(frame, config.grid_px, config.scale), zones, scale=config.scale)
     _label(image, f"{loaded.name} {camera.id} frame {index} ({at_s:g} s)", (5, image.shape[0] - 6), 0.4)
     out = Path(out)
+    from walkout.anonymize import anonymize_picture  # faces hidden (PRIVACY.md); off: a warning
+
+    image = anonymize_picture(image, anonymize, out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(out), image):
         raise FormatError(out, "cannot write the image (unknown extension or unwritable folder)")

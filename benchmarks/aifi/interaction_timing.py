@@ -3,7 +3,8 @@
 Complements ``walkout bench`` (which scores product-level events): with no product evidence, the
 question a real camera can answer is whether the pipeline saw the interaction at all, where and
 when. Prints one line per truth event and a summary; with ``--overlays DIR`` also writes one PNG per
-predicted event and per visible truth event (zones, shopper boxes, hands from the run's tables).
+predicted event and per visible truth event (zones, shopper boxes, hands from the run's tables), with
+faces and the tracked shoppers' heads pixelated (walkout.anonymize, PRIVACY.md).
 
     python benchmarks/aifi/interaction_timing.py RECORDING RUN_DIR/<recording> [--tolerance 1.5] [--overlays DIR]
 """
@@ -19,6 +20,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from walkout.anonymize import anonymize_picture
 from walkout.recording import load_recording
 from walkout.zones import _zones_of, draw_run_frame, interaction_timing, read_frame
 
@@ -31,10 +33,11 @@ def overlay(recording, run_dir: Path, camera_id: str, frame: int, out: Path, tit
     tracks = pd.read_csv(run_dir / "tracks.csv", dtype={"camera": str})
     fps = json.loads((run_dir / "run.json").read_text())["cameras"][camera_id]["fps"]
     image, _ = read_frame(camera.video, frame / fps)
+    shoppers = tracks[(tracks["camera"] == camera_id) & (tracks["frame"] == frame)]
+    image = anonymize_picture(image, True, out, shoppers[["x1", "y1", "x2", "y2"]].to_numpy(float))
     image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     mine = (hands["camera"] == camera_id) & (hands["frame"] == frame)
-    shown = draw_run_frame(image, _zones_of(camera), tracks[(tracks["camera"] == camera_id) & (tracks["frame"] == frame)],
-                           hands[mine], scale)
+    shown = draw_run_frame(image, _zones_of(camera), shoppers, hands[mine], scale)
     banner = np.zeros((26, shown.shape[1], 3), dtype=np.uint8)
     cv2.putText(banner, title, (8, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
     shown = np.vstack([banner, shown])

@@ -57,6 +57,14 @@ def test_has_a_parameters_cell(notebook):
                                              if isinstance(n, ast.Assign) for t in n.targets}
 
 
+def test_shows_anonymised_pictures_only(notebook):
+    """Frames come from walkout.inspect / walkout.annotate, which hide faces (PRIVACY.md); the
+    notebook never turns that off nor reads video frames itself."""
+    source = "\n".join(cell.source for cell in code_cells(notebook))
+    assert "anonymize=False" not in source and "read_frame" not in source and "VideoCapture" not in source
+    assert "frame_at(" in source and "annotate_recording(" in source
+
+
 @pytest.mark.notebook
 def test_runs_headlessly(notebook, tmp_path):
     nbclient = pytest.importorskip("nbclient")

@@ -110,3 +110,34 @@ def test_annotate_command_names_a_bad_run_dir(recording, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["annotate", str(recording), str(tmp_path / "empty")]) == 2
     assert "not a run directory" in capsys.readouterr().err
+
+
+def test_pictures_hide_the_heads_of_the_tracked_shoppers(recording, run_dir):
+    from walkout.anonymize import head_boxes, hidden_mask
+
+    annotator = FrameAnnotator(load_run(run_dir, recording), "cam0")
+    frame = read_frame(annotator.camera.video, 12)  # shoppers 1 and 2 both tracked
+    hidden = annotator.hide(frame, 12)
+    heads = hidden_mask(head_boxes(annotator.person_boxes(12)), frame.shape)
+    assert len(annotator.person_boxes(12)) == 2
+    assert np.array_equal(hidden[~heads], frame[~heads])  # the fixture video has no face
+    assert (hidden[heads] != frame[heads]).mean() > 0.5
+
+
+def test_no_anonymize_draws_on_the_recorded_frame_and_warns(recording, run_dir, caplog):
+    with caplog.at_level("WARNING"):
+        annotator = FrameAnnotator(load_run(run_dir, recording), "cam0", anonymize=False)
+    frame = read_frame(annotator.camera.video, 12)
+    assert np.array_equal(annotator.hide(frame, 12), frame)
+    assert "anonymisation is OFF" in caplog.text
+
+
+def test_contact_sheet_is_anonymised_unless_asked_not_to(recording, run_dir):
+    hidden = cv2.imread(str(annotate_recording(recording, run_dir)[-1]))
+    shown = cv2.imread(str(annotate_recording(recording, run_dir, anonymize=False)[-1]))
+    assert hidden.shape == shown.shape and (hidden != shown).any()
+
+
+def test_annotate_command_no_anonymize_says_so(recording, run_dir, capsys):
+    assert main(["annotate", str(recording), str(run_dir), "--no-anonymize"]) == 0
+    assert "anonymisation is OFF" in capsys.readouterr().err

@@ -378,3 +378,40 @@ def test_cart_timeline_draws_the_lines_fusion_gave_a_shopper_without_a_vision_ev
     assert matplotlib.colors.to_hex(marker.get_color()) == matplotlib.colors.to_hex(wi.STATUS_COLORS["reached"])
     assert marker.get_ydata()[0] == 0  # shopper 2's row (rows from the bottom: shopper 2, shopper 1, ...)
     assert "reached" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+# ------------------------------------------------------------------------------------------ privacy
+
+
+def test_frame_at_hides_the_heads_of_the_tracked_shoppers(run):
+    from walkout.anonymize import head_boxes, hidden_mask
+
+    raw = wi.read_frame(run.camera("cam0").video, 9)[:, :, ::-1]  # t 0.9 s: shopper 1, box (18, 40)-(58, 110)
+    shown = wi.frame_at(run, "cam0", 0.9, annotate=False)
+    assert wi.person_boxes(run, "cam0", 9).tolist() == [[18.0, 40.0, 58.0, 110.0]]
+    heads = hidden_mask(head_boxes(wi.person_boxes(run, "cam0", 9)), raw.shape)
+    assert heads.sum() > 0.03 * heads.size
+    assert np.array_equal(shown[~heads], raw[~heads])  # the fixture video has no face: only the head region
+    assert (shown[heads] != raw[heads]).mean() > 0.5
+
+
+def test_frame_at_without_anonymisation_is_the_recorded_frame_and_warns(run, caplog):
+    raw = wi.read_frame(run.camera("cam0").video, 9)[:, :, ::-1]
+    with caplog.at_level("WARNING"):
+        shown = wi.frame_at(run, "cam0", 0.9, annotate=False, anonymize=False)
+    assert np.array_equal(shown, raw)
+    assert "anonymisation is OFF" in caplog.text
+
+
+def test_trajectory_shows_an_anonymised_camera_image(run):
+    ax = wi.plot_trajectory(run, 1)
+    (image,) = ax.get_images()
+    middle = 10  # track 1 is on frames 0-19
+    assert np.array_equal(image.get_array(), wi.anonymized_frame(run, "cam0", middle)[:, :, ::-1])
+    assert not np.array_equal(image.get_array(), wi.read_frame(run.camera("cam0").video, middle)[:, :, ::-1])
+
+
+def test_overview_frame_is_anonymised(run):
+    fig = wi.plot_overview(run)
+    frame_image = fig.axes[0].get_images()[0].get_array()
+    assert np.array_equal(frame_image, wi.frame_at(run, "cam0", 0.9))

@@ -30,10 +30,13 @@ import click
 @click.option("--progress/--no-progress", default=None,
               help="Progress bars (default: on a terminal, unless -q).")
 @click.option("--annotate", is_flag=True, help="Also draw the results over the videos (walkout.annotate).")
+@click.option("--no-anonymize", "no_anonymize", is_flag=True,
+              help="With --annotate: leave faces visible (a store's own secured review only; logged, and "
+                   "recorded in run.json; see PRIVACY.md).")
 @click.option("--baselines", is_flag=True, help="Also time decode-only and ultralytics' model.track() (for bench).")
 def command(
     recordings, out_dir, model, classifier, config_path, workers, engine, address, force, fail_fast, retries,
-    max_tasks_per_worker, progress, annotate, baselines,
+    max_tasks_per_worker, progress, annotate, no_anonymize, baselines,
 ) -> None:
     """Detect, track, attach hands, find picks and returns; write events.csv, timeline.json, tracks/, run.json
     per recording into OUT/<recording>/, and OUT/manifest.json.
@@ -50,12 +53,18 @@ def command(
         config = dataclasses.replace(config, detector=dataclasses.replace(config.detector, model_path=str(model)))
     if classifier is not None:
         config = dataclasses.replace(config, held=dataclasses.replace(config.held, classifier_path=str(classifier)))
+    if no_anonymize:
+        if annotate:
+            logging.getLogger("walkout").warning("--no-anonymize: the annotated pictures will show faces; "
+                                                 "keep them in a secured review (recorded in run.json)")
+        else:
+            logging.getLogger("walkout").warning("--no-anonymize has no effect without --annotate")
     if progress is None:
         progress = sys.stderr.isatty() and logging.getLogger().getEffectiveLevel() <= logging.INFO
     options = RunOptions(
         workers=workers, engine=engine, address=address, max_tasks_per_worker=max_tasks_per_worker,
         retries=retries, fail_fast=fail_fast, force=force, baselines=baselines, annotate=annotate,
-        progress=progress,
+        anonymize=not no_anonymize, progress=progress,
     )
     try:
         report = run_batch(recordings, out_dir, config, options)

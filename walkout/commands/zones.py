@@ -26,12 +26,15 @@ def command() -> None:
 @click.option("--grid", "grid_px", type=int, default=50, show_default=True, help="Grid spacing in video pixels.")
 @click.option("--scale", type=float, default=1.0, show_default=True, help="Draw the frame this many times larger.")
 @ZONES_OPTION
+@click.option("--no-anonymize", "no_anonymize", is_flag=True,
+              help="Leave faces visible: for a store's own secured review only (logged; see PRIVACY.md).")
 def frame(recording: Path, camera_id: str, at_s: float, out: Path, grid_px: int, scale: float,
-          zones_file: Path | None) -> None:
-    """Write a reference frame with a labelled pixel grid and the current zones drawn."""
+          zones_file: Path | None, no_anonymize: bool) -> None:
+    """Write a reference frame with a labelled pixel grid and the current zones drawn (faces hidden)."""
     from walkout.zones import ZoneCheckConfig, zone_frame
 
-    written = zone_frame(recording, camera_id, at_s, out, zones_file, ZoneCheckConfig(grid_px=grid_px, scale=scale))
+    written = zone_frame(recording, camera_id, at_s, out, zones_file, ZoneCheckConfig(grid_px=grid_px, scale=scale),
+                         anonymize=not no_anonymize)
     click.echo(f"wrote {written}")
 
 
