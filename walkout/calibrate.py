@@ -211,20 +211,31 @@ def _fit_unknown_focal(image: np.ndarray, store: np.ndarray, size: tuple[int, in
     return _fit_pose(image, store, intrinsics_of(float(np.exp(found.x))), np.zeros(5), size, source, config)
 
 
+def pinhole(focal_px: float, image_size_px: tuple[int, int]) -> Calibration:
+    """Intrinsics of a known focal length: square pixels, principal point at the centre, no
+    distortion (the pose is a placeholder until fitted)."""
+    width, height = image_size_px
+    K = ((float(focal_px), 0.0, width / 2), (0.0, float(focal_px), height / 2), (0.0, 0.0, 1.0))
+    eye = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+    return Calibration((int(width), int(height)), K, (0.0, 0.0, 0.0, 0.0, 0.0), eye, (0.0, 0.0, 0.0))
+
+
 def calibrate_camera(recording: str | Path, camera_id: str, points_path: str | Path,
-                     config: CalibrateConfig | None = None) -> CalibrationResult:
+                     config: CalibrateConfig | None = None, focal_px: float | None = None) -> CalibrationResult:
     """Fit camera ``camera_id`` of ``recording`` to the points of ``points_path`` and, when every
     point's reprojection error is within ``config.max_error_px``, write the result into its
     store.json entry (atomically; a homography replaces ``floor_homography``, a pose ``calibration``).
-    Refused (FormatError, store.json untouched) above the limit."""
+    Refused (FormatError, store.json untouched) above the limit. With ``focal_px`` the intrinsics are
+    that focal length (see :func:`pinhole`) and 4 points fix the pose, on one plane or not; else the
+    camera's own intrinsics when it has a calibration."""
     config = config or CalibrateConfig()
     loaded = load_recording(recording)
     camera = _camera(loaded, camera_id)
     pairs = read_points(points_path)
     size = _image_size(camera)
     source = f"walkout calibrate --points {Path(points_path).name}"
-    result = fit_calibration(pairs, size, known=camera.calibration, config=config, source=source,
-                             where=str(points_path))
+    known = pinhole(focal_px, size) if focal_px is not None else camera.calibration
+    result = fit_calibration(pairs, size, known=known, config=config, source=source, where=str(points_path))
     for pair, error in zip(pairs, result.errors_px, strict=True):
         log.info("%s %s: image %s store %s: %.2f px", loaded.name, camera_id, list(pair.image_px),
                  list(pair.store_m), error)

@@ -296,3 +296,13 @@ def test_validate_lists_the_geometry_and_its_problems(tmp_path):
         text = validate_recording(root).describe()
         assert expected in text
         assert "shelf 'Q1' is not in the planogram" in text
+
+
+def test_with_a_known_focal_length_points_on_one_plane_fix_the_pose(tmp_path, capsys):
+    root = write_store(tmp_path / "r")
+    front = np.array([[x, 0.0, z] for x in (0.0, 0.6, 1.2) for z in (0.1, 0.5, 0.9)])  # the shelf fronts only
+    points = points_file(tmp_path / "front.json", calibration(), front)
+    assert main(["calibrate", str(root), "--camera", "cam0", "--points", str(points)]) == 2
+    assert "lie on one plane" in capsys.readouterr().err
+    assert main(["calibrate", str(root), "--camera", "cam0", "--points", str(points), "--focal", str(FOCAL)]) == 0
+    np.testing.assert_allclose(load_recording(root).cameras[0].calibration.position_m, EYE, atol=1e-3)

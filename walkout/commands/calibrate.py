@@ -14,13 +14,17 @@ import click
               help='JSON {"points": [{"image_px": [u, v], "store_m": [x, y, z]}, ...]} or CSV u,v,x,y[,z].')
 @click.option("--max-error", "max_error_px", type=click.FloatRange(min=0.0, min_open=True), default=5.0,
               show_default=True, help="Refuse the fit when any point reprojects further than this (pixels).")
-def command(recording: Path, camera_id: str, points_path: Path, max_error_px: float) -> None:
+@click.option("--focal", "focal_px", type=click.FloatRange(min=0.0, min_open=True), default=None,
+              help="Known focal length in pixels (square pixels, principal point at the centre, no "
+                   "distortion): then 4 points, even on one plane, fix the pose.")
+def command(recording: Path, camera_id: str, points_path: Path, max_error_px: float, focal_px: float | None) -> None:
     """Fit CAMERA of RECORDING to image<->store points: >= 4 floor points (z = 0) give a floor homography,
     >= 6 pairs off one plane give a full pose (cv2.solvePnP; unknown intrinsics estimated as one focal
     length). Prints each point's reprojection error; writes store.json atomically, or refuses."""
     from walkout.calibrate import CalibrateConfig, calibrate_camera, read_points
 
-    result = calibrate_camera(recording, camera_id, points_path, CalibrateConfig(max_error_px=max_error_px))
+    result = calibrate_camera(recording, camera_id, points_path, CalibrateConfig(max_error_px=max_error_px),
+                              focal_px=focal_px)
     for i, (pair, error) in enumerate(zip(read_points(points_path), result.errors_px, strict=True)):
         click.echo(f"  points[{i}] image {list(pair.image_px)} store {list(pair.store_m)}: {error:.2f} px")
     if result.calibration is not None:
