@@ -159,6 +159,18 @@ class Calibration:
         ray that never reaches the floor (at or above the horizon)."""
         return apply_homography(self.floor_homography(), self.undistort_pixels(pixels), self)
 
+    def pixels_to_plane(self, pixels: np.ndarray, z_m: float) -> np.ndarray:
+        """(N, 2) image pixels -> (N, 2) the (x, y) where their rays meet the level plane z = ``z_m``
+        in front of the camera; NaN where they do not (a ray parallel to it, or meeting it behind)."""
+        ideal = self.undistort_pixels(pixels)
+        rays = np.column_stack([ideal, np.ones(len(ideal))]) @ np.linalg.inv(self.intrinsics).T @ self.rotation
+        eye = self.position_m
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = (z_m - eye[2]) / rays[:, 2]
+        points = eye[:2] + scale[:, None] * rays[:, :2]
+        points[~(scale > 0)] = np.nan
+        return points
+
     def to_dict(self) -> dict:
         out = {"image_size_px": list(self.image_size_px), "K": [list(r) for r in self.K], "dist": list(self.dist),
                "R": [list(r) for r in self.R], "t": list(self.t)}

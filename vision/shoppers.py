@@ -43,11 +43,15 @@ class ShopperConfig:
     min_shared_s: tracklets must be seen together at least this long to be compared.
     max_gap_s, max_speed_m_s, gap_slack_m: a tracklet starting at most ``max_gap_s`` after another
         ended, no further from its end than ``gap_slack_m + max_speed_m_s * gap``, continues it.
-    edge_margin_px: a box whose bottom is this close to the image's bottom edge has its feet cut off:
-        its foot point is not used.
+    head_height_m: with a calibration, a shopper is placed where the top of their box (the top of the
+        head, seen from the ceiling over shelves and other shoppers that hide the feet) meets this
+        height; with a floor homography only, by the foot point (the box's bottom centre).
+    edge_margin_px: a box this close to an edge of the image is cut off there (its top, its sides,
+        or for a foot point its bottom): it is not used.
     grid_s: shoppers.csv has one row per shopper per ``grid_s`` (0: the fastest camera's frame period).
     """
 
+    head_height_m: float = 1.7
     link_m: float = 0.6
     apart_m: float = 1.2
     min_shared_s: float = 0.3
@@ -100,17 +104,22 @@ class ShopperMap:
 
 def floor_tracklets(tracks: pd.DataFrame, camera: Camera, fps: float,
                     config: ShopperConfig | None = None) -> list[Tracklet]:
-    """A placed camera's tracks (``frame, track_id, x1, y1, x2, y2``) -> tracklets on the floor.
-    Boxes cut off by the image's bottom edge and foot points off the floor are left out."""
+    """A placed camera's tracks (``frame, track_id, x1, y1, x2, y2``) -> tracklets on the floor:
+    with a calibration the head point (top centre) at ``head_height_m``, boxes cut off at the image's
+    top or sides left out; with a floor homography the foot point, boxes cut off at the bottom left out."""
     config = config or ShopperConfig()
     if tracks.empty:
         return []
-    feet = np.column_stack([(tracks["x1"].to_numpy(float) + tracks["x2"].to_numpy(float)) / 2,
-                            tracks["y2"].to_numpy(float)])
-    keep = np.ones(len(tracks), dtype=bool)
+    x1, y1, x2, y2 = (tracks[c].to_numpy(float) for c in ("x1", "y1", "x2", "y2"))
+    centre = (x1 + x2) / 2
+    margin = config.edge_margin_px
     if camera.calibration is not None:
-        keep &= feet[:, 1] < camera.calibration.image_size_px[1] - config.edge_margin_px
-    floor = camera.pixels_to_floor(feet)
+        width, _ = camera.calibration.image_size_px
+        keep = (y1 > margin) & (x1 > margin) & (x2 < width - margin)
+        floor = camera.calibration.pixels_to_plane(np.column_stack([centre, y1]), config.head_height_m)
+    else:
+        keep = np.ones(len(tracks), dtype=bool)
+        floor = camera.pixels_to_floor(np.column_stack([centre, y2]))
     keep &= np.isfinite(floor).all(axis=1)
     times = frame_timestamp(camera.start_timestamp, tracks["frame"].to_numpy(float), fps)
     ids = tracks["track_id"].to_numpy(int)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from formats.store import Camera
+from formats.store import Calibration, Camera
 from vision.events import PickEvent
-from vision.shoppers import ShopperConfig, shoppers_table, store_shoppers
+from vision.shoppers import ShopperConfig, floor_tracklets, shoppers_table, store_shoppers
 from walkout.pipeline import merge_camera_events
 
 T0 = 1_700_000_000.0
@@ -128,3 +129,18 @@ def test_two_shoppers_picking_one_product_at_once_are_two_events():
     assert sorted(e.shopper for e in merged) == ["1", "2"]
     other_shelf = merge_camera_events([[event("1", "cam0")], [event("1", "cam1", shelf="B2")]], 1.0)
     assert len(other_shelf) == 2
+
+
+def test_a_calibrated_camera_places_a_shopper_by_the_top_of_the_head_whatever_hides_the_feet():
+    forward = np.array([0.0, 0.6, -0.8])
+    right = np.array([1.0, 0.0, 0.0])
+    R = np.stack([right, np.cross(forward, right), forward])
+    eye = np.array([2.0, -1.0, 3.0])
+    cal = Calibration((640, 360), ((400.0, 0, 320.0), (0, 400.0, 180.0), (0, 0, 1.0)), (0.0,) * 5,
+                      tuple(map(tuple, R)), tuple(-R @ eye))
+    cam = Camera("cam0", Path("videos/cam0.mp4"), T0, calibration=cal)
+    head = cal.project(np.array([[2.5, 1.0, 1.7]]))[0][0]  # a shopper at (2.5, 1.0), head top at 1.7 m
+    box = pd.DataFrame([(0, 1, head[0] - 20, head[1], head[0] + 20, head[1] + 60, 0.9)],  # feet hidden: short box
+                       columns=["frame", "track_id", "x1", "y1", "x2", "y2", "confidence"])
+    (tracklet,) = floor_tracklets(box, cam, FPS)
+    np.testing.assert_allclose(tracklet.xy[0], [2.5, 1.0], atol=1e-6)

@@ -306,3 +306,11 @@ def test_with_a_known_focal_length_points_on_one_plane_fix_the_pose(tmp_path, ca
     assert "lie on one plane" in capsys.readouterr().err
     assert main(["calibrate", str(root), "--camera", "cam0", "--points", str(points), "--focal", str(FOCAL)]) == 0
     np.testing.assert_allclose(load_recording(root).cameras[0].calibration.position_m, EYE, atol=1e-3)
+
+
+def test_a_pixel_goes_back_to_the_point_of_a_level_plane_it_came_from():
+    cal = calibration(dist=(-0.2, 0.05, 0, 0, 0))
+    heads = np.random.default_rng(5).uniform([0, -1.0, 1.7], [1.2, 0.0, 1.7], (10, 3))
+    pixels, _ = cal.project(heads)
+    np.testing.assert_allclose(cal.pixels_to_plane(pixels, 1.7), heads[:, :2], atol=1e-5)
+    assert np.isnan(cal.pixels_to_plane(pixels, 3.5)).all()  # above the camera: behind it for these rays
