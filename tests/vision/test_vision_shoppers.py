@@ -7,6 +7,7 @@ per frame; its box is 40 x 80 px standing on that point.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -144,3 +145,21 @@ def test_a_calibrated_camera_places_a_shopper_by_the_top_of_the_head_whatever_hi
                        columns=["frame", "track_id", "x1", "y1", "x2", "y2", "confidence"])
     (tracklet,) = floor_tracklets(box, cam, FPS)
     np.testing.assert_allclose(tracklet.xy[0], [2.5, 1.0], atol=1e-6)
+
+
+def test_a_run_of_several_uncalibrated_cameras_says_its_ids_are_per_camera(tmp_path, caplog):
+    from tests.walkout.walkout_fakes import FakeModels, make_recording, write_video
+    from walkout.config import load_config
+    from walkout.pipeline import process_recording
+
+    root = make_recording(tmp_path / "two cams")
+    store = json.loads((root / "store.json").read_text())
+    store["cameras"].append({**store["cameras"][0], "id": "cam1", "video": "videos/cam1.mp4"})
+    (root / "store.json").write_text(json.dumps(store))
+    write_video(root / "videos" / "cam1.mp4", 12)
+    config = load_config()
+    result = process_recording(root, tmp_path / "out", FakeModels(config), config)
+    run = json.loads((result.out_dir / "run.json").read_text())
+    assert run["shoppers"]["identity"] == "per-camera"
+    assert "identities cannot be shared across cameras" in caplog.text
+    assert list(pd.read_csv(result.out_dir / "shoppers.csv").columns) == ["timestamp", "shopper", "x", "y", "cameras"]

@@ -184,6 +184,9 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
     overall_mapping = map_ids(pd.concat(overlaps, ignore_index=True)) if overlaps else {}
     shoppers = run_info.get("shoppers") if isinstance(run_info.get("shoppers"), dict) else {}
     result: dict = {}
+    if shoppers.get("identity") == "per-camera":
+        notes.append("identities are per camera (several cameras, not calibrated): one person seen by two "
+                     "cameras is two shoppers, so receipts split")
     if shoppers.get("identity") in ("store", "per-camera") and mot_tables:
         # Store-level ids: every camera pooled, and ONE predicted -> truth shopper map per recording.
         sequence = pooled_sequence(mot_tables, shoppers.get("tracks") or {})
