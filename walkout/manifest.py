@@ -20,11 +20,13 @@ named in store.json; weight logs and truth files are not read by the run and are
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -242,3 +244,27 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return versions
+
+
+LOCK_NAME = ".walkout-run.lock"
+
+
+@contextlib.contextmanager
+def run_lock(out_root: Path, busy: Exception) -> Iterator[None]:
+    """One writer at a time per output folder (``walkout run``, ``walkout purge``): an advisory lock
+    on ``OUT/.walkout-run.lock`` that the kernel releases when the holder dies, so a killed run never
+    blocks the next one. Raises ``busy`` when another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    with (out_root / LOCK_NAME).open("a") as stream:
+        try:
+            fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise busy from None
+        try:
+            yield
+        finally:
+            fcntl.flock(stream, fcntl.LOCK_UN)

@@ -20,7 +20,7 @@ import re
 import shutil
 import socket
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -63,6 +63,7 @@ from walkout.manifest import (
     output_files,
     package_versions,
     recording_inputs,
+    run_lock,
     write_manifest,
 )
 from walkout.parallel import (
@@ -580,7 +581,6 @@ def expand_recordings(paths: Sequence[str | Path]) -> list[Path]:
 STATUS_SKIPPED = "skipped"
 STATUS_CANCELLED = "cancelled"
 ENGINES = ("local", "ray")
-LOCK_NAME = ".walkout-run.lock"
 # Leftovers of an interrupted run: a recording's folder being written, or an older one being replaced.
 LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>partial|old)-(?P<pid>\d+)$")
 
@@ -849,7 +849,9 @@ def run_batch(
     out_root = Path(out_dir)
     out_root.mkdir(parents=True, exist_ok=True)
     recordings = expand_recordings(paths)
-    with _run_lock(out_root):
+    busy = RunError(f"{out_root}: another walkout run is writing into this folder; "
+                    "wait for it to finish or choose another --out")
+    with run_lock(out_root, busy):
         _tidy_leftovers(out_root)
         manifest = load_manifest(out_root)
         annotate = options.annotate and _annotation_available()
@@ -939,27 +941,6 @@ def run_batch(
             reports[position] = RecordingReport(path.resolve().name, path, STATUS_CANCELLED)
     ordered = tuple(reports[position] for position in range(len(recordings)))
     return BatchReport(ordered, out_root, time.perf_counter() - clock, options.engine, workers)
-
-
-@contextlib.contextmanager
-def _run_lock(out_root: Path) -> Iterator[None]:
-    """One run at a time per output folder (an advisory lock on ``OUT/.walkout-run.lock``; the
-    kernel releases it when the holder dies, so a killed run never blocks the next one)."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
-        yield
-        return
-    with (out_root / LOCK_NAME).open("a") as stream:
-        try:
-            fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunError(f"{out_root}: another walkout run is writing into this folder; "
-                             "wait for it to finish or choose another --out") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(stream, fcntl.LOCK_UN)
 
 
 def _tidy_leftovers(out_root: Path) -> None:

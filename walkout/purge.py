@@ -31,20 +31,18 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from formats.errors import FormatError
 from formats.tables import write_json_atomic
-from walkout.manifest import MANIFEST_NAME, load_manifest, output_files, write_manifest
+from walkout.manifest import MANIFEST_NAME, load_manifest, output_files, run_lock, write_manifest
 
 log = logging.getLogger(__name__)
 
 PURGE_LOG = "purge_log.json"
 PURGE_LOG_VERSION = 1
 # Same names as walkout.pipeline's (not imported: it loads the vision stack).
-LOCK_NAME = ".walkout-run.lock"
 LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>partial|old)-(?P<pid>\d+)$")
 RUN_FILES = ("run.json", "events.csv", "tracks.csv", "hands.csv", "timeline.json", "receipts.json")
 PICTURE_SUFFIXES = (".mp4", ".avi", ".png", ".jpg", ".jpeg")
@@ -60,23 +58,8 @@ def parse_duration(text: str) -> float:
     return float(match["value"]) * UNIT_S[match["unit"]]
 
 
-@contextlib.contextmanager
-def _run_lock(out_root: Path) -> Iterator[None]:
-    """The output folder's run lock (``walkout run`` holds it while writing there)."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
-        yield
-        return
-    with (out_root / LOCK_NAME).open("a") as stream:
-        try:
-            fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise FormatError(out_root, "a walkout run is writing into this folder; purge when it is done") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(stream, fcntl.LOCK_UN)
+def _busy(out_root: Path) -> FormatError:
+    return FormatError(out_root, "a walkout run is writing into this folder; purge when it is done")
 
 
 def _append_log(path: Path, record: dict) -> None:
@@ -149,7 +132,7 @@ def purge_older(out_root: str | Path, older_than_s: float, *, dry_run: bool = Fa
         raise FormatError(out_root, "not a folder (give the --out folder of walkout run)")
     if older_than_s < 0:
         raise ValueError("--older-than must not be negative")
-    with _run_lock(out_root):
+    with run_lock(out_root, _busy(out_root)):
         expired = expired_runs(out_root, older_than_s, now)
         if dry_run or not expired:
             return expired
@@ -397,7 +380,7 @@ def purge_shopper(run_dir: str | Path, shopper: str, *, dry_run: bool = False) -
     folder's manifest entry is updated so the next ``walkout run`` does not redo the folder."""
     run_dir = Path(run_dir).resolve()
     out_root = run_dir.parent
-    lock = _run_lock(out_root) if (out_root / MANIFEST_NAME).is_file() else contextlib.nullcontext()
+    lock = run_lock(out_root, _busy(out_root)) if (out_root / MANIFEST_NAME).is_file() else contextlib.nullcontext()
     with lock:
         plan = plan_shopper_purge(run_dir, shopper)
         if dry_run:
