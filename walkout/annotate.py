@@ -203,7 +203,10 @@ class FrameAnnotator:
                 tracker_id=tracks["track_id"].to_numpy(int),
             )
             scene = self.box.annotate(scene, shoppers)
-            scene = self.labels.annotate(scene, shoppers, labels=[f"#{t}" for t in shoppers.tracker_id])
+            # The store-level shopper (tracks.csv's ``shopper``) where the run has one, else the track id.
+            names = tracks["shopper"].astype(str) if "shopper" in tracks.columns else [""] * len(tracks)
+            labels = [f"#{s}" if s else f"#{t}" for s, t in zip(names, shoppers.tracker_id, strict=True)]
+            scene = self.labels.annotate(scene, shoppers, labels=labels)
         if len(hands):
             scene = self.hand_box.annotate(scene, hands)
             holding = hands[hands.data["count"] > 0]

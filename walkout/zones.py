@@ -359,7 +359,8 @@ def draw_run_frame(image: np.ndarray, zones: tuple[ShelfZone, ...], tracks: pd.D
     for row in tracks.itertuples(index=False):
         x1, y1, x2, y2 = (round(v * scale) for v in (row.x1, row.y1, row.x2, row.y2))
         cv2.rectangle(out, (x1, y1), (x2, y2), (255, 80, 80), 2)
-        _label(out, f"shopper {int(row.track_id)}", (x1 + 3, max(y1 + 14, 14)), 0.45, (255, 160, 160))
+        name = str(getattr(row, "shopper", "") or "") or str(int(row.track_id))  # store-level id where there is one
+        _label(out, f"shopper {name}", (x1 + 3, max(y1 + 14, 14)), 0.45, (255, 160, 160))
     for row in hands.itertuples(index=False):
         centre = (round(row.x * scale), round(row.y * scale))
         held = int(row.count) > 0
