@@ -130,13 +130,17 @@ class Calibration:
         """(N, 3) store points -> ((N, 2) pixels, (N,) depth in metres); depth <= 0 is behind the camera
         (its pixels are meaningless). Applies the distortion, as cv2.projectPoints does."""
         cam = self.to_camera(points_m)
-        depth = cam[:, 2]
+        return self.camera_to_pixels(cam), cam[:, 2]
+
+    def camera_to_pixels(self, cam_points: np.ndarray) -> np.ndarray:
+        """(N, 3) camera coordinates -> (N, 2) pixels, distortion applied (meaningless for depth <= 0)."""
+        depth = cam_points[:, 2]
         safe = np.where(np.abs(depth) < 1e-9, 1e-9, depth)
-        xy = cam[:, :2] / safe[:, None]
-        xy = distort(xy, self.dist)
+        return self._normalised_to_pixels(distort(cam_points[:, :2] / safe[:, None], self.dist))
+
+    def _normalised_to_pixels(self, xy: np.ndarray) -> np.ndarray:
         K = self.intrinsics
-        pixels = np.column_stack([K[0, 0] * xy[:, 0] + K[0, 1] * xy[:, 1] + K[0, 2], K[1, 1] * xy[:, 1] + K[1, 2]])
-        return pixels, depth
+        return np.column_stack([K[0, 0] * xy[:, 0] + K[0, 1] * xy[:, 1] + K[0, 2], K[1, 1] * xy[:, 1] + K[1, 2]])
 
     def floor_homography(self) -> np.ndarray:
         """(3, 3) undistorted image pixels -> floor (x, y) metres, from the pose (the z = 0 plane)."""
@@ -151,8 +155,7 @@ class Calibration:
         K = self.intrinsics
         y = (pixels[:, 1] - K[1, 2]) / K[1, 1]
         x = (pixels[:, 0] - K[0, 2] - K[0, 1] * y) / K[0, 0]
-        ideal = undistort(np.column_stack([x, y]), self.dist)
-        return np.column_stack([K[0, 0] * ideal[:, 0] + K[0, 1] * ideal[:, 1] + K[0, 2], K[1, 1] * ideal[:, 1] + K[1, 2]])
+        return self._normalised_to_pixels(undistort(np.column_stack([x, y]), self.dist))
 
     def pixels_to_floor(self, pixels: np.ndarray) -> np.ndarray:
         """(N, 2) image pixels -> (N, 2) floor points (metres) where their rays meet z = 0; NaN for a

@@ -236,3 +236,18 @@ def write_json_atomic(payload: object, path: str | Path) -> Path:
     import json
 
     return write_text_atomic(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n", path)
+
+
+def read_positions(path: str | Path) -> pd.DataFrame:
+    """shoppers.csv or truth/shoppers.csv -> DataFrame[timestamp: float, shopper: str, x: float, y: float
+    (floor metres), and ``cameras`` where the file has it]; FormatError naming the file, line and column
+    on a bad number."""
+    path = Path(path)
+    frame = _read_csv(path, tuple(TRUTH_SHOPPERS_SCHEMA))
+    for column in ("timestamp", "x", "y"):
+        values = pd.to_numeric(frame[column], errors="coerce")
+        if values.isna().any():
+            row = int(np.flatnonzero(values.isna().to_numpy())[0])
+            raise FormatError(path, f"{frame[column].iloc[row]!r} is not a number", line=row + 2, field=column)
+        frame[column] = values.astype(float)
+    return frame

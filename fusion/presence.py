@@ -21,7 +21,7 @@ import pandas as pd
 
 from formats.errors import FormatError
 from formats.store import frame_rate, parse_store, run_frame_rates
-from formats.tables import REACHING_COLUMN, _read_csv
+from formats.tables import REACHING_COLUMN, _read_csv, read_positions
 from fusion.reaches import Attribution
 from fusion.settings import settings_from_dict
 from fusion.weight_events import WeightEvent
@@ -163,12 +163,7 @@ def read_presence(tracks_path: str | Path, store_path: str | Path, run_path: str
     floor = None
     floor_path = tracks_path.with_name("shoppers.csv")
     if floor_path.is_file() and store.shelves:
-        from formats.tables import TRUTH_SHOPPERS_SCHEMA
-
-        floor = _read_csv(floor_path, tuple(TRUTH_SHOPPERS_SCHEMA))
-        for column in ("timestamp", "x", "y"):
-            floor[column] = pd.to_numeric(floor[column], errors="coerce")
-        floor = floor.dropna(subset=["timestamp", "x", "y"])
+        floor = read_positions(floor_path)
     return Presence(positions, pd.DataFrame(spans, columns=["camera", "shelf", "plate", "x_min", "x_max"]),
                     floor, store.shelves)
 

@@ -184,22 +184,11 @@ def associate(tracklets: list[Tracklet], config: ShopperConfig | None = None) ->
             continue
         if any((min(p, q), max(p, q)) in apart for p in members[ci] for q in members[cj]):
             continue
-        if _overlapping_same_camera(tracklets, members[ci], members[cj]):
-            continue
         for k in members[cj]:
             cluster_of[k] = ci
         members[ci] += members.pop(cj)
     groups = sorted(members.values(), key=lambda g: min(tracklets[k].start for k in g))
     return [sorted(g) for g in groups]
-
-
-def _overlapping_same_camera(tracklets: list[Tracklet], left: list[int], right: list[int]) -> bool:
-    for p in left:
-        for q in right:
-            a, b = tracklets[p], tracklets[q]
-            if a.camera == b.camera and min(a.end, b.end) >= max(a.start, b.start):
-                return True
-    return False
 
 
 def store_shoppers(tracks_by_camera: dict[str, pd.DataFrame], cameras: dict[str, Camera], fps: dict[str, float],

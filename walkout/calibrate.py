@@ -18,8 +18,7 @@ entry in store.json is replaced atomically.
 from __future__ import annotations
 
 import json
-import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -29,8 +28,7 @@ import pandas as pd
 from formats.errors import FormatError
 from formats.store import Calibration, read_store_json, write_store_json
 from walkout.recording import Camera, load_recording, probe_video
-
-log = logging.getLogger(__name__)
+from walkout.zones import camera_of
 
 
 @dataclass(frozen=True)
@@ -54,12 +52,13 @@ class PointPair:
 @dataclass(frozen=True)
 class CalibrationResult:
     """What a fit gives: the kind (``homography`` or ``pose``), the matrix or calibration, and the
-    reprojection error of each point in pixels."""
+    reprojection error of each point in pixels (of ``pairs``, the points fitted, when known)."""
 
     kind: str
     errors_px: tuple[float, ...]
     calibration: Calibration | None = None
     homography: np.ndarray | None = None
+    pairs: tuple[PointPair, ...] = ()
 
     @property
     def max_error_px(self) -> float:
@@ -230,15 +229,13 @@ def calibrate_camera(recording: str | Path, camera_id: str, points_path: str | P
     camera's own intrinsics when it has a calibration."""
     config = config or CalibrateConfig()
     loaded = load_recording(recording)
-    camera = _camera(loaded, camera_id)
+    camera = camera_of(loaded, camera_id)
     pairs = read_points(points_path)
     size = _image_size(camera)
     source = f"walkout calibrate --points {Path(points_path).name}"
     known = pinhole(focal_px, size) if focal_px is not None else camera.calibration
-    result = fit_calibration(pairs, size, known=known, config=config, source=source, where=str(points_path))
-    for pair, error in zip(pairs, result.errors_px, strict=True):
-        log.info("%s %s: image %s store %s: %.2f px", loaded.name, camera_id, list(pair.image_px),
-                 list(pair.store_m), error)
+    result = replace(fit_calibration(pairs, size, known=known, config=config, source=source, where=str(points_path)),
+                     pairs=tuple(pairs))
     if not result.max_error_px <= config.max_error_px:
         worst = int(np.argmax(result.errors_px))
         raise FormatError(points_path, f"reprojection error {result.max_error_px:.2f} px at points[{worst}] is above "
@@ -254,14 +251,6 @@ def calibrate_camera(recording: str | Path, camera_id: str, points_path: str | P
     raw["version"] = max(int(raw.get("version", 1)), 2)
     write_store_json(store_path, raw)
     return result
-
-
-def _camera(recording, camera_id: str) -> Camera:
-    try:
-        return recording.camera(camera_id)
-    except KeyError:
-        known = ", ".join(c.id for c in recording.cameras) or "none"
-        raise FormatError(recording.path / "store.json", f"no camera {camera_id!r} (cameras: {known})") from None
 
 
 def _image_size(camera: Camera) -> tuple[int, int]:

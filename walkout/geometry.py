@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from formats.store import Box, Calibration, Shelf, Zone, distort
+from formats.store import Box, Calibration, Shelf, Zone
 
 # Corner indices of a Box's faces (corner index bits: x 4, y 2, z 1), each counter-clockwise seen
 # from outside.
@@ -32,12 +32,6 @@ class ProjectionConfig:
     edge_steps: int = 8
     min_area_px: float = 30.0
     simplify_px: float = 1.0
-
-
-def _camera_to_pixels(calibration: Calibration, cam_points: np.ndarray) -> np.ndarray:
-    xy = distort(cam_points[:, :2] / cam_points[:, 2:3], calibration.dist)
-    K = calibration.intrinsics
-    return np.column_stack([K[0, 0] * xy[:, 0] + K[0, 1] * xy[:, 1] + K[0, 2], K[1, 1] * xy[:, 1] + K[1, 2]])
 
 
 def _clip_near(polygon: np.ndarray, near_m: float) -> np.ndarray:
@@ -82,7 +76,7 @@ def label_image(calibration: Calibration, boxes: list[Box], config: ProjectionCo
                 continue
             faces.append((float(np.linalg.norm(eye - middle)), index, cam))
     for _, index, cam in sorted(faces, key=lambda f: -f[0]):
-        pixels = _camera_to_pixels(calibration, cam)
+        pixels = calibration.camera_to_pixels(cam)
         if not np.isfinite(pixels).all() or np.abs(pixels).max() > 1e6:
             continue
         cv2.fillPoly(labels, [np.round(pixels * 16).astype(np.int32)], int(index + 1), cv2.LINE_8, 4)

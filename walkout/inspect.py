@@ -1029,14 +1029,10 @@ def floor_positions(run: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(predicted, truth) floor positions: the run's shoppers.csv and the recording's
     truth/shoppers.csv, each ``timestamp, t_s, shopper, x, y`` (+ ``cameras`` for the prediction);
     empty tables when a file is absent."""
-    from walkout.bench.inputs import read_positions
-
     def load(path: Path | None) -> pd.DataFrame:
         if path is None or not path.is_file():
             return pd.DataFrame(columns=["timestamp", "t_s", "shopper", "x", "y"])
-        table = read_positions(path)
-        if path.name == "shoppers.csv" and path.parent == run.path:
-            table["cameras"] = pd.read_csv(path, dtype=str, keep_default_na=False)["cameras"].to_numpy()
+        table = tables.read_positions(path)
         return table.assign(t_s=table["timestamp"] - run.t0)
 
     truth = run.recording.path / "truth" / "shoppers.csv" if run.recording is not None else None
@@ -1065,7 +1061,7 @@ def plot_floor(run: Run, ax: Axes | None = None) -> Axes:
                 ha="center", va="center", fontsize=6, color="0.3")
     for _, path in truth.groupby("shopper", sort=True):
         ax.plot(path["x"], path["y"], color="0.5", lw=0.8, ls="--", gid="truth")
-    colours = plt_colours()
+    colours = _colours()
     for k, (shopper, path) in enumerate(predicted.groupby("shopper", sort=True)):
         path = path.sort_values("timestamp")
         colour = colours[k % len(colours)]
@@ -1087,7 +1083,7 @@ def plot_floor(run: Run, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plt_colours() -> list:
+def _colours() -> list:
     import matplotlib.pyplot as plt
 
     return plt.rcParams["axes.prop_cycle"].by_key()["color"]

@@ -155,7 +155,7 @@ def zone_frame(recording: str | Path, camera_id: str, at_s: float, out: str | Pa
     """
     config = config or ZoneCheckConfig()
     loaded = load_recording(recording)
-    camera = _camera(loaded, camera_id)
+    camera = camera_of(loaded, camera_id)
     zones = _zones_of(camera)
     if zones_file is not None:
         zones = _zones_of(_with_zones(camera, read_zones_file(zones_file).get(camera.id, ())))
@@ -175,7 +175,7 @@ def zone_frame(recording: str | Path, camera_id: str, at_s: float, out: str | Pa
     return out
 
 
-def _camera(recording: Recording, camera_id: str) -> Camera:
+def camera_of(recording: Recording, camera_id: str) -> Camera:
     try:
         return recording.camera(camera_id)
     except KeyError:
@@ -382,7 +382,7 @@ def project_zones(recording: str | Path, camera_id: str | None = None,
     store_path = loaded.path / "store.json"
     if loaded.store is None or not loaded.store.shelves:
         raise FormatError(store_path, "no shelves: projected zones need the shelf boxes (docs/FORMAT.md)", field="shelves")
-    cameras = [_camera(loaded, camera_id)] if camera_id is not None else list(loaded.cameras)
+    cameras = [camera_of(loaded, camera_id)] if camera_id is not None else list(loaded.cameras)
     missing = [c.id for c in cameras if c.calibration is None]
     if camera_id is not None and missing:
         raise FormatError(store_path, f"camera {camera_id} has no calibration (walkout calibrate)",

@@ -17,7 +17,6 @@ import pandas as pd
 
 from formats.errors import FormatError
 from formats.store import frame_rate, parse_store, run_frame_rates
-from formats.tables import TRUTH_SHOPPERS_SCHEMA, _read_csv
 
 log = logging.getLogger(__name__)
 
@@ -117,15 +116,3 @@ def read_mot(path: Path) -> pd.DataFrame:
     numbers["id"] = numbers["id"].astype(int)
     return numbers
 
-
-def read_positions(path: Path) -> pd.DataFrame:
-    """shoppers.csv or truth/shoppers.csv -> DataFrame[timestamp: float, shopper: str, x: float, y: float]
-    (floor metres); FormatError naming the file, line and column on a bad number."""
-    frame = _read_csv(path, tuple(TRUTH_SHOPPERS_SCHEMA))
-    for column in ("timestamp", "x", "y"):
-        values = pd.to_numeric(frame[column], errors="coerce")
-        if values.isna().any():
-            row = int(np.flatnonzero(values.isna().to_numpy())[0])
-            raise FormatError(path, f"{frame[column].iloc[row]!r} is not a number", line=row + 2, field=column)
-        frame[column] = values.astype(float)
-    return frame[["timestamp", "shopper", "x", "y"]]

@@ -27,11 +27,11 @@ from pathlib import Path
 import pandas as pd
 
 from formats.errors import FormatError
-from formats.tables import read_events
+from formats.tables import read_events, read_positions
 from walkout.bench.config import BenchConfig
 from walkout.bench.counts import Counts
 from walkout.bench.events import EventScore, confusion, match_events, score_events
-from walkout.bench.inputs import CameraClock, read_camera_clocks, read_json, read_mot, read_positions
+from walkout.bench.inputs import CameraClock, read_camera_clocks, read_json, read_mot
 from walkout.bench.receipts import (
     UNMAPPED_PREFIX,
     CartScore,

@@ -21,11 +21,11 @@ def command(recording: Path, camera_id: str, points_path: Path, max_error_px: fl
     """Fit CAMERA of RECORDING to image<->store points: >= 4 floor points (z = 0) give a floor homography,
     >= 6 pairs off one plane give a full pose (cv2.solvePnP; unknown intrinsics estimated as one focal
     length). Prints each point's reprojection error; writes store.json atomically, or refuses."""
-    from walkout.calibrate import CalibrateConfig, calibrate_camera, read_points
+    from walkout.calibrate import CalibrateConfig, calibrate_camera
 
     result = calibrate_camera(recording, camera_id, points_path, CalibrateConfig(max_error_px=max_error_px),
                               focal_px=focal_px)
-    for i, (pair, error) in enumerate(zip(read_points(points_path), result.errors_px, strict=True)):
+    for i, (pair, error) in enumerate(zip(result.pairs, result.errors_px, strict=True)):
         click.echo(f"  points[{i}] image {list(pair.image_px)} store {list(pair.store_m)}: {error:.2f} px")
     if result.calibration is not None:
         K = result.calibration.intrinsics
