@@ -244,7 +244,13 @@ def read_positions(path: str | Path) -> pd.DataFrame:
     on a bad number."""
     path = Path(path)
     frame = _read_csv(path, tuple(TRUTH_SHOPPERS_SCHEMA))
-    for column in ("timestamp", "x", "y"):
+    return floats(frame, ("timestamp", "x", "y"), path)
+
+
+def floats(frame: pd.DataFrame, columns: tuple[str, ...], path: Path) -> pd.DataFrame:
+    """Parse ``columns`` of a text table as floats in place; FormatError naming the file, line and
+    column at the first cell that is not a number."""
+    for column in columns:
         values = pd.to_numeric(frame[column], errors="coerce")
         if values.isna().any():
             row = int(np.flatnonzero(values.isna().to_numpy())[0])

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from formats.weight_events import WeightEvent
 from fusion.settings import settings_from_dict
-from fusion.weight_events import WeightEvent
 
 log = logging.getLogger(__name__)
 

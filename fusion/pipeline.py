@@ -10,14 +10,15 @@ from pathlib import Path
 import pandas as pd
 
 from formats.errors import FormatError
+from formats.receipts import ReceiptLine, build_receipts, write_receipts
 from formats.store import parse_store
 from formats.tables import read_catalog, read_events, read_planogram, write_csv_atomic
+from formats.weight_events import WeightEvent, weight_events_frame
 from fusion.identify import IdentifyConfig
 from fusion.presence import Presence, PresenceConfig, read_presence
 from fusion.reaches import ReachConfig, read_reaches
-from fusion.receipts import ReceiptLine, build_receipts, write_receipts
 from fusion.reconcile import ReconcileConfig, reconcile
-from fusion.weight_events import WeightEvent, WeightEventConfig, detect_weight_events, events_frame
+from fusion.weight_events import WeightEventConfig, detect_weight_events
 from fusion.weights import WeightLog, WeightLogConfig, WeightProblem, find_weight_log, load_weights
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,7 @@ def fuse_recording(
     if out is not None:
         out = Path(out)
         result.outputs = {
-            "weight_events": write_csv_atomic(events_frame(weight_events), out / "weight_events.csv"),
+            "weight_events": write_csv_atomic(weight_events_frame(weight_events), out / "weight_events.csv"),
             **write_receipts(lines, name, out),
         }
     result.seconds = time.perf_counter() - began

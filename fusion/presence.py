@@ -22,9 +22,9 @@ import pandas as pd
 from formats.errors import FormatError
 from formats.store import frame_rate, parse_store, run_frame_rates
 from formats.tables import REACHING_COLUMN, _read_csv, read_positions
+from formats.weight_events import WeightEvent
 from fusion.reaches import Attribution
 from fusion.settings import settings_from_dict
-from fusion.weight_events import WeightEvent
 
 REACH_SPAN_S = 2.0  # reaches are looked for this long around a weight change
 

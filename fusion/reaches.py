@@ -25,8 +25,8 @@ import pandas as pd
 
 from formats.errors import FormatError
 from formats.tables import REACH_COLUMNS, _read_csv, parse_plates
+from formats.weight_events import WeightEvent
 from fusion.settings import settings_from_dict
-from fusion.weight_events import WeightEvent
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
+from formats.receipts import ReceiptLine
 from formats.tables import parse_plates
+from formats.weight_events import WeightEvent
 from fusion.identify import Candidate, IdentifyConfig, LivePlanogram, fits, identify
 from fusion.presence import (
     Presence,
@@ -52,9 +54,7 @@ from fusion.presence import (
     timed_reaches,
 )
 from fusion.reaches import Attribution, ReachConfig, attribute, reaching_shoppers
-from fusion.receipts import ReceiptLine
 from fusion.settings import settings_from_dict
-from fusion.weight_events import WeightEvent
 
 log = logging.getLogger(__name__)
 

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import median_filter
 
+from formats.weight_events import WeightEvent
 from fusion.settings import settings_from_dict
 from fusion.weights import WeightLog
 
@@ -98,61 +99,6 @@ class PlateChange:
     threshold_g: float
     chained: bool = False  # one of several changes of this plate split at brief plateaus (kept apart)
     steps: tuple[tuple[float, float], ...] = ()  # (lift time, grams) of each hand's step within it
-
-
-@dataclass(frozen=True)
-class WeightEvent:
-    """A settled weight change on one shelf (one or more plates). Negative delta = taken.
-
-    start/end: Unix seconds of the last stable reading before and the first stable reading after.
-    plates: the plates that changed, ascending; plate_deltas_g: their changes (same order).
-    confidence: in [0, 1], 0.5 when |delta| is at the detection threshold, -> 1 far above it.
-    steps: ((time, grams), ...) in time order: when each hand's part of the change happened (the
-        steepest moment of the step, when an item left or met the plate) and how heavy it was. One
-        step for one grab; several when hands took turns (brief plateaus, or changes of adjacent
-        plates or of one plate merged into this event). Empty when not known.
-    """
-
-    id: str
-    shelf: str
-    plates: tuple[int, ...]
-    start: float
-    end: float
-    delta_g: float
-    plate_deltas_g: tuple[float, ...]
-    confidence: float
-    steps: tuple[tuple[float, float], ...] = ()
-
-    @property
-    def timestamp(self) -> float:
-        return 0.5 * (self.start + self.end)
-
-    def to_dict(self) -> dict:
-        return {
-            "id": self.id,
-            "shelf": self.shelf,
-            "plates": list(self.plates),
-            "start": self.start,
-            "end": self.end,
-            "delta_g": self.delta_g,
-            "plate_deltas_g": list(self.plate_deltas_g),
-            "confidence": self.confidence,
-            "steps": [list(step) for step in self.steps],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> WeightEvent:
-        return cls(
-            id=str(data["id"]),
-            shelf=str(data["shelf"]),
-            plates=tuple(int(p) for p in data["plates"]),
-            start=float(data["start"]),
-            end=float(data["end"]),
-            delta_g=float(data["delta_g"]),
-            plate_deltas_g=tuple(float(d) for d in data["plate_deltas_g"]),
-            confidence=float(data["confidence"]),
-            steps=tuple((float(t), float(g)) for t, g in data.get("steps", ())),
-        )
 
 
 def _window_std(values: np.ndarray, width: int) -> np.ndarray:
@@ -387,24 +333,3 @@ def detect_weight_events(
     events = group_changes(detect_plate_changes(weights, config), config, planogram)
     log.info("%d weight event(s) from %d plates", len(events), len(weights.bounds))
     return events
-
-
-def events_frame(events: list[WeightEvent]) -> pd.DataFrame:
-    """Weight events as a table (weight_events.csv): id,start,end,shelf,plates,delta_g,plate_deltas_g,
-    confidence,steps (``time:grams`` of each step, ``;``-separated, times in Unix s)."""
-    columns = ["id", "start", "end", "shelf", "plates", "delta_g", "plate_deltas_g", "confidence", "steps"]
-    rows = [
-        {
-            "id": e.id,
-            "start": round(e.start, 3),
-            "end": round(e.end, 3),
-            "shelf": e.shelf,
-            "plates": ";".join(str(p) for p in e.plates),
-            "delta_g": e.delta_g,
-            "plate_deltas_g": ";".join(f"{d:g}" for d in e.plate_deltas_g),
-            "confidence": e.confidence,
-            "steps": ";".join(f"{t:.3f}:{g:g}" for t, g in e.steps),
-        }
-        for e in events
-    ]
-    return pd.DataFrame(rows, columns=columns)

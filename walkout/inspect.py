@@ -39,7 +39,9 @@ import pandas as pd
 
 from formats import tables
 from formats.errors import FormatError
+from formats.receipts import read_receipts
 from formats.tables import read_events, write_text_atomic
+from formats.weight_events import read_weight_events
 from walkout.recording import Recording, Zone, load_recording, probe_video
 
 if TYPE_CHECKING:
@@ -420,13 +422,13 @@ def load_run(run_dir: str | Path, recording: str | Path | Recording | None = Non
             table["camera"] = next(iter(info.get("cameras") or {}), "")
     cameras = _cameras(rec, info, [t for t in (tracks, hands) if t is not None], events)
     starts = [c.start_timestamp for c in cameras if np.isfinite(c.start_timestamp)]
-    weight_events = _read_table(run_dir / "weight_events.csv")
+    weight_events = read_weight_events(run_dir / "weight_events.csv") if "weight_events.csv" in present else None
     # t0: the first camera's start; without cameras the first thing that happens.
     firsts = [float(events["timestamp"].min())] if len(events) else []
     if rec is not None and rec.truth_events is not None and len(rec.truth_events):
         firsts.append(float(rec.truth_events["timestamp"].min()))
     if weight_events is not None and len(weight_events):
-        firsts.append(float(pd.to_numeric(weight_events["start"]).min()))
+        firsts.append(float(weight_events["start"].min()))
     t0 = min(starts) if starts else min(firsts, default=0.0)
 
     events = events.assign(t_s=events["timestamp"] - t0)
@@ -434,10 +436,10 @@ def load_run(run_dir: str | Path, recording: str | Path | Recording | None = Non
     hands = _typed(_clock(_zone_names(hands, cameras), cameras, t0), HANDS_SCHEMA)
     if weight_events is not None and len(weight_events):
         weight_events = weight_events.assign(
-            start_s=pd.to_numeric(weight_events["start"]) - t0, end_s=pd.to_numeric(weight_events["end"]) - t0
+            start_s=weight_events["start"] - t0, end_s=weight_events["end"] - t0
         )
     timeline_payload = _read_json(run_dir / "timeline.json") if "timeline.json" in present else None
-    receipts_payload = _read_json(run_dir / "receipts.json") if "receipts.json" in present else None
+    receipts_payload = read_receipts(run_dir / "receipts.json") if "receipts.json" in present else None
     timelines, vision_carts = _timelines(timeline_payload, t0)
     receipts, receipt_carts = _receipts(receipts_payload, t0)
     truth = rec.truth_events if rec is not None and rec.truth_events is not None else None

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 from fusion_synth import CATALOG, PLANOGRAM, T0, WEIGHT
 
+from formats.receipts import ReceiptLine
+from formats.weight_events import WeightEvent
 from fusion.identify import Candidate, IdentifyConfig, LivePlanogram, identify
-from fusion.receipts import ReceiptLine
 from fusion.reconcile import learn_event
-from fusion.weight_events import WeightEvent
 
 catalog = pd.DataFrame(CATALOG, columns=["sku", "name", "weight_g"]).assign(weight_std_g=0.0)
 planogram = pd.DataFrame(PLANOGRAM, columns=["shelf", "plate", "sku"])

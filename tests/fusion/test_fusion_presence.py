@@ -12,12 +12,12 @@ import pytest
 from fusion_synth import T0, LogSpec, Step, make_log, write_events, write_recording
 
 from formats.errors import FormatError
+from formats.receipts import ReceiptLine
+from formats.weight_events import WeightEvent
 from fusion.pipeline import fuse_recording
 from fusion.presence import Presence, PresenceConfig, in_front, read_presence, shoppers_in_front
 from fusion.reaches import REACH_COLUMNS
-from fusion.receipts import ReceiptLine
 from fusion.reconcile import check_shopper_in_front, give_returns_to_holders, who_changed
-from fusion.weight_events import WeightEvent
 
 CHIPS, COLA, SOAP, BAR = "0002", "0001", "0004", "0003"
 FPS = 10.0

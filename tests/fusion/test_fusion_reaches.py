@@ -7,11 +7,11 @@ import pytest
 from fusion_synth import T0, LogSpec, Step, make_log, write_events, write_recording
 
 from formats.errors import FormatError
+from formats.receipts import ReceiptLine
+from formats.weight_events import WeightEvent
 from fusion.pipeline import fuse_recording
 from fusion.reaches import REACH_COLUMNS, ReachConfig, attribute, reaching_shoppers, read_reaches
-from fusion.receipts import ReceiptLine
 from fusion.reconcile import split_between_reaching
-from fusion.weight_events import WeightEvent
 
 CHIPS, COLA, TEA = "0002", "0001", "0005"
 STEPS = [

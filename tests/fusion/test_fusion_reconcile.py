@@ -7,8 +7,8 @@ import json
 import pytest
 from fusion_synth import LogSpec, Step, make_log, write_events, write_recording
 
+from formats.receipts import ReceiptLine
 from fusion.pipeline import fuse_recording
-from fusion.receipts import ReceiptLine
 
 CHIPS, COLA, BAR, SOAP, TEA = "0002", "0001", "0003", "0004", "0005"
 

@@ -5,13 +5,9 @@ from __future__ import annotations
 import pytest
 from fusion_synth import T0, LogSpec, Step, make_log, write_recording
 
-from fusion.weight_events import (
-    WeightEvent,
-    WeightEventConfig,
-    detect_weight_events,
-    events_frame,
-    plate_changes,
-)
+from formats.errors import FormatError
+from formats.weight_events import WeightEvent, read_weight_events, weight_events_frame
+from fusion.weight_events import WeightEventConfig, detect_weight_events, plate_changes
 from fusion.weights import load_weights
 
 CHIPS = 120.0
@@ -82,7 +78,7 @@ def test_each_step_is_stamped_when_the_item_left_the_plate(tmp_path):
     assert [round(t - T0, 1) for t, _ in event.steps] == [9.0, 10.2]
     assert [g for _, g in event.steps] == pytest.approx([-2 * CHIPS, -CHIPS], abs=3.0)
     # weight_events.csv lists them as time:grams
-    (text,) = events_frame([event])["steps"]
+    (text,) = weight_events_frame([event])["steps"]
     assert [float(part.split(":")[1]) for part in text.split(";")] == pytest.approx([-2 * CHIPS, -CHIPS], abs=3.0)
 
 
@@ -118,11 +114,24 @@ def test_weight_event_round_trips_through_dict():
 
 
 @pytest.mark.parametrize("events", [[], [WeightEvent("w0001", "A1", (1, 2), T0, T0 + 1, -350.0, (-200.0, -150.0), 0.9)]])
-def test_events_table_has_fixed_columns(events):
-    frame = events_frame(events)
+def test_events_table_has_fixed_columns_and_reads_back(events, tmp_path):
+    frame = weight_events_frame(events)
     assert list(frame.columns) == ["id", "start", "end", "shelf", "plates", "delta_g", "plate_deltas_g", "confidence",
                                    "steps"]
     assert len(frame) == len(events)
+    frame.to_csv(tmp_path / "weight_events.csv", index=False)
+    back = read_weight_events(tmp_path / "weight_events.csv")
+    assert list(back["id"]) == [e.id for e in events]
+    assert list(back["delta_g"]) == [e.delta_g for e in events]
+    assert list(back["plates"]) == [";".join(str(p) for p in e.plates) for e in events]
+
+
+def test_a_bad_number_in_weight_events_names_file_line_and_column(tmp_path):
+    path = tmp_path / "weight_events.csv"
+    path.write_text("id,start,end,shelf,plates,delta_g,plate_deltas_g,confidence,steps\n"
+                    "w0001,1.0,2.0,A1,1,heavy,-350,0.9,\n")
+    with pytest.raises(FormatError, match=r"weight_events.csv, line 2, field 'delta_g': 'heavy' is not a number"):
+        read_weight_events(path)
 
 
 def test_config_rejects_unknown_settings():

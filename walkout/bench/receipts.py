@@ -15,13 +15,7 @@ everybody (all shoppers plus unattributed lines of receipts.json) against the tr
 A net negative quantity (more returned than picked by one shopper) is clipped to 0 with a debug log:
 a cart cannot hold fewer than zero items.
 
-receipts.json as read here (written by fusion)::
-
-    {"version": 1, "recording": "<name>",
-     "shoppers": {"<predicted shopper id>": {"items": {"<sku>": qty, ...}, "lines": [...]}},
-     "unattributed": {"items": {"<sku>": qty, ...}, "lines": [...]}}
-
-Only ``items`` are scored (``lines`` are the evidence behind them and are not read).
+receipts.json (schema and reader: :mod:`formats.receipts`): Only ``items`` are scored (``lines`` are the evidence behind them and are not read).
 """
 
 from __future__ import annotations
@@ -35,9 +29,9 @@ from pathlib import Path
 import pandas as pd
 
 from formats.errors import FormatError
+from formats.receipts import read_receipts as read_receipts_file
 from formats.tables import EVENT_COLUMNS, PREDICTED_EXTRA_COLUMNS
 from walkout.bench.counts import Counts
-from walkout.bench.inputs import read_json
 
 log = logging.getLogger(__name__)
 
@@ -190,30 +184,17 @@ class Receipts:
         return _clip(total)
 
 
-def _items(path: Path, block: object, where: str) -> Cart:
-    if not isinstance(block, dict) or not isinstance(block.get("items", {}), dict):
-        raise FormatError(path, f"{where} must be an object with an 'items' object", field=where)
-    cart: Counter = Counter()
-    for sku, qty in block.get("items", {}).items():
-        if isinstance(qty, bool) or not isinstance(qty, int | float) or qty != int(qty):
-            raise FormatError(path, f"{where}: quantity of sku {sku} is not an integer: {qty!r}", field=where)
-        cart[str(sku)] += int(qty)
-    return _clip(cart)
+def _cart(items: Mapping[str, int]) -> Cart:
+    return _clip(Counter({str(sku): int(qty) for sku, qty in items.items()}))
 
 
 def read_receipts(path: Path) -> Receipts:
-    """Read receipts.json (schema in the module docstring); FormatError on anything malformed."""
-    payload = read_json(path)
-    if payload.get("version") != 1:
-        raise FormatError(path, f"version must be 1, got {payload.get('version')!r}", field="version")
-    shoppers = payload.get("shoppers", {}) or {}
-    if not isinstance(shoppers, dict):
-        raise FormatError(path, "'shoppers' must be an object", field="shoppers")
+    """Read receipts.json through :func:`formats.receipts.read_receipts` (FormatError on anything
+    malformed) and keep the carts."""
+    payload = read_receipts_file(path)
     return Receipts(
-        shoppers={str(k): _items(path, v, f"shoppers.{k}") for k, v in shoppers.items()},
-        unattributed=_items(
-            path, payload.get("unattributed", {"items": {}}) or {"items": {}}, "unattributed"
-        ),
+        shoppers={str(k): _cart(v.get("items", {})) for k, v in payload["shoppers"].items()},
+        unattributed=_cart(payload["unattributed"].get("items", {})),
     )
 
 
@@ -221,12 +202,12 @@ def receipt_events(path: Path) -> pd.DataFrame:
     """The counted lines of a receipts.json as an events table (the columns of
     ``formats.tables.read_events``; shopper '' for unattributed lines, camera '', frame -1), so the
     fused timeline can be scored like vision's events. Lines without a product are left out."""
-    payload = read_json(path)
+    payload = read_receipts_file(path)
     rows = []
-    groups = [(str(k), v) for k, v in (payload.get("shoppers", {}) or {}).items()]
-    groups.append(("", payload.get("unattributed", {}) or {}))
+    groups = [(str(k), v) for k, v in payload["shoppers"].items()]
+    groups.append(("", payload["unattributed"]))
     for shopper, part in groups:
-        for line in part.get("lines", []) or []:
+        for line in part.get("lines", []):
             try:
                 if not line.get("counted", True) or not line.get("sku"):
                     continue

@@ -1,4 +1,4 @@
-"""Receipt lines and the files they are written to (receipts.json, discrepancies.csv).
+"""receipts.json and discrepancies.csv: fusion's receipt lines, their schema, writer and reader.
 
 receipts.json (version 1)::
 
@@ -12,11 +12,13 @@ entries dropped) over the lines that count (:attr:`ReceiptLine.counts`).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from formats.errors import FormatError
 from formats.tables import write_csv_atomic, write_json_atomic
 
 RECEIPTS_VERSION = 1
@@ -126,20 +128,48 @@ def build_receipts(lines: list[ReceiptLine], recording: str) -> dict:
     }
 
 
+def _check_block(path: Path, block: object, where: str) -> None:
+    if not isinstance(block, dict):
+        raise FormatError(path, "must be an object with 'items' and 'lines'", field=where)
+    items = block.get("items", {})
+    if not isinstance(items, dict):
+        raise FormatError(path, "'items' must be an object {sku: quantity}", field=f"{where}.items")
+    for sku, qty in items.items():
+        if isinstance(qty, bool) or not isinstance(qty, int | float) or qty != int(qty):
+            raise FormatError(path, f"quantity of sku {sku} is not an integer: {qty!r}", field=f"{where}.items")
+    lines = block.get("lines", [])
+    if not isinstance(lines, list) or not all(isinstance(line, dict) for line in lines):
+        raise FormatError(path, "'lines' must be a list of objects", field=f"{where}.lines")
+
+
 def read_receipts(path: str | Path) -> dict:
-    """Load receipts.json (checks the version); lines stay dicts."""
-    import json
-
-    from formats.errors import FormatError
-
+    """Load receipts.json: checks the version and the shape of every shopper's block (``items`` an
+    object of integer quantities, ``lines`` a list of objects); lines stay dicts. FormatError naming
+    the file and the field otherwise."""
     path = Path(path)
     try:
         payload = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise FormatError(path, f"not readable JSON: {exc}") from None
     if not isinstance(payload, dict) or payload.get("version") != RECEIPTS_VERSION:
-        raise FormatError(path, f"version must be {RECEIPTS_VERSION}", field="version")
+        got = payload.get("version") if isinstance(payload, dict) else None
+        raise FormatError(path, f"version must be {RECEIPTS_VERSION}, got {got!r}", field="version")
+    shoppers = payload.setdefault("shoppers", {})
+    if not isinstance(shoppers, dict):
+        raise FormatError(path, "must be an object {shopper id: {items, lines}}", field="shoppers")
+    for shopper, block in shoppers.items():
+        _check_block(path, block, f"shoppers.{shopper}")
+    if payload.get("unattributed") is None:
+        payload["unattributed"] = {"items": {}, "lines": []}
+    _check_block(path, payload["unattributed"], "unattributed")
     return payload
+
+
+def receipt_lines(payload: dict) -> list[ReceiptLine]:
+    """Every line of a receipts.json payload (from :func:`read_receipts`), shoppers' and unattributed."""
+    lines = [ReceiptLine.from_dict(line, str(shopper))
+             for shopper, block in payload["shoppers"].items() for line in block.get("lines", [])]
+    return lines + [ReceiptLine.from_dict(line) for line in payload["unattributed"].get("lines", [])]
 
 
 def discrepancies_frame(lines: list[ReceiptLine]) -> pd.DataFrame:
