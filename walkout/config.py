@@ -1,7 +1,8 @@
 """One config object for `walkout run`, loadable from TOML or YAML.
 
 Sections mirror the stages: ``[detector]``, ``[held]``, ``[hand_detector]``, ``[tracking]``, ``[reid]``,
-``[hands]``, ``[arms]``, ``[reaching]``, ``[events]``, and ``[pipeline]`` for the rest. Unknown keys are errors (a typo must not silently do nothing).
+``[hands]``, ``[reaching]``, ``[events]``, ``[shoppers]``, and ``[pipeline]`` for the rest. Unknown keys and
+sections are errors (a typo must not silently do nothing); so are sections of stages that were removed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from pathlib import Path
 import yaml
 
 from formats.errors import FormatError
-from vision.arms import ArmConfig
 from vision.detector import DetectorConfig
 from vision.events import EventConfig
 from vision.hand_detector import HandDetectorConfig
@@ -47,7 +47,6 @@ class PipelineConfig:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     reid: ReidConfig = field(default_factory=ReidConfig)
     hands: HandConfig = field(default_factory=HandConfig)
-    arms: ArmConfig = field(default_factory=ArmConfig)
     reaching: ReachingConfig = field(default_factory=lambda: ReachingConfig(model_path=str(DEFAULT_REACH_MODEL)))
     events: EventConfig = field(default_factory=EventConfig)
     shoppers: ShopperConfig = field(default_factory=ShopperConfig)
@@ -65,11 +64,13 @@ SECTIONS = {
     "tracking": TrackingConfig,
     "reid": ReidConfig,
     "hands": HandConfig,
-    "arms": ArmConfig,
     "reaching": ReachingConfig,
     "events": EventConfig,
     "shoppers": ShopperConfig,
 }
+
+# Sections of stages that were removed: a config that still has one is told so, not just "unknown".
+REMOVED_SECTIONS = {"arms": "the experimental arm stage, never shipped"}
 
 
 def _build(cls, values: dict, path: Path, section: str):
@@ -104,6 +105,10 @@ def load_config(path: str | Path | None = None, **overrides) -> PipelineConfig:
                 except (TypeError, ValueError) as exc:
                     raise FormatError(path, str(exc), field=section) from None
         pipeline = raw.pop("pipeline", {}) or {}
+        removed = sorted(set(raw) & set(REMOVED_SECTIONS))
+        if removed:
+            what = ", ".join(f"{name} ({REMOVED_SECTIONS[name]})" for name in removed)
+            raise FormatError(path, f"removed section(s) {what}: walkout no longer has them; delete them from the config")
         if raw:
             raise FormatError(path, f"unknown section(s) {', '.join(sorted(raw))}")
         top = {f.name for f in dataclasses.fields(PipelineConfig)} - set(SECTIONS)

@@ -38,7 +38,6 @@ from formats.tables import (
     write_events,
     write_json_atomic,
 )
-from vision.arms import HIDDEN_KEY, ArmEstimator, apply_arms, wrist_owners
 from vision.detector import ROLE_HAND, ROLE_HELD, ROLE_PRODUCT, ROLE_SHOPPER, Detector
 from vision.errors import InputError
 from vision.events import PickEvent, decide_events, find_reaches
@@ -137,7 +136,6 @@ class Models:
         wants_classifier = source == "classifier" or (source == "auto" and has_classifier)
         self.classifier = HeldItemClassifier(config.held) if wants_classifier else None
         self.held_from_reaches = source == "reach"
-        self.arms = ArmEstimator(config.arms) if config.arms.enabled else None
         self.reaching = ReachClassifier(config.reaching) if config.reaching.enabled else None
         if self.held_from_reaches:
             log.info("held items: 'reach' source (every completed shelf reach counts as one unnamed item)")
@@ -218,11 +216,6 @@ def process_camera(
                 detections = models.hand_detector.add_hands(frames, detections)
             t2 = time.perf_counter()
             stages["detect"] += t2 - t1
-            poses = None
-            if models.arms is not None:  # the arm-pose model is a model: its own stage, like the classifier
-                poses = models.arms.detect(frames, detections)
-                stages["arms"] = stages.get("arms", 0.0) + time.perf_counter() - t2
-                t2 = time.perf_counter()
             owned_hands = []
             tracked_boxes = []
             for offset, dets in enumerate(detections):
@@ -235,9 +228,6 @@ def process_camera(
                     hands.data[OWNER_KEY] = _pose_owners(hands.data["person"], tracked)
                 hands = associator.associate(hands, tracked)
                 hands = hands[hands.data[OWNER_KEY] >= 0]
-                if poses is not None:
-                    centres, owners = wrist_owners(poses[offset], tracked, config.arms.match_iou)
-                    hands = apply_arms(hands, centres, owners, config.arms)
                 if len(tracked):
                     track_rows.append(np.column_stack([
                         np.full(len(tracked), frame_index), tracked.tracker_id, tracked.xyxy,
@@ -288,10 +278,8 @@ def process_camera(
     t4 = time.perf_counter()
     if models.held_from_reaches:
         hands_table = held_after_reach(hands_table, config.held.reach_min_frames)
-    # Hidden hands (arm stage) say who reached where, not what a hand held: reaches only.
-    seen_hands = hands_table[~hands_table[HIDDEN_KEY].astype(bool)] if HIDDEN_KEY in hands_table else hands_table
     events, _ = decide_events(
-        seen_hands, zones, camera=camera.id, start_timestamp=camera.start_timestamp, fps=fps,
+        hands_table, zones, camera=camera.id, start_timestamp=camera.start_timestamp, fps=fps,
         planogram=planogram, config=config.events, image_size_px=(width, height),
     )
     reaches = find_reaches(hands_table, zones, camera=camera.id, start_timestamp=camera.start_timestamp, fps=fps,
@@ -360,16 +348,8 @@ def _hand_table(frames, owned_hands, zones, models: Models, config: PipelineConf
 
 
 def _hand_rows(frame_index: int, hands: sv.Detections, zones, sku, count, confidence) -> pd.DataFrame:
-    """HAND_COLUMNS, plus ``hidden`` with the arm stage (a hidden hand holds nothing we can see)."""
+    """One frame's hands as rows of HAND_COLUMNS."""
     centres = hands.get_anchors_coordinates(sv.Position.CENTER)
-    if HIDDEN_KEY in hands.data:
-        hidden = np.asarray(hands.data[HIDDEN_KEY], dtype=bool)
-        sku = np.where(hidden, "", np.asarray(sku, dtype=object))
-        count = np.where(hidden, 0, np.asarray(count))
-        confidence = np.where(hidden, 0.0, np.asarray(confidence, dtype=float))
-        extra = {HIDDEN_KEY: hidden}
-    else:
-        extra = {}
     return pd.DataFrame({
         "frame": frame_index,
         "owner": hands.data[OWNER_KEY],
@@ -379,7 +359,7 @@ def _hand_rows(frame_index: int, hands: sv.Detections, zones, sku, count, confid
         "sku": sku,
         "count": count,
         "sku_confidence": confidence,
-    } | extra)
+    })
 
 
 def _hand_table_from_items(owned_hands, zones, config: PipelineConfig) -> pd.DataFrame:
@@ -507,7 +487,6 @@ def process_recording(
         "model": config.detector.model_path,
         "hand_model": config.hand_detector.model_path if models.hand_detector is not None else None,
         "classifier": config.held.classifier_path if models.classifier is not None else None,
-        "arm_model": config.arms.model_path if models.arms is not None else None,
         "reach_model": config.reaching.model_path if models.reaching is not None else None,
         "held_source": _held_source(models),
         "config": config.to_dict(),
@@ -979,7 +958,7 @@ def _held_source(models: Models) -> str:
 def _model_fingerprints(config: PipelineConfig) -> dict[str, str | None]:
     """Fingerprints of the detector, hand model and classifier files (None when none is configured)."""
     paths = {"detector": config.detector.model_path, "hand_model": config.hand_detector.model_path,
-             "classifier": config.held.classifier_path, "arm_model": config.arms.model_path,
+             "classifier": config.held.classifier_path,
              "reach_model": config.reaching.model_path}
     return {role: fingerprint_file(Path(path)) if path else None for role, path in paths.items()}
 
@@ -990,7 +969,6 @@ def _config_payload(config: PipelineConfig) -> dict:
     payload["detector"].pop("model_path", None)
     payload["held"].pop("classifier_path", None)
     payload["hand_detector"].pop("model_path", None)
-    payload["arms"].pop("model_path", None)
     payload["reaching"].pop("model_path", None)
     return payload
 

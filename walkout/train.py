@@ -29,11 +29,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from mockstore.figures import ARM_KEYPOINTS
 from vision.products import EMPTY_CLASS, HELD_PREFIX, hand_crops
 
 log = logging.getLogger(__name__)
-WRIST_KEYPOINTS = tuple(i for i, name in enumerate(ARM_KEYPOINTS) if name.endswith("wrist"))
 DETECTOR_CLASSES = ("shopper", "hand", "product")
 
 
@@ -65,20 +63,13 @@ class TrainConfig:
     hand_width_multiple: float = 0.125
     min_visible_held: float = 0.05
     min_visible_held_box: float = 0.25
-    # The wrist model (walkout-wrists.pt, experimental, ``train(wrists=True)``): crops around each shopper
-    # of pose renders (shopper boxes with ARM_KEYPOINTS).
-    pose_seed: int = 5000
-    pose_images: int = 4000
-    pose_val_images: int = 400
-    pose_near_event_share: float = 0.7
-    wrist_box: float = 0.1
-    wrist_jitter: float = 0.08
-    wrist_epochs: int = 10
-    wrist_fraction: float = 0.6
     # The reach classifier (walkout-reach.pt, ``train(reach=True)``): is this shopper reaching into a
     # shelf? Crops around each shopper of these renders, labelled from the render's own reach extent,
     # as (seed, train frames, validation frames, share of frames near events).
     reach_exports: tuple[tuple[int, int, int, float], ...] = ((5000, 4000, 400, 0.7), (6000, 6000, 600, 0.9))
+    # Shopper boxes are jittered by this share of their size before cropping (the pipeline crops around
+    # detected, not true, boxes).
+    shopper_crop_jitter: float = 0.08
     reach_on: float = 0.5
     reach_off: float = 0.15
     reach_imgsz: int = 96
@@ -315,9 +306,8 @@ def _rendered(renders: Path, config: TrainConfig) -> bool:
 
 
 def train(out_dir: str | Path, config: TrainConfig | None = None, work_dir: str | Path | None = None,
-          wrists: bool = False, reach: bool = False) -> dict:
+          reach: bool = False) -> dict:
     """Render data, train the models, evaluate on held-out renders, write weights and the model card.
-    ``wrists``: also the experimental wrist model (walkout-wrists.pt, for ``[arms]``; not used by default).
     ``reach``: also the reach classifier (walkout-reach.pt, for ``[reaching]``)."""
     from ultralytics import YOLO
 
@@ -367,9 +357,6 @@ def train(out_dir: str | Path, config: TrainConfig | None = None, work_dir: str 
     figures.update(train_classifier(out, config, work, held_renders))
     figures.update(train_hand_model(out, config, work, held_renders))
     models = [out / "walkout-det.pt", out / "walkout-hands.pt", out / "walkout-held.pt"]
-    if wrists:
-        figures.update(train_wrist_model(out, config, work))
-        models.append(out / "walkout-wrists.pt")
     if reach:
         figures.update(train_reach_model(out, config, work))
         models.append(out / "walkout-reach.pt")
@@ -379,13 +366,13 @@ def train(out_dir: str | Path, config: TrainConfig | None = None, work_dir: str 
     return figures
 
 
-SINGLE_MODELS = {"reach": "walkout-reach.pt", "wrists": "walkout-wrists.pt", "detector": "walkout-det.pt"}
+SINGLE_MODELS = {"reach": "walkout-reach.pt", "detector": "walkout-det.pt"}
 
 
 def train_one(model: str, out_dir: str | Path, config: TrainConfig | None = None,
               work_dir: str | Path | None = None) -> dict:
-    """Train only one model, leaving the other files in ``out_dir`` alone: ``reach`` or ``wrists`` (the
-    add-on models), or ``detector`` (fine-tune the walkout-det.pt already in ``out_dir``, see
+    """Train only one model, leaving the other files in ``out_dir`` alone: ``reach`` (the add-on
+    model), or ``detector`` (fine-tune the walkout-det.pt already in ``out_dir``, see
     :func:`finetune_detector`). Writes ``training-<model>.json`` (figures) beside it and returns the
     figures. The model card (README.md) is not rewritten: its section is logged for you to paste."""
     if model not in SINGLE_MODELS:
@@ -393,8 +380,7 @@ def train_one(model: str, out_dir: str | Path, config: TrainConfig | None = None
     config = config or TrainConfig()
     out, work = _folders(out_dir, work_dir)
     figures: dict = {"config": asdict(config)}
-    trainer, card = {"reach": (train_reach_model, _reach_card), "wrists": (train_wrist_model, _wrist_card),
-                     "detector": (finetune_detector, _finetune_card)}[model]
+    trainer, card = {"reach": (train_reach_model, _reach_card), "detector": (finetune_detector, _finetune_card)}[model]
     figures.update(trainer(out, config, work))
     path = out / SINGLE_MODELS[model]
     figures["sizes_mb"] = {path.name: round(path.stat().st_size / 1e6, 2)}
@@ -447,64 +433,15 @@ def finetune_detector(out: Path, config: TrainConfig, work: Path) -> dict:
 def _training_crop_box(box: np.ndarray, rng: np.random.Generator, config: TrainConfig, width: int,
                        height: int) -> tuple[int, int, int, int] | None:
     """The pipeline's crop around a shopper box (``hand_crop_margin``), the box first jittered by
-    ``wrist_jitter`` of its size (the pipeline crops around detected, not true, boxes); None under 16 px."""
+    ``shopper_crop_jitter`` of its size (the pipeline crops around detected, not true, boxes); None under 16 px."""
     from vision.hand_detector import shopper_crop_boxes
 
     size = box[2:] - box[:2]
-    jittered = box + rng.uniform(-config.wrist_jitter, config.wrist_jitter, 4) * np.tile(size, 2)
+    jittered = box + rng.uniform(-config.shopper_crop_jitter, config.shopper_crop_jitter, 4) * np.tile(size, 2)
     ((x1, y1, x2, y2),) = shopper_crop_boxes(jittered[None], config.hand_crop_margin, width, height)
     if x2 - x1 < 16 or y2 - y1 < 16:
         return None
     return int(x1), int(y1), int(x2), int(y2)
-
-
-def build_wrist_crops(sources: list[Path], target: Path, config: TrainConfig) -> dict[str, int]:
-    """Crops around every labelled shopper of pose renders (``YoloConfig(keypoints=True)``), labelled with
-    that shopper's own wrists only, hidden ones included (v = 1), as boxes of ``wrist_box`` x the shopper
-    box height: the wrist model learns whose hand is where from the arm, not from the hand's pixels.
-    Crop boxes are jittered by ``wrist_jitter`` (the pipeline crops around detected, not true, boxes)."""
-    from vision.arms import WRIST_CLASS
-
-    rng = np.random.default_rng(config.seed)
-    counts = {}
-    for split in ("train", "val"):
-        images_out, labels_out = target / "images" / split, target / "labels" / split
-        images_out.mkdir(parents=True, exist_ok=True)
-        labels_out.mkdir(parents=True, exist_ok=True)
-        n = 0
-        for source in sources:
-            for label_file in sorted((source / "labels" / split).glob("*.txt")):
-                rows = [np.array(line.split(), dtype=float) for line in label_file.read_text().splitlines()]
-                if not rows:
-                    continue
-                image = cv2.imread(str(source / "images" / split / f"{label_file.stem}.jpg"))
-                height, width = image.shape[:2]
-                scale = np.array([width, height, width, height], dtype=float)
-                for i, row in enumerate(rows):
-                    cx, cy, w, h = row[1:5] * scale
-                    crop = _training_crop_box(np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]), rng, config,
-                                              width, height)
-                    if crop is None:
-                        continue
-                    x1, y1, x2, y2 = crop
-                    joints = row[5:].reshape(-1, 3)
-                    half = max(4.0, config.wrist_box * h / 2)
-                    lines = []
-                    for k in WRIST_KEYPOINTS:
-                        x, y, v = joints[k, 0] * width, joints[k, 1] * height, joints[k, 2]
-                        if v > 0 and x1 <= x < x2 and y1 <= y < y2:
-                            a, b = max(x - half, x1) - x1, max(y - half, y1) - y1
-                            e, d = min(x + half, x2) - x1, min(y + half, y2) - y1
-                            cw, ch = x2 - x1, y2 - y1
-                            lines.append(f"0 {(a + e) / 2 / cw:.6f} {(b + d) / 2 / ch:.6f} {(e - a) / cw:.6f} {(d - b) / ch:.6f}")
-                    stem = f"{source.name}_{label_file.stem}_{i}"
-                    cv2.imwrite(str(images_out / f"{stem}.jpg"), image[y1:y2, x1:x2])
-                    (labels_out / f"{stem}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
-                    n += 1
-        counts[split] = n
-    (target / "data.yaml").write_text(yaml.safe_dump({"path": str(target.resolve()), "train": "images/train",
-                                                      "val": "images/val", "names": {0: WRIST_CLASS}}))
-    return counts
 
 
 REACH_CLASSES = ("idle", "reaching")
@@ -515,7 +452,7 @@ def build_reach_crops(sources: list[Path], target: Path, config: TrainConfig) ->
     classification layout ``target/{train,val}/{idle,reaching}/``: ``reaching`` when the shopper's hand is
     at least ``reach_on`` of the way into the shelf, ``idle`` at most ``reach_off`` (in between: left out,
     the arm is on its way). Shoppers less than ``min_visible_shopper`` visible are left out; crop boxes
-    are the pipeline's (``hand_crop_margin`` around the box), jittered by ``wrist_jitter``."""
+    are the pipeline's (``hand_crop_margin`` around the box), jittered by ``shopper_crop_jitter``."""
 
     rng = np.random.default_rng(config.seed)
     counts: dict[str, dict[str, int]] = {}
@@ -581,53 +518,6 @@ def train_reach_model(out: Path, config: TrainConfig, work: Path) -> dict:
     return {"reach_crops": counts, "reach_train_s": seconds, "reach_top1": float(metrics.top1)}
 
 
-def train_wrist_model(out: Path, config: TrainConfig, work: Path) -> dict:
-    """Train walkout-wrists.pt: each shopper's own wrists (hidden ones too) in a crop around the shopper."""
-    from ultralytics import YOLO
-
-    from mockstore.yolo import YoloConfig, export_yolo_dataset
-
-    renders = work / f"pose-renders-{config.pose_seed}"
-    if not _rendered(renders, dataclasses.replace(config, images=config.pose_images, val_images=config.pose_val_images)):
-        export_yolo_dataset(renders, n_train=config.pose_images, n_val=config.pose_val_images, seed=config.pose_seed,
-                            config=YoloConfig(near_event_share=config.pose_near_event_share, keypoints=True))
-    crops = work / "wrist-crops"
-    if crops.exists():
-        shutil.rmtree(crops)
-    counts = build_wrist_crops([renders], crops, config)
-    started = time.perf_counter()
-    arch = _architecture("detect", 1, dataclasses.replace(config, width_multiple=config.hand_width_multiple), work)
-    model = YOLO(str(arch))
-    # No mosaic and little scaling: whose wrists to find is told by how the crop frames its shopper.
-    model.train(data=str(crops / "data.yaml"), epochs=config.wrist_epochs, imgsz=config.hand_imgsz, batch=32,
-                device="cpu", workers=config.workers, plots=False, amp=False, verbose=False, seed=config.seed,
-                project=str(work / "runs"), name="wrists", exist_ok=True, fliplr=0.5, mosaic=0.0, scale=0.15,
-                translate=0.05, fraction=config.wrist_fraction)
-    seconds = time.perf_counter() - started
-    shutil.copyfile(work / "runs" / "wrists" / "weights" / "best.pt", out / "walkout-wrists.pt")
-    metrics = YOLO(str(out / "walkout-wrists.pt")).val(data=str(crops / "data.yaml"), imgsz=config.hand_imgsz,
-                                                      device="cpu", plots=False, verbose=False,
-                                                      project=str(work / "runs"), name="wrists-val", exist_ok=True)
-    return {"wrist_crops": counts, "wrist_train_s": seconds, "wrist_map50": float(metrics.box.map50),
-            "wrist_precision": float(metrics.box.mp), "wrist_recall": float(metrics.box.mr)}
-
-
-def _wrist_card(figures: dict) -> str:
-    c = figures["config"]
-    return f"""## walkout-wrists.pt: each shopper's own wrists, hidden ones too
-- Architecture: YOLOv8 detection layout, width {c['hand_width_multiple']}, one class (`own_wrist`), on a crop
-  around each shopper (the shopper box grown {c['hand_crop_margin']:.0%} each side, imgsz {c['hand_imgsz']}).
-- Data: {figures['wrist_crops']['train']} training and {figures['wrist_crops']['val']} validation crops
-  ({c['wrist_fraction']:.0%} of the training crops used) from {c['pose_images']} + {c['pose_val_images']} pose renders
-  (`YoloConfig(keypoints=True)`, seed {c['pose_seed']}), labelled with the crop's own shopper's wrists only
-  (boxes {c['wrist_box']} x the shopper's height), hidden ones included; crops jittered by {c['wrist_jitter']:.0%}.
-- Training: {c['wrist_epochs']} epochs, no mosaic, {figures['wrist_train_s'] / 60:.0f} min.
-- Held-out crops: mAP50 {figures['wrist_map50']:.3f}, precision {figures['wrist_precision']:.3f},
-  recall {figures['wrist_recall']:.3f}. Experimental: `[arms] model_path` uses it; off by default.
-
-"""
-
-
 def _finetune_card(figures: dict) -> str:
     seed, n_train, n_val, share = figures["finetune_export"]
     before, after = figures["finetune_map50_before"], figures["finetune_map50_after"]
@@ -647,7 +537,7 @@ def _reach_card(figures: dict) -> str:
 - Data: crops of every shopper at least {c['min_visible_shopper']:.0%} visible in the renders ({exports}),
   labelled from the render's own reach extent: `reaching` from {c['reach_on']}, `idle` up to {c['reach_off']}
   (arms on their way left out); {crops['train']['reaching']} + {crops['train']['idle']} training,
-  {crops['val']['reaching']} + {crops['val']['idle']} validation crops (reaching + idle); boxes jittered by {c['wrist_jitter']:.0%}.
+  {crops['val']['reaching']} + {crops['val']['idle']} validation crops (reaching + idle); boxes jittered by {c['shopper_crop_jitter']:.0%}.
 - Training: {c['reach_epochs']} epochs, {figures['reach_train_s'] / 60:.0f} min.
 - Top-1 accuracy on held-out crops: {figures['reach_top1']:.3f} (all `idle`: {crops['val']['idle'] / max(sum(crops['val'].values()), 1):.3f}).
 
@@ -713,7 +603,7 @@ Made by `walkout train` on mock-store renders only (no pretrained weights, no do
 - Training: {c['classifier_epochs']} epochs, {figures['held_train_s'] / 60:.0f} min.
 - Top-1 accuracy on held-out crops: {figures['held_top1']:.3f}
 
-{_wrist_card(figures) if 'wrist_map50' in figures else ''}{_reach_card(figures) if 'reach_top1' in figures else ''}Sizes: {', '.join(f'{k} {v} MB' for k, v in figures['sizes_mb'].items())}.
+{_reach_card(figures) if 'reach_top1' in figures else ''}Sizes: {', '.join(f'{k} {v} MB' for k, v in figures['sizes_mb'].items())}.
 
 ## Limits
 Trained on the mock store only: it knows its products, shelves and figures, not a real store.

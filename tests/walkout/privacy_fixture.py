@@ -106,7 +106,6 @@ class TruthModels:
         self.hand_detector = None
         self.held_from_reaches = False
         self.held_items = False
-        self.arms = None
         self.reaching = None
 
 

@@ -1,4 +1,4 @@
-"""Training data for the wrist model: each crop is labelled with its own shopper's wrists only."""
+"""`walkout train`: the reach classifier's training crops, and `--only` (one model, the others left alone)."""
 
 from __future__ import annotations
 
@@ -7,59 +7,8 @@ import dataclasses
 import cv2
 import numpy as np
 import pytest
-import supervision as sv
-import yaml
 
-from vision.arms import HIDDEN_KEY, WRIST_CLASS
-from vision.hands import OWNER_KEY
-from vision.zones import ShelfZone
-from walkout.pipeline import _hand_rows
-from walkout.train import TrainConfig, build_wrist_crops
-
-
-def pose_line(box, joints) -> str:
-    """box xyxy and 6 (x, y, v) joints in pixels of a 640x360 image -> a YOLO pose label line."""
-    x1, y1, x2, y2 = box
-    values = [(x1 + x2) / 2 / 640, (y1 + y2) / 2 / 360, (x2 - x1) / 640, (y2 - y1) / 360]
-    for x, y, v in joints:
-        values += [x / 640, y / 360, v]
-    return "0 " + " ".join(f"{v:.6f}" for v in values)
-
-
-def test_wrist_crops_hold_the_shoppers_own_wrists_hidden_ones_too(tmp_path):
-    source = tmp_path / "pose-renders"
-    for split in ("train", "val"):
-        (source / "images" / split).mkdir(parents=True)
-        (source / "labels" / split).mkdir(parents=True)
-        cv2.imwrite(str(source / "images" / split / "f.jpg"), np.zeros((360, 640, 3), np.uint8))
-    left = pose_line((100, 100, 200, 300), [(110, 120, 2), (105, 180, 2), (120, 200, 2),
-                                            (190, 120, 2), (200, 180, 2), (225, 150, 1)])  # right wrist hidden, reaching out
-    right = pose_line((210, 100, 310, 300), [(220, 120, 2), (215, 180, 2), (215, 210, 2),
-                                             (300, 120, 2), (305, 180, 2), (0, 0, 0)])  # right wrist off the image
-    for split in ("train", "val"):
-        (source / "labels" / split / "f.txt").write_text(f"{left}\n{right}\n")
-    config = dataclasses.replace(TrainConfig(), wrist_jitter=0.0)
-    counts = build_wrist_crops([source], tmp_path / "crops", config)
-    assert counts == {"train": 2, "val": 2}
-    assert yaml.safe_load((tmp_path / "crops" / "data.yaml").read_text())["names"] == {0: WRIST_CLASS}
-    labels = [np.loadtxt(tmp_path / "crops" / "labels" / "train" / f"pose-renders_f_{i}.txt", ndmin=2) for i in (0, 1)]
-    assert len(labels[0]) == 2 and len(labels[1]) == 1  # the other shopper's wrists, though in the crop, are not labelled
-    crop = cv2.imread(str(tmp_path / "crops" / "images" / "train" / "pose-renders_f_0.jpg"))
-    height, width = crop.shape[:2]  # box grown by 35 % each side: x 65-235, y 30-370 clipped to 360
-    assert (width, height) == (170, 330)
-    centres = labels[0][:, 1:3] * [width, height] + [65, 30]
-    np.testing.assert_allclose(sorted(centres.tolist()), [[120, 200], [225, 150]], atol=0.5)
-    np.testing.assert_allclose(labels[0][:, 3] * width, 0.1 * 200, atol=0.5)  # side: 0.1 of the shopper's height
-
-
-def test_a_hidden_hand_holds_nothing_we_can_see():
-    hands = sv.Detections(xyxy=np.array([[0.0, 0, 10, 10], [20, 20, 30, 30]]), confidence=np.ones(2),
-                          class_id=np.zeros(2, dtype=int),
-                          data={OWNER_KEY: np.array([1, 2]), HIDDEN_KEY: np.array([False, True])})
-    zones = (ShelfZone("B1", (1,), ((0.0, 0.0), (40.0, 0.0), (40.0, 40.0), (0.0, 40.0))),)
-    rows = _hand_rows(7, hands, zones, np.array(["012001", "012002"], dtype=object), np.array([1, 2]), np.array([0.9, 0.8]))
-    assert rows[["owner", "sku", "count", "hidden"]].values.tolist() == [[1, "012001", 1, False], [2, "", 0, True]]
-    assert rows["sku_confidence"].tolist() == [0.9, 0.0] and rows["zone"].tolist() == [0, 0]
+from walkout.train import TrainConfig
 
 
 def test_reach_crops_are_labelled_by_how_far_the_shopper_reaches(tmp_path):
@@ -79,7 +28,7 @@ def test_reach_crops_are_labelled_by_how_far_the_shopper_reaches(tmp_path):
         cv2.imwrite(str(source / "images" / split / "f.jpg"), np.zeros((360, 640, 3), np.uint8))
         pd.DataFrame(rows, columns=["object", "track_id", "x1", "y1", "x2", "y2", "visible", "reach"]).assign(sku="") \
             .to_csv(source / "boxes" / split / "f.csv", index=False)
-    counts = build_reach_crops([source], tmp_path / "crops", dataclasses.replace(TrainConfig(), wrist_jitter=0.0))
+    counts = build_reach_crops([source], tmp_path / "crops", dataclasses.replace(TrainConfig(), shopper_crop_jitter=0.0))
     assert counts == {"train": {"idle": 1, "reaching": 1}, "val": {"idle": 1, "reaching": 1}}
     assert sorted(p.name for p in (tmp_path / "crops" / "train").iterdir()) == sorted(REACH_CLASSES)
     (reaching,) = (tmp_path / "crops" / "train" / "reaching").iterdir()
@@ -108,7 +57,6 @@ def test_train_only_one_add_on_model_leaves_the_others_alone(tmp_path, monkeypat
         raise AssertionError("only the reach model was asked for")
 
     monkeypatch.setattr(train_module, "train_reach_model", fake_reach)
-    monkeypatch.setattr(train_module, "train_wrist_model", must_not_run)
     monkeypatch.setattr(train_module, "train", must_not_run)
     out = tmp_path / "models"
     out.mkdir()
@@ -121,6 +69,11 @@ def test_train_only_one_add_on_model_leaves_the_others_alone(tmp_path, monkeypat
     assert figures["reach_top1"] == 0.5 and figures["sizes_mb"] == {"walkout-reach.pt": 0.0}
     with pytest.raises(ValueError, match="unknown model"):
         train_module.train_one("held", out)
+    for removed in (["--only", "wrists"], ["--wrists"]):  # the wrist model of the removed [arms] stage
+        assert main(["train", "--out", str(out), *removed]) == 2
+    assert "'--wrists'" in capsys.readouterr().err  # click: no such option
+    with pytest.raises(ValueError, match="unknown model 'wrists'"):
+        train_module.train_one("wrists", out)
 
 
 def test_train_only_detector_fine_tunes_the_one_in_out_and_nothing_else(tmp_path, monkeypatch, capsys):
@@ -140,7 +93,7 @@ def test_train_only_detector_fine_tunes_the_one_in_out_and_nothing_else(tmp_path
         raise AssertionError("only the detector was asked for")
 
     monkeypatch.setattr(train_module, "finetune_detector", fake_finetune)
-    for other in ("train_reach_model", "train_wrist_model", "train"):
+    for other in ("train_reach_model", "train"):
         monkeypatch.setattr(train_module, other, must_not_run)
     out = tmp_path / "models"
     out.mkdir()

@@ -49,7 +49,6 @@ class FakeModels:
         self.hand_detector = None
         self.held_from_reaches = False
         self.held_items = False
-        self.arms = None
         self.reaching = None
 
 
