@@ -2,7 +2,8 @@
 
 Each set of 22 recordings is too small to tell a real change from luck (one receipt is 4-12 points
 of receipt accuracy). This scores the same predictions of several sets as one, per difficulty group:
-counts are summed over all recordings by the bench, never averaged over sets.
+counts are summed over all recordings by the bench, never averaged over sets (and the receipt lines'
+attribution probabilities are pooled line by line for review_rate, unreviewed_accuracy and ece).
 
     python benchmarks/pool.py --predictions predictions runs/acc500 runs/acc600 runs/acc700
 

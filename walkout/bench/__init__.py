@@ -3,6 +3,7 @@
 Library entry point :func:`run_bench`; the CLI (``walkout/commands/bench.py``) is a thin shell.
 Parts: :mod:`.events` (event matching and counts), :mod:`.receipts` (carts), :mod:`.tracking`
 (HOTA / MOTA / IDF1 through ``trackers.eval``), :mod:`.speed` (run.json timings),
+:mod:`.calibration` (the receipt lines' attribution probability: reliability, ECE, review curve),
 :mod:`.report` (report.json / report.md / confusion.csv).
 """
 

@@ -123,11 +123,17 @@ def match_events(truth: pd.DataFrame, predicted: pd.DataFrame, config: BenchConf
     )
 
 
+def right_shopper(truth: pd.DataFrame, predicted: pd.DataFrame, match: EventMatch) -> np.ndarray:
+    """(K,) bool, one per matched pair: the predicted shopper (``mapped_shopper`` when there is one)
+    is the truth event's shopper."""
+    pred_shopper = predicted["mapped_shopper"] if "mapped_shopper" in predicted else predicted["shopper"]
+    return truth["shopper"].to_numpy()[match.pairs[:, 0]] == pred_shopper.to_numpy()[match.pairs[:, 1]]
+
+
 def score_events(truth: pd.DataFrame, predicted: pd.DataFrame, match: EventMatch) -> EventScore:
     """Counts from a match (see module docstring)."""
-    pred_shopper = predicted["mapped_shopper"] if "mapped_shopper" in predicted else predicted["shopper"]
     t, p = match.pairs[:, 0], match.pairs[:, 1]
-    right = truth["shopper"].to_numpy()[t] == pred_shopper.to_numpy()[p]
+    right = right_shopper(truth, predicted, match)
     qty_wrong = truth["quantity"].to_numpy()[t] != predicted["quantity"].to_numpy()[p]
     n_pairs, n_right = len(t), int(right.sum())
     return EventScore(

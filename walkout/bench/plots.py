@@ -5,15 +5,19 @@
 - ``errors_timeline.png``: every missed, extra, misattributed and wrong-quantity event of each
   recording on its video's time axis (seconds from the camera start, as in the confusion table);
 - ``speed_stages.png``: milliseconds per frame spent in each pipeline stage, per recording and
-  overall, next to the baselines and the real-time budget (one frame interval).
+  overall, next to the baselines and the real-time budget (one frame interval);
+- ``review_calibration.png``: the review curve (accuracy of the receipt lines left out of review
+  against the share sent to review, per threshold, and fusion's own review status) and the
+  reliability diagram of the attribution probability (:mod:`walkout.bench.calibration`).
 
 Figures use matplotlib's object API (``Figure``, no pyplot): no global state, no display needed.
-A plot with nothing to show (no events scored, no timings) is not written.
+A plot with nothing to show (no events scored, no timings, no line with a probability) is not written.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -26,7 +30,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PLOT_FILES = {"f1": "f1_by_recording.png", "errors": "errors_timeline.png", "speed": "speed_stages.png"}
+PLOT_FILES = {"f1": "f1_by_recording.png", "errors": "errors_timeline.png", "speed": "speed_stages.png",
+              "calibration": "review_calibration.png"}
 ERROR_STYLES = {  # kind -> (marker, colour, legend text)
     "missed": ("x", "tab:red", "missed (truth not predicted)"),
     "extra": ("o", "tab:orange", "extra (no truth event)"),
@@ -168,11 +173,55 @@ def speed_figure(report: BenchReport) -> Figure | None:
     return fig
 
 
+def calibration_figure(report: BenchReport) -> Figure | None:
+    """Left: review curve (unreviewed accuracy vs review rate, a point per threshold, fusion's own
+    review status starred). Right: reliability diagram (observed accuracy per probability bin)."""
+    from matplotlib.figure import Figure
+
+    calibration = report.calibration
+    if calibration is None:
+        return None
+    fig = Figure(figsize=(10, 4.2), layout="constrained")
+    curve_ax, bins_ax = fig.subplots(1, 2)
+    rates = [p.review_rate for p in calibration.curve]
+    accuracies = [p.unreviewed_accuracy for p in calibration.curve]
+    curve_ax.plot(rates, accuracies, marker="o", color="tab:blue", label="review below a threshold", gid="review_curve")
+    labels: dict[tuple[float, float], list[str]] = {}  # thresholds that give the same point share a label
+    for point in calibration.curve:
+        if not math.isnan(point.unreviewed_accuracy):  # NaN: every line in review, nothing left to be right
+            labels.setdefault((point.review_rate, point.unreviewed_accuracy), []).append(f"{point.threshold:g}")
+    for xy, names in labels.items():
+        curve_ax.annotate(", ".join(names), xy, xytext=(4, -10), textcoords="offset points", fontsize=7)
+    curve_ax.plot([calibration.review_rate], [calibration.unreviewed_accuracy], marker="*", markersize=12,
+                  color="tab:red", linestyle="none", label="fusion's review status", gid="review_actual")
+    curve_ax.set_xlim(-0.02, 1.02)
+    curve_ax.set_xlabel("review rate (share of lines sent to review)")
+    curve_ax.set_ylabel("accuracy of the other lines")
+    curve_ax.legend(loc="lower right", fontsize=8)
+    curve_ax.set_title(f"review curve ({calibration.lines} lines)")
+    filled = [b for b in calibration.bins if b.lines]
+    bins_ax.bar([b.low for b in filled], [b.accuracy for b in filled], width=[b.high - b.low for b in filled],
+                align="edge", color="tab:green", edgecolor="white", label="observed accuracy", gid="reliability_bar")
+    bins_ax.plot([b.confidence for b in filled], [b.accuracy for b in filled], marker=".", color="black",
+                 linestyle="none", label="at mean probability")
+    for b in filled:
+        bins_ax.text((b.low + b.high) / 2, b.accuracy + 0.01, f"n={b.lines}", ha="center", va="bottom", fontsize=6)
+    bins_ax.plot([0, 1], [0, 1], color="0.5", linestyle="--", linewidth=1, label="perfectly calibrated")
+    bins_ax.set_xlim(0, 1)
+    bins_ax.set_ylim(0, 1.06)
+    bins_ax.set_xlabel("attribution probability")
+    bins_ax.set_ylabel("share of lines with the right shopper")
+    bins_ax.legend(loc="upper left", fontsize=8)
+    bins_ax.set_title(f"reliability (ECE {calibration.ece:.3f})")
+    return fig
+
+
 def write_plots(report: BenchReport, out_dir: str | Path) -> dict[str, Path]:
     """Write the report's PNGs into ``out_dir``; returns {key: path} of those written (see PLOT_FILES)."""
     out_dir = Path(out_dir)
     written = {}
-    for key, make in (("f1", f1_figure), ("errors", errors_figure), ("speed", speed_figure)):
+    for key, make in (("f1", f1_figure), ("errors", errors_figure), ("speed", speed_figure),
+                      ("calibration", calibration_figure)):
         fig = make(report)
         if fig is None:
             log.debug("no %s plot: nothing to show", key)

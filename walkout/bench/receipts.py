@@ -15,12 +15,15 @@ everybody (all shoppers plus unattributed lines of receipts.json) against the tr
 A net negative quantity (more returned than picked by one shopper) is clipped to 0 with a debug log:
 a cart cannot hold fewer than zero items.
 
-receipts.json (schema and reader: :mod:`formats.receipts`): Only ``items`` are scored (``lines`` are the evidence behind them and are not read).
+receipts.json (schema and reader: :mod:`formats.receipts`): carts are scored from ``items``; ``lines`` are
+read as the fused timeline (:func:`receipt_events`), scored as events and for the attribution
+probability's calibration (:mod:`walkout.bench.calibration`).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 
 Cart = Counter  # sku (str) -> units (int > 0)
 UNMAPPED_PREFIX = "pred:"
+LINE_COLUMNS = ("probability", "status")  # receipt_events' columns beyond an events table's
 
 
 def _clip(cart: Counter) -> Cart:
@@ -198,10 +202,27 @@ def read_receipts(path: Path) -> Receipts:
     )
 
 
+def _probability(line: dict) -> float:
+    """A line's ``probability`` (NaN when absent or null); ValueError outside [0, 1]."""
+    value = line.get("probability")
+    if value is None:
+        return math.nan
+    try:
+        probability = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"probability {value!r} is not a number") from None
+    if not 0.0 <= probability <= 1.0:
+        raise ValueError(f"probability {value!r} is not in [0, 1]")
+    return probability
+
+
 def receipt_events(path: Path) -> pd.DataFrame:
     """The counted lines of a receipts.json as an events table (the columns of
     ``formats.tables.read_events``; shopper '' for unattributed lines, camera '', frame -1), so the
-    fused timeline can be scored like vision's events. Lines without a product are left out."""
+    fused timeline can be scored like vision's events. Lines without a product are left out.
+
+    Two more columns (:data:`LINE_COLUMNS`): ``probability`` (the attribution model's, NaN when the
+    line has none, as in receipts.json files written before it) and ``status``."""
     payload = read_receipts_file(path)
     rows = []
     groups = [(str(k), v) for k, v in payload["shoppers"].items()]
@@ -215,9 +236,10 @@ def receipt_events(path: Path) -> pd.DataFrame:
                     "timestamp": float(line["timestamp"]), "shopper": shopper, "action": str(line["action"]),
                     "sku": str(line["sku"]), "quantity": int(line["quantity"]), "shelf": str(line["shelf"]),
                     "plates": ";".join(str(p) for p in line.get("plates", [])), "camera": "", "frame": -1,
-                    "confidence": 1.0,
+                    "confidence": 1.0, "probability": _probability(line), "status": str(line.get("status", "")),
                 })
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise FormatError(path, f"malformed receipt line of shopper {shopper or 'unattributed'}: {exc}") from None
-    frame = pd.DataFrame(rows, columns=[*EVENT_COLUMNS, *PREDICTED_EXTRA_COLUMNS])
+    frame = pd.DataFrame(rows, columns=[*EVENT_COLUMNS, *PREDICTED_EXTRA_COLUMNS, *LINE_COLUMNS])
+    frame["probability"] = frame["probability"].astype(float)
     return frame.sort_values("timestamp", kind="stable", ignore_index=True)

@@ -9,6 +9,7 @@ sums, never averages of per-recording ratios.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from formats.tables import write_csv_atomic, write_json_atomic, write_text_atomic
+from walkout.bench.calibration import Calibration, LineOutcome, calibrate
 from walkout.bench.config import REPORT_VERSION, BenchConfig
 from walkout.bench.counts import Counts
 from walkout.bench.events import EventScore
@@ -46,6 +48,8 @@ METRICS = {
     "fused_split_receipts": "share of truth shoppers whose items came on several receipts.json receipts",
     "fused_cart_f1": "per-shopper receipts.json carts: F1 over item units",
     "store_f1": "store-level items taken, from receipts.json (weight only): F1 over item units",
+    "unreviewed_accuracy": "receipts.json lines with a probability that fusion did not send to review: "
+                           "share with the right shopper",
     "hota": "tracking HOTA",
     "mota": "tracking MOTA",
     "idf1": "tracking IDF1",
@@ -54,6 +58,11 @@ METRICS = {
     "floor_idf1": "shoppers.csv floor positions vs the truth's, within floor_radius_m: IDF1",
     "floor_mota": "shoppers.csv floor positions vs the truth's, within floor_radius_m: MOTA",
     "realtime_factor": "seconds of video per wall-clock second",
+}
+# Also in metrics(), but lower is better, so no floor for --fail-under (walkout.bench.calibration).
+LOWER_IS_BETTER = {
+    "review_rate": "receipts.json lines with a probability that fusion sent to review: share",
+    "ece": "expected calibration error of the receipt lines' attribution probability (10 bins)",
 }
 
 
@@ -131,8 +140,19 @@ class BenchReport:
     def speed(self) -> SpeedScore:
         return _sum((r.speed for r in self.scored), SpeedScore())
 
+    @property
+    def line_outcomes(self) -> list[LineOutcome]:
+        return [o for r in self.scored for o in r.line_outcomes]
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """The attribution probability's calibration and review figures, pooled over every recording's
+        lines; None when no receipt line has a probability."""
+        return calibrate(self.line_outcomes)
+
     def metrics(self) -> dict[str, float]:
-        """Overall figures by --fail-under name; a metric that was not measured is absent."""
+        """Overall figures by --fail-under name (METRICS) and the LOWER_IS_BETTER ones; a metric that
+        was not measured (or is undefined, NaN) is absent."""
         out: dict[str, float] = {}
         for prefix, events in (("", self.events), ("fused_", self.fused_events)):
             if events is not None:
@@ -151,6 +171,10 @@ class BenchReport:
             out["fused_cart_f1"] = receipts.units.f1
         if (store := self.receipt_store) is not None:
             out["store_f1"] = store.f1
+        if (calibration := self.calibration) is not None:
+            figures = {"review_rate": calibration.review_rate, "unreviewed_accuracy": calibration.unreviewed_accuracy,
+                       "ece": calibration.ece}
+            out.update({name: value for name, value in figures.items() if not math.isnan(value)})
         if (tracking := self.tracking) is not None:
             summary = tracking.summary()
             out.update(hota=summary["hota"], mota=summary["mota"], idf1=summary["idf1"])
@@ -200,6 +224,7 @@ class BenchReport:
                     "fused_events": opt(r.fused_events),
                     "receipt_rows": r.receipt_rows,
                     "receipt_store": opt(r.receipt_store),
+                    "line_outcomes": [asdict(o) for o in r.line_outcomes],
                     "tracking": {camera: score.summary() for camera, score in sorted(r.tracking.items())},
                     "id_mapping": r.id_mapping,
                     "speed": r.speed.to_dict(),
@@ -221,6 +246,7 @@ class BenchReport:
                 "receipts": opt(self.receipts),
                 "fused_events": opt(self.fused_events),
                 "receipt_store": opt(self.receipt_store),
+                "calibration": opt(self.calibration),
                 "tracking": None if tracking is None else tracking.summary(),
                 "speed": self.speed.to_dict(),
             },
@@ -229,7 +255,7 @@ class BenchReport:
 
 
 def _f(value: float | None, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
+    return "–" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
 def _table(header: list[str], rows: list[list]) -> list[str]:
@@ -257,6 +283,24 @@ def _items(cart: dict[str, int]) -> str:
 def _image(plots: dict[str, str] | None, key: str, alt: str) -> list[str]:
     """A markdown image line for a plot written next to report.md (nothing if it was not written)."""
     return [f"![{alt}]({plots[key]})", ""] if plots and key in plots else []
+
+
+def _calibration_section(calibration: Calibration | None, plots: dict[str, str] | None) -> list[str]:
+    """report.md: reliability of the receipt lines' attribution probability, and the review curve."""
+    out = ["## Attribution probability: calibration and review", ""]
+    if calibration is None:
+        return out + ["No receipt line has an attribution probability: not scored.", ""]
+    out += [f"{calibration.lines} counted receipt lines with a probability, pooled over recordings. A line is right "
+            "when it matches a truth event (action, product, time) of the same shopper.", "",
+            "### Reliability", ""]
+    out += _table(["probability", "lines", "mean probability", "observed accuracy"],
+                  [[f"{b.low:.1f}–{b.high:.1f}", b.lines, _f(b.confidence), _f(b.accuracy)] for b in calibration.bins])
+    out += ["", f"Expected calibration error (ECE): {_f(calibration.ece)}.", "", "### Review curve", "",
+            "Lines with a probability below the threshold go to review; accuracy is over the other lines.", ""]
+    rows = [[f"{p.threshold:g}", _f(p.review_rate), _f(p.unreviewed_accuracy)] for p in calibration.curve]
+    rows.append(["fusion's own *review* status", _f(calibration.review_rate), _f(calibration.unreviewed_accuracy)])
+    out += _table(["review threshold", "review rate", "unreviewed accuracy"], rows) + [""]
+    return out + _image(plots, "calibration", "review curve and reliability diagram")
 
 
 def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str:
@@ -397,6 +441,8 @@ def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str
                 ]
             )
     out += (_table(header, rows) if rows else ["not scored"]) + [""]
+
+    out += _calibration_section(report.calibration, plots)
 
     out += ["## Tracking", ""]
     header = ["recording", "camera", "HOTA", "MOTA", "IDF1", "ID switches", "TP", "FP", "FN", "frames"]

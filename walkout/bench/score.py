@@ -28,6 +28,7 @@ import pandas as pd
 
 from formats.errors import FormatError
 from formats.tables import read_events, read_positions
+from walkout.bench.calibration import LineOutcome, line_outcomes
 from walkout.bench.config import BenchConfig
 from walkout.bench.counts import Counts
 from walkout.bench.events import EventScore, confusion, match_events, score_events
@@ -77,6 +78,7 @@ class RecordingResult:
     event_store: Counts | None = None
     receipts: CartScore | None = None
     fused_events: EventScore | None = None
+    line_outcomes: list[LineOutcome] = field(default_factory=list)  # fused lines with a probability, scored
     receipt_rows: list[dict] = field(default_factory=list)
     receipt_store: Counts | None = None
     tracking: dict[str, TrackingScore] = field(default_factory=dict)
@@ -241,6 +243,7 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
         result.update(
             receipts=score, receipt_rows=rows, receipt_store=compare_carts(store_cart(truth), receipts.store),
             fused_events=score_events(truth, fused, fused_match),
+            line_outcomes=line_outcomes(truth, fused, fused_match),
             fused_confusion=_with_causes(confusion(truth, fused, fused_match, _locator(clocks)), mot_tables, config),
         )
     else:
