@@ -22,10 +22,10 @@ from formats.errors import FormatError
 from formats.tables import write_csv_atomic, write_json_atomic
 
 RECEIPTS_VERSION = 1
-STATUSES = ("confirmed", "corrected", "reached", "vision_only", "unverified", "unattributed")
+STATUSES = ("confirmed", "corrected", "reached", "vision_only", "unverified", "unattributed", "review")
 DISCREPANCY_COLUMNS = (
     "shopper", "status", "action", "sku", "quantity", "timestamp", "shelf", "plates", "delta_g",
-    "weight_event", "vision_sku", "vision_quantity", "reason",
+    "weight_event", "vision_sku", "vision_quantity", "probability", "camera", "first_frame", "last_frame", "reason",
 )
 
 
@@ -39,13 +39,20 @@ class ReceiptLine:
         vision's claim kept), ``reached`` (a weight change vision saw no event for, given to the shopper
         seen there then: their hand in the shelf's zone or their body in front of its plates, or the
         only one holding a returned product; sku/quantity are the weight's), ``unattributed`` (a weight
-        change no shopper was seen causing).
+        change no shopper was seen causing), ``review`` (the attribution model's probability that
+        ``shopper`` made the change is below the review threshold: a person should look at the
+        frames in ``look_at``; the line still counts, with the model's best guess).
     sku: the product ('' when nothing fits); quantity: items (>= 1); action: pick | return.
     timestamp: Unix s, when the weight began to change (vision's time for a line without a weight event;
         for a shopper's share of a change made in steps, when their step happened);
     delta_g: the weight event's change (None without one).
     vision: the vision event as a dict (None without one); weight_event: its id (None without one).
     counted: whether the line counts toward the cart (False for a likely false pick).
+    probability: the attribution model's probability that ``shopper`` made this change (None when no
+        shopper decision was made: no weight event, or nobody to give it to).
+    evidence: the model's top evidence for that shopper, ``{"feature", "value", "contribution"}``
+        dicts (contribution: the feature's share of the log-odds), strongest first.
+    look_at: where a reviewer looks: ``(camera, first frame, last frame)`` spans, empty when unknown.
     """
 
     status: str
@@ -61,6 +68,9 @@ class ReceiptLine:
     reason: str
     shopper: str | None = None
     counted: bool = True
+    probability: float | None = None
+    evidence: tuple[dict, ...] = ()
+    look_at: tuple[tuple[str, int, int], ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -76,6 +86,9 @@ class ReceiptLine:
             "weight_event": self.weight_event,
             "reason": self.reason,
             "counted": self.counted,
+            "probability": None if self.probability is None else round(self.probability, 4),
+            "evidence": [dict(item) for item in self.evidence],
+            "look_at": [list(span) for span in self.look_at],
         }
 
     @classmethod
@@ -94,6 +107,9 @@ class ReceiptLine:
             reason=str(data.get("reason", "")),
             shopper=shopper,
             counted=bool(data.get("counted", True)),
+            probability=None if data.get("probability") is None else float(data["probability"]),
+            evidence=tuple(dict(item) for item in data.get("evidence", ())),
+            look_at=tuple((str(c), int(a), int(b)) for c, a, b in data.get("look_at", ())),
         )
 
 
@@ -188,6 +204,10 @@ def discrepancies_frame(lines: list[ReceiptLine]) -> pd.DataFrame:
             "weight_event": line.weight_event or "",
             "vision_sku": "" if line.vision is None else line.vision["sku"],
             "vision_quantity": "" if line.vision is None else line.vision["quantity"],
+            "probability": "" if line.probability is None else round(line.probability, 4),
+            "camera": ";".join(c for c, _, _ in line.look_at),
+            "first_frame": ";".join(str(a) for _, a, _ in line.look_at),
+            "last_frame": ";".join(str(b) for _, _, b in line.look_at),
             "reason": line.reason,
         }
         for line in sorted(lines, key=lambda x: (x.timestamp, x.shelf, x.sku))

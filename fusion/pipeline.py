@@ -14,9 +14,10 @@ from formats.receipts import ReceiptLine, build_receipts, write_receipts
 from formats.store import parse_store
 from formats.tables import read_catalog, read_events, read_planogram, write_csv_atomic
 from formats.weight_events import WeightEvent, weight_events_frame
+from fusion.attribution import AttributionConfig
 from fusion.identify import IdentifyConfig
-from fusion.presence import Presence, PresenceConfig, read_presence
-from fusion.reaches import ReachConfig, read_reaches
+from fusion.presence import Presence, read_presence
+from fusion.reaches import read_reaches
 from fusion.reconcile import ReconcileConfig, reconcile
 from fusion.weight_events import WeightEventConfig, detect_weight_events
 from fusion.weights import WeightLog, WeightLogConfig, WeightProblem, find_weight_log, load_weights
@@ -27,18 +28,20 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class FuseConfig:
     """Every stage's config; a TOML/YAML file has one table per stage:
-    ``[weights]``, ``[weight_events]``, ``[identify]``, ``[reconcile]``, ``[reach]``, ``[presence]``."""
+    ``[weights]``, ``[weight_events]``, ``[identify]``, ``[reconcile]``, ``[attribution]``."""
 
     weights: WeightLogConfig = field(default_factory=WeightLogConfig)
     weight_events: WeightEventConfig = field(default_factory=WeightEventConfig)
     identify: IdentifyConfig = field(default_factory=IdentifyConfig)
     reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
-    reach: ReachConfig = field(default_factory=ReachConfig)
-    presence: PresenceConfig = field(default_factory=PresenceConfig)
+    attribution: AttributionConfig = field(default_factory=AttributionConfig)
 
     @classmethod
     def from_dict(cls, data: dict) -> FuseConfig:
-        unknown = set(data) - {"weights", "weight_events", "identify", "reconcile", "reach", "presence"}
+        unknown = set(data) - {"weights", "weight_events", "identify", "reconcile", "attribution"}
+        if unknown & {"reach", "presence"}:
+            raise ValueError(f"section(s) {', '.join(sorted(unknown & {'reach', 'presence'}))} were removed: who took "
+                             "an item is decided by the attribution model now (see [attribution])")
         if unknown:
             raise ValueError(f"unknown section(s): {', '.join(sorted(unknown))}")
         weights = data.get("weights", {})
@@ -47,8 +50,7 @@ class FuseConfig:
             weight_events=WeightEventConfig.from_dict(data.get("weight_events", {})),
             identify=IdentifyConfig.from_dict(data.get("identify", {})),
             reconcile=ReconcileConfig.from_dict(data.get("reconcile", {})),
-            reach=ReachConfig.from_dict(data.get("reach", {})),
-            presence=PresenceConfig.from_dict(data.get("presence", {})),
+            attribution=AttributionConfig.from_dict(data.get("attribution", {})),
         )
 
     @classmethod
@@ -128,6 +130,8 @@ def fuse_recording(
     config: FuseConfig | None = None,
     reaches: str | Path | pd.DataFrame | None = None,
     presence: Presence | None = None,
+    collect=None,
+    model=None,
 ) -> FuseResult:
     """Weight log + catalog + planogram (+ vision events) of a recording -> verified receipts.
 
@@ -135,7 +139,8 @@ def fuse_recording(
     only). reaches: a reaches.csv or its table; by default the run's own reaches.csv (in the run
     directory, or beside the events.csv), when there is one. presence: shopper positions and zones;
     by default from the run's tracks.csv and the recording's store.json, when both exist (see
-    :mod:`fusion.presence`). With ``out``, writes weight_events.csv,
+    :mod:`fusion.presence`). collect / model: passed to :func:`fusion.reconcile.reconcile` (training
+    gathers its rows through ``collect``). With ``out``, writes weight_events.csv,
     receipts.json and discrepancies.csv atomically. Raises FormatError naming the file on bad input.
     """
     began = time.perf_counter()
@@ -158,8 +163,8 @@ def fuse_recording(
     weighted = set(weights.bounds["shelf"].astype(str))
     lines = reconcile(
         weight_events, vision, catalog, planogram, weighted_shelves=weighted,
-        config=config.reconcile, id_config=config.identify, reaches=reaches, reach_config=config.reach,
-        presence=presence, presence_config=config.presence,
+        config=config.reconcile, id_config=config.identify, reaches=reaches, presence=presence,
+        attribution=config.attribution, model=model, collect=collect,
     )
     name = recording_name(recording)
     result = FuseResult(name, weight_events, lines, build_receipts(lines, name), weights.problems, weights)

@@ -1,29 +1,25 @@
-"""Vision events x weight events -> verified receipt lines.
+"""Vision events x weight events -> verified receipt lines: what was taken, and who took it.
 
-Vision events (any events.csv, see docs/FORMAT.md) are matched one-to-one to weight events of the
-same shelf, close in time and of the same sign (a pick takes weight away), by an optimal assignment
+What: vision events are matched one-to-one to weight events of the same shelf, close in time and of
+the same sign (a pick takes weight away), by an optimal assignment
 (``scipy.optimize.linear_sum_assignment``) over a cost of time distance plus weight misfit; a pair
-costing more than ``unmatched_cost`` is not made (that vision event stays unmatched). A
-further vision event on the same shelf and time whose product makes a matched weight event fit
-better joins it (a shopper taking two items seen as two events). Then, weight event by weight event
-in time order (so the live planogram learns from returns before later picks):
+costing more than ``unmatched_cost`` is not made. A further vision event on the same shelf and time
+whose product makes a matched weight event fit better joins it (two items seen as two events). Then,
+weight event by weight event in time order (so the live planogram learns from returns before later
+picks), :func:`fusion.identify.identify` explains the change:
 
-- vision's products and quantities explain the weight change -> every line ``confirmed``;
+- vision's products and quantities explain it -> ``confirmed`` lines;
 - another product or quantity explains it -> ``corrected`` lines, with the reason;
 - nothing explains it -> vision's claim kept as ``unverified``;
-- no vision event, but a shopper was seen there -> ``reached`` lines: the best explanation, given to
-  that shopper (:func:`who_changed`: their hand in the changed plates' zone during the change,
-  ``reaches.csv`` of :mod:`fusion.reaches`; else their body in front of the plates, ``tracks.csv`` of
-  :mod:`fusion.presence`; else their hand in a zone of that shelf near the change);
-- no vision event and nobody seen there -> ``unattributed`` lines (the best explanation, or sku '' if
-  none).
+- no vision event -> the best explanation, ``reached`` when somebody was seen there, else
+  ``unattributed`` (sku '' when nothing fits).
 
-Shoppers' tracked bodies (:mod:`fusion.presence`) check who: a line whose shopper was not in front
-of the changed plates goes to the shopper who was; a change over several plates explained by several
-products, or by one product with each plate's items whole, with a different shopper in front of
-each plate, is split between them. A return goes to a
-shopper holding the product: a returned product is given to another shopper when the one named
-holds none of it and somebody else does (the only holder, or the holder standing in front).
+Who: every line (or, for a change whose hands took turns, every step of it) is a *take*; its
+candidate shoppers and their evidence come from :mod:`fusion.evidence`, the attribution model
+(:mod:`fusion.attribution`) gives each a probability, and the takes of one moment are assigned
+jointly. A return can only be made by somebody holding the product: when no candidate holds it, the
+line becomes a product a candidate holds that the weight fits, else a discrepancy that does not
+count. A line whose probability is below ``review_below`` gets status ``review``.
 
 A vision event with no weight event is ``vision_only``: on a shelf with sensors it is likely a false
 pick and does not count toward the cart; on a shelf without sensors it counts.
@@ -34,6 +30,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -43,20 +40,17 @@ from scipy.optimize import linear_sum_assignment
 from formats.receipts import ReceiptLine
 from formats.tables import parse_plates
 from formats.weight_events import WeightEvent
+from fusion.attribution import AttributionConfig, AttributionModel, NearestShopper, assign, resolve_model
+from fusion.evidence import AFTER_S, BEFORE_S, Take, candidate_features
 from fusion.identify import Candidate, IdentifyConfig, LivePlanogram, fits, identify
-from fusion.presence import (
-    Presence,
-    PresenceConfig,
-    closest_in_front,
-    in_front,
-    reach_middles,
-    shoppers_in_front,
-    timed_reaches,
-)
-from fusion.reaches import Attribution, ReachConfig, attribute, reaching_shoppers
+from fusion.presence import Presence
 from fusion.settings import settings_from_dict
 
 log = logging.getLogger(__name__)
+
+MOMENT_GAP_S = 0.5  # weight events closer than this in time are one moment (assigned together)
+STEP_GAP_S = 0.3  # steps of a change closer than this are one hand's (a product spanning two plates)
+STEP_HALF_S = 0.3  # a step's take lasts this long either side of the step
 
 
 @dataclass(frozen=True)
@@ -72,10 +66,6 @@ class ReconcileConfig:
         shelves overlap: the product is a better witness of the shelf than the hand's position).
     unstocked_cost: added when a pick's product is planned on none of the changed plates nor next to
         them (such a pair is still allowed: a product returned to the wrong plate may be picked again).
-    one_grab_s: a weight change of several items that took longer than this to settle is more than
-        one grab: with several shoppers standing in front of the plates, its items are shared
-        among them (as among shoppers seen reaching there). One grab settles within a few tenths
-        of a second.
     miscount_factor: in matching, a vision event's product fits a weight change at another quantity
         at this factor per item miscounted (two items in one grab often look like one).
     unmatched_cost: a vision event is left unmatched rather than paired at a higher cost than this
@@ -90,7 +80,6 @@ class ReconcileConfig:
     weight_cost: float = 1.0
     other_shelf_cost: float = 0.5
     unstocked_cost: float = 1.0
-    one_grab_s: float = 0.5
     miscount_factor: float = 0.7
     unmatched_cost: float = 1.5
 
@@ -213,20 +202,26 @@ def reconcile(
     config: ReconcileConfig | None = None,
     id_config: IdentifyConfig | None = None,
     reaches: pd.DataFrame | None = None,
-    reach_config: ReachConfig | None = None,
     presence: Presence | None = None,
-    presence_config: PresenceConfig | None = None,
+    attribution: AttributionConfig | None = None,
+    model: AttributionModel | NearestShopper | None = None,
+    collect: Callable[[Take, pd.DataFrame], None] | None = None,
 ) -> list[ReceiptLine]:
     """Receipt lines for every weight event and vision event (see the module docstring).
 
     weight_events: from :func:`fusion.weight_events.detect_weight_events`; vision_events: a table as
     read by :func:`formats.tables.read_events` (None or empty: weight only); weighted_shelves: the
     shelves with sensors in the log (default: the shelves of the weight events and the planogram);
-    reaches: a table as read by :func:`fusion.reaches.read_reaches` (None: nobody is seen reaching);
-    presence: shopper positions and zone spans from :func:`fusion.presence.read_presence` (None: none).
+    reaches: a table as read by :func:`fusion.reaches.read_reaches` (None: no hands seen);
+    presence: shopper positions and zone spans from :func:`fusion.presence.read_presence` (None: none);
+    model: the attribution model (default: the configured or shipped one, see
+    :func:`fusion.attribution.resolve_model`); collect: called with every take and its candidates'
+    features (how ``walkout train --only attribution`` gathers its training rows).
     """
     config = config or ReconcileConfig()
     id_config = id_config or IdentifyConfig()
+    attribution = attribution or AttributionConfig()
+    model = model if model is not None else resolve_model(attribution)
     names = _names(catalog)
     weight = dict(zip(catalog["sku"], catalog["weight_g"].astype(float), strict=True))
     if weighted_shelves is None:
@@ -239,36 +234,26 @@ def reconcile(
     live = LivePlanogram.from_planogram(planogram)
     lines: list[ReceiptLine] = []
     carts: dict[str, Counter] = {}
-    for j in sorted(range(len(weight_events)), key=lambda k: weight_events[k].start):
-        event = weight_events[j]
-        action = "pick" if event.delta_g < 0 else "return"
-        candidates = identify(event, catalog, live, id_config)
-        own = [vision[i] for i in matched.get(j, [])]
-        if own:
-            new = _reconcile_matched(event, own, candidates, action, names, weight, catalog, config, id_config)
-            if (presence_config or PresenceConfig()).checks_vision:
-                new = check_shopper_in_front(new, event, presence, presence_config)
-        else:
-            who = who_changed(event, reaches, presence, reach_config, presence_config)
-            new = _unattributed(event, candidates, action, names, weight, who)
-        sharing = reaching_shoppers(event, reaches, reach_config)
-        if len(sharing) < 2 and event.end - event.start > config.one_grab_s:
-            sharing = [str(s) for s in shoppers_in_front(event, presence, presence_config).index]
-        by_steps = split_by_steps(new, event, presence, weight, presence_config)
-        if by_steps != new:
-            new = by_steps
-        else:
-            by_plate = split_product_by_plate(new, event, presence, weight, presence_config)
-            new = by_plate if by_plate != new else split_between_reaching(new, sharing)
-        new = split_by_plate(new, event, presence, plate_stock, presence_config)
-        new = give_returns_to_holders(new, carts, event, presence, presence_config, catalog, id_config)
-        new = merge_same(new)
-        learn_event(live, event, new, weight)
-        for line in new:
-            if line.sku and line.counted and line.shopper is not None:
-                sign = 1 if line.action == "pick" else -1
-                carts.setdefault(line.shopper, Counter())[line.sku] += sign * line.quantity
-        lines.extend(new)
+    order = sorted(range(len(weight_events)), key=lambda k: weight_events[k].start)
+    for moment in _moments([weight_events[j] for j in order], order):
+        drafts = []
+        for j in moment:
+            event = weight_events[j]
+            action = "pick" if event.delta_g < 0 else "return"
+            candidates = identify(event, catalog, live, id_config)
+            own = [vision[i] for i in matched.get(j, [])]
+            new = (_reconcile_matched(event, own, candidates, action, names, weight, catalog, config, id_config)
+                   if own else _unattributed(event, candidates, action, names, weight))
+            drafts.append((event, own, new))
+        new_lines = _attribute_moment(drafts, presence, reaches, carts, model, attribution, catalog, id_config, collect,
+                                      plate_stock)
+        for event, _, _ in drafts:
+            mine = merge_same([line for line in new_lines if line.weight_event == event.id])
+            learn_event(live, event, mine, weight)
+            for line in mine:
+                if line.sku and line.counted and line.shopper is not None:
+                    carts.setdefault(line.shopper, Counter())[line.sku] += (1 if line.action == "pick" else -1) * line.quantity
+            lines.extend(mine)
     used = {i for members in matched.values() for i in members}
     for i, v in enumerate(vision):
         if i in used:
@@ -288,6 +273,164 @@ def reconcile(
     return sorted(lines, key=lambda x: (x.timestamp, x.shelf, x.sku))
 
 
+def _moments(events: list[WeightEvent], indices: list[int]) -> list[list[int]]:
+    """Indices of weight events (sorted by start) grouped into moments: overlapping in time, or
+    closer than ``MOMENT_GAP_S``."""
+    moments: list[list[int]] = []
+    end = -math.inf
+    for event, j in zip(events, indices, strict=True):
+        if moments and event.start <= end + MOMENT_GAP_S:
+            moments[-1].append(j)
+        else:
+            moments.append([j])
+        end = max(end, event.end) if len(moments[-1]) > 1 else event.end
+    return moments
+
+
+def _takes(event: WeightEvent, lines: list[ReceiptLine], weight: dict[str, float],
+           plate_stock: dict[tuple[str, int], str]) -> list[tuple[ReceiptLine, Take]]:
+    """A line per take. A take is one hand's part of the change: its time and its plates.
+
+    - one product whose change came in two or more steps of whole items: a take per step (its items,
+      timed at the step);
+    - one product over several plates, each plate's change whole items of it: a take per plate;
+    - several products: a take per product, on the plates stocking it (two shoppers side by side);
+    - else the whole event."""
+    counted = [line for line in lines if line.counted and line.sku]
+
+    def take(line: ReceiptLine, start: float, end: float, plates: tuple[int, ...], quantity: int) -> Take:
+        """The line's own vision event is its claim (two shoppers' events on one change: one each)."""
+        part = replace(event, plates=plates) if plates else event
+        claims = () if line.vision is None else ((str(line.vision["shopper"]), float(line.vision.get("confidence", 1.0))),)
+        return Take(part, start, end, line.action, line.sku, quantity, claims)
+
+    if len(counted) == 1 and len(lines) == 1:
+        line = counted[0]
+        unit = weight.get(line.sku, math.nan)
+        clusters = step_clusters(event, STEP_GAP_S)
+        counts = [round(abs(grams) / unit) if unit > 0 else 0 for _, grams in clusters]
+        if len(clusters) >= 2 and min(counts) >= 1 and sum(counts) == line.quantity:
+            return [(replace(line, quantity=n, timestamp=t), take(line, t - STEP_HALF_S, t + STEP_HALF_S, event.plates, n))
+                    for (t, _), n in zip(clusters, counts, strict=True)]
+        counts = [round(abs(delta) / unit) if unit > 0 else 0 for delta in event.plate_deltas_g]
+        if len(event.plates) >= 2 and min(counts) >= 0 and sum(counts) == line.quantity and sum(c > 0 for c in counts) >= 2:
+            return [(replace(line, quantity=n), take(line, event.start, event.end, (plate,), n))
+                    for plate, n in zip(event.plates, counts, strict=True) if n > 0]
+    out = []
+    for line in lines:
+        plates = tuple(p for p in event.plates if plate_stock.get((event.shelf, p)) == line.sku)
+        out.append((line, take(line, event.start, event.end, plates if len(counted) > 1 else (), line.quantity)))
+    return out
+
+
+def _attribute_moment(
+    drafts: list[tuple[WeightEvent, list[dict], list[ReceiptLine]]], presence: Presence | None,
+    reaches: pd.DataFrame | None, carts: dict[str, Counter], model: AttributionModel | NearestShopper,
+    attribution: AttributionConfig, catalog: pd.DataFrame, id_config: IdentifyConfig,
+    collect: Callable[[Take, pd.DataFrame], None] | None, plate_stock: dict[tuple[str, int], str],
+) -> list[ReceiptLine]:
+    """Give every line of one moment's weight events its shopper (module docstring)."""
+    weight = dict(zip(catalog["sku"], catalog["weight_g"].astype(float), strict=True))
+    claimed = {event.id: {v["shopper"] for v in own} for event, own, _ in drafts}
+    takes, fixed = [], []
+    for event, _, new in drafts:
+        busy = set().union(*(c for other, c in claimed.items() if other != event.id)) if len(drafts) > 1 else set()
+        for line, take in _takes(event, new, weight, plate_stock):
+            if not line.counted or not line.sku:
+                fixed.append(line)  # nothing to bill: nobody to pick
+                continue
+            frame = candidate_features(take, presence, reaches, carts, busy)
+            if collect is not None:
+                collect(take, frame)
+            if take.action == "return" and len(frame):
+                held = _held_return(line, take, frame, carts, catalog, id_config, presence, reaches, busy)
+                if held is None:
+                    fixed.append(replace(line, status="unattributed", shopper=None, counted=False, reason=line.reason
+                                         + f"; a return of {line.sku} that nobody seen near holds: not billed"))
+                    continue
+                line, take, frame = held
+            takes.append((line, take, frame))
+    options = [(list(frame.index), model.probabilities(frame)) for _, _, frame in takes]
+    chosen = assign(options, attribution.second_take)
+    out = list(fixed)
+    for (line, take, frame), (names, p), k in zip(takes, options, chosen, strict=True):
+        out.append(_decided(line, take, frame, names, p, k, model, attribution, presence))
+    return out
+
+
+def _held_return(
+    line: ReceiptLine, take: Take, frame: pd.DataFrame, carts: dict[str, Counter], catalog: pd.DataFrame,
+    id_config: IdentifyConfig, presence: Presence | None, reaches: pd.DataFrame | None, busy: set[str],
+) -> tuple[ReceiptLine, Take, pd.DataFrame] | None:
+    """A return goes to a candidate holding its product. When none does: the product a candidate
+    holds that the weight fits best (at least ``min_fit``) instead (a can put back that weighs about
+    what another does); None when no candidate holds anything that fits."""
+    if frame["return_held"].any():
+        return line, take, frame[frame["return_held"] > 0]
+    options = sorted(((fits(take.event, [(sku, line.quantity)], catalog, id_config), sku)
+                      for name in frame.index for sku, count in carts.get(name, {}).items()
+                      if count >= line.quantity and sku != line.sku), reverse=True)
+    if not options or options[0][0] < id_config.min_fit:
+        return None
+    sku = options[0][1]
+    line = replace(line, sku=sku, reason=line.reason + f"; nobody near held {line.sku}, but {sku}, which the weight "
+                   "fits too, was held")
+    take = replace(take, sku=sku)
+    frame = candidate_features(take, presence, reaches, carts, busy)
+    return line, take, frame[frame["return_held"] > 0]
+
+
+def _decided(line: ReceiptLine, take: Take, frame: pd.DataFrame, names: list[str], p: np.ndarray, k: int | None,
+             model: AttributionModel | NearestShopper, attribution: AttributionConfig,
+             presence: Presence | None) -> ReceiptLine:
+    """The line given to candidate ``k`` (None: nobody seen), with its probability, evidence and status."""
+    if k is None:
+        return replace(line, status="unattributed", shopper=None, reason=line.reason + "; no shopper was seen")
+    shopper = names[k]
+    fallback = isinstance(model, NearestShopper)
+    probability = None if fallback else float(p[k])
+    others = ", ".join(f"{n} {q:.2f}" for n, q in sorted(zip(names, p, strict=True), key=lambda x: -x[1]) if n != shopper)
+    if fallback:
+        who = f"shopper {shopper} stood nearest (no attribution model: nearest shopper)"
+    else:
+        who = f"shopper {shopper} with probability {probability:.2f}" + (f" (others: {others})" if others else "")
+    vision_shopper = None if line.vision is None else str(line.vision["shopper"])
+    if vision_shopper is not None and vision_shopper != shopper:
+        who += f"; vision said shopper {vision_shopper}"
+    status = "reached" if line.status == "unattributed" else line.status
+    if probability is not None and probability < attribution.review_below:
+        status = "review"
+    return replace(line, shopper=shopper, status=status, probability=probability, evidence=model.evidence(frame, k),
+                   reason=line.reason + "; " + who, look_at=_look_at(take, names, presence))
+
+
+def _look_at(take: Take, names: list[str], presence: Presence | None) -> tuple[tuple[str, int, int], ...]:
+    """Per camera that saw a candidate around the take: its first and last frame then."""
+    if presence is None or presence.positions.empty or "frame" not in presence.positions:
+        return ()
+    positions = presence.positions
+    near = positions[(positions["timestamp"] >= take.start - BEFORE_S) & (positions["timestamp"] <= take.end + AFTER_S)
+                     & positions["shopper"].isin(names)]
+    return tuple((str(camera), int(rows["frame"].min()), int(rows["frame"].max()))
+                 for camera, rows in near.groupby("camera"))
+
+
+def _unattributed(
+    event: WeightEvent, candidates: list[Candidate], action: str, names: dict[str, str], weight: dict[str, float],
+) -> list[ReceiptLine]:
+    """Lines of a weight event no vision event explains (``unattributed`` until somebody is given them):
+    the best explanation, or one line without a product (not counted) when nothing fits."""
+    verb = "taken" if action == "pick" else "put back"
+    where = f"{event.delta_g:+.1f} g {verb} on {event.shelf} plates {_plate_text(event)}"
+    if not candidates:
+        return [ReceiptLine("unattributed", "", 1, action, event.start, event.shelf, event.plates, event.delta_g, None,
+                            event.id, f"{where}; no product fits", counted=False)]
+    best = candidates[0]
+    reason = f"{where} fits {_describe_items(list(best.items), names, weight)} (score {best.score:.2f}); vision saw no {action}"
+    return [ReceiptLine("unattributed", sku, qty, action, event.start, event.shelf, event.plates, event.delta_g, None,
+                        event.id, reason) for sku, qty in best.items]
+
+
 def learn_event(live: LivePlanogram, event: WeightEvent, lines: list[ReceiptLine], weight: dict[str, float]) -> None:
     """Teach the live planogram what one weight event moved: each product once, with all its items
     over the event's lines (several when the items were shared between shoppers), each item weighing
@@ -302,186 +445,6 @@ def learn_event(live: LivePlanogram, event: WeightEvent, lines: list[ReceiptLine
         live.learn(event, sku, quantity, action, abs(event.delta_g) * share)
 
 
-def who_changed(
-    event: WeightEvent, reaches: pd.DataFrame | None, presence: Presence | None,
-    reach_config: ReachConfig | None = None, presence_config: PresenceConfig | None = None,
-) -> Attribution | None:
-    """Who caused a weight change vision saw no event for, strongest evidence first: the one shopper
-    whose hand was in the changed plates' zone during the change (unless the reach classifier says
-    that shopper, standing in front, was not reaching as the weight changed and another in front
-    was: a hand is sometimes attached to the wrong one of two shoppers side by side); else the
-    shopper standing in front of the plates; else the shopper whose hand was in a zone of that shelf
-    nearest in time."""
-    if len(reaching_shoppers(event, reaches, reach_config)) == 1:
-        found = attribute(event, reaches, reach_config)
-        standing = shoppers_in_front(event, presence, presence_config)
-        if found is None or "reach_tier" not in standing or found.shopper not in standing.index:
-            return found
-        tiers = standing["reach_tier"]
-        if tiers[found.shopper] == 0 or not (tiers == 0).any():
-            return found
-        timed = closest_in_front(event, standing)
-        return Attribution(timed.shopper, f"{timed.reason}; shopper {found.shopper}'s hand was seen there, "
-                                          "but they were not reaching as the weight changed")
-    return in_front(event, presence, presence_config) or attribute(event, reaches, reach_config)
-
-
-def split_by_plate(
-    lines: list[ReceiptLine], event: WeightEvent, presence: Presence | None,
-    plate_stock: dict[tuple[str, int], str], presence_config: PresenceConfig | None = None,
-) -> list[ReceiptLine]:
-    """A weight change over several plates explained by several products, with a different shopper in
-    front of each product's plates (two shoppers side by side taking at once): each line goes to the
-    shopper in front of the plates stocking its product. Kept when one shopper stood at all of them."""
-    if presence is None or len(event.plates) < 2 or len({line.sku for line in lines if line.sku}) < 2:
-        return lines
-    owners = {}
-    for sku in {line.sku for line in lines if line.sku}:
-        plates = tuple(p for p in event.plates if plate_stock.get((event.shelf, p)) == sku)
-        found = in_front(replace(event, plates=plates), presence, presence_config) if plates else None
-        if found is not None:
-            owners[sku] = found
-    if len({found.shopper for found in owners.values()}) < 2:
-        return lines
-    return [line if line.sku not in owners or owners[line.sku].shopper == line.shopper else
-            _given_to(line, owners[line.sku].shopper, f"; {owners[line.sku].reason}")
-            for line in lines]
-
-
-def split_product_by_plate(
-    lines: list[ReceiptLine], event: WeightEvent, presence: Presence | None, weight: dict[str, float],
-    presence_config: PresenceConfig | None = None,
-) -> list[ReceiptLine]:
-    """A line of several items of one product taken from (or put on) several plates, with a different
-    shopper in front of each plate (two shoppers side by side taking the same product): each plate's
-    items, by its own weight change, go to the shopper in front of that plate. Kept when the plates'
-    changes are not whole items adding up to the line's quantity, or one shopper stood at all of them."""
-    if presence is None or len(event.plates) < 2:
-        return lines
-    out: list[ReceiptLine] = []
-    for line in lines:
-        unit = weight.get(line.sku, 0.0)
-        if line.quantity < 2 or not line.counted or unit <= 0:
-            out.append(line)
-            continue
-        sign = -1 if line.action == "pick" else 1
-        counts = [round(sign * delta / unit) for delta in event.plate_deltas_g]
-        owners: dict[str, int] = {}
-        for plate, count in zip(event.plates, counts, strict=True):
-            if count <= 0:
-                continue
-            found = in_front(replace(event, plates=(plate,)), presence, presence_config)
-            if found is None:
-                owners = {}
-                break
-            owners[found.shopper] = owners.get(found.shopper, 0) + count
-        if min(counts) < 0 or sum(counts) != line.quantity or len(owners) < 2:
-            out.append(line)
-            continue
-        note = "; by plate: " + ", ".join(f"{n} to shopper {s}" for s, n in owners.items()) + ", each in front of their plates"
-        for shopper, n in owners.items():
-            if shopper == line.shopper:
-                out.append(_given_to(line, shopper, note, quantity=n))
-            else:  # vision did not see this shopper's part
-                out.append(_given_to(line, shopper, note, quantity=n, status="reached", vision=None))
-    return out
-
-
-def check_shopper_in_front(
-    lines: list[ReceiptLine], event: WeightEvent, presence: Presence | None,
-    presence_config: PresenceConfig | None = None,
-) -> list[ReceiptLine]:
-    """Lines of a weight event whose shopper was not standing in front of the changed plates go to
-    the shopper who was (the reason names vision's shopper). Kept when vision's shopper was there,
-    when nobody was, without positions, or when the reach classifier says vision's shopper reached
-    as the weight changed and the one in front did not (a long reach from beside the plates).
-    With the reach classifier, a line whose shopper stood in front but did not reach as the weight
-    changed goes to the one other shopper in front who did (when exactly one did)."""
-    standing = shoppers_in_front(event, presence, presence_config)
-    found = closest_in_front(event, standing)
-    timed: set[str] | None = None  # worked out only for a line whose shopper was not in front
-    out = []
-    for line in lines:
-        if found is not None and line.shopper is not None and _untimed_beside_one_timed(line.shopper, standing):
-            out.append(_given_to(line, found.shopper, f"; {found.reason}; shopper {line.shopper} (vision's) "
-                                                      "stood there too but did not reach as the weight changed"))
-            continue
-        if found is None or line.shopper is None or line.shopper in standing.index:
-            out.append(line)
-            continue
-        timed = timed_reaches(event, presence, presence_config) if timed is None else timed
-        if line.shopper in timed and found.shopper not in timed:
-            out.append(line)
-            continue
-        out.append(_given_to(line, found.shopper, f"; {found.reason}, shopper {line.shopper} (vision's) was not there"))
-    return out
-
-
-def _untimed_beside_one_timed(shopper: str, standing: pd.DataFrame) -> bool:
-    """``shopper`` stood in front but did not reach as the weight changed, and exactly one other
-    shopper in front did (the reach timing of :func:`fusion.presence.shoppers_in_front`)."""
-    if "reach_tier" not in standing or shopper not in standing.index:
-        return False
-    tiers = standing["reach_tier"]
-    return int(tiers[shopper]) > 0 and int((tiers == 0).sum()) == 1
-
-
-def give_returns_to_holders(
-    lines: list[ReceiptLine], carts: dict[str, Counter], event: WeightEvent, presence: Presence | None,
-    presence_config: PresenceConfig | None = None, catalog: pd.DataFrame | None = None,
-    id_config: IdentifyConfig | None = None,
-) -> list[ReceiptLine]:
-    """A counted return whose shopper holds none of the product (by the lines so far, ``carts``)
-    goes to the shopper who does: the only holder, or the holder standing in front of the plates.
-    Kept as it is when nobody, or the named shopper, holds it, or several do and none stands there.
-
-    Except (with ``catalog``): when the line's shopper stood in front of the plates, no holder of the
-    product did, and the line's shopper holds another product the weight fits about as well (at least
-    half the line's own fit), they put that back (two cans of nearly one weight, the product told
-    wrong): the line becomes that product."""
-    out = []
-    for line in lines:
-        holders = sorted(s for s, cart in carts.items() if cart[line.sku] >= line.quantity)
-        if line.action != "return" or not line.counted or not line.sku or not holders or line.shopper in holders:
-            out.append(line)
-            continue
-        held = _held_alternative(line, holders, carts, event, presence, presence_config, catalog, id_config)
-        if held is not None:
-            out.append(replace(line, sku=held, reason=line.reason + f"; shopper {line.shopper}, in front of the "
-                               f"plates, held no {line.sku} but held {held}, which the weight fits as well"))
-            continue
-        if len(holders) == 1:
-            holder = holders[0]
-        else:
-            found = in_front(event, presence, presence_config, among=set(holders))
-            holder = found.shopper if found else None
-        if holder is None:
-            out.append(line)
-            continue
-        had = "nobody was seen" if line.shopper is None else f"shopper {line.shopper} held none"
-        out.append(_given_to(line, holder, f"; given to shopper {holder}, who held {line.sku} ({had})"))
-    return out
-
-
-def _held_alternative(
-    line: ReceiptLine, holders: list[str], carts: dict[str, Counter], event: WeightEvent, presence: Presence | None,
-    presence_config: PresenceConfig | None, catalog: pd.DataFrame | None, id_config: IdentifyConfig | None,
-) -> str | None:
-    """Another product the line's shopper holds and the weight fits at least half as well as the
-    line's own, when they stood in front of the changed plates and none of the ``holders`` of the
-    line's product did (see give_returns_to_holders)."""
-    if catalog is None or line.shopper is None or line.shopper not in carts:
-        return None
-    standing = shoppers_in_front(event, presence, presence_config).index
-    if line.shopper not in standing or standing.isin(holders).any():
-        return None
-    own = fits(event, [(line.sku, line.quantity)], catalog, id_config)
-    options = [(fits(event, [(sku, line.quantity)], catalog, id_config), sku)
-               for sku, count in sorted(carts[line.shopper].items()) if count >= line.quantity and sku != line.sku]
-    best = max(options, default=(0.0, None))
-    return best[1] if best[1] is not None and best[0] >= max(own / 2, (id_config or IdentifyConfig()).min_fit) else None
-
-
 def step_clusters(event: WeightEvent, gap_s: float) -> list[tuple[float, float]]:
     """The event's steps, those closer than ``gap_s`` joined (one hand on two plates): [(time of the
     heaviest, summed grams)] in time order."""
@@ -492,106 +455,6 @@ def step_clusters(event: WeightEvent, gap_s: float) -> list[tuple[float, float]]
         else:
             clusters.append([(t, grams)])
     return [(max(c, key=lambda s: abs(s[1]))[0], sum(g for _, g in c)) for c in clusters]
-
-
-def split_by_steps(
-    lines: list[ReceiptLine], event: WeightEvent, presence: Presence | None, weight: dict[str, float],
-    config: PresenceConfig | None = None,
-) -> list[ReceiptLine]:
-    """A change of one product whose hands took turns (two or more steps, each a whole number of its
-    items) is shared by who reached at each step: each step's items go to the shopper in front whose
-    reach had its middle nearest the step (within ``step_reach_s``), stamped with the step's time.
-    Kept as it is when a step has no such shopper, or one shopper made every step."""
-    config = config or PresenceConfig()
-    clusters = step_clusters(event, config.step_gap_s)
-    counted = [line for line in lines if line.counted and line.sku]
-    if len(clusters) < 2 or not counted or len({line.sku for line in counted}) != 1:
-        return lines
-    unit = weight.get(counted[0].sku, math.nan)
-    counts = [round(abs(grams) / unit) if unit > 0 else 0 for _, grams in clusters]
-    if min(counts) < 1 or sum(counts) != sum(line.quantity for line in counted):
-        return lines
-    standing = {str(s) for s in shoppers_in_front(event, presence, config).index}
-    middles = {s: m for s, m in reach_middles(event, presence, config).items() if s in standing}
-    owners = []
-    for t, _ in clusters:
-        off, shopper = min(((float(np.abs(m - t).min()), s) for s, m in middles.items()), default=(math.inf, None))
-        if off > config.step_reach_s:
-            return lines
-        owners.append(shopper)
-    if len(set(owners)) < 2:
-        return lines
-    template = next((line for line in counted if line.shopper in owners), counted[0])
-    steps = ", ".join(f"{n} at {t - event.start:+.2f} s by shopper {s}" for (t, _), n, s in zip(clusters, counts, owners, strict=True))
-    note = f"; the weight changed in steps ({steps}), each shopper reaching then"
-    out = [line for line in lines if line not in counted]
-    for shopper in dict.fromkeys(owners):
-        mine = [(t, n) for (t, _), n, s in zip(clusters, counts, owners, strict=True) if s == shopper]
-        own = shopper == template.shopper
-        out.append(_given_to(template, shopper, note, quantity=sum(n for _, n in mine), timestamp=mine[0][0],
-                             **({} if own else {"status": "reached", "vision": None})))
-    return out
-
-
-def split_between_reaching(lines: list[ReceiptLine], shoppers: list[str]) -> list[ReceiptLine]:
-    """A line of several items of one weight change, while several shoppers reached the changed
-    plates, is split as evenly as the items allow (a grab takes one or two items: four items of two
-    shoppers are two each), the odd ones to the line's own shopper (the first to reach when the line
-    has none). Lines of one item, or with one shopper reaching, are kept as they are."""
-    if len(shoppers) < 2:
-        return lines
-    out: list[ReceiptLine] = []
-    for line in lines:
-        if line.quantity < 2 or not line.counted:
-            out.append(line)
-            continue
-        owner = line.shopper if line.shopper is not None else shoppers[0]
-        others = [s for s in shoppers if s != owner][: line.quantity - 1]
-        if not others:
-            out.append(line)
-            continue
-        each = line.quantity // (len(others) + 1)
-        note = f"; {line.quantity} items split between shoppers {', '.join([owner, *others])}, all reaching there"
-        out.append(_given_to(line, owner, note, quantity=line.quantity - each * len(others)))
-        out.extend(_given_to(line, other, note, quantity=each, status="reached", vision=None) for other in others)
-    return out
-
-
-def _given_to(line: ReceiptLine, shopper: str, note: str, **changes) -> ReceiptLine:
-    """``line`` given to ``shopper`` with ``note`` added to its reason; an ``unattributed`` line becomes
-    ``reached`` (``changes`` may set other fields, or the status, outright)."""
-    status = "reached" if line.status == "unattributed" else line.status
-    return replace(line, **{"shopper": shopper, "status": status, "reason": line.reason + note, **changes})
-
-
-def _unattributed(
-    event: WeightEvent, candidates: list[Candidate], action: str, names: dict[str, str], weight: dict[str, float],
-    reached: Attribution | None = None,
-) -> list[ReceiptLine]:
-    """Lines of a weight event no vision event explains: ``reached`` when a shopper was seen reaching
-    there (their cart gets the best explanation), else ``unattributed``."""
-    verb = "taken" if action == "pick" else "put back"
-    if not candidates:
-        who = f"; {reached.reason}, but nothing to bill" if reached else "; no shopper was seen"
-        return [
-            ReceiptLine(
-                "unattributed", "", 1, action, event.start, event.shelf, event.plates, event.delta_g, None,
-                event.id, f"{event.delta_g:+.1f} g {verb} on {event.shelf} plates {_plate_text(event)}; "
-                f"no product fits{who}", counted=False,
-            )
-        ]
-    best = candidates[0]
-    reason = (
-        f"{event.delta_g:+.1f} g {verb} on {event.shelf} plates {_plate_text(event)} fits "
-        f"{_describe_items(list(best.items), names, weight)} (score {best.score:.2f}); "
-        + (f"vision saw no {action}, but {reached.reason}" if reached else "no shopper was seen")
-    )
-    status, shopper = ("reached", reached.shopper) if reached else ("unattributed", None)
-    return [
-        ReceiptLine(status, sku, qty, action, event.start, event.shelf, event.plates, event.delta_g, None, event.id,
-                    reason, shopper=shopper)
-        for sku, qty in best.items
-    ]
 
 
 def _plate_text(event: WeightEvent) -> str:

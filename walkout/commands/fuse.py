@@ -17,7 +17,7 @@ import click
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output directory.")
 @click.option(
     "--config", "config_path", type=click.Path(path_type=Path), default=None,
-    help="TOML/YAML with [weights], [weight_events], [identify], [reconcile], [reach], [presence] tables.",
+    help="TOML/YAML with [weights], [weight_events], [identify], [reconcile], [attribution] tables.",
 )
 def command(recording: Path, events: Path | None, out: Path, config_path: Path | None) -> None:
     """Check vision's events against the shelf weight log; write weight_events.csv, receipts.json and

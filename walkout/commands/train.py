@@ -15,28 +15,41 @@ import click
 @click.option("--classifier-epochs", default=40, show_default=True)
 @click.option("--imgsz", default=416, show_default=True, help="Detector input size (pixels).")
 @click.option("--seed", default=1000, show_default=True)
-@click.option("--wrists", is_flag=True, help="Also train the experimental wrist model (walkout-wrists.pt, for [arms]).")
 @click.option("--reach", is_flag=True, help="Also train the reach classifier (walkout-reach.pt, for [reaching]).")
-@click.option("--only", type=click.Choice(["reach", "wrists", "detector"]),
-              help="Train only this model (walkout-reach.pt or walkout-wrists.pt; detector: fine-tune OUT's "
-                   "walkout-det.pt on near-pick renders); the others are left alone.")
+@click.option("--only", type=click.Choice(["reach", "detector", "attribution"]),
+              help="Train only this model (walkout-reach.pt; detector: fine-tune OUT's "
+                   "walkout-det.pt on near-pick renders; attribution: fusion's who-took-it model, "
+                   "attribution.json, from rendered and run training groups); the others are left alone.")
+@click.option("--runs", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="--only attribution: fit on these vision runs (benchmarks/accuracy.py's layout) instead of "
+                   "rendering; repeatable.")
 @click.option("--work", "work_dir", type=click.Path(path_type=Path), help="Scratch folder (default OUT/_work).")
-def command(out_dir, images, val_images, epochs, classifier_epochs, imgsz, seed, wrists, reach, only, work_dir) -> None:
+def command(out_dir, images, val_images, epochs, classifier_epochs, imgsz, seed, reach, only, runs,
+            work_dir) -> None:
     """Train models/walkout-det.pt, walkout-hands.pt and walkout-held.pt from mock-store renders (CPU, 1-2 hours)."""
     from walkout.train import TrainConfig, train, train_one
 
     config = TrainConfig(images=images, val_images=val_images, epochs=epochs, classifier_epochs=classifier_epochs,
                          imgsz=imgsz, seed=seed)
+    if only == "attribution":
+        from walkout.attribution_training import train_from_renders
+
+        work = Path(work_dir) if work_dir else Path(out_dir) / "_work"
+        try:
+            model = train_from_renders(Path(out_dir), work, runs=list(runs) or None)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"attribution model: {model.card['take_count']} takes; card: {Path(out_dir) / 'attribution.md'}")
+        return
     if only:
         try:
             figures = train_one(only, out_dir, config, work_dir)
         except FileNotFoundError as exc:  # e.g. --only detector with no walkout-det.pt in OUT
             raise click.ClickException(str(exc)) from None
         score = {"reach": lambda: f"top-1 {figures['reach_top1']:.3f}",
-                 "wrists": lambda: f"mAP50 {figures['wrist_map50']:.3f}",
                  "detector": lambda: f"shopper mAP50 {figures['finetune_map50_after'].get('shopper', 0):.3f}"}[only]()
         click.echo(f"{only} model: held-out {score}; figures: {Path(out_dir) / f'training-{only}.json'}")
         return
-    figures = train(out_dir, config, work_dir, wrists=wrists, reach=reach)
+    figures = train(out_dir, config, work_dir, reach=reach)
     click.echo(f"detector mAP50 {figures['detector_map50_all']:.3f} ({figures['detector_map50']}), "
                f"held-item top-1 {figures['held_top1']:.3f}; model card: {Path(out_dir) / 'README.md'}")

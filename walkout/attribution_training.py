@@ -1,0 +1,220 @@
+"""Training data for the attribution model: every take of fused mock-store runs, each candidate's
+evidence, and whether that candidate is who the truth says made it.
+
+A take's truth takers are the shoppers of the truth events (truth/events.csv) on its shelf, of its
+action and product, timed within ``TRUTH_WINDOW_S`` of it; a candidate (a predicted shopper id) is
+mapped to a truth shopper the way the bench maps them (the truth shopper its track overlaps most,
+pooled over cameras when the run has store-level shoppers). Takes whose takers are not among their
+candidates (nobody tracked there, or the item itself was wrong) teach nothing about *who* and are
+counted, not used.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from formats.tables import read_events
+from fusion.attribution import AttributionModel, NearestShopper, fit_model
+from fusion.evidence import FEATURES, Take
+from fusion.pipeline import fuse_recording
+from walkout.bench.config import BenchConfig
+from walkout.bench.inputs import read_json, read_mot
+from walkout.bench.tracking import map_ids, overlap_table, pooled_sequence, prepare_sequence
+
+log = logging.getLogger(__name__)
+
+TRUTH_WINDOW_S = 1.5
+
+
+def shopper_map(recording: Path, predictions: Path) -> dict[str, str]:
+    """Predicted shopper id -> truth shopper id, as the bench maps receipts (most overlapped frames)."""
+    config = BenchConfig()
+    tables = {}
+    for truth_path in sorted((recording / "truth" / "tracks").glob("*.txt")):
+        pred_path = predictions / "tracks" / truth_path.name
+        if pred_path.is_file():
+            tables[truth_path.stem] = (read_mot(truth_path), read_mot(pred_path))
+    if not tables:
+        return {}
+    run_path = predictions / "run.json"
+    shoppers = (read_json(run_path).get("shoppers") or {}) if run_path.is_file() else {}
+    if isinstance(shoppers, dict) and shoppers.get("identity") in ("store", "per-camera"):
+        return map_ids(overlap_table(pooled_sequence(tables, shoppers.get("tracks") or {}), config.iou_threshold))
+    overlaps = [overlap_table(prepare_sequence(*pair), config.iou_threshold) for pair in tables.values()]
+    return map_ids(pd.concat(overlaps, ignore_index=True))
+
+
+def takers(take: Take, truth: pd.DataFrame) -> set[str]:
+    """The truth shoppers who made ``take`` (module docstring)."""
+    near = truth[(truth["shelf"] == take.event.shelf) & (truth["action"] == take.action) & (truth["sku"] == take.sku)
+                 & (truth["timestamp"] >= take.start - TRUTH_WINDOW_S) & (truth["timestamp"] <= take.end + TRUTH_WINDOW_S)]
+    return set(near["shopper"].astype(str))
+
+
+def take_rows(recording: Path, predictions: Path, group: str = "") -> tuple[pd.DataFrame, dict[str, int]]:
+    """Fuse one run (nearest-shopper attribution, so the features never see a model) and label every
+    candidate of every take. Returns (rows: recording, group, take, candidate, FEATURES..., label;
+    counts of takes: used, without truth, taker not a candidate)."""
+    truth = read_events(recording / "truth" / "events.csv")
+    truth["shopper"] = truth["shopper"].astype(str)
+    mapping = shopper_map(recording, predictions)
+    collected: list[tuple[Take, pd.DataFrame]] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        fuse_recording(recording, predictions, Path(scratch), model=NearestShopper(),
+                       collect=lambda take, frame: collected.append((take, frame.copy())))
+    counts = {"used": 0, "no_truth": 0, "taker_not_candidate": 0}
+    rows = []
+    for k, (take, frame) in enumerate(collected):
+        if frame.empty:
+            continue
+        who = takers(take, truth)
+        labels = np.array([mapping.get(str(name), f"pred:{name}") in who for name in frame.index])
+        if not who:
+            counts["no_truth"] += 1
+            continue
+        if not labels.any():
+            counts["taker_not_candidate"] += 1
+            continue
+        counts["used"] += 1
+        rows.append(frame.assign(recording=recording.name, group=group, take=f"{recording.name}#{k}",
+                                 candidate=frame.index.astype(str), label=labels.astype(int)).reset_index(drop=True))
+    columns = ["recording", "group", "take", "candidate", *FEATURES, "label"]
+    table = pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)
+    return table, counts
+
+
+def take_accuracy(model: AttributionModel, rows: pd.DataFrame) -> dict[str, float]:
+    """Per take: is the most probable candidate a taker? Also the pairs (probability of the chosen
+    candidate, right) for calibration: accuracy, expected calibration error (10 bins), takes."""
+    chosen_p, right = [], []
+    for _, take in rows.groupby("take", sort=False):
+        p = model.probabilities(take)
+        k = int(np.argmax(p))
+        chosen_p.append(float(p[k]))
+        right.append(bool(take["label"].iloc[k]))
+    chosen_p, right = np.array(chosen_p), np.array(right, dtype=float)
+    bins = np.minimum((chosen_p * 10).astype(int), 9)
+    ece = sum(abs(right[bins == b].mean() - chosen_p[bins == b].mean()) * (bins == b).mean()
+              for b in range(10) if (bins == b).any())
+    return {"takes": len(right), "accuracy": float(right.mean()) if len(right) else float("nan"), "ece": float(ece)}
+
+
+def fit_on(rows: pd.DataFrame, card: dict | None = None, l2: float = 1.0) -> AttributionModel:
+    return fit_model(rows, rows["label"].to_numpy(), rows["take"].to_numpy(), card, l2)
+
+
+def runs_under(roots: list[Path]) -> list[tuple[Path, Path, str]]:
+    """(recording, run, group) of every vision run under ``roots`` (the layout of
+    ``benchmarks/accuracy.py``: ROOT/<group>/recordings/<name> and ROOT/<group>/predictions/<name>)."""
+    found = []
+    for root in roots:
+        for group in sorted(p for p in root.iterdir() if (p / "predictions").is_dir()):
+            for run in sorted(p for p in (group / "predictions").iterdir() if (p / "tracks.csv").is_file()):
+                found.append((group / "recordings" / run.name, run, group.name))
+    return found
+
+
+def gather_rows(roots: list[Path]) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """Candidate rows of every run under ``roots``, and per group the counts of takes (used, without
+    truth, taker not a candidate)."""
+    tables, counts = [], {}
+    for recording, run, group in runs_under(roots):
+        rows, seen = take_rows(recording, run, group)
+        tables.append(rows)
+        for key, value in seen.items():
+            counts.setdefault(group, {}).setdefault(key, 0)
+            counts[group][key] += value
+    return pd.concat(tables, ignore_index=True), counts
+
+
+def model_card(model: AttributionModel) -> str:
+    """models/attribution.md: what the model is, what it was fitted on, and its figures."""
+    card = model.card
+    weights = "\n".join(f"| {name} | {coef:+.3f} |" for name, coef in
+                        sorted(zip(model.features, model.coef, strict=True), key=lambda x: -abs(x[1])))
+    counts = "\n".join(f"| {group} | {c['used']} | {c['no_truth']} | {c['taker_not_candidate']} |"
+                       for group, c in sorted(card.get("takes", {}).items()))
+    return f"""# Attribution model (models/attribution.json)
+
+Made by `walkout train --only attribution` on mock-store renders only. A conditional logit
+(McFadden's choice model): for one take of a weight change, every candidate shopper gets a score
+(the coefficients below times their standardised evidence, fusion/evidence.py) and the candidates
+share probability 1 in proportion to exp(score). Fitted with scipy's L-BFGS, L2 penalty
+{card.get('l2')}. Plain numbers in JSON; no pickle.
+
+**Data.** Vision runs of these renders (training seeds; the held-out seeds of docs/RESULTS.md are
+never among them): {'; '.join(card.get('sources', []))}. In all: {card.get('rows')} candidate rows of
+{card.get('take_count')} takes. Takes per group:
+
+| group | takes used | no truth event | taker not a candidate |
+|---|---|---|---|
+{counts}
+
+**Leave-one-group-out** (fitted on the other groups, scored on this one; per take, whether the most
+probable candidate made it, and the expected calibration error):
+
+{card.get('cv_table', '(not run)')}
+
+**Coefficients** (standardised features, strongest first):
+
+| feature | coefficient |
+|---|---|
+{weights}
+
+**Limits.** Rendered shoppers only; the floor-position evidence (`distance_m`) was seen in the store
+renders alone, so few takes taught it. Held-out figures: docs/RESULTS.md.
+"""
+
+
+def cv_table(rows: pd.DataFrame, l2: float) -> str:
+    """Leave-one-group-out accuracy and ECE per group, as a markdown table."""
+    lines = ["| held-out group | takes | accuracy | ECE |", "|---|---|---|---|"]
+    for group in sorted(set(rows["group"])):
+        figures = take_accuracy(fit_on(rows[rows["group"] != group], l2=l2), rows[rows["group"] == group])
+        lines.append(f"| {group} | {figures['takes']} | {figures['accuracy']:.3f} | {figures['ece']:.3f} |")
+    return "\n".join(lines)
+
+
+def train_attribution(roots: list[Path], out_dir: Path, l2: float = 1.0) -> AttributionModel:
+    """Fit the attribution model on every vision run under ``roots``, write ``attribution.json`` and
+    its card ``attribution.md`` into ``out_dir`` (atomically), return it."""
+    from formats.tables import write_text_atomic
+
+    rows, counts = gather_rows(roots)
+    if rows.empty:
+        raise ValueError(f"no takes with truth under {', '.join(map(str, roots))}: nothing to fit")
+    seeds = {group: sorted(set(rows.loc[rows["group"] == group, "recording"])) for group in sorted(set(rows["group"]))}
+    card = {"sources": [f"{group} ({len(names)}: {', '.join(names)})" for group, names in seeds.items()], "rows": len(rows), "take_count": int(rows["take"].nunique()),
+            "takes": counts, "l2": l2, "cv_table": cv_table(rows, l2) if rows["group"].nunique() > 1 else ""}
+    model = fit_on(rows, card, l2)
+    model.save(out_dir / "attribution.json")
+    write_text_atomic(model_card(model), out_dir / "attribution.md")
+    log.info("attribution model: %d takes, %d rows -> %s", card["take_count"], card["rows"], out_dir / "attribution.json")
+    return model
+
+
+TRAINING_FIRST_SEED = 20000  # the attribution model's training renders: seeds 20000-29999, never held out
+TRAINING_SIZES = {"single": 10, "two": 20, "crowded": 20, "store": 2}
+
+
+def train_from_renders(out_dir: Path, work: Path, sizes: dict[str, int] | None = None, l2: float = 1.0,
+                       runs: list[Path] | None = None) -> AttributionModel:
+    """``walkout train --only attribution``: render the training groups (seeds from
+    ``TRAINING_FIRST_SEED``, ``sizes`` recordings per group), run walkout on them, and fit the model
+    into ``out_dir``. With ``runs``, fit on those vision runs instead (the layout of
+    ``benchmarks/accuracy.py``) and render nothing."""
+    from walkout.bench.groups import render_and_run
+
+    if runs is None:
+        seed = TRAINING_FIRST_SEED
+        for name, size in (sizes or TRAINING_SIZES).items():
+            if size:
+                render_and_run(work / "attribution" / name, name, seed, size, 20.0)
+            seed += 1000
+        runs = [work / "attribution"]
+    return train_attribution(runs, out_dir, l2)
