@@ -19,7 +19,8 @@ candidate shoppers and their evidence come from :mod:`fusion.evidence`, the attr
 (:mod:`fusion.attribution`) gives each a probability, and the takes of one moment are assigned
 jointly. A return can only be made by somebody holding the product: when no candidate holds it, the
 line becomes a product a candidate holds that the weight fits, else a discrepancy that does not
-count. A line whose probability is below ``review_below`` gets status ``review``.
+count; with shoppers tracked but nobody near, a return of a product no shopper holds does not count
+either (a plate's wobble). A line whose probability is below ``review_below`` gets status ``review``.
 
 A vision event with no weight event is ``vision_only``: on a shelf with sensors it is likely a false
 pick and does not count toward the cart; on a shelf without sensors it counts.
@@ -298,10 +299,12 @@ def _takes(event: WeightEvent, lines: list[ReceiptLine], weight: dict[str, float
     - else the whole event."""
     counted = [line for line in lines if line.counted and line.sku]
 
-    def take(line: ReceiptLine, start: float, end: float, plates: tuple[int, ...], quantity: int) -> Take:
+    def take(line: ReceiptLine, start: float, end: float, plates: tuple[int, ...], quantity: int,
+             claimed: bool = True) -> Take:
         """The line's own vision event is its claim (two shoppers' events on one change: one each)."""
         part = replace(event, plates=plates) if plates else event
-        claims = () if line.vision is None else ((str(line.vision["shopper"]), float(line.vision.get("confidence", 1.0))),)
+        claims = () if line.vision is None or not claimed else (
+            (str(line.vision["shopper"]), float(line.vision.get("confidence", 1.0))),)
         return Take(part, start, end, line.action, line.sku, quantity, claims)
 
     if len(counted) == 1 and len(lines) == 1:
@@ -310,8 +313,11 @@ def _takes(event: WeightEvent, lines: list[ReceiptLine], weight: dict[str, float
         clusters = step_clusters(event, STEP_GAP_S)
         counts = [round(abs(grams) / unit) if unit > 0 else 0 for _, grams in clusters]
         if len(clusters) >= 2 and min(counts) >= 1 and sum(counts) == line.quantity:
-            return [(replace(line, quantity=n, timestamp=t), take(line, t - STEP_HALF_S, t + STEP_HALF_S, event.plates, n))
-                    for (t, _), n in zip(clusters, counts, strict=True)]
+            # Vision's event is timed: it claims the step nearest its time, not every step.
+            seen = None if line.vision is None else int(np.argmin([abs(t - line.vision["timestamp"]) for t, _ in clusters]))
+            return [(replace(line, quantity=n, timestamp=t),
+                     take(line, t - STEP_HALF_S, t + STEP_HALF_S, event.plates, n, claimed=k == seen))
+                    for k, ((t, _), n) in enumerate(zip(clusters, counts, strict=True))]
         counts = [round(abs(delta) / unit) if unit > 0 else 0 for delta in event.plate_deltas_g]
         if len(event.plates) >= 2 and min(counts) >= 0 and sum(counts) == line.quantity and sum(c > 0 for c in counts) >= 2:
             return [(replace(line, quantity=n), take(line, event.start, event.end, (plate,), n))
@@ -349,6 +355,12 @@ def _attribute_moment(
                                          + f"; a return of {line.sku} that nobody seen near holds: not billed"))
                     continue
                 line, take, frame = held
+            elif take.action == "return" and presence is not None and not any(
+                    cart[take.sku] >= take.quantity for cart in carts.values()):
+                # Nobody seen near, and no shopper in the store holds the product: a wobble, not a return.
+                fixed.append(replace(line, status="unattributed", shopper=None, counted=False, reason=line.reason
+                                     + f"; a return of {line.sku} that no shopper holds: not billed"))
+                continue
             takes.append((line, take, frame))
     options = [(list(frame.index), model.probabilities(frame)) for _, _, frame in takes]
     chosen = assign(options, attribution.second_take)

@@ -406,6 +406,22 @@ def test_a_return_of_a_product_nobody_near_holds_is_an_uncounted_unattributed_li
     assert result.receipts["shoppers"]["1"]["items"] == {CHIPS: 1}
 
 
+@pytest.mark.parametrize("holder_stays", [False, True], ids=["nobody-holds", "a-holder-elsewhere"])
+def test_a_return_nobody_near_makes_counts_only_if_some_shopper_holds_the_product(store, tmp_path, holder_stays):
+    """Shoppers are tracked, but nobody stands at the plate when it gains a bag of chips (the real
+    AiFi case: a +10.8 g wobble on a plate of a 10 g product nobody took). Unless some shopper in
+    the store holds chips, it is a wobble, not a return: not billed, not credited."""
+    run = tmp_path / "run"
+    run.mkdir()
+    write_events(run / "events.csv", [])
+    picker = stands(1, 350, 3.0, 7.0) if holder_stays else stands(1, 640, 3.0, 7.0)  # at plate 3, or far off
+    write_tracks(run / "tracks.csv", picker, stands(2, 640, 10.5, 14.0))  # nobody near plate 3 at 12.3 s
+    result = fuse_recording(store, run, tmp_path / "out", model=LEADER)
+    (back,) = [x for x in result.lines if x.action == "return"]
+    assert (back.status, back.shopper, back.sku) == ("unattributed", None, CHIPS)
+    assert back.counted is holder_stays
+
+
 def test_with_no_tracks_nor_hands_a_change_vision_saw_nobody_make_stays_unattributed(store, tmp_path):
     events = write_events(tmp_path / "events.csv", [])
     result = fuse_recording(store, events, tmp_path / "out", model=LEADER)
