@@ -45,11 +45,13 @@ TRAIN_HINT = "train one with `walkout train --only attribution`"
 @dataclass(frozen=True)
 class AttributionConfig:
     """model: the attribution model file ('' = the shipped models/attribution.json).
-    review_below: a line whose shopper's probability is below this gets status ``review``.
+    review_below: a line whose shopper's probability is below this gets status ``review``; 0: the
+        threshold fitted with the model (chosen so about 5 % of development takes go to review;
+        0.6 for the nearest-shopper fallback, whose lines have no probability anyway).
     second_take: extra cost (log-odds) of a shopper's second take in one moment."""
 
     model: str = ""
-    review_below: float = 0.6
+    review_below: float = 0.0
     second_take: float = 1.5
 
     @classmethod
@@ -90,6 +92,11 @@ class AttributionModel:
         values = frame[list(self.features)].to_numpy(float)[row]
         return tuple({"feature": self.features[k], "value": round(float(values[k]), 3),
                       "contribution": round(float(contributions[row, k]), 3)} for k in order)
+
+    @property
+    def review_below(self) -> float:
+        """The review threshold fitted with the model (0.6 when the card has none)."""
+        return float(self.card.get("review_below", 0.6))
 
     def to_dict(self) -> dict:
         return {"version": MODEL_VERSION, "kind": "conditional_logit", "features": list(self.features),
@@ -134,6 +141,7 @@ class NearestShopper:
     then vision's claim) gets probability 1; lines carry no probability."""
 
     fallback = True
+    review_below = 0.6
 
     def probabilities(self, frame: pd.DataFrame) -> np.ndarray:
         if frame.empty:

@@ -410,7 +410,7 @@ def _decided(line: ReceiptLine, take: Take, frame: pd.DataFrame, names: list[str
     if vision_shopper is not None and vision_shopper != shopper:
         who += f"; vision said shopper {vision_shopper}"
     status = "reached" if line.status == "unattributed" else line.status
-    if probability is not None and probability < attribution.review_below:
+    if probability is not None and probability < (attribution.review_below or model.review_below):
         status = "review"
     return replace(line, shopper=shopper, status=status, probability=probability, evidence=model.evidence(frame, k),
                    reason=line.reason + "; " + who, look_at=_look_at(take, names, presence))
