@@ -20,7 +20,8 @@ candidate shoppers and their evidence come from :mod:`fusion.evidence`, the attr
 jointly. A return can only be made by somebody holding the product: when no candidate holds it, the
 line becomes a product a candidate holds that the weight fits, else a discrepancy that does not
 count; with shoppers tracked but nobody near, a return of a product no shopper holds does not count
-either (a plate's wobble). A line whose probability is below ``review_below`` gets status ``review``.
+either (a plate's wobble). A change far lighter than the items billed for it (a pick under 0.4, a
+return under 0.75 of their weight) is noise and does not count. A line whose probability is below ``review_below`` gets status ``review``.
 
 A vision event with no weight event is ``vision_only``: on a shelf with sensors it is likely a false
 pick and does not count toward the cart; on a shelf without sensors it counts.
@@ -52,6 +53,8 @@ log = logging.getLogger(__name__)
 MOMENT_GAP_S = 0.5  # weight events closer than this in time are one moment (assigned together)
 STEP_GAP_S = 0.3  # steps of a change closer than this are one hand's (a product spanning two plates)
 STEP_HALF_S = 0.3  # a step's take lasts this long either side of the step
+PICK_FLOOR = 0.4  # a pick lighter than this share of its items' weight is noise
+RETURN_FLOOR = 0.75  # a return lighter than this share of its items' weight is noise
 
 
 @dataclass(frozen=True)
@@ -345,6 +348,10 @@ def _attribute_moment(
             if not line.counted or not line.sku:
                 fixed.append(line)  # nothing to bill: nobody to pick
                 continue
+            if _too_light(line, new, weight):
+                fixed.append(replace(line, counted=False, reason=line.reason + f"; {abs(line.delta_g):.1f} g is far "
+                                     f"below {line.quantity} x {weight[line.sku]:g} g: noise, not billed"))
+                continue
             frame = candidate_features(take, presence, reaches, carts, busy)
             if collect is not None:
                 collect(take, frame)
@@ -368,6 +375,15 @@ def _attribute_moment(
     for (line, take, frame), (names, p), k in zip(takes, options, chosen, strict=True):
         out.append(_decided(line, take, frame, names, p, k, model, attribution, presence))
     return out
+
+
+def _too_light(line: ReceiptLine, lines: list[ReceiptLine], weight: dict[str, float]) -> bool:
+    """A weight event's only line whose grams are far below its items' weight (a pick under
+    ``PICK_FLOOR``, a return under ``RETURN_FLOOR`` of it: the 2020 AutoCheckout winner's bounds)."""
+    if line.delta_g is None or len(lines) != 1 or weight.get(line.sku, 0.0) <= 0:
+        return False
+    floor = PICK_FLOOR if line.action == "pick" else RETURN_FLOOR
+    return abs(line.delta_g) < floor * line.quantity * weight[line.sku]
 
 
 def _held_return(

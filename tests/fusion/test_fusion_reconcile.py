@@ -229,3 +229,15 @@ def test_a_claim_that_fits_a_change_no_product_near_the_plates_explains_is_kept(
     store = write_recording(tmp_path / "rec", make_log(LogSpec(duration_s=10.0, steps=steps, seed=9)))
     result = fuse(store, tmp_path, [(5.0, "1", "pick", CHIPS, 1, "B1")])
     assert [(x.status, x.sku, x.quantity, x.shopper) for x in result.lines] == [("confirmed", CHIPS, 1, "1")]
+
+
+def test_a_change_far_lighter_than_the_claimed_item_is_noise_not_billed(tmp_path):
+    """Vision saw a tea (410 g) taken, but the plate lost only 30 g: under 0.4 of one tea, so the
+    line is kept for the record and not billed (the 2020 AutoCheckout winner's bound)."""
+    store = write_recording(tmp_path / "rec", make_log(LogSpec(duration_s=10.0, steps=[Step("B1", 2, 5.3, -30.0)],
+                                                               seed=5)))
+    result = fuse(store, tmp_path, [(5.2, "1", "pick", TEA, 1, "B1")])
+    (line,) = result.lines
+    assert (line.sku, line.shopper, line.counted) == (TEA, "1", False)
+    assert line.delta_g == pytest.approx(-30.0, abs=3.0)
+    assert result.receipts["shoppers"]["1"]["items"] == {}
