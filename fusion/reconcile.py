@@ -303,33 +303,48 @@ def _takes(event: WeightEvent, lines: list[ReceiptLine], weight: dict[str, float
     counted = [line for line in lines if line.counted and line.sku]
 
     def take(line: ReceiptLine, start: float, end: float, plates: tuple[int, ...], quantity: int,
-             claimed: bool = True) -> Take:
-        """The line's own vision event is its claim (two shoppers' events on one change: one each)."""
+             claims: tuple[tuple[str, float], ...] | None = None) -> Take:
+        """By default the line's own vision event is its claim (two shoppers' events on one change: one each)."""
         part = replace(event, plates=plates) if plates else event
-        claims = () if line.vision is None or not claimed else (
-            (str(line.vision["shopper"]), float(line.vision.get("confidence", 1.0))),)
+        if claims is None:
+            claims = () if line.vision is None else _claim(line)
         return Take(part, start, end, line.action, line.sku, quantity, claims)
 
-    if len(counted) == 1 and len(lines) == 1:
-        line = counted[0]
-        unit = weight.get(line.sku, math.nan)
+    if counted and len(counted) == len(lines) and len({line.sku for line in lines}) == 1:
+        first, total = lines[0], sum(line.quantity for line in lines)
+        unit = weight.get(first.sku, math.nan)
         clusters = step_clusters(event, STEP_GAP_S)
         counts = [round(abs(grams) / unit) if unit > 0 else 0 for _, grams in clusters]
-        if len(clusters) >= 2 and min(counts) >= 1 and sum(counts) == line.quantity:
-            # Vision's event is timed: it claims the step nearest its time, not every step.
-            seen = None if line.vision is None else int(np.argmin([abs(t - line.vision["timestamp"]) for t, _ in clusters]))
-            return [(replace(line, quantity=n, timestamp=t),
-                     take(line, t - STEP_HALF_S, t + STEP_HALF_S, event.plates, n, claimed=k == seen))
-                    for k, ((t, _), n) in enumerate(zip(clusters, counts, strict=True))]
+        if len(clusters) >= 2 and min(counts) >= 1 and sum(counts) == total:
+            # Vision's events are timed: each claims the step nearest its time, not every step.
+            nearest = {id(line): int(np.argmin([abs(t - line.vision["timestamp"]) for t, _ in clusters]))
+                       for line in lines if line.vision is not None}
+            out = []
+            for k, ((t, _), n) in enumerate(zip(clusters, counts, strict=True)):
+                mine = [line for line in lines if nearest.get(id(line)) == k]
+                claims = tuple(c for line in mine for c in _claim(line))
+                # A step no vision event saw is the weights' alone: ``reached``, without vision's claim.
+                template = mine[0] if mine else replace(first, vision=None, status="reached")
+                out.append((replace(template, quantity=n, timestamp=t),
+                            take(template, t - STEP_HALF_S, t + STEP_HALF_S, event.plates, n, claims)))
+            return out
         counts = [round(abs(delta) / unit) if unit > 0 else 0 for delta in event.plate_deltas_g]
-        if len(event.plates) >= 2 and min(counts) >= 0 and sum(counts) == line.quantity and sum(c > 0 for c in counts) >= 2:
-            return [(replace(line, quantity=n), take(line, event.start, event.end, (plate,), n))
+        if len(lines) == 1 and len(event.plates) >= 2 and min(counts) >= 0 and sum(counts) == total \
+                and sum(c > 0 for c in counts) >= 2:
+            return [(replace(first, quantity=n), take(first, event.start, event.end, (plate,), n))
                     for plate, n in zip(event.plates, counts, strict=True) if n > 0]
     out = []
     for line in lines:
         plates = tuple(p for p in event.plates if plate_stock.get((event.shelf, p)) == line.sku)
         out.append((line, take(line, event.start, event.end, plates if len(counted) > 1 else (), line.quantity)))
     return out
+
+
+def _claim(line: ReceiptLine) -> tuple[tuple[str, float], ...]:
+    """The line's vision event as a claim: ((shopper, confidence),), or () without one."""
+    if line.vision is None:
+        return ()
+    return ((str(line.vision["shopper"]), float(line.vision.get("confidence", 1.0))),)
 
 
 def _attribute_moment(
