@@ -17,9 +17,14 @@ def load_model(path: str | Path, task: str | None, missing: str, what: str = "mo
         raise InputError(path, missing)
     from ultralytics import YOLO
 
+    from vision.runtime import quiet_ultralytics, tune_session
+
     try:
-        model = YOLO(str(path), task=task)
-        names = {int(k): str(v) for k, v in model.names.items()}
+        with quiet_ultralytics():  # it logs every ONNX session it opens
+            model = YOLO(str(path), task=task)
+            names = {int(k): str(v) for k, v in model.names.items()}
+            if path.suffix == ".onnx":
+                tune_session(model, path)
     except Exception as exc:
         raise InputError(path, f"not a {what} ultralytics can load ({type(exc).__name__}: {exc})") from None
     return model, names

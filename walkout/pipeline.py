@@ -38,14 +38,17 @@ from formats.tables import (
     write_events,
     write_json_atomic,
 )
-from vision.detector import ROLE_HAND, ROLE_HELD, ROLE_PRODUCT, ROLE_SHOPPER, Detector
+from vision.detector import ROLE_HAND, ROLE_HELD, ROLE_PRODUCT, ROLE_SHOPPER, Detector, empty_detections
 from vision.errors import InputError
 from vision.events import PickEvent, decide_events, find_reaches
 from vision.hand_detector import HandDetector
 from vision.hands import OWNER_KEY, HandAssociator
+from vision.motion import MotionGate
 from vision.products import HeldItemClassifier, held_after_reach, held_from_boxes, held_near_hands
 from vision.reaching import REACHING_KEY, ReachClassifier
 from vision.reid import describe, repair_identities
+from vision.runtime import RUNTIMES
+from vision.runtime import resolve as resolve_runtime
 from vision.shoppers import ShopperMap, shoppers_table, store_shoppers
 from vision.timeline import build_timelines, timelines_document
 from vision.tracking import ShopperTracker
@@ -92,6 +95,7 @@ class CameraResult:
     timing: dict
     reaches: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(REACH_COLUMNS)))
     id_repairs: list[dict] = field(default_factory=list)
+    skipped: int = 0  # idle frames: the detectors did not run on them (vision.motion)
 
 
 @dataclass
@@ -110,6 +114,10 @@ class Models:
     for many recordings."""
 
     def __init__(self, config: PipelineConfig):
+        config = with_runtime(config)
+        # What runs the detector: "mediapipe", "onnx" (an ONNX export) or "torch"; written in run.json.
+        self.runtime = ("mediapipe" if config.detector.backend == "mediapipe" else
+                        "onnx" if config.detector.model_path.endswith(".onnx") else "torch")
         if config.detector.backend == "mediapipe":
             from vision.mediapipe_hands import MediaPipeDetector
 
@@ -143,6 +151,25 @@ class Models:
             log.info("held items: boxes of the hand model, each given to its nearest hand")
         elif self.classifier is None:
             log.info("no hand-crop classifier: held items come from the detector's product boxes")
+
+
+def with_runtime(config: PipelineConfig) -> PipelineConfig:
+    """``config`` with each model path replaced by the file ``config.runtime`` runs (vision.runtime: the
+    .pt itself, or its ONNX export, made now when missing or stale)."""
+    if config.runtime not in RUNTIMES:
+        raise InputError("config", f"[pipeline] runtime must be one of {', '.join(RUNTIMES)}, got {config.runtime!r}")
+
+    def resolve(section, key: str, imgsz: int):
+        path = getattr(section, key)
+        return replace(section, **{key: str(resolve_runtime(path, config.runtime, imgsz))}) if path else section
+
+    detector = config.detector
+    if detector.backend != "mediapipe":
+        detector = resolve(detector, "model_path", detector.imgsz)
+    return replace(config, detector=detector,
+                   hand_detector=resolve(config.hand_detector, "model_path", config.hand_detector.imgsz),
+                   held=resolve(config.held, "classifier_path", config.held.imgsz),
+                   reaching=resolve(config.reaching, "model_path", config.reaching.imgsz))
 
 
 def read_frames(capture: cv2.VideoCapture, count: int) -> list[np.ndarray]:
@@ -196,7 +223,10 @@ def process_camera(
     associator = HandAssociator(config.hands)
     if hasattr(models.detector, "reset"):
         models.detector.reset()  # landmark trackers (MediaPipe) keep state across frames
-    stages = {"decode": 0.0, "detect": 0.0, "track": 0.0, "events": 0.0}
+    gate = MotionGate(config.motion) if config.motion.enabled else None
+    last: sv.Detections | None = None  # detections of the last frame the detectors ran on
+    skipped = 0
+    stages = {"decode": 0.0, "motion": 0.0, "detect": 0.0, "track": 0.0, "events": 0.0}
     track_rows: list[np.ndarray] = []
     reaching_rows: list[np.ndarray] = []
     appearance: list[np.ndarray] = []
@@ -211,11 +241,13 @@ def process_camera(
             stages["decode"] += t1 - t0
             if not frames:
                 break
-            detections = models.detector.detect(frames)
-            if models.hand_detector is not None:
-                detections = models.hand_detector.add_hands(frames, detections)
+            active = gate.active(frames) if gate is not None else [True] * len(frames)
+            t_motion = time.perf_counter()
+            stages["motion"] += t_motion - t1
+            detections, last = _detect_active(models, frames, active, last)
+            skipped += active.count(False)
             t2 = time.perf_counter()
-            stages["detect"] += t2 - t1
+            stages["detect"] += t2 - t_motion
             owned_hands = []
             tracked_boxes = []
             for offset, dets in enumerate(detections):
@@ -286,10 +318,29 @@ def process_camera(
                            config=config.events)
     stages["events"] += time.perf_counter() - t4
     total = time.perf_counter() - started
-    timing = {"frames": index, "video_s": index / fps, "total_s": total, "stages_s": stages}
-    log.info("%s/%s: %d frames, %d shopper track(s), %d event(s), %.1f fps",
-             recording.name, camera.id, index, tracks["track_id"].nunique(), len(events), index / max(total, 1e-9))
-    return CameraResult(camera.id, events, tracks, hands_table, index, fps, timing, reaches, repairs)
+    timing = {"frames": index, "video_s": index / fps, "total_s": total, "stages_s": stages, "skipped": skipped}
+    log.info("%s/%s: %d frames (%d idle, detectors skipped), %d shopper track(s), %d event(s), %.1f fps",
+             recording.name, camera.id, index, skipped, tracks["track_id"].nunique(), len(events),
+             index / max(total, 1e-9))
+    return CameraResult(camera.id, events, tracks, hands_table, index, fps, timing, reaches, repairs, skipped=skipped)
+
+
+def _detect_active(models: Models, frames: list[np.ndarray], active: list[bool], last: sv.Detections | None
+                   ) -> tuple[list[sv.Detections], sv.Detections | None]:
+    """Detections of each frame: the detectors (and the hand model) run on the active frames only, in one
+    call; an idle frame (nothing moved since the last detected frame, vision.motion) gets the last
+    detected frame's detections again, so the tracker sees the boxes where they stand. Returns them and
+    the detections of the last detected frame (for the next batch)."""
+    picked = [frame for frame, moved in zip(frames, active, strict=True) if moved]
+    found = models.detector.detect(picked) if picked else []
+    if picked and models.hand_detector is not None:
+        found = models.hand_detector.add_hands(picked, found)
+    detections, fresh = [], iter(found)
+    for moved in active:
+        if moved or last is None:  # the first frame of a video is always active; `last is None` is a safeguard
+            last = next(fresh) if moved else empty_detections()
+        detections.append(last)
+    return detections, last
 
 
 def _repair_identities(
@@ -489,10 +540,12 @@ def process_recording(
         "classifier": config.held.classifier_path if models.classifier is not None else None,
         "reach_model": config.reaching.model_path if models.reaching is not None else None,
         "held_source": _held_source(models),
+        "runtime": getattr(models, "runtime", None),
         "config": config.to_dict(),
         "versions": _versions(),
         "timings": {r.camera: r.timing for r in results},
-        "cameras": {r.camera: {"frames": r.frames, "fps": r.fps, "id_repairs": r.id_repairs} for r in results},
+        "cameras": {r.camera: {"frames": r.frames, "fps": r.fps, "skipped_frames": r.skipped, "id_repairs": r.id_repairs}
+                    for r in results},
         "shoppers": {**shopper_map.to_dict(), "association_s": round(association_s, 4)},
         "baselines": measured,
     }, out / "run.json")

@@ -64,3 +64,12 @@ def test_no_timings():
 def test_bad_timings_name_the_file():
     with pytest.raises(FormatError, match="run.json.*timings.cam0"):
         read_speed({"timings": {"cam0": {"frames": "many"}}}, Path("run.json"))
+
+
+def test_skipped_idle_frames_add_up_over_cameras():
+    run = {"timings": {"cam0": {**RUN["timings"]["cam0"], "skipped": 60}, "cam1": RUN["timings"]["cam1"]}}
+    speed = read_speed(run, Path("run.json"))
+    assert speed.cameras["cam0"].skipped_share == 0.6
+    assert speed.cameras["cam1"].skipped == 0  # a run.json from before idle frames were skipped
+    assert speed.total.skipped == 60 and speed.total.skipped_share == 60 / 200
+    assert speed.to_dict()["total"]["skipped_share"] == 60 / 200

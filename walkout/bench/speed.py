@@ -4,8 +4,8 @@ Schema (all times are wall-clock seconds, ``video_s`` is seconds of video proces
 
     {
       "timings": {
-        "<camera>": {"frames": 393, "video_s": 39.3, "total_s": 12.1,
-                     "stages_s": {"decode": 1.0, "detect": 8.0, "track": 0.6, "events": 0.4}}
+        "<camera>": {"frames": 393, "video_s": 39.3, "total_s": 12.1, "skipped": 150,
+                     "stages_s": {"decode": 1.0, "motion": 0.4, "detect": 8.0, "track": 0.6, "events": 0.4}}
       },
       "baselines": {
         "decode_only":       {"<camera>": {"frames": 393, "video_s": 39.3, "total_s": 0.9}},
@@ -14,6 +14,8 @@ Schema (all times are wall-clock seconds, ``video_s`` is seconds of video proces
     }
 
 ``stages_s`` may hold any stage names (``decode``, ``detect``, ``track``, ``events`` expected).
+``skipped`` (optional, 0 when absent): idle frames the detectors skipped (vision.motion); its share
+of the frames is ``skipped_share``.
 Derived: per stage frames/s = frames / stage seconds; pipeline frames/s = frames / total_s;
 real-time factor = video_s / total_s (> 1 is faster than real time). Baselines (``decode_only``:
 decoding alone; ``ultralytics_track``: ultralytics' plain ``model.track()`` loop) get the same
@@ -38,14 +40,21 @@ class Timing:
     video_s: float = 0.0
     total_s: float = 0.0
     stages_s: Mapping[str, float] = field(default_factory=dict)
+    skipped: int = 0
 
     def __add__(self, other: Timing) -> Timing:
         stages = dict(self.stages_s)
         for name, seconds in other.stages_s.items():
             stages[name] = stages.get(name, 0.0) + seconds
         return Timing(
-            self.frames + other.frames, self.video_s + other.video_s, self.total_s + other.total_s, stages
+            self.frames + other.frames, self.video_s + other.video_s, self.total_s + other.total_s, stages,
+            self.skipped + other.skipped,
         )
+
+    @property
+    def skipped_share(self) -> float | None:
+        """Share of the frames on which the detectors did not run (nothing moved)."""
+        return self.skipped / self.frames if self.frames else None
 
     @property
     def fps(self) -> float | None:
@@ -70,6 +79,8 @@ class Timing:
             "fps": self.fps,
             "stage_fps": self.stage_fps,
             "realtime_factor": self.realtime_factor,
+            "skipped": self.skipped,
+            "skipped_share": self.skipped_share,
         }
 
 
@@ -83,6 +94,7 @@ def _timing(path: Path, block: object, where: str) -> Timing:
             video_s=float(block["video_s"]),
             total_s=float(block["total_s"]),
             stages_s={str(k): float(v) for k, v in stages.items()},
+            skipped=int(block.get("skipped", 0) or 0),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise FormatError(

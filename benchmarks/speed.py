@@ -1,0 +1,165 @@
+"""Speed of `walkout run` by stage of the speed work, against decoding alone and `model.track()`.
+
+In one process, on the same videos, in turn (so a busy machine slows every row alike): decoding
+alone; ultralytics' own ``model.track()`` loop with the shipped .pt detector in PyTorch (the naive
+route a user tries first); and walkout end to end (every camera, writing its outputs) with PyTorch
+or ONNX Runtime, with and without skipping idle frames (vision.motion). Each row gives frames/s, the
+ratios against decode-only and against ``model.track()``, and the share of frames whose detectors
+were skipped. A last line prices an idle frame: walkout's frames/s on an empty aisle (no shopper,
+skipping on) over its frames/s on the shopper recordings without skipping.
+
+    python benchmarks/speed.py --out runs/speed                    # 4 one-shopper renders + an empty aisle
+    python benchmarks/speed.py --out runs/speed --recordings REC ...  # your own recordings instead
+    python benchmarks/speed.py --out runs/speed --config real.toml --no-track   # e.g. the MediaPipe backend
+
+Renders go to OUT/recordings (reused when there), outputs to a temporary folder; the table also goes to
+OUT/speed.json (rows, the idle-frame line's figures and the command). Model loading and the ONNX export
+(made once, cached beside the .pt) are not timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import shlex
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from walkout.baselines import decode_only, ultralytics_track
+from walkout.bench.groups import GROUPS, render
+from walkout.config import PipelineConfig, load_config
+from walkout.pipeline import Models, process_recording
+from walkout.recording import load_recording
+
+RUNTIMES = ("torch", "onnx")  # rows of the table, in this order
+
+
+@dataclass
+class Row:
+    """Frames and wall seconds of one configuration, summed over recordings and repeats."""
+
+    name: str
+    frames: int = 0
+    seconds: float = 0.0
+    cpu_s: float = 0.0
+    skipped: int = 0
+
+    def add(self, frames: int, seconds: float, cpu_s: float, skipped: int = 0) -> None:
+        self.frames, self.seconds = self.frames + frames, self.seconds + seconds
+        self.cpu_s, self.skipped = self.cpu_s + cpu_s, self.skipped + skipped
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds else float("nan")
+
+    @property
+    def cpu_fps(self) -> float:
+        """Frames per CPU second of this process."""
+        return self.frames / self.cpu_s if self.cpu_s else float("nan")
+
+
+def renders(out: Path, count: int, first_seed: int, duration_s: float) -> tuple[list[Path], Path]:
+    """The one-shopper group's recordings (as benchmarks/accuracy.py renders them) and an empty aisle."""
+    _, shoppers, options, _ = next(g for g in GROUPS if g[0] == "single")
+    recordings = [render(out / "recordings", seed, shoppers, options, duration_s)
+                  for seed in range(first_seed, first_seed + count)]
+    empty = render(out / "recordings", first_seed + 100, 0, [], duration_s)
+    return recordings, empty
+
+
+def walkout_run(path: Path, models: Models, config: PipelineConfig, scratch: Path) -> tuple[int, float, float, int]:
+    """(frames, wall seconds, CPU seconds, skipped frames) of one recording, outputs written into ``scratch``."""
+    started, cpu = time.perf_counter(), time.process_time()
+    result = process_recording(path, scratch, models, config, out=scratch / path.name)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return sum(c.frames for c in result.cameras), seconds, cpu, sum(c.skipped for c in result.cameras)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--recordings", type=Path, nargs="*", help="recordings to time (default: renders)")
+    parser.add_argument("--count", type=int, default=4, help="one-shopper renders (default 4)")
+    parser.add_argument("--first-seed", type=int, default=41000)
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--repeats", type=int, default=2, help="rounds over all recordings and configurations")
+    parser.add_argument("--config", type=Path, help="pipeline config TOML (as `walkout run --config`)")
+    parser.add_argument("--runtimes", nargs="+", default=list(RUNTIMES), choices=RUNTIMES)
+    parser.add_argument("--no-track", action="store_true", help="leave out the model.track() baseline")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("ultralytics").setLevel(logging.WARNING)
+    base = load_config(args.config)
+    if args.recordings:
+        recordings, empty = list(args.recordings), None
+    else:
+        recordings, empty = renders(args.out, args.count, args.first_seed, args.duration)
+    videos = [camera.video for path in recordings for camera in load_recording(path).cameras]
+
+    configs: dict[str, tuple[Models, PipelineConfig]] = {}
+    for runtime in args.runtimes:
+        with_runtime = dataclasses.replace(base, runtime=runtime)
+        models = Models(with_runtime)
+        if models.runtime not in (runtime, "mediapipe"):
+            logging.warning("runtime %s is not available here: its rows run %s", runtime, models.runtime)
+        for skip in (False, True):
+            config = dataclasses.replace(with_runtime, motion=dataclasses.replace(base.motion, enabled=skip))
+            configs[f"walkout {models.runtime}, skip idle {'on' if skip else 'off'}"] = (models, config)
+    rows = {name: Row(name) for name in ["decode only", *([] if args.no_track else ["model.track() .pt"]), *configs]}
+    idle = Row("empty aisle")
+    idle_with = list(configs)[-1]  # the last runtime, skipping on
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp)
+        for _ in range(args.repeats):
+            for video in videos:
+                timing = decode_only(video)
+                rows["decode only"].add(timing["frames"], timing["total_s"], timing["cpu_s"])
+                if not args.no_track:
+                    timing = ultralytics_track(video, base.detector.model_path, base.detector.imgsz,
+                                               base.detector.confidence)
+                    rows["model.track() .pt"].add(timing["frames"], timing["total_s"], timing["cpu_s"])
+            for path in recordings:
+                for name, (models, config) in configs.items():
+                    rows[name].add(*walkout_run(path, models, config, scratch))
+            if empty is not None:
+                idle.add(*walkout_run(empty, *configs[idle_with], scratch))
+    busy = rows[idle_with.replace("skip idle on", "skip idle off")]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "speed.json").write_text(json.dumps({
+        "command": shlex.join(["python", *sys.argv]), "recordings": [str(p) for p in recordings],
+        "repeats": args.repeats, "rows": [asdict(r) for r in rows.values()],
+        "empty_aisle": asdict(idle) if empty is not None else None, "idle_compared_with": busy.name,
+    }, indent=1))
+    print_table(list(rows.values()), (idle, busy) if empty is not None else None, len(recordings), args.repeats)
+
+
+def print_table(rows: list[Row], idle: tuple[Row, Row] | None, recordings: int, repeats: int) -> None:
+    """The table; ``idle``: (the empty aisle with skipping, the same runtime on the shopper recordings
+    without skipping), for the price of an idle frame."""
+    decode = rows[0]
+    track = next((r for r in rows if r.name.startswith("model.track")), None)
+    print(f"{recordings} recording(s) x {repeats} round(s), in one process; wall-clock frames/s and frames per "
+          "CPU second of the process (steadier when other work shares the machine)")
+    print("| run | frames | frames/s | x decode-only | x model.track() | frames/CPU-s | x model.track() (CPU) "
+          "| idle skipped |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        versus = f"{row.fps / track.fps:.2f}" if track else "–"
+        versus_cpu = f"{row.cpu_fps / track.cpu_fps:.2f}" if track else "–"
+        skipped = f"{row.skipped / row.frames:.0%}" if row.name.startswith("walkout") and row.frames else "–"
+        print(f"| {row.name} | {row.frames} | {row.fps:.1f} | {row.fps / decode.fps:.3f} | {versus} "
+              f"| {row.cpu_fps:.1f} | {versus_cpu} | {skipped} |")
+    if idle is not None and idle[0].frames:
+        idle, busy = idle
+        print(f"empty aisle: {idle.fps:.1f} frames/s ({idle.cpu_fps:.1f} per CPU-s) with skipping "
+              f"({idle.skipped / idle.frames:.0%} skipped): {idle.fps / busy.fps:.1f}x ({idle.cpu_fps / busy.cpu_fps:.1f}x "
+              f"per CPU-s) the shopper recordings without skipping ({busy.name}: {busy.fps:.1f}, {busy.cpu_fps:.1f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""Which runtime runs the ultralytics models: PyTorch (the .pt files) or ONNX Runtime (their exports).
+
+``[pipeline] runtime``: ``onnx``, ``torch``, or ``auto`` (the default: ``onnx`` where its packages are
+installed, else ``torch``). ``walkout export`` (or the first run with the onnx runtime) exports each
+.pt model to ONNX beside it: ``models/walkout-det.pt`` -> ``models/walkout-det.onnx`` (dynamic batch
+and image size, so frames are letterboxed exactly as for the .pt and the boxes agree to a thousandth
+of a pixel). The export carries the fingerprint of the .pt it was made from (sha256 of its bytes, in the
+ONNX metadata under ``walkout_source``):
+
+- a run with the onnx runtime uses an export whose fingerprint matches, re-exports one that does not
+  (the .pt changed: a stale cache), and exports a missing one; nothing is exported twice;
+- an .onnx file named directly (``--model x.onnx``) with a .pt of the same name beside it whose
+  fingerprint differs is refused (:class:`StaleExportError`): ``walkout export`` makes it again;
+- without the ``onnx`` and ``onnxruntime`` packages (``pip install 'walkout[onnx]'``) the run falls
+  back to the .pt models, with a warning naming that extra when ``onnx`` was asked for (an info line
+  under ``auto``).
+
+ONNX Runtime's threads follow ``OMP_NUM_THREADS`` when it is set (walkout's worker processes set it
+to their share of the cores, :func:`walkout.parallel.limit_threads`), else match PyTorch's
+(:func:`onnx_threads`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from vision.errors import InputError
+
+log = logging.getLogger(__name__)
+
+RUNTIMES = ("auto", "onnx", "torch")
+EXTRA = "onnx"  # pyproject's extra that installs the packages below
+PACKAGES = ("onnx", "onnxruntime")
+FINGERPRINT_KEY = "walkout_source"
+EXPORT_VERSION = 1  # bump when the export settings change: older exports become stale
+
+
+class StaleExportError(InputError):
+    """An exported model that was not made from the .pt file beside it."""
+
+
+def missing_packages() -> list[str]:
+    """The packages the onnx runtime needs that cannot be imported here."""
+    missing = []
+    for name in PACKAGES:
+        try:
+            __import__(name)
+        except ImportError:
+            missing.append(name)
+    return missing
+
+
+def source_fingerprint(pt: Path) -> str:
+    """What an export of ``pt`` records: the sha256 of the .pt's bytes and the export version."""
+    digest = hashlib.sha256()
+    with open(pt, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()};export:{EXPORT_VERSION}"
+
+
+def export_path(pt: Path) -> Path:
+    return Path(pt).with_suffix(".onnx")
+
+
+def read_fingerprint(exported: Path) -> str | None:
+    """The fingerprint an export carries (None: not made by walkout, or not a readable ONNX file)."""
+    import onnx
+
+    try:
+        model = onnx.load(str(exported), load_external_data=False)
+    except Exception:  # noqa: BLE001 - a truncated or foreign file is simply not a walkout export
+        return None
+    return next((p.value for p in model.metadata_props if p.key == FINGERPRINT_KEY), None)
+
+
+def is_current(exported: Path, pt: Path) -> bool:
+    return exported.is_file() and read_fingerprint(exported) == source_fingerprint(pt)
+
+
+def check_export(exported: Path, pt: Path) -> None:
+    """StaleExportError when ``exported`` was made from another version of ``pt`` (or not by walkout)."""
+    found = read_fingerprint(exported)
+    if found != source_fingerprint(pt):
+        made = f"from a .pt with fingerprint {found}" if found else "without a walkout fingerprint"
+        raise StaleExportError(exported, f"was exported {made}, not from {pt.name} as it is now "
+                                         f"({source_fingerprint(pt)}): run `walkout export` to export it again")
+
+
+def export_onnx(pt: Path, imgsz: int) -> Path:
+    """Export ``pt`` to ONNX beside it (atomically: a run in another process never sees half a file)
+    and stamp the .pt's fingerprint into it. ``imgsz`` is the size traced; the export takes any size."""
+    import onnx
+    from ultralytics import YOLO
+
+    pt = Path(pt)
+    target = export_path(pt)
+    fingerprint = source_fingerprint(pt)
+    with tempfile.TemporaryDirectory(prefix=f".{pt.stem}-export-", dir=pt.parent) as tmp:
+        copy = Path(tmp) / pt.name
+        shutil.copyfile(pt, copy)
+        # simplify=False: onnxslim is not a dependency (ultralytics would try to install it).
+        made = Path(YOLO(str(copy)).export(format="onnx", imgsz=imgsz, dynamic=True, simplify=False,
+                                           device="cpu", verbose=False))
+        model = onnx.load(str(made))
+        model.metadata_props.add(key=FINGERPRINT_KEY, value=fingerprint)
+        onnx.save(model, str(made))
+        os.replace(made, target)
+    log.info("exported %s -> %s", pt, target)
+    return target
+
+
+def resolve(path: str | Path, runtime: str, imgsz: int) -> Path:
+    """The file to load for the model at ``path`` under ``runtime``: the .pt itself (torch; or onnx / auto
+    without their packages), or its current ONNX export (made now if missing or stale). A path that is
+    not a .pt (an .onnx given directly) is checked against a .pt beside it, if any."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    path = Path(path)
+    if path.suffix == ".onnx":
+        if path.with_suffix(".pt").is_file() and not missing_packages():
+            check_export(path, path.with_suffix(".pt"))
+        return path
+    if runtime == "torch" or path.suffix != ".pt" or not path.is_file():
+        return path
+    missing = missing_packages()
+    if missing:
+        say = log.warning if runtime == "onnx" else log.info
+        say("runtime '%s': %s not installed, running %s with PyTorch (pip install 'walkout[%s]' for ONNX "
+            "Runtime)", runtime, " and ".join(missing), path.name, EXTRA)
+        return path
+    exported = export_path(path)
+    if exported.is_file() and is_current(exported, path):
+        return exported
+    if exported.is_file():
+        log.warning("%s was exported from another version of %s (stale): exporting it again", exported, path.name)
+    else:
+        log.info("%s: no ONNX export yet, exporting it (once)", path)
+    try:
+        return export_onnx(path, imgsz)
+    except Exception as exc:  # noqa: BLE001 - a read-only folder or an exporter error: the .pt still runs
+        log.warning("cannot export %s to ONNX (%s: %s): running it with PyTorch", path, type(exc).__name__, exc)
+        return path
+
+
+def onnx_threads() -> int:
+    """ONNX Runtime intra-op threads for this process: OMP_NUM_THREADS when set (walkout's worker
+    processes set it to their share of the cores), else every core (up to 8): a run in one process has
+    nothing else to do meanwhile (PyTorch gets cores - 1 from ultralytics)."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return min(8, os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def quiet_ultralytics() -> Iterator[None]:
+    """ultralytics logs each ONNX session it makes at INFO (and resets its level on import): quiet it."""
+    logger = logging.getLogger("ultralytics")
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def tune_session(model, path: Path) -> None:
+    """Give an ultralytics model of an .onnx file an ONNX Runtime session with :func:`onnx_threads`
+    threads that sleep when idle: ultralytics' session spins its threads, which on a 2-core machine
+    shared with other work (another worker, another process) was measured 1.8x slower on the detector
+    than one thread; without spinning, 2 threads ran it 1.6x faster than 1 on an idle machine. ultralytics
+    makes its session on the first prediction: one is made on a blank image first."""
+    import numpy as np
+    import onnxruntime
+
+    with quiet_ultralytics():
+        model.predict(np.zeros((32, 32, 3), dtype=np.uint8), device="cpu", verbose=False)
+    backend = getattr(getattr(model.predictor, "model", None), "backend", None)
+    if getattr(backend, "session", None) is None:  # another ultralytics layout: keep its session
+        log.debug("%s: no ONNX Runtime session found to set threads on", path)
+        return
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = onnx_threads()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    backend.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
