@@ -12,13 +12,19 @@ OUT/<group>/report/.
     python benchmarks/accuracy.py --out runs/accuracy --config candidate.toml  # other models or settings
 
 With ``--predictions NAME`` the pipeline's outputs go to OUT/<group>/NAME (reports to NAME-report), so
-several configurations can be scored on the same renders.
+several configurations can be scored on the same renders. OUT/provenance.json records the command, the
+commit and the date (benchmarks/results.py puts them beside the figures in docs/RESULTS.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import shlex
+import subprocess
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from walkout.bench import run_bench
@@ -41,6 +47,7 @@ def main() -> None:
     parser.add_argument("--predictions", default="predictions", help="name of the output folder in each group")
     args = parser.parse_args()
     config = load_config(args.config)
+    write_provenance(args.out, predictions=args.predictions)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     seed = args.first_seed
     rows = []
@@ -58,6 +65,38 @@ def main() -> None:
         rows.append((name, len(recordings), metrics))
         print(f"{name}: done ({len(recordings)} recordings)", flush=True)
     print_table(rows)
+
+
+def write_provenance(out: Path, command: str | None = None, **extra) -> Path:
+    """OUT/provenance.json: the command line that writes OUT (default: ``python`` + this process's
+    arguments), the checkout's commit and whether it had uncommitted changes, and the date (UTC):
+    benchmarks/results.py names them beside each figure of docs/RESULTS.md."""
+    root = Path(__file__).resolve().parents[1]
+    if command is None:
+        argv = list(sys.argv)
+        script = Path(argv[0]).resolve() if argv else None
+        if script is not None and script.is_relative_to(root):
+            argv[0] = str(script.relative_to(root))
+        command = shlex.join(["python", *argv])
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    payload = {
+        "command": command,
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "uncommitted_changes": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        **extra,
+    }
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "provenance.json"
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
 
 
 def print_table(rows: list[tuple[str, int, dict]]) -> None:

@@ -49,8 +49,8 @@ def main() -> None:
     left.set_xlabel("probability of being the taker")
     left.invert_yaxis()
     event = take.event
-    left.set_title(f"{event.delta_g:+.0f} g, {take.sku} x{take.quantity}, {event.shelf} plates "
-                   f"{','.join(map(str, event.plates))}", fontsize=9)
+    left.set_title(f"{take.quantity} x {take.sku} ({take.action}) from {event.shelf} plates "
+                   f"{','.join(map(str, event.plates))},\npart of a {event.delta_g:+.0f} g change", fontsize=9)
     width = 0.8 / len(frame)
     for k, name in enumerate(names):
         right.bar(np.arange(len(strongest)) + k * width, contributions[k, strongest], width, label=name)

@@ -8,17 +8,20 @@ attribution probabilities are pooled line by line for review_rate, unreviewed_ac
     python benchmarks/pool.py --predictions predictions runs/acc500 runs/acc600 runs/acc700
 
 Recording folder names must be unique across the sets (accuracy.py names them by seed). The pooled
-reports land in ``--out`` (default: a temporary folder).
+reports land in ``--out`` (default: a temporary folder), with provenance.json (this command, the commit,
+the date, and the provenance of each set: benchmarks/results.py reads them for docs/RESULTS.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import tempfile
 from pathlib import Path
 
-from accuracy import GROUPS, print_table  # benchmarks/accuracy.py (this folder is on sys.path)
+# benchmarks/accuracy.py and pool.py: this folder is on sys.path
+from accuracy import GROUPS, print_table, write_provenance
 
 from walkout.bench import run_bench
 
@@ -45,6 +48,18 @@ def pool_group(sets: list[Path], group: str, predictions: str, out: Path) -> tup
     return len(recordings), report.metrics()
 
 
+def set_provenance(sets: list[Path]) -> dict[str, dict]:
+    """Each set's provenance.json (the command that rendered and ran it), by folder; {} when it has none."""
+    out = {}
+    for root in sets:
+        path = root / "provenance.json"
+        try:
+            out[str(root)] = json.loads(path.read_text()) if path.is_file() else {}
+        except ValueError:
+            out[str(root)] = {}
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sets", nargs="+", type=Path, help="OUT folders of benchmarks/accuracy.py")
@@ -53,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     out = args.out or Path(tempfile.mkdtemp(prefix="walkout-pool-"))
+    write_provenance(out, predictions=args.predictions, sets=set_provenance(args.sets))
     print_table([(name, *pool_group(args.sets, name, args.predictions, out)) for name, *_ in GROUPS])
     print(f"reports: {out}/<group>/report/")
 

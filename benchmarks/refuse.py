@@ -9,7 +9,8 @@ each run folder is copied to a new predictions name, fused there, and the groups
     python benchmarks/refuse.py runs/acc500 --from predictions --to loose --config fuse.toml
 
 The source runs are never changed. A recording whose fusion fails is logged (naming it) and left
-out; the others go on. Prints the pooled table of ``benchmarks/pool.py`` for the new name.
+out; the others go on. Prints the pooled table of ``benchmarks/pool.py`` for the new name; the reports
+and provenance.json (this command, the commit, the date) land in ``--out``.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from accuracy import GROUPS, print_table  # benchmarks/accuracy.py (this folder is on sys.path)
-from pool import pool_group
+# benchmarks/accuracy.py and pool.py: this folder is on sys.path
+from accuracy import GROUPS, print_table, write_provenance
+from pool import pool_group, set_provenance
 
 from formats.errors import FormatError
 from fusion.pipeline import FuseConfig, fuse_recording
+from walkout.config import load_fuse_config
 
 log = logging.getLogger("refuse")
 
@@ -67,11 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="where the pooled reports go (empty or new)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    config = FuseConfig.from_file(args.config) if args.config else None
+    config = load_fuse_config(args.config) if args.config else None
     failed = 0
     for root in args.sets:
         failed += refuse_set(root, args.source, args.target, config)[1]
     out = args.out or Path(tempfile.mkdtemp(prefix="walkout-refuse-"))
+    write_provenance(out, predictions=args.target, sets=set_provenance(args.sets))
     print_table([(name, *pool_group(args.sets, name, args.target, out)) for name, *_ in GROUPS])
     print(f"reports: {out}/<group>/report/")
     return 1 if failed else 0

@@ -75,8 +75,12 @@ class WeightEventConfig:
     cancel_split_g: float = 40.0
     max_gap_s: float = 1.0
     plateau_s: float = 0.2
+    """a level held this long inside an unstable interval splits a change made both ways (a return
+    and a pick by two hands) there; 0: never (see the class docstring)"""
     plateau_min_g: float = 40.0
+    """such a level must differ by at least this from the levels before and after it"""
     plateau_spread: float = 0.05
+    """such a level's spread (std) is at most this times its distance to the levels before and after"""
 
     @classmethod
     def from_dict(cls, data: dict) -> WeightEventConfig:

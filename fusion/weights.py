@@ -43,6 +43,8 @@ class WeightLogConfig:
     max_gap_s: float = 1.0
     kilogram_median_g: float = 20.0
     kilogram_item_g: float = 100.0
+    """a catalog item at least this heavy makes a log with a typical reading below kilogram_median_g
+    one in kilograms"""
     max_abs_grams: float = 1e6
 
 

@@ -50,14 +50,17 @@ def validate(recordings: tuple[Path, ...]) -> None:
 
 
 def _register() -> None:
-    from walkout.commands import annotate, bench, calibrate, fuse, run, simulate, train, zones
+    from walkout.commands import annotate, bench, calibrate, config, fuse, run, simulate, train, zones
 
-    for module in (simulate, bench, fuse, run, train, zones, annotate, calibrate):
+    for module in (simulate, bench, fuse, run, train, zones, annotate, calibrate, config):
         cli.add_command(module.command)
     from walkout.commands import anonymize, purge  # privacy by design (PRIVACY.md)
 
     cli.add_command(anonymize.command)
     cli.add_command(purge.command)
+    from walkout.commands import export  # the models for ONNX Runtime (vision/runtime.py)
+
+    cli.add_command(export.command)
 
 
 _register()

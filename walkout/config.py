@@ -1,29 +1,34 @@
-"""One config object for `walkout run`, loadable from TOML or YAML.
+"""One config object for `walkout run` (and the loader of `walkout fuse`'s), loadable from TOML or YAML.
 
 Sections mirror the stages: ``[detector]``, ``[held]``, ``[hand_detector]``, ``[tracking]``, ``[reid]``,
 ``[hands]``, ``[reaching]``, ``[events]``, ``[shoppers]``, and ``[pipeline]`` for the rest. Unknown keys and
-sections are errors (a typo must not silently do nothing); so are sections of stages that were removed.
+sections are errors (a typo must not silently do nothing); so are sections of stages that were removed,
+and values of the wrong type (``formats.config``: one typed loader for the run and the fuse config).
+Every setting, its unit, default and meaning: docs/CONFIG.md (``walkout config --defaults``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import yaml
-
+from formats.config import field_types, load_sections, read_table_file
 from formats.errors import FormatError
 from vision.detector import DetectorConfig
 from vision.events import EventConfig
 from vision.hand_detector import HandDetectorConfig
 from vision.hands import HandConfig
+from vision.motion import MotionConfig
 from vision.products import HeldConfig
 from vision.reaching import ReachingConfig
 from vision.reid import ReidConfig
 from vision.shoppers import ShopperConfig
 from vision.tracking import TrackingConfig
+
+if TYPE_CHECKING:
+    from fusion.pipeline import FuseConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DETECTOR = PROJECT_ROOT / "models" / "walkout-det.pt"
@@ -34,8 +39,8 @@ DEFAULT_REACH_MODEL = PROJECT_ROOT / "models" / "walkout-reach.pt"
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """``batch_frames``: frames decoded and detected together; ``merge_window_s``: events of one
-    shopper, sku, action and shelf seen by two cameras within this time are one event."""
+    """Every stage's settings of `walkout run`; a config file has one table per stage and ``[pipeline]``
+    for the plain settings below (every setting: docs/CONFIG.md)."""
 
     detector: DetectorConfig = field(
         default_factory=lambda: DetectorConfig(model_path=str(DEFAULT_DETECTOR), imgsz=416)
@@ -50,8 +55,15 @@ class PipelineConfig:
     reaching: ReachingConfig = field(default_factory=lambda: ReachingConfig(model_path=str(DEFAULT_REACH_MODEL)))
     events: EventConfig = field(default_factory=EventConfig)
     shoppers: ShopperConfig = field(default_factory=ShopperConfig)
+    motion: MotionConfig = field(default_factory=MotionConfig)
     batch_frames: int = 8
+    """frames decoded and detected together (one batched model call)"""
     merge_window_s: float = 1.0
+    """events of one shopper, sku, action and shelf seen by two cameras within this time are one event"""
+    runtime: str = "auto"
+    """what runs the .pt models: onnx (ONNX Runtime, on an export cached beside each .pt by `walkout export`
+    or on first use; needs the onnx extra, else PyTorch with a warning), torch (PyTorch), or auto (onnx
+    where the onnx extra is installed, else torch)"""
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -67,53 +79,64 @@ SECTIONS = {
     "reaching": ReachingConfig,
     "events": EventConfig,
     "shoppers": ShopperConfig,
+    "motion": MotionConfig,
 }
 
 # Sections of stages that were removed: a config that still has one is told so, not just "unknown".
 REMOVED_SECTIONS = {"arms": "the experimental arm stage, never shipped"}
 
 
-def _build(cls, values: dict, path: Path, section: str):
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise FormatError(path, f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}", field=section)
-    converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-    return converted
+# Sections of fusion stages that were removed (as fusion.pipeline.FuseConfig.from_dict refuses them).
+REMOVED_FUSE_SECTIONS = {
+    "reach": "who took an item is decided by the attribution model now, see [attribution]",
+    "presence": "who took an item is decided by the attribution model now, see [attribution]",
+}
 
 
 def load_config(path: str | Path | None = None, **overrides) -> PipelineConfig:
-    """Read a TOML/YAML config over the defaults; ``overrides`` replace top-level fields afterwards."""
+    """Read a TOML/YAML config over the defaults; ``overrides`` replace top-level fields afterwards.
+
+    FormatError naming the file, section, key and problem on anything it cannot use
+    (:func:`formats.config.load_sections`)."""
     config = PipelineConfig()
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise FormatError(path, "config file not found")
-        try:
-            raw = tomllib.loads(path.read_text()) if path.suffix == ".toml" else yaml.safe_load(path.read_text())
-        except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-            raise FormatError(path, f"not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {exc}") from None
-        raw = raw or {}
-        if not isinstance(raw, dict):
-            raise FormatError(path, "top level must be a table/mapping")
-        changes = {}
-        for section, cls in SECTIONS.items():
-            if section in raw:
-                values = _build(cls, raw.pop(section) or {}, path, section)
-                try:
-                    changes[section] = dataclasses.replace(getattr(config, section), **values)
-                except (TypeError, ValueError) as exc:
-                    raise FormatError(path, str(exc), field=section) from None
-        pipeline = raw.pop("pipeline", {}) or {}
-        removed = sorted(set(raw) & set(REMOVED_SECTIONS))
-        if removed:
-            what = ", ".join(f"{name} ({REMOVED_SECTIONS[name]})" for name in removed)
-            raise FormatError(path, f"removed section(s) {what}: walkout no longer has them; delete them from the config")
-        if raw:
-            raise FormatError(path, f"unknown section(s) {', '.join(sorted(raw))}")
-        top = {f.name for f in dataclasses.fields(PipelineConfig)} - set(SECTIONS)
-        unknown = sorted(set(pipeline) - top)
-        if unknown:
-            raise FormatError(path, f"unknown key(s) {', '.join(unknown)}", field="pipeline")
-        config = dataclasses.replace(config, **changes, **pipeline)
+        config = load_sections(path, config, top_section="pipeline", removed=REMOVED_SECTIONS)
     return dataclasses.replace(config, **overrides) if overrides else config
+
+
+def load_fuse_config(path: str | Path | None = None) -> FuseConfig:
+    """`walkout fuse --config`: a TOML/YAML file of ``[weights]``, ``[weight_events]``, ``[identify]``,
+    ``[reconcile]``, ``[attribution]`` over the defaults, typed as :func:`load_config` (a number given
+    as text is an error, not converted)."""
+    from fusion.pipeline import FuseConfig
+
+    config = FuseConfig()
+    if path is None:
+        return config
+    return load_sections(path, config, removed=REMOVED_FUSE_SECTIONS)
+
+
+def command_sections() -> dict[str, tuple[str, ...]]:
+    """The sections of a `walkout run` and of a `walkout fuse` config file (to tell one from the other)."""
+    from fusion.pipeline import FuseConfig
+
+    return {"run": (*SECTIONS, "pipeline"), "fuse": tuple(field_types(FuseConfig))}
+
+
+def config_kind(path: str | Path, data: dict | None = None) -> str:
+    """``"run"`` or ``"fuse"``: the command a config file is for, from its sections (an empty file is a
+    run config). FormatError naming the file when it mixes both or has no section either knows."""
+    path = Path(path)
+    data = read_table_file(path) if data is None else data
+    known = command_sections()
+    run = sorted(set(data) & (set(known["run"]) | set(REMOVED_SECTIONS)))
+    fuse = sorted(set(data) & (set(known["fuse"]) | set(REMOVED_FUSE_SECTIONS)))
+    if run and fuse:
+        raise FormatError(path, f"mixes sections of `walkout run` ({', '.join(run)}) and of `walkout fuse` "
+                                f"({', '.join(fuse)}): they are two files")
+    if fuse:
+        return "fuse"
+    if run or not data:
+        return "run"
+    raise FormatError(path, f"unknown section(s) {', '.join(sorted(map(str, data)))}: a `walkout run` config has "
+                            f"{', '.join(known['run'])}; a `walkout fuse` config {', '.join(known['fuse'])}")

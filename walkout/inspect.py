@@ -1,10 +1,11 @@
 """Look at a run in a notebook: its outputs as tidy tables, and pictures of them.
 
-``load_run(run_dir, recording=None)`` reads what ``walkout run`` and ``walkout fuse`` wrote into one
-recording's run directory (events.csv, timeline.json, tracks.csv, hands.csv, run.json,
-weight_events.csv, receipts.json) into a frozen :class:`Run` of pandas tables. Every table has its
-documented columns and dtypes even when the file is absent or empty, and every time column comes
-twice: ``timestamp`` (Unix seconds, the shared clock) and ``t_s`` (seconds since the run's start,
+``load_run(run_dir, recording=None)`` reads everything ``walkout run`` and ``walkout fuse`` wrote into
+one recording's run directory (events.csv, timeline.json, tracks.csv, hands.csv, reaches.csv,
+shoppers.csv, run.json, weight_events.csv, receipts.json, discrepancies.csv; tracks/<camera>.txt
+holds tracks.csv's boxes again) into a frozen :class:`Run` of pandas tables, every column of every
+file. Every table has its documented columns and dtypes even when the file is absent or empty, and
+every time column comes twice: ``timestamp`` (Unix seconds, the shared clock) and ``t_s`` (seconds since the run's start,
 ``Run.t0``: what the plots show). The recording (store.json, videos, weight log) is found from
 run.json unless given.
 
@@ -39,7 +40,7 @@ import pandas as pd
 
 from formats import tables
 from formats.errors import FormatError
-from formats.receipts import read_receipts
+from formats.receipts import DISCREPANCY_COLUMNS, read_receipts
 from formats.tables import read_events, write_text_atomic
 from formats.weight_events import read_weight_events
 from walkout.recording import Recording, Zone, load_recording, probe_video
@@ -68,6 +69,10 @@ TIMELINES_SCHEMA = {
     "sku": "str", "quantity": "int64", "shelf": "str", "plates": "str", "camera": "str", "frame": "int64",
     "confidence": "float64", "cart_after": "str", "cart_units": "int64",
 }
+# reaches.csv: each run of frames a shopper's hand spent inside a shelf zone (start/end Unix s).
+REACHES_SCHEMA = {**tables.REACHES_SCHEMA, "start_s": "float64", "end_s": "float64"}
+# shoppers.csv: each store-level shopper's floor position (store metres) and the cameras that saw them.
+POSITIONS_SCHEMA = {**tables.SHOPPERS_SCHEMA, "t_s": "float64"}
 WEIGHT_EVENTS_SCHEMA = {
     "id": "str", "shelf": "str", "plates": "str", "start": "float64", "end": "float64",
     "start_s": "float64", "end_s": "float64", "delta_g": "float64", "plate_deltas_g": "str",
@@ -77,8 +82,16 @@ RECEIPTS_SCHEMA = {
     "shopper": "str", "status": "str", "action": "str", "sku": "str", "quantity": "int64",
     "timestamp": "float64", "t_s": "float64", "shelf": "str", "plates": "str", "delta_g": "float64",
     "weight_event": "str", "counted": "bool", "reason": "str", "vision_shopper": "str", "vision_sku": "str",
-    "vision_quantity": "int64", "vision_timestamp": "float64", "vision_t_s": "float64",
+    "vision_quantity": "int64", "vision_timestamp": "float64", "vision_t_s": "float64", "vision_action": "str",
+    "vision_shelf": "str", "vision_plates": "str", "vision_confidence": "float64",
+    "probability": "float64", "evidence": "str", "look_at": "str",
 }
+# discrepancies.csv: the receipt lines a person should look at (every line not confirmed), with where.
+DISCREPANCIES_SCHEMA = {
+    **{c: "str" for c in DISCREPANCY_COLUMNS},
+    "quantity": "int64", "timestamp": "float64", "delta_g": "float64", "vision_quantity": "int64",
+    "probability": "float64", "t_s": "float64",
+}  # camera, first_frame and last_frame stay text: a line to look at in two cameras has "cam0;cam1", "3;5", ...
 CARTS_SCHEMA = {"source": "str", "shopper": "str", "sku": "str", "quantity": "int64"}
 WEIGHTS_SCHEMA = {"timestamp": "float64", "t_s": "float64", "shelf": "str", "plate": "int64", "grams": "float64"}
 
@@ -86,13 +99,15 @@ WEIGHTS_SCHEMA = {"timestamp": "float64", "t_s": "float64", "shelf": "str", "pla
 DEFAULT_VISIT_GAP_FRAMES = 3
 DEFAULT_VISIT_MIN_FRAMES = 2
 RUN_FILES = (
-    "events.csv", "timeline.json", "tracks.csv", "hands.csv", "run.json", "weight_events.csv", "receipts.json",
+    "events.csv", "timeline.json", "tracks.csv", "hands.csv", "reaches.csv", "shoppers.csv", "run.json",
+    "weight_events.csv", "receipts.json", "discrepancies.csv",
 )
 # Colours shared by the plots (matplotlib names): event actions and receipt-line statuses.
 ACTION_COLORS = {"pick": "tab:green", "return": "tab:orange"}
 STATUS_COLORS = {
     "confirmed": "tab:green", "corrected": "tab:orange", "vision_only": "tab:red",
-    "unverified": "tab:purple", "reached": "tab:blue", "unattributed": "tab:gray", "not fused": "black",
+    "unverified": "tab:purple", "reached": "tab:blue", "unattributed": "tab:gray", "review": "tab:pink",
+    "not fused": "black",
 }
 
 
@@ -137,15 +152,25 @@ class CameraInfo:
 class Run:
     """One recording's run directory as tidy tables (see the ``*_SCHEMA`` dicts for columns and dtypes).
 
-    tracks: one row per shopper box per frame (``track_id`` is the tracker's id, per camera).
+    tracks: one row per shopper box per frame (``track_id`` is the tracker's id, per camera; ``reaching``
+        the reach classifier's probability that the shopper reaches into a shelf then, NaN without it;
+        ``shopper`` the store-level shopper of the track, '' without one).
     hands: one row per attached hand per frame (``owner`` is the shopper's track id, ``zone`` the index
         of the camera's zone the hand is in or -1, with its ``shelf``/``plates``).
     events: predicted pick/return events (events.csv); ``shopper`` is the track id as text.
     visits: hand visits to shelf zones, from hands.csv by vision's own visit rule and the run's config.
+    reaches: reaches.csv, the hand-in-zone stretches fusion weighs as evidence of who took an item
+        (``start_s``/``end_s`` since t0).
+    positions: shoppers.csv, each store-level shopper's floor position (metres) over time, with the
+        cameras that saw them (calibrated cameras only; empty otherwise).
     timelines: per shopper the ordered events with the cart after each (timeline.json).
     weight_events, receipts, carts: fusion's outputs (receipt lines flattened: ``vision_*`` columns
-        hold the vision event a line comes from; ``shopper`` '' is unattributed). carts: final carts,
-        ``source`` 'vision' (timeline.json) or 'receipt' (receipts.json).
+        hold the vision event a line comes from; ``shopper`` '' is unattributed; ``probability`` the
+        attribution model's probability for the line's shopper, NaN without one; ``evidence`` its top
+        evidence as text, ``feature value (+contribution)`` joined by ``; ``; ``look_at`` the frames to
+        look at, ``camera first-last`` joined by ``; ``). carts: final carts, ``source`` 'vision'
+        (timeline.json) or 'receipt' (receipts.json).
+    discrepancies: discrepancies.csv, the lines a person should look at, with camera and frames.
     truth_events: the recording's truth/events.csv, when there is one.
     t0: Unix seconds of ``t_s == 0`` (the earliest camera start).
     """
@@ -166,6 +191,9 @@ class Run:
     carts: pd.DataFrame
     truth_events: pd.DataFrame
     missing: tuple[str, ...] = field(default=())
+    reaches: pd.DataFrame = field(default_factory=lambda: _typed(None, REACHES_SCHEMA))
+    positions: pd.DataFrame = field(default_factory=lambda: _typed(None, POSITIONS_SCHEMA))
+    discrepancies: pd.DataFrame = field(default_factory=lambda: _typed(None, DISCREPANCIES_SCHEMA))
 
     @property
     def fused(self) -> bool:
@@ -364,6 +392,22 @@ def _timelines(payload: dict | None, t0: float) -> tuple[pd.DataFrame, list[dict
     return _typed(pd.DataFrame(rows), TIMELINES_SCHEMA), carts
 
 
+def evidence_text(evidence: Sequence[dict] | None) -> str:
+    """A receipt line's evidence as one readable cell: ``feature value (+contribution)`` joined by ``; ``."""
+    parts = []
+    for item in evidence or ():
+        value, weight = item.get("value"), item.get("contribution")
+        value = f"{value:.3g}" if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+        weight = f" ({weight:+.2f})" if isinstance(weight, int | float) else ""
+        parts.append(f"{item.get('feature', '?')} {value}{weight}")
+    return "; ".join(parts)
+
+
+def look_at_text(look_at: Sequence | None) -> str:
+    """A receipt line's ``look_at`` spans as ``camera first-last`` joined by ``; ``."""
+    return "; ".join(f"{camera} {first}-{last}" for camera, first, last in (look_at or ()))
+
+
 def _receipts(payload: dict | None, t0: float) -> tuple[pd.DataFrame, list[dict]]:
     rows, carts = [], []
     if payload is None:
@@ -385,6 +429,13 @@ def _receipts(payload: dict | None, t0: float) -> tuple[pd.DataFrame, list[dict]
                 "vision_quantity": vision.get("quantity", -1),
                 "vision_timestamp": vision.get("timestamp", np.nan),
                 "vision_t_s": float(vision["timestamp"]) - t0 if vision else np.nan,
+                "vision_action": vision.get("action", ""),
+                "vision_shelf": vision.get("shelf", ""),
+                "vision_plates": str(vision.get("plates", "")),
+                "vision_confidence": vision.get("confidence", np.nan),
+                "probability": np.nan if line.get("probability") is None else line["probability"],
+                "evidence": evidence_text(line.get("evidence")),
+                "look_at": look_at_text(line.get("look_at")),
             })
         for sku, quantity in (block.get("items") or {}).items():
             carts.append({"source": "receipt", "shopper": shopper, "sku": sku, "quantity": quantity})
@@ -438,6 +489,16 @@ def load_run(run_dir: str | Path, recording: str | Path | Recording | None = Non
         weight_events = weight_events.assign(
             start_s=weight_events["start"] - t0, end_s=weight_events["end"] - t0
         )
+    reaches = _read_table(run_dir / "reaches.csv")
+    if reaches is not None and len(reaches):
+        reaches = tables.floats(reaches, ("start", "end"), run_dir / "reaches.csv")
+        reaches = reaches.assign(start_s=reaches["start"] - t0, end_s=reaches["end"] - t0)
+    positions = tables.read_positions(run_dir / "shoppers.csv") if "shoppers.csv" in present else None
+    if positions is not None and len(positions):
+        positions = positions.assign(t_s=positions["timestamp"] - t0)
+    discrepancies = _read_table(run_dir / "discrepancies.csv")
+    if discrepancies is not None and len(discrepancies):
+        discrepancies = discrepancies.assign(t_s=pd.to_numeric(discrepancies["timestamp"], errors="coerce") - t0)
     timeline_payload = _read_json(run_dir / "timeline.json") if "timeline.json" in present else None
     receipts_payload = read_receipts(run_dir / "receipts.json") if "receipts.json" in present else None
     timelines, vision_carts = _timelines(timeline_payload, t0)
@@ -455,9 +516,12 @@ def load_run(run_dir: str | Path, recording: str | Path | Recording | None = Non
         carts=_typed(pd.DataFrame(vision_carts + receipt_carts), CARTS_SCHEMA),
         truth_events=truth,
         missing=missing,
+        reaches=_typed(reaches, REACHES_SCHEMA),
+        positions=_typed(positions, POSITIONS_SCHEMA),
+        discrepancies=_typed(discrepancies, DISCREPANCIES_SCHEMA),
     )
-    log.info("%s: %d track rows, %d hand rows, %d events, %d weight events, %d receipt lines%s",
-             run_dir, len(tracks), len(hands), len(events), len(run.weight_events), len(receipts),
+    log.info("%s: %d track rows, %d hand rows, %d reaches, %d events, %d weight events, %d receipt lines%s",
+             run_dir, len(tracks), len(hands), len(run.reaches), len(events), len(run.weight_events), len(receipts),
              f" (no {', '.join(missing)})" if missing else "")
     return run
 
@@ -1028,17 +1092,17 @@ def write_truth_run(recording: str | Path, out_dir: str | Path, *, min_visible: 
 
 
 def floor_positions(run: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(predicted, truth) floor positions: the run's shoppers.csv and the recording's
-    truth/shoppers.csv, each ``timestamp, t_s, shopper, x, y`` (+ ``cameras`` for the prediction);
-    empty tables when a file is absent."""
-    def load(path: Path | None) -> pd.DataFrame:
-        if path is None or not path.is_file():
-            return pd.DataFrame(columns=["timestamp", "t_s", "shopper", "x", "y"])
-        table = tables.read_positions(path)
-        return table.assign(t_s=table["timestamp"] - run.t0)
-
+    """(predicted, truth) floor positions: the run's shoppers.csv (``Run.positions``) and the
+    recording's truth/shoppers.csv, each ``timestamp, t_s, shopper, x, y`` (+ ``cameras`` for the
+    prediction); empty tables when a file is absent."""
     truth = run.recording.path / "truth" / "shoppers.csv" if run.recording is not None else None
-    return load(run.path / "shoppers.csv"), load(truth)
+    if truth is None or not truth.is_file():
+        truth_table = pd.DataFrame(columns=["timestamp", "t_s", "shopper", "x", "y"])
+    else:
+        truth_table = tables.read_positions(truth)
+        truth_table = truth_table.assign(t_s=truth_table["timestamp"] - run.t0)
+    predicted = run.positions[["timestamp", "t_s", "shopper", "x", "y", "cameras"]]
+    return predicted.reset_index(drop=True), truth_table
 
 
 def plot_floor(run: Run, ax: Axes | None = None) -> Axes:

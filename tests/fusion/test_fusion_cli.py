@@ -40,7 +40,7 @@ def test_fuse_reads_events_from_a_run_directory_and_a_config(store, tmp_path):
     [
         (lambda rec, tmp: (rec / "planogram.csv").unlink(), "planogram.csv: file not found"),
         (lambda rec, tmp: (rec / "weights.csv.gz").unlink(), "no weight log"),
-        (lambda rec, tmp: (tmp / "bad.toml").write_text("[nope]\n"), "bad.toml: bad config"),
+        (lambda rec, tmp: (tmp / "bad.toml").write_text("[nope]\n"), "bad.toml: unknown section(s) nope"),
         (lambda rec, tmp: (tmp / "run").mkdir(), "run directory has no events.csv"),
     ],
 )

@@ -8,6 +8,10 @@ Camera cam0: 160x120 px, 10 fps, 30 frames, starting at T0. Shelf A1 has two zon
 - shopper 2 (frames 10-29) reaches into plate 2 in frames 17-22: vision calls it a return of a Jam
   (0002) at frame 20, but the shelf weighs the same (vision_only);
 - plate 2 loses 340 g at 2.5 s with no shopper seen (w0002, an unattributed Jam pick).
+
+reaches.csv has the two hand visits; shoppers.csv each shopper's floor position every 0.5 s; the
+confirmed receipt line carries the attribution model's probability, evidence and frames to look at,
+and discrepancies.csv is what formats.receipts writes for the lines.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from formats.receipts import discrepancies_frame, read_receipts, receipt_lines
+from formats.tables import write_csv_atomic
 
 T0 = 1_700_000_000.0
 FPS = 10.0
@@ -84,6 +91,14 @@ def write_run(root: Path, recording: Path | None) -> Path:
     hands += [f"{f},1,40,70,-1,0001,1,0.9,cam0" for f in range(10, 15)]
     hands += [f"{f},2,110,30,1,,0,0,cam0" for f in range(17, 23)]
     (run / "hands.csv").write_text("\n".join(hands) + "\n")
+    (run / "reaches.csv").write_text(
+        "camera,shopper,shelf,plates,start,end,frames\n"
+        f"cam0,1,A1,1,{T0 + 0.5},{T0 + 1.0},5\ncam0,2,A1,2,{T0 + 1.7},{T0 + 2.3},6\n"
+    )
+    positions = ["timestamp,shopper,x,y,cameras"]
+    positions += [f"{T0 + t / 2:.3f},1,{0.5 + t / 10:.2f},1.0,cam0" for t in range(4)]
+    positions += [f"{T0 + 1 + t / 2:.3f},2,2.0,{1.0 + t / 10:.2f},cam0" for t in range(4)]
+    (run / "shoppers.csv").write_text("\n".join(positions) + "\n")
     pick = vision_dict(0.9, "1", "pick", "0001", "1")
     back = vision_dict(2.0, "2", "return", "0002", "2")
     (run / "timeline.json").write_text(json.dumps({"version": 1, "recording": "handmade", "shoppers": [
@@ -101,14 +116,19 @@ def write_run(root: Path, recording: Path | None) -> Path:
         f"w0001,{T0 + 0.95},{T0 + 1.1},A1,1,-250.0,-250,0.95\nw0002,{T0 + 2.45},{T0 + 2.6},A1,2,-340.0,-340,0.96\n"
     )
 
-    def line(status, action, sku, t, plates, delta, weight_event, vision):
+    def line(status, action, sku, t, plates, delta, weight_event, vision, **attribution):
         return {"status": status, "sku": sku, "quantity": 1, "action": action, "timestamp": T0 + t, "shelf": "A1",
                 "plates": plates, "delta_g": delta, "vision": vision, "weight_event": weight_event,
-                "reason": status, "counted": status != "vision_only"}
+                "reason": status, "counted": status != "vision_only", **attribution}
 
+    attributed = {"probability": 0.93, "look_at": [["cam0", 4, 11]], "evidence": [
+        {"feature": "offset", "value": 0.12, "contribution": 1.5}, {"feature": "claim", "value": 1.0, "contribution": 0.4}]}
     (run / "receipts.json").write_text(json.dumps({"version": 1, "recording": "handmade", "shoppers": {
-        "1": {"items": {"0001": 1}, "lines": [line("confirmed", "pick", "0001", 0.95, [1], -250.0, "w0001", pick)]},
+        "1": {"items": {"0001": 1},
+              "lines": [line("confirmed", "pick", "0001", 0.95, [1], -250.0, "w0001", pick, **attributed)]},
         "2": {"items": {}, "lines": [line("vision_only", "return", "0002", 2.0, [2], None, None, back)]},
     }, "unattributed": {"items": {"0002": 1},
                         "lines": [line("unattributed", "pick", "0002", 2.45, [2], -340.0, "w0002", None)]}}))
+    lines = receipt_lines(read_receipts(run / "receipts.json"))
+    write_csv_atomic(discrepancies_frame(lines), run / "discrepancies.csv")
     return run

@@ -30,6 +30,9 @@ SCHEMAS = {
     "receipts": wi.RECEIPTS_SCHEMA,
     "carts": wi.CARTS_SCHEMA,
     "truth_events": wi.EVENTS_SCHEMA,
+    "reaches": wi.REACHES_SCHEMA,
+    "positions": wi.POSITIONS_SCHEMA,
+    "discrepancies": wi.DISCREPANCIES_SCHEMA,
 }
 
 
@@ -37,7 +40,8 @@ SCHEMAS = {
 SOURCES = {
     "tracks": "tracks.csv", "hands": "hands.csv", "events": "events.csv", "visits": "hands.csv",
     "timelines": "timeline.json", "weight_events": "weight_events.csv", "receipts": "receipts.json",
-    "carts": "receipts.json", "truth_events": "truth/events.csv",
+    "carts": "receipts.json", "truth_events": "truth/events.csv", "reaches": "reaches.csv",
+    "positions": "shoppers.csv", "discrepancies": "discrepancies.csv",
 }
 
 
@@ -86,7 +90,8 @@ def test_tables_have_documented_columns_and_types(run, table):
 
 @pytest.mark.parametrize(("table", "rows"), [
     ("tracks", 20 + 20), ("hands", 5 + 5 + 6), ("events", 2), ("visits", 2), ("timelines", 2),
-    ("weight_events", 2), ("receipts", 3), ("carts", 1 + 2), ("truth_events", 2),
+    ("weight_events", 2), ("receipts", 3), ("carts", 1 + 2), ("truth_events", 2), ("reaches", 2),
+    ("positions", 4 + 4), ("discrepancies", 2),
 ])
 def test_tables_have_one_row_per_record(run, table, rows):
     assert len(getattr(run, table)) == rows
@@ -139,6 +144,68 @@ def test_receipt_lines_are_flat_with_their_vision_event(run):
     assert receipts.loc["unattributed", "shopper"] == ""  # no shopper
     assert receipts.loc["unattributed", "vision_sku"] == ""  # no vision event
     assert receipts.loc["unattributed", "vision_quantity"] == -1
+
+
+def test_every_file_run_and_fuse_write_is_loaded_with_every_column(run):
+    """Each CSV's header and each receipt line's keys are columns of its table (nothing dropped)."""
+    for table, name in (("tracks", "tracks.csv"), ("hands", "hands.csv"), ("events", "events.csv"),
+                        ("reaches", "reaches.csv"), ("positions", "shoppers.csv"),
+                        ("weight_events", "weight_events.csv"), ("discrepancies", "discrepancies.csv")):
+        header = (run.path / name).read_text().splitlines()[0].split(",")
+        assert set(header) <= set(getattr(run, table).columns), (name, set(header) - set(getattr(run, table).columns))
+    payload = json.loads((run.path / "receipts.json").read_text())
+    line = payload["shoppers"]["1"]["lines"][0]
+    flat = set(run.receipts.columns)
+    assert set(line) - {"vision"} <= flat and {f"vision_{k}" for k in line["vision"]} <= flat
+    assert set(wi.RUN_FILES) == {"events.csv", "timeline.json", "tracks.csv", "hands.csv", "reaches.csv",
+                                 "shoppers.csv", "run.json", "weight_events.csv", "receipts.json", "discrepancies.csv"}
+
+
+def test_tracks_keep_the_reach_probability_and_the_store_level_shopper(tmp_path, recording):
+    run_dir = write_run(tmp_path, recording)
+    lines = (run_dir / "tracks.csv").read_text().splitlines()
+    rows = [lines[0] + ",reaching,shopper"] + [f"{row},{0.25 * (i % 4)},s{row.split(',')[1]}"
+                                               for i, row in enumerate(lines[1:])]
+    (run_dir / "tracks.csv").write_text("\n".join(rows) + "\n")
+    tracks = wi.load_run(run_dir).tracks
+    assert tracks["reaching"].tolist()[:5] == [0.0, 0.25, 0.5, 0.75, 0.0]
+    assert set(tracks["shopper"]) == {"s1", "s2"}
+    assert wi.load_run(write_run(tmp_path / "other", recording)).tracks["reaching"].isna().all()  # no classifier
+
+
+def test_reaches_and_floor_positions_are_on_the_clock(run):
+    reaches = run.reaches
+    assert reaches[["shopper", "shelf", "plates", "frames"]].values.tolist() == [["1", "A1", "1", 5], ["2", "A1", "2", 6]]
+    assert reaches["start_s"].tolist() == pytest.approx([0.5, 1.7])
+    assert reaches["end_s"].tolist() == pytest.approx([1.0, 2.3])
+    assert run.positions["t_s"].iloc[0] == pytest.approx(0.0)
+    assert set(run.positions["shopper"]) == {"1", "2"} and (run.positions["cameras"] == "cam0").all()
+    predicted, _ = wi.floor_positions(run)
+    assert len(predicted) == 8
+
+
+def test_receipt_lines_carry_probability_readable_evidence_and_where_to_look(run):
+    receipts = run.receipts.set_index("status")
+    assert receipts.loc["confirmed", "probability"] == pytest.approx(0.93)
+    assert receipts.loc["confirmed", "evidence"] == "offset 0.12 (+1.50); claim 1 (+0.40)"
+    assert receipts.loc["confirmed", "look_at"] == "cam0 4-11"
+    assert np.isnan(receipts.loc["unattributed", "probability"])
+    assert receipts.loc["unattributed", "evidence"] == "" and receipts.loc["unattributed", "look_at"] == ""
+    assert receipts.loc["confirmed", "vision_action"] == "pick"
+    assert receipts.loc["confirmed", "vision_confidence"] == pytest.approx(0.9)
+    flagged = run.discrepancies
+    assert flagged["status"].tolist() == ["vision_only", "unattributed"]  # every line but the confirmed one
+    assert flagged["t_s"].tolist() == pytest.approx([2.0, 2.45])
+
+
+def test_cart_timeline_draws_a_review_line(tmp_path, recording):
+    run_dir = write_run(tmp_path, recording)
+    payload = json.loads((run_dir / "receipts.json").read_text())
+    payload["shoppers"]["1"]["lines"][0].update(status="review", probability=0.41)
+    (run_dir / "receipts.json").write_text(json.dumps(payload))
+    run = wi.load_run(run_dir)
+    ax = wi.plot_cart_timeline(run)
+    assert "review" in [t.get_text() for t in ax.get_legend().get_texts()]
 
 
 def test_timelines_and_final_carts(run):

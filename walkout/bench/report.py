@@ -497,6 +497,7 @@ def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str
             *[f"{s} fps" for s in stages],
             "fps",
             "real-time factor",
+            "idle skipped",
         ]
         rows = []
         for camera, t in sorted(speed.cameras.items()):
@@ -509,6 +510,7 @@ def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str
                     *[_f(t.stage_fps.get(s), 1) for s in stages],
                     _f(t.fps, 1),
                     _f(t.realtime_factor, 2),
+                    _f(t.skipped_share, 2),
                 ]
             )
         total = speed.total
@@ -521,6 +523,7 @@ def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str
                 *[_f(total.stage_fps.get(s), 1) for s in stages],
                 _f(total.fps, 1),
                 _f(total.realtime_factor, 2),
+                _f(total.skipped_share, 2),
             ]
         )
         out += _table(header, rows) + [""]
@@ -599,6 +602,9 @@ def summary(report: BenchReport) -> list[str]:
     if not report.speed.measured:
         lines.append("  speed: no timings")
     else:
+        if report.speed.total.skipped_share is not None:
+            lines.append(f"  idle frames, detectors skipped: {report.speed.total.skipped} of "
+                         f"{report.speed.total.frames} ({report.speed.total.skipped_share:.0%})")
         for name, t in sorted(report.speed.baselines.items()):
             total = report.speed.total
             if total.fps and t.fps:

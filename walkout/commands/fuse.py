@@ -17,17 +17,19 @@ import click
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output directory.")
 @click.option(
     "--config", "config_path", type=click.Path(path_type=Path), default=None,
-    help="TOML/YAML with [weights], [weight_events], [identify], [reconcile], [attribution] tables.",
+    help="TOML/YAML with [weights], [weight_events], [identify], [reconcile], [attribution] tables "
+    "(docs/CONFIG.md; `walkout config --check FILE` checks one).",
 )
 def command(recording: Path, events: Path | None, out: Path, config_path: Path | None) -> None:
     """Check vision's events against the shelf weight log; write weight_events.csv, receipts.json and
     discrepancies.csv to OUT."""
     from formats.errors import FormatError
-    from fusion.pipeline import FuseConfig, fuse_recording
+    from fusion.pipeline import fuse_recording
+    from walkout.config import load_fuse_config
 
     if events is not None and not events.exists():
         raise FormatError(events, "file not found")
-    config = FuseConfig.from_file(config_path) if config_path is not None else None
+    config = load_fuse_config(config_path) if config_path is not None else None
     result = fuse_recording(recording, events, out, config)
     counts: dict[str, int] = {}
     for line in result.lines:

@@ -1,0 +1,81 @@
+"""benchmarks/results.py: docs/RESULTS.md from benchmark outputs on disk, each figure with its command,
+commit and seeds; nothing re-run."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import results  # noqa: E402  (benchmarks/ is not a package)
+
+
+def write_group(root: Path, group: str, seeds: range, metrics: dict, speed: dict | None = None) -> None:
+    report = {
+        "version": 1, "tool": "walkout bench", "metrics": metrics,
+        "recordings": [{"name": f"seed{s}", "status": "ok"} for s in seeds],
+        "overall": {"speed": speed or {"measured": False}},
+    }
+    path = root / group / "report" / "report.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(report))
+
+
+SPEED = {
+    "measured": True,
+    "total": {"fps": 50.0, "frames": 400, "realtime_factor": 5.0, "stages_s": {"detect": 6.0, "track": 0.2}},
+    "baselines": {"ultralytics_track": {"fps": 40.0}},
+}
+
+
+@pytest.fixture
+def sets(tmp_path):
+    held = tmp_path / "held"
+    write_group(held, "single", range(31000, 31008), {"fused_attributed_f1": 1.0, "fused_receipt_accuracy": 1.0,
+                                                      "review_rate": 0.0, "idf1": 0.93}, SPEED)
+    write_group(held, "two", [31008, 31009, 31011], {"fused_attributed_f1": 0.928, "fused_receipt_accuracy": 0.75,
+                                                     "idf1": 0.934})
+    (held / "provenance.json").write_text(json.dumps({
+        "label": "held-out", "command": "python benchmarks/refuse.py H --to fused", "commit": "abc1234",
+        "uncommitted_changes": False, "date": "2026-12-03 13:52 UTC"}))
+    store = tmp_path / "store"
+    write_group(store, "store", range(9100, 9108), {"fused_attributed_f1": 0.718, "global_idf1": 0.295})
+    return held, store
+
+
+def test_results_page_names_the_command_seeds_and_figures(sets, tmp_path, capsys):
+    held, store = sets
+    out = tmp_path / "docs" / "RESULTS.md"
+    assert results.main(["--out", str(out), "--set", str(held), "--set", f"store held-out={store}"]) == 0
+    text = out.read_text()
+    assert text.startswith("# Results")
+    assert f"`python benchmarks/results.py --out {out} --set {held} --set 'store held-out={store}'`" in text
+    assert "| single | 8 | 1.000 | 1.000 | 0.000 | 0.930 |" in text  # headline: the first set, then the store
+    assert "| store | 8 | 0.718 | – | – | – |" in text
+    assert "made by `python benchmarks/refuse.py H --to fused` (commit abc1234, 2026-12-03 13:52 UTC)" in text
+    assert "seeds: single 31000-31007; two 31008-31009, 31011" in text
+    assert "### store held-out" in text and "no provenance.json" in text  # labelled by the argument
+    assert "| held-out: single | 400 | 50.0 | 5.00 | 40.0 | 1.25 |" in text  # speed, with the baseline ratio
+    assert "global IDF1" in text and "Not included in this run" in text  # no --aifi
+
+
+def test_a_folder_without_reports_is_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match="no <group>/report/report.json"):
+        results.main(["--out", str(tmp_path / "R.md"), "--set", str(tmp_path / "empty")])
+
+
+def test_seed_ranges():
+    assert results.seed_ranges(["seed3", "seed1", "seed2", "seed7", "other"]) == "1-3, 7, other"
+
+
+def test_benchmark_scripts_record_their_command_and_commit(tmp_path):
+    from accuracy import write_provenance
+
+    path = write_provenance(tmp_path / "out", command="python benchmarks/accuracy.py --out X", predictions="p")
+    payload = json.loads(path.read_text())
+    assert payload["command"] == "python benchmarks/accuracy.py --out X" and payload["predictions"] == "p"
+    assert {"commit", "uncommitted_changes", "date"} <= set(payload)
