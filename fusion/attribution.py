@@ -59,6 +59,12 @@ class AttributionConfig:
         return settings_from_dict(cls, data, "attribution")
 
 
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """One take's candidates' probabilities from their scores: exp(score), normalised to sum 1."""
+    e = np.exp(scores - scores.max())
+    return e / e.sum()
+
+
 @dataclass(frozen=True)
 class AttributionModel:
     """A fitted conditional logit: a candidate's score is ``coef`` . ``(x - mean) / scale``; one take's
@@ -81,9 +87,7 @@ class AttributionModel:
         """Each of one take's candidates' probability of being the taker (a softmax over them)."""
         if frame.empty:
             return np.zeros(0)
-        logits, _ = self.logits(frame)
-        e = np.exp(logits - logits.max())
-        return e / e.sum()
+        return softmax(self.logits(frame)[0])
 
     def evidence(self, frame: pd.DataFrame, row: int, top: int = 3) -> tuple[dict, ...]:
         """The ``top`` strongest contributions to row ``row``'s log-odds."""

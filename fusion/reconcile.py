@@ -250,7 +250,7 @@ def reconcile(
                    if own else _unattributed(event, candidates, action, names, weight))
             drafts.append((event, own, new))
         new_lines = _attribute_moment(drafts, presence, reaches, carts, model, attribution, catalog, id_config, collect,
-                                      plate_stock)
+                                      plate_stock, weight)
         for event, _, _ in drafts:
             mine = merge_same([line for line in new_lines if line.weight_event == event.id])
             learn_event(live, event, mine, weight)
@@ -306,9 +306,7 @@ def _takes(event: WeightEvent, lines: list[ReceiptLine], weight: dict[str, float
              claims: tuple[tuple[str, float], ...] | None = None) -> Take:
         """By default the line's own vision event is its claim (two shoppers' events on one change: one each)."""
         part = replace(event, plates=plates) if plates else event
-        if claims is None:
-            claims = () if line.vision is None else _claim(line)
-        return Take(part, start, end, line.action, line.sku, quantity, claims)
+        return Take(part, start, end, line.action, line.sku, quantity, _claim(line) if claims is None else claims)
 
     if counted and len(counted) == len(lines) and len({line.sku for line in lines}) == 1:
         first, total = lines[0], sum(line.quantity for line in lines)
@@ -352,9 +350,9 @@ def _attribute_moment(
     reaches: pd.DataFrame | None, carts: dict[str, Counter], model: AttributionModel | NearestShopper,
     attribution: AttributionConfig, catalog: pd.DataFrame, id_config: IdentifyConfig,
     collect: Callable[[Take, pd.DataFrame], None] | None, plate_stock: dict[tuple[str, int], str],
+    weight: dict[str, float],
 ) -> list[ReceiptLine]:
     """Give every line of one moment's weight events its shopper (module docstring)."""
-    weight = dict(zip(catalog["sku"], catalog["weight_g"].astype(float), strict=True))
     claimed = {event.id: {v["shopper"] for v in own} for event, own, _ in drafts}
     takes, fixed = [], []
     for event, _, new in drafts:
