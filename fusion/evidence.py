@@ -69,8 +69,9 @@ class Take:
     claims: tuple[tuple[str, float], ...] = ()  # (shopper, confidence) of vision's matched events
 
 
-def _offsets(take: Take, presence: Presence) -> pd.DataFrame:
-    """Per shopper near the plates: ``offset`` (closest camera) and ``px``; empty without tracks."""
+def _offsets(take: Take, presence: Presence) -> pd.Series:
+    """Per shopper seen in at least ``MIN_FRAMES`` frames around the take: their median offset from
+    the changed plates (the closest camera's view); empty when no camera sees the plates then."""
     event = take.event
     spans = presence.spans[presence.spans["shelf"] == event.shelf]
     if event.plates:
