@@ -11,7 +11,7 @@ import numpy as np
 import yaml
 
 from mockstore.catalog import default_catalog, detector_class_names
-from mockstore.figures import ARM_KEYPOINTS
+from mockstore.figures import ARM_KEYPOINTS, shopper_pose
 from mockstore.random_scenario import Behaviour, random_scenario
 from mockstore.render import Box, CameraRenderer, make_palette
 from mockstore.scenario import Knobs, StoreSpec
@@ -43,6 +43,10 @@ class YoloConfig:
     min_jpeg_quality: int = 35
     # Pose labels instead of boxes: every shopper box with its arm joints (``pose_lines``).
     keypoints: bool = False
+    # Share of scenes drawn from the walled multi-aisle store (``layout="store"``: 2-3 aisles, 4-6
+    # ceiling cameras, 1-6 shoppers), the rest from the one-aisle layout.
+    store_share: float = 0.0
+    store_seen_share: float = 0.85
 
 
 def class_id(box: Box, sku_index: dict[str, int]) -> int | None:
@@ -118,6 +122,40 @@ def _scene_knobs(rng: np.random.Generator, config: YoloConfig) -> Knobs:
     )
 
 
+def _random_scene(seed: int, rng: np.random.Generator, width_px: int, height_px: int, config: YoloConfig):
+    """One random training scene: a walled store (``store_share`` of scenes) or a one-aisle layout.
+    With ``store_share`` 0 no draw is spent on the choice, so aisle-only exports stay as they were."""
+    behaviour = Behaviour(max_actions=4, same_shelf=0.5, returns=0.2, double_pick=0.35, hold=0.2)
+    if config.store_share > 0 and rng.random() < config.store_share:
+        n_shoppers, n_cameras, aisles = int(rng.integers(1, 7)), int(rng.integers(4, 7)), int(rng.integers(2, 4))
+        return random_scenario(seed, n_shoppers=n_shoppers, duration_s=40.0, n_cameras=n_cameras,
+                               width_px=width_px, height_px=height_px, knobs=_scene_knobs(rng, config),
+                               behaviour=behaviour, layout="store", aisles=aisles)
+    store = StoreSpec(aisle_length_m=float(rng.uniform(1.8, 3.2)), aisle_width_m=float(rng.uniform(1.6, 2.2)),
+                      levels=int(rng.integers(2, 5)), plates_per_shelf=int(rng.integers(3, 6)))
+    return random_scenario(seed, n_shoppers=int(rng.integers(0, 5)), duration_s=16.0, n_cameras=2,
+                           width_px=width_px, height_px=height_px, knobs=_scene_knobs(rng, config),
+                           behaviour=behaviour, store=store)
+
+
+def _camera_seeing_someone(sim, renderers: list, at_s: float, rng: np.random.Generator, config: YoloConfig):
+    """A store scene's camera for one frame: with ``store_seen_share`` chance one of the cameras in
+    whose image some shopper's chest (1.2 m up) falls, else any camera (empty aisles are examples too)."""
+    chests = [np.array([*pose.xy, 1.2]) for track in sim.shoppers
+              if (pose := shopper_pose(track, sim, at_s)) is not None]
+    seeing = []
+    if chests and rng.random() < config.store_seen_share:
+        for renderer in renderers:
+            cam = renderer.cam
+            pixels, depth = cam.project(np.array(chests))
+            inside = (depth > 0.3) & (pixels[:, 0] >= 0) & (pixels[:, 0] < cam.width_px) \
+                & (pixels[:, 1] >= 0) & (pixels[:, 1] < cam.height_px)
+            if inside.any():
+                seeing.append(renderer)
+    pool = seeing or renderers
+    return pool[int(rng.integers(len(pool)))]
+
+
 def _render_split(out_dir: Path, split: str, n_images: int, seed0: int, width_px: int, height_px: int,
                   config: YoloConfig) -> int:
     images = out_dir / "images" / split
@@ -133,18 +171,14 @@ def _render_split(out_dir: Path, split: str, n_images: int, seed0: int, width_px
         seed = seed0 + scene
         scene += 1
         rng = np.random.default_rng([seed, 99])
-        store = StoreSpec(aisle_length_m=float(rng.uniform(1.8, 3.2)), aisle_width_m=float(rng.uniform(1.6, 2.2)),
-                          levels=int(rng.integers(2, 5)), plates_per_shelf=int(rng.integers(3, 6)))
-        behaviour = Behaviour(max_actions=4, same_shelf=0.5, returns=0.2, double_pick=0.35, hold=0.2)
-        scenario = random_scenario(seed, n_shoppers=int(rng.integers(0, 5)), duration_s=16.0, n_cameras=2,
-                                   width_px=width_px, height_px=height_px, knobs=_scene_knobs(rng, config),
-                                   behaviour=behaviour, store=store)
+        scenario = _random_scene(seed, rng, width_px, height_px, config)
         sim = compile_scenario(scenario)
         streams = seed_streams(scenario.seed)
         cams = make_cameras(scenario, streams[4])
         palette = make_palette(sim, streams[5])
-        cam = cams[int(rng.integers(len(cams)))]
-        renderer = CameraRenderer(sim, cam, palette)
+        renderers = [CameraRenderer(sim, cam, palette) for cam in cams]
+        renderer = renderers[int(rng.integers(len(renderers)))]
+        in_store = sim.layout.is_store
         # A share of the frames near picks/returns (arms in shelves, items in hands), the rest anywhere.
         times = []
         for _ in range(config.frames_per_scene):
@@ -157,6 +191,8 @@ def _render_split(out_dir: Path, split: str, n_images: int, seed0: int, width_px
             if written >= n_images:
                 break
             at = min(max(t, 0.0), scenario.duration_s - 1e-3)
+            if in_store:  # a store has many cameras, most of them on empty aisles at any moment
+                renderer = _camera_seeing_someone(sim, renderers, at, rng, config)
             img, boxes = renderer.render(at, rng)
             stem = f"{split}_{seed:07d}_{int(t * 1000):05d}"
             if stem in stems:  # one event drawn twice, both times in one millisecond

@@ -75,8 +75,11 @@ class TrainConfig:
     reach_imgsz: int = 96
     reach_epochs: int = 25
     # Fine-tuning the detector (``train_one("detector")``): the shipped walkout-det.pt, this many more
-    # epochs on the last reach export (near-event frames, shoppers side by side), at a small rate.
-    finetune_epochs: int = 2
+    # epochs at a small rate on this export: (seed, train frames, validation frames, share of frames
+    # near events, share of scenes from the walled multi-aisle store). The shipped file had two rounds:
+    # (6000, 6000, 600, 0.9, 0.0), then this one, the first with store views.
+    finetune_export: tuple[int, int, int, float, float] = (7000, 3000, 300, 0.5, 0.6)
+    finetune_epochs: int = 3
     finetune_lr: float = 0.002
     seed: int = 1000
     workers: int = 2
@@ -401,10 +404,11 @@ def finetune_detector(out: Path, config: TrainConfig, work: Path) -> dict:
 
     from mockstore.catalog import detector_class_names
     from mockstore.yolo import YoloConfig, export_yolo_dataset
-    seed, n_train, n_val, share = config.reach_exports[-1]
-    folder = work / f"reach-renders-{seed}"
+    seed, n_train, n_val, share, store_share = config.finetune_export
+    folder = work / f"detector-renders-{seed}"
     if not _rendered(folder, dataclasses.replace(config, images=n_train, val_images=n_val)):
-        export_yolo_dataset(folder, n_train=n_train, n_val=n_val, seed=seed, config=YoloConfig(near_event_share=share))
+        export_yolo_dataset(folder, n_train=n_train, n_val=n_val, seed=seed,
+                            config=YoloConfig(near_event_share=share, store_share=store_share))
     data = build_detector_labels(folder, work / f"detector-{seed}", list(detector_class_names()))
 
     def map50(path: Path, name: str) -> dict[str, float]:
@@ -426,7 +430,7 @@ def finetune_detector(out: Path, config: TrainConfig, work: Path) -> dict:
     best = work / "runs" / "finetune" / "weights" / "best.pt"
     after = map50(best, "finetune-after")
     shutil.copyfile(best, start)
-    return {"finetune_export": [seed, n_train, n_val, share], "finetune_train_s": train_s,
+    return {"finetune_export": [seed, n_train, n_val, share, store_share], "finetune_train_s": train_s,
             "finetune_map50_before": before, "finetune_map50_after": after}
 
 
@@ -519,12 +523,13 @@ def train_reach_model(out: Path, config: TrainConfig, work: Path) -> dict:
 
 
 def _finetune_card(figures: dict) -> str:
-    seed, n_train, n_val, share = figures["finetune_export"]
+    seed, n_train, n_val, share, store_share = figures["finetune_export"]
     before, after = figures["finetune_map50_before"], figures["finetune_map50_after"]
     return f"""Fine-tuned (`walkout train --only detector`): {figures['config']['finetune_epochs']} more epochs at lr0
-{figures['config']['finetune_lr']} on the reach export (seed {seed}: {n_train} + {n_val} frames, {share:.0%} near events),
-{figures['finetune_train_s'] / 60:.0f} min. mAP50 on its {n_val} held-out frames before -> after: shopper
-{before.get('shopper', 0):.3f} -> {after.get('shopper', 0):.3f}, product {before.get('product', 0):.3f} -> {after.get('product', 0):.3f}.
+{figures['config']['finetune_lr']} on export seed {seed} ({n_train} + {n_val} frames, {share:.0%} near events,
+{store_share:.0%} of scenes from the walled multi-aisle store), {figures['finetune_train_s'] / 60:.0f} min. mAP50 on its
+{n_val} held-out frames before -> after: shopper {before.get('shopper', 0):.3f} -> {after.get('shopper', 0):.3f},
+product {before.get('product', 0):.3f} -> {after.get('product', 0):.3f}.
 """
 
 

@@ -349,3 +349,60 @@ def test_yolo_export_writes_every_frame_when_two_share_a_timestamp(tmp_path, mon
                         config=replace(yolo.YoloConfig(), near_event_share=1.0))
     assert len(list((tmp_path / "ds" / "images" / "train").glob("*.jpg"))) == 8
     assert len(list((tmp_path / "ds" / "labels" / "train").glob("*.txt"))) == 8
+
+
+
+def test_yolo_export_can_draw_scenes_from_the_walled_store():
+    """``store_share``: that share of training scenes is the multi-aisle store (4-6 cameras), the rest the
+    one-aisle layout; with 0 no random draw is spent on the choice, so aisle-only exports (the shipped
+    models' recipes) render the scenes they always did."""
+    import numpy as np
+
+    from mockstore.random_scenario import Behaviour, random_scenario
+    from mockstore.scenario import StoreSpec
+    from mockstore.yolo import YoloConfig, _random_scene, _scene_knobs
+
+    def layouts(share: float) -> list[str]:
+        return [_random_scene(seed, np.random.default_rng([seed, 99]), 320, 180,
+                              YoloConfig(store_share=share)).store.layout for seed in range(12)]
+
+    assert set(layouts(1.0)) == {"store"} and set(layouts(0.0)) == {"aisle"}
+    assert set(layouts(0.5)) == {"store", "aisle"}
+    for seed in (5, 6):  # the aisle recipe, draw for draw, as it was before stores were added
+        rng = np.random.default_rng([seed, 99])
+        store = StoreSpec(aisle_length_m=float(rng.uniform(1.8, 3.2)), aisle_width_m=float(rng.uniform(1.6, 2.2)),
+                          levels=int(rng.integers(2, 5)), plates_per_shelf=int(rng.integers(3, 6)))
+        before = random_scenario(seed, n_shoppers=int(rng.integers(0, 5)), duration_s=16.0, n_cameras=2,
+                                 width_px=320, height_px=180, knobs=_scene_knobs(rng, YoloConfig()),
+                                 behaviour=Behaviour(max_actions=4, same_shelf=0.5, returns=0.2, double_pick=0.35,
+                                                     hold=0.2), store=store)
+        assert _random_scene(seed, np.random.default_rng([seed, 99]), 320, 180, YoloConfig()) == before
+
+
+def test_a_store_frame_is_taken_from_a_camera_that_sees_a_shopper():
+    """In a store most cameras show empty aisles at any moment: a training frame's camera is, with
+    ``store_seen_share`` chance, one in whose image some shopper's chest falls, else any camera."""
+    import numpy as np
+
+    from mockstore.render import CameraRenderer, make_palette
+    from mockstore.scene import make_cameras
+    from mockstore.script import compile_scenario, seed_streams
+    from mockstore.yolo import YoloConfig, _camera_seeing_someone, _random_scene
+
+    scenario = _random_scene(11, np.random.default_rng([11, 99]), 320, 180, YoloConfig(store_share=1.0))
+    sim = compile_scenario(scenario)
+    streams = seed_streams(scenario.seed)
+    palette = make_palette(sim, streams[5])
+    renderers = [CameraRenderer(sim, cam, palette) for cam in make_cameras(scenario, streams[4])]
+    rng = np.random.default_rng(0)
+    at = scenario.duration_s / 2
+
+    def shoppers_in_view(renderer) -> int:
+        return sum(b.object == "shopper" for b in renderer.render(at, np.random.default_rng(1))[1])
+
+    assert len(renderers) >= 4 and min(map(shoppers_in_view, renderers)) == 0  # some cameras see nobody
+    chosen = [_camera_seeing_someone(sim, renderers, at, rng, YoloConfig(store_seen_share=1.0)) for _ in range(10)]
+    assert all(shoppers_in_view(r) > 0 for r in chosen)
+    anyone = {id(_camera_seeing_someone(sim, renderers, at, rng, YoloConfig(store_seen_share=0.0)))
+              for _ in range(60)}
+    assert anyone == {id(r) for r in renderers}

@@ -86,7 +86,7 @@ def test_train_only_detector_fine_tunes_the_one_in_out_and_nothing_else(tmp_path
 
     def fake_finetune(out, config, work):
         (out / "walkout-det.pt").write_bytes(b"tuned")
-        return {"finetune_export": [6000, 10, 2, 0.9], "finetune_train_s": 60.0,
+        return {"finetune_export": [7000, 10, 2, 0.5, 0.6], "finetune_train_s": 60.0,
                 "finetune_map50_before": {"shopper": 0.8}, "finetune_map50_after": {"shopper": 0.85}}
 
     def must_not_run(*args, **kwargs):
