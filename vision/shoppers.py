@@ -1,16 +1,22 @@
 """Store-level shoppers: one id per shopper per visit across every camera, from floor positions.
 
-Each camera's tracks become tracklets on the store floor: a box's foot point (bottom centre) goes to
-the floor through the camera's calibration or floor homography, at the time of its frame. Tracklets
-are then joined into shoppers, most certain first (a constrained agglomerative clustering):
+Each camera's tracks become tracklets on the store floor: with a calibration, where the top of the
+box (the head, seen from the ceiling over shelves and other shoppers) meets ``head_height_m``; with a
+floor homography only, the box's foot point. Tracklets are then joined into shoppers, most certain
+first (a constrained agglomerative clustering):
 
-- two tracklets seen at the same time (by two cameras) whose floor paths stay within
-  ``link_m`` of each other (median over the time they share) are one shopper; further apart than
-  ``apart_m`` they are two, and never join (two people are not in one place, nor one in two);
-- a tracklet that starts within ``max_gap_s`` after another ended, near where it ended (no faster
-  than ``max_speed_m_s``), continues it (a shopper who left every view for a moment);
-- two tracklets of one camera that overlap in time are two shoppers;
-- a join that would put two tracklets that must stay apart into one shopper is skipped.
+- every pair of tracklets that could be one person is scored by the association model
+  (:mod:`vision.association`, fitted on mock-store truth): pairs seen at the same time by two cameras
+  by how far apart they are on the floor, pairs one after the other by the gap, the step and the
+  speed it needs; a pair whose P(same) reaches the model's link threshold for its kind is a link
+  (the thresholds are fitted with the model, out of fold, for the best association);
+- two tracklets of one camera that overlap in time, and two seen at the same time that the model
+  calls different people (P(same) below its apart threshold), must stay apart;
+- links are taken most probable first; a join that would put two must-stay-apart tracklets into
+  one shopper is skipped.
+
+``model = "rules"`` uses the first design's thresholds instead (``link_m``, ``apart_m``,
+``max_gap_s``), kept as the baseline the model is measured against.
 
 Appearance is not used: who is who follows from where and when, so shoppers in the same colours are
 told apart by where they are, and nothing that describes a person's look is kept.
@@ -33,16 +39,26 @@ from formats.tables import SHOPPER_COLUMNS
 
 log = logging.getLogger(__name__)
 
+# A calibrated camera places a shopper by the top of their head at ``head_height_m``; two cameras
+# seeing one person agree on the floor only at that person's real height. Tracklets also carry their
+# floor points at these offsets from it, and a pair seen at once is compared at the height where they
+# agree best (people are 1.4-1.85 m tall, not all 1.7 m).
+HEIGHT_OFFSETS_M = (-0.3, -0.15, 0.0, 0.15)
+
 
 @dataclass(frozen=True)
 class ShopperConfig:
     """How camera tracks become store-level shoppers (metres, seconds).
 
-    link_m: two tracklets seen at once whose floor paths are within this (median) are one shopper.
-    apart_m: seen at once further apart than this (median), they are two and never join.
-    min_shared_s: tracklets must be seen together at least this long to be compared.
-    max_gap_s, max_speed_m_s, gap_slack_m: a tracklet starting at most ``max_gap_s`` after another
-        ended, no further from its end than ``gap_slack_m + max_speed_m_s * gap``, continues it.
+    model: the association model file ('' = the shipped models/association.json; "rules" = the
+        first design's thresholds below).
+    candidate_gap_s: tracklets further apart in time than this are never compared.
+    max_speed_m_s, gap_slack_m: a tracklet cannot continue another from further than
+        ``gap_slack_m + max_speed_m_s * gap`` away (nobody walks faster).
+    min_shared_s: tracklets must be seen together at least this long to be compared as "together".
+    link_m, apart_m, max_gap_s: ``model = "rules"`` only: seen at once within ``link_m`` (median) is
+        one shopper, further than ``apart_m`` two; a tracklet starting at most ``max_gap_s`` after
+        another ended, near enough, continues it.
     head_height_m: with a calibration, a shopper is placed where the top of their box (the top of the
         head, seen from the ceiling over shelves and other shoppers that hide the feet) meets this
         height; with a floor homography only, by the foot point (the box's bottom centre).
@@ -51,6 +67,8 @@ class ShopperConfig:
     grid_s: shoppers.csv has one row per shopper per ``grid_s`` (0: the fastest camera's frame period).
     """
 
+    model: str = ""
+    candidate_gap_s: float = 30.0
     head_height_m: float = 1.7
     link_m: float = 0.6
     apart_m: float = 1.2
@@ -70,6 +88,12 @@ class Tracklet:
     track_id: int
     t: np.ndarray = field(repr=False)
     xy: np.ndarray = field(repr=False)
+    # (len(HEIGHT_OFFSETS_M), N, 2): the floor points were the shopper that much taller or shorter
+    # than ``head_height_m`` (a foot point does not depend on height: xy repeated). None: xy only.
+    xy_heights: np.ndarray | None = field(default=None, repr=False)
+
+    def at_heights(self) -> np.ndarray:
+        return self.xy_heights if self.xy_heights is not None else self.xy[None]
 
     @property
     def start(self) -> float:
@@ -116,11 +140,14 @@ def floor_tracklets(tracks: pd.DataFrame, camera: Camera, fps: float,
     if camera.calibration is not None:
         width, _ = camera.calibration.image_size_px
         keep = (y1 > margin) & (x1 > margin) & (x2 < width - margin)
-        floor = camera.calibration.pixels_to_plane(np.column_stack([centre, y1]), config.head_height_m)
+        tops = np.column_stack([centre, y1])
+        heights = np.stack([camera.calibration.pixels_to_plane(tops, config.head_height_m + dz)
+                            for dz in HEIGHT_OFFSETS_M])
     else:
         keep = np.ones(len(tracks), dtype=bool)
-        floor = camera.pixels_to_floor(np.column_stack([centre, y2]))
-    keep &= np.isfinite(floor).all(axis=1)
+        heights = np.repeat(camera.pixels_to_floor(np.column_stack([centre, y2]))[None], len(HEIGHT_OFFSETS_M), axis=0)
+    floor = heights[HEIGHT_OFFSETS_M.index(0.0)]
+    keep &= np.isfinite(heights).all(axis=(0, 2))
     times = frame_timestamp(camera.start_timestamp, tracks["frame"].to_numpy(float), fps)
     ids = tracks["track_id"].to_numpy(int)
     out = []
@@ -129,28 +156,50 @@ def floor_tracklets(tracks: pd.DataFrame, camera: Camera, fps: float,
         if len(rows) == 0:
             continue
         order = rows[np.argsort(times[rows], kind="stable")]
-        out.append(Tracklet(camera.id, int(track_id), times[order], floor[order]))
+        out.append(Tracklet(camera.id, int(track_id), times[order], floor[order], heights[:, order]))
     return out
 
 
-def _shared_distance(a: Tracklet, b: Tracklet, min_shared_s: float) -> float | None:
-    """Median floor distance over the time both are seen (b interpolated at a's times), or None when
-    they share less than ``min_shared_s``."""
+def shared_distances(a: Tracklet, b: Tracklet) -> np.ndarray:
+    """Floor distances (m) between two tracklets over the time both are seen, per height offset
+    (rows of :data:`HEIGHT_OFFSETS_M`, or one row for tracklets without them): each one's points
+    against the other interpolated at their times. No columns when they do not overlap."""
     lo, hi = max(a.start, b.start), min(a.end, b.end)
-    if hi - lo < min_shared_s:
+    pa, pb = a.at_heights(), b.at_heights()
+    if len(pa) != len(pb):
+        pa, pb = a.xy[None], b.xy[None]
+    out = []
+    for p, q, tp, tq in ((pa, pb, a.t, b.t), (pb, pa, b.t, a.t)):
+        inside = (tp >= lo) & (tp <= hi)
+        if inside.any():
+            out.append(np.stack([np.hypot(p[h, inside, 0] - np.interp(tp[inside], tq, q[h, :, 0]),
+                                          p[h, inside, 1] - np.interp(tp[inside], tq, q[h, :, 1]))
+                                 for h in range(len(p))]))
+    return np.concatenate(out, axis=1) if out else np.empty((len(pa), 0))
+
+
+def _together(a: Tracklet, b: Tracklet, overlap: float) -> np.ndarray | None:
+    distances = shared_distances(a, b)
+    if distances.shape[1] == 0:
         return None
-    inside = (a.t >= lo) & (a.t <= hi)
-    bx = np.interp(a.t[inside], b.t, b.xy[:, 0])
-    by = np.interp(a.t[inside], b.t, b.xy[:, 1])
-    return float(np.median(np.hypot(a.xy[inside, 0] - bx, a.xy[inside, 1] - by)))
+    best = distances[int(np.argmin(np.median(distances, axis=1)))]
+    return np.array([np.median(best), np.quantile(best, 0.9), np.log1p(overlap)])
 
 
-def associate(tracklets: list[Tracklet], config: ShopperConfig | None = None) -> list[list[int]]:
-    """Group tracklets into shoppers: lists of indices into ``tracklets``, in order of first sight."""
-    config = config or ShopperConfig()
+def scored_pairs(tracklets: list[Tracklet], config: ShopperConfig) -> tuple[set[tuple[int, int]], dict]:
+    """Every pair the association model scores, and the pairs that are two people by construction
+    (one camera, seen at once). Returns (those, {kind: (list of (i, j), (N, F) features)}) with
+    features in :data:`vision.association.FEATURES` order.
+
+    together: seen by two cameras at once for at least ``min_shared_s``: median and 90th percentile
+    of their floor distance at the height where they agree best, log(1 + shared seconds).
+    gap: one starts after the other ends (or overlaps it briefly), no further than a walk can take:
+    log(1 + gap), the step (m), the share of the farthest walkable step it uses, one camera or two,
+    and whether each is the other's nearest such continuation (by that share)."""
     n = len(tracklets)
     apart: set[tuple[int, int]] = set()
-    links: list[tuple[float, int, int]] = []
+    together: list[tuple[int, int, np.ndarray]] = []
+    gaps: list[tuple[int, int, float, float, float, float]] = []  # first, then, gap, step, share, same camera
     for i in range(n):
         a = tracklets[i]
         for j in range(i + 1, n):
@@ -159,23 +208,86 @@ def associate(tracklets: list[Tracklet], config: ShopperConfig | None = None) ->
             if a.camera == b.camera and overlap >= 0:
                 apart.add((i, j))
                 continue
-            shared = _shared_distance(a, b, config.min_shared_s) if overlap >= config.min_shared_s else None
-            if shared is not None:
-                if shared > config.apart_m:
-                    apart.add((i, j))
-                elif shared <= config.link_m:
-                    links.append((shared, i, j))
+            if overlap >= config.min_shared_s:
+                features = _together(a, b, overlap)
+                if features is not None:
+                    together.append((i, j, features))
                 continue
-            if overlap > 0:  # seen together only briefly: nothing either way
+            first, then = (i, j) if a.end <= b.end else (j, i)
+            gap = max(tracklets[then].start - tracklets[first].end, 0.0)
+            if gap > config.candidate_gap_s:
                 continue
-            first, then = (a, b) if a.end <= b.start else (b, a)
-            gap = then.start - first.end
-            if gap > config.max_gap_s:
-                continue
-            step = float(np.hypot(*(then.xy[0] - first.xy[-1])))
-            if step <= config.gap_slack_m + config.max_speed_m_s * gap:
-                # Ranked after every link seen at once (those are surer): cost 10 + distance.
-                links.append((10.0 + step, i, j))
+            step = float(np.hypot(*(tracklets[then].xy[0] - tracklets[first].xy[-1])))
+            reach = config.gap_slack_m + config.max_speed_m_s * gap
+            if step <= reach:
+                gaps.append((first, then, gap, step, step / reach, float(a.camera == b.camera)))
+    best_next: dict[int, float] = {}
+    best_before: dict[int, float] = {}
+    for first, then, _, _, share, _ in gaps:
+        best_next[first] = min(best_next.get(first, np.inf), share)
+        best_before[then] = min(best_before.get(then, np.inf), share)
+    scored = {
+        "together": ([(i, j) for i, j, _ in together],
+                     np.array([f for _, _, f in together]).reshape(-1, 3)),
+        "gap": ([(min(f, t), max(f, t)) for f, t, *_ in gaps],
+                np.array([[np.log1p(gap), step, share, same, float(share <= best_next[f]), float(share <= best_before[t])]
+                          for f, t, gap, step, share, same in gaps]).reshape(-1, 6)),
+    }
+    return apart, scored
+
+
+def _rules_pair(a: Tracklet, b: Tracklet, config: ShopperConfig) -> tuple[float | None, bool]:
+    """The first design's thresholds: (link cost or None, must stay apart)."""
+    overlap = min(a.end, b.end) - max(a.start, b.start)
+    lo, hi = max(a.start, b.start), min(a.end, b.end)
+    inside = (a.t >= lo) & (a.t <= hi)
+    if overlap >= config.min_shared_s and inside.any():
+        bx, by = (np.interp(a.t[inside], b.t, b.xy[:, k]) for k in (0, 1))
+        shared = float(np.median(np.hypot(a.xy[inside, 0] - bx, a.xy[inside, 1] - by)))
+        if shared > config.apart_m:
+            return None, True
+        return (shared, False) if shared <= config.link_m else (None, False)
+    if overlap > 0:  # seen together only briefly: nothing either way
+        return None, False
+    first, then = (a, b) if a.end <= b.start else (b, a)
+    gap = then.start - first.end
+    if gap > config.max_gap_s:
+        return None, False
+    step = float(np.hypot(*(then.xy[0] - first.xy[-1])))
+    if step <= config.gap_slack_m + config.max_speed_m_s * gap:
+        return 10.0 + step, False  # ranked after every link seen at once (those are surer)
+    return None, False
+
+
+def resolve_model(config: ShopperConfig):
+    """The association model the config names: None for "rules", else the file ('' = shipped)."""
+    if config.model == "rules":
+        return None
+    from vision.association import DEFAULT_MODEL, load_model
+
+    return load_model(config.model or DEFAULT_MODEL)
+
+
+def model_links(apart: set[tuple[int, int]], scored: dict, probabilities: dict[str, np.ndarray],
+                thresholds: dict[str, float]) -> tuple[list[tuple[float, int, int]], set[tuple[int, int]]]:
+    """The association model's decisions: links (most probable first) and must-stay-apart pairs.
+    A together pair with P(same) >= ``thresholds["together"]``, or a gap pair with P >=
+    ``thresholds["gap"]``, is a link; a together pair below ``thresholds["apart"]`` must stay apart."""
+    links: list[tuple[float, int, int]] = []
+    apart = set(apart)
+    for kind, (pairs, _) in scored.items():
+        for (i, j), p in zip(pairs, probabilities[kind], strict=True):
+            if p >= thresholds[kind]:
+                links.append((-float(p), i, j))
+            elif kind == "together" and p < thresholds["apart"]:
+                apart.add((i, j))
+    return links, apart
+
+
+def cluster(tracklets: list[Tracklet], links: list[tuple[float, int, int]], apart: set[tuple[int, int]]) -> list[list[int]]:
+    """Join tracklets along ``links`` (lowest first), skipping a join that would put a must-stay-apart
+    pair into one shopper; groups of indices in order of first sight."""
+    n = len(tracklets)
     cluster_of = list(range(n))
     members: dict[int, list[int]] = {i: [i] for i in range(n)}
     for _, i, j in sorted(links):
@@ -189,6 +301,33 @@ def associate(tracklets: list[Tracklet], config: ShopperConfig | None = None) ->
         members[ci] += members.pop(cj)
     groups = sorted(members.values(), key=lambda g: min(tracklets[k].start for k in g))
     return [sorted(g) for g in groups]
+
+
+def associate(tracklets: list[Tracklet], config: ShopperConfig | None = None, model=None) -> list[list[int]]:
+    """Group tracklets into shoppers: lists of indices into ``tracklets``, in order of first sight.
+    ``model``: an :class:`vision.association.AssociationModel` (None: the rules)."""
+    config = config or ShopperConfig()
+    if model is None:
+        return cluster(tracklets, *_rules_links(tracklets, config))
+    apart, scored = scored_pairs(tracklets, config)
+    probabilities = {kind: model.probability(kind, features) for kind, (_, features) in scored.items()}
+    return cluster(tracklets, *model_links(apart, scored, probabilities, model.thresholds))
+
+
+def _rules_links(tracklets: list[Tracklet], config: ShopperConfig) -> tuple[list, set]:
+    links, apart = [], set()
+    for i in range(len(tracklets)):
+        for j in range(i + 1, len(tracklets)):
+            a, b = tracklets[i], tracklets[j]
+            if a.camera == b.camera and min(a.end, b.end) - max(a.start, b.start) >= 0:
+                apart.add((i, j))
+                continue
+            cost, stay_apart = _rules_pair(a, b, config)
+            if stay_apart:
+                apart.add((i, j))
+            elif cost is not None:
+                links.append((cost, i, j))
+    return links, apart
 
 
 def store_shoppers(tracks_by_camera: dict[str, pd.DataFrame], cameras: dict[str, Camera], fps: dict[str, float],
@@ -206,7 +345,7 @@ def store_shoppers(tracks_by_camera: dict[str, pd.DataFrame], cameras: dict[str,
                     "shared across cameras; shoppers are <camera>-<track>", len(tracks_by_camera),
                     "none" if not placed else f"only {len(placed)}")
         return ShopperMap("per-camera", {key: f"{key[0]}-{key[1]}" for key in all_tracks})
-    groups = associate(tracklets, config)
+    groups = associate(tracklets, config, resolve_model(config))
     shopper_of = {(tracklets[k].camera, tracklets[k].track_id): str(n) for n, group in enumerate(groups, start=1)
                   for k in group}
     for key in all_tracks:  # no usable foot point (always cut off, off the floor): a per-camera id

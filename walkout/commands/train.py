@@ -16,13 +16,15 @@ import click
 @click.option("--imgsz", default=416, show_default=True, help="Detector input size (pixels).")
 @click.option("--seed", default=1000, show_default=True)
 @click.option("--reach", is_flag=True, help="Also train the reach classifier (walkout-reach.pt, for [reaching]).")
-@click.option("--only", type=click.Choice(["reach", "detector", "attribution"]),
+@click.option("--only", type=click.Choice(["reach", "detector", "attribution", "association"]),
               help="Train only this model (walkout-reach.pt; detector: fine-tune OUT's "
-                   "walkout-det.pt on near-pick renders; attribution: fusion's who-took-it model, "
-                   "attribution.json, from rendered and run training groups); the others are left alone.")
+                   "walkout-det.pt on near-pick and store renders; attribution: fusion's who-took-it model, "
+                   "attribution.json, from rendered and run training groups; association: the cross-camera "
+                   "shopper model, association.json, from rendered and run store recordings); the others are "
+                   "left alone.")
 @click.option("--runs", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="--only attribution: fit on these vision runs (benchmarks/accuracy.py's layout) instead of "
-                   "rendering; repeatable.")
+              help="--only attribution / association: fit on these recordings and vision runs "
+                   "(benchmarks/accuracy.py's layout) instead of rendering; repeatable.")
 @click.option("--work", "work_dir", type=click.Path(path_type=Path), help="Scratch folder (default OUT/_work).")
 def command(out_dir, images, val_images, epochs, classifier_epochs, imgsz, seed, reach, only, runs,
             work_dir) -> None:
@@ -40,6 +42,17 @@ def command(out_dir, images, val_images, epochs, classifier_epochs, imgsz, seed,
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"attribution model: {model.card['take_count']} takes; card: {Path(out_dir) / 'attribution.md'}")
+        return
+    if only == "association":
+        from walkout.association_training import train_from_renders as train_association
+
+        work = Path(work_dir) if work_dir else Path(out_dir) / "_work"
+        try:
+            model = train_association(Path(out_dir), work, runs=list(runs) or None)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"association model: {sum(v['pairs'] for v in model.card['pairs'].values())} pairs; "
+                   f"card: {Path(out_dir) / 'association.md'}")
         return
     if only:
         try:
