@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -44,6 +45,111 @@ class CameraResult:
     reaches: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(REACH_COLUMNS)))
     id_repairs: list[dict] = field(default_factory=list)
     skipped: int = 0  # idle frames: the detectors did not run on them (vision.motion)
+
+
+@dataclass(frozen=True)
+class CameraTables:
+    """One camera's tables after its last frame, as the optional stages pass them on: tracks
+    (TRACK_COLUMNS, + ``reaching``), hands (HAND_COLUMNS) and the identity repairs made (for run.json)."""
+
+    tracks: pd.DataFrame
+    hands: pd.DataFrame
+    repairs: tuple[dict, ...] = ()
+
+
+class CameraStage(Protocol):
+    """An optional stage of one camera. ``name`` is its key in run.json's ``stages_s`` (its time);
+    ``batch`` sees each batch of frames with the tracked shoppers' boxes ((offset in the batch, xyxy)
+    per frame with shoppers); ``finish`` returns the camera's tables, changed or not, after the last
+    frame. A new optional model is one class here and one line in :func:`optional_stages`."""
+
+    name: str
+
+    def batch(self, frames: list[np.ndarray], tracked_boxes: list[tuple[int, np.ndarray]]) -> None: ...
+
+    def finish(self, tables: CameraTables) -> CameraTables: ...
+
+
+class ReachingStage:
+    """The reach classifier (vision.reaching): each tracked box's probability of reaching, a
+    ``reaching`` column of tracks."""
+
+    name = "reaching"
+
+    def __init__(self, classifier):
+        self.classifier = classifier
+        self.rows: list[np.ndarray] = []
+
+    def batch(self, frames, tracked_boxes) -> None:
+        self.rows.extend(self.classifier.classify([frames[o] for o, _ in tracked_boxes], [b for _, b in tracked_boxes]))
+
+    def finish(self, tables: CameraTables) -> CameraTables:
+        tracks = tables.tracks.copy()
+        tracks[REACHING_KEY] = np.concatenate(self.rows) if self.rows else np.empty(0)
+        return replace(tables, tracks=tracks)
+
+
+class IdentityRepairStage:
+    """Identity repair by colour (vision.reid): each tracked box described in memory, then track ids
+    renamed at swaps, splits and relinks (:func:`_repair_identities`)."""
+
+    name = "reid"
+
+    def __init__(self, config: PipelineConfig, fps: float, video: Path, image_size: tuple[int, int]):
+        self.config, self.fps, self.video, self.image_size = config, fps, video, image_size
+        self.appearance: list[np.ndarray] = []
+
+    def batch(self, frames, tracked_boxes) -> None:
+        self.appearance.extend(describe(frames[o], boxes, self.config.reid) for o, boxes in tracked_boxes)
+
+    def finish(self, tables: CameraTables) -> CameraTables:
+        if not self.appearance:
+            return tables
+        tracks, hands, repairs = _repair_identities(tables.tracks, tables.hands, np.vstack(self.appearance), self.fps,
+                                                    self.config, self.video, self.image_size)
+        return CameraTables(tracks, hands, tuple(repairs))
+
+
+class HeldAfterReachStage:
+    """``[held] source = "reach"``: a hand that stayed in a shelf zone and left holds one unnamed item
+    (vision.products.held_after_reach)."""
+
+    name = "held"
+
+    def __init__(self, min_frames: int):
+        self.min_frames = min_frames
+
+    def batch(self, frames, tracked_boxes) -> None:
+        pass
+
+    def finish(self, tables: CameraTables) -> CameraTables:
+        return replace(tables, hands=held_after_reach(tables.hands, self.min_frames))
+
+
+def optional_stages(models: Models, config: PipelineConfig, fps: float, video: Path,
+                    image_size: tuple[int, int]) -> list[CameraStage]:
+    """The optional stages this run's models and config turn on, in the order they run."""
+    stages: list[CameraStage] = []
+    if models.reaching is not None:
+        stages.append(ReachingStage(models.reaching))
+    if config.reid.enabled:
+        stages.append(IdentityRepairStage(config, fps, video, image_size))
+    if models.held_from_reaches:
+        stages.append(HeldAfterReachStage(config.held.reach_min_frames))
+    return stages
+
+
+class StageClock:
+    """Charges the time since the previous tick to the stage named, so the stages add up to the total."""
+
+    def __init__(self):
+        self.seconds = dict.fromkeys(("decode", "motion", "detect", "track", "hands", "events"), 0.0)
+        self.last = time.perf_counter()
+
+    def tick(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self.last
+        self.last = now
 
 
 def read_frames(capture: cv2.VideoCapture, count: int) -> list[np.ndarray]:
@@ -98,30 +204,25 @@ def process_camera(
     if hasattr(models.detector, "reset"):
         models.detector.reset()  # landmark trackers (MediaPipe) keep state across frames
     gate = MotionGate(config.motion) if config.motion.enabled else None
+    optional = optional_stages(models, config, fps, video, (width, height))
     last: sv.Detections | None = None  # detections of the last frame the detectors ran on
     skipped = 0
-    stages = {"decode": 0.0, "motion": 0.0, "detect": 0.0, "track": 0.0, "events": 0.0}
     track_rows: list[np.ndarray] = []
-    reaching_rows: list[np.ndarray] = []
-    appearance: list[np.ndarray] = []
     hand_rows: list[pd.DataFrame] = []
     index = 0
     started = time.perf_counter()
+    clock = StageClock()
     try:
         while True:
-            t0 = time.perf_counter()
             frames = read_frames(capture, config.batch_frames)
-            t1 = time.perf_counter()
-            stages["decode"] += t1 - t0
+            clock.tick("decode")
             if not frames:
                 break
             active = gate.active(frames) if gate is not None else [True] * len(frames)
-            t_motion = time.perf_counter()
-            stages["motion"] += t_motion - t1
+            clock.tick("motion")
             detections, last = _detect_active(models, frames, active, last)
             skipped += active.count(False)
-            t2 = time.perf_counter()
-            stages["detect"] += t2 - t_motion
+            clock.tick("detect")
             owned_hands = []
             tracked_boxes = []
             for offset, dets in enumerate(detections):
@@ -140,25 +241,18 @@ def process_camera(
                         tracked.confidence if tracked.confidence is not None else np.ones(len(tracked)),
                     ]))
                     tracked_boxes.append((offset, tracked.xyxy))
-                    if config.reid.enabled:
-                        appearance.append(describe(frames[offset], tracked.xyxy, config.reid))
                 products = dets[dets.data["role"] == (ROLE_HELD if models.held_items else ROLE_PRODUCT)]
                 owned_hands.append((frame_index, hands, products))
-            t3 = time.perf_counter()
-            stages["track"] += t3 - t2
-            if models.reaching is not None:  # a model: its own stage, like the classifier
-                probabilities = models.reaching.classify([frames[o] for o, _ in tracked_boxes],
-                                                         [b for _, b in tracked_boxes])
-                reaching_rows.extend(probabilities)
-                t4 = time.perf_counter()
-                stages["reaching"] = stages.get("reaching", 0.0) + t4 - t3
-                t3 = t4
-            hand_rows.append(_hand_table(frames, owned_hands, zones, models, config))
-            t4 = time.perf_counter()
-            # The held-item classifier is a model: its time is its own stage, not the pipeline's logic.
-            stages["classify"] = stages.get("classify", 0.0) + t4 - t3
-            t3 = t4
-            stages["events"] += time.perf_counter() - t3
+            clock.tick("track")
+            for stage in optional:
+                stage.batch(frames, tracked_boxes)
+                clock.tick(stage.name)
+            held = None
+            if models.classifier is not None and not models.held_items:
+                held = models.classifier.classify_many(frames, [hands.xyxy for _, hands, _ in owned_hands])
+                clock.tick("classify")
+            hand_rows.append(_hand_table(owned_hands, zones, models, config, held))
+            clock.tick("hands")  # zone lookup and the hand table (and held items from boxes)
             index += len(frames)
             if progress is not None:
                 progress(camera.id, index, claimed)
@@ -170,27 +264,22 @@ def process_camera(
         raise InputError(video, "a single still image, not a video")
     if claimed and index < claimed - 1:
         log.warning("%s: decoded %d frames but the header claims %d (truncated video?)", video, index, claimed)
-    t4 = time.perf_counter()
     hands_table = pd.concat(hand_rows, ignore_index=True) if hand_rows else pd.DataFrame(columns=HAND_COLUMNS)
     tracks = pd.DataFrame(np.vstack(track_rows) if track_rows else np.empty((0, 7)), columns=TRACK_COLUMNS)
-    tracks = tracks.astype({"frame": int, "track_id": int})
-    if models.reaching is not None:
-        tracks[REACHING_KEY] = np.concatenate(reaching_rows) if reaching_rows else np.empty(0)
-    repairs: list[dict] = []
-    if appearance:
-        tracks, hands_table, repairs = _repair_identities(tracks, hands_table, np.vstack(appearance), fps, config, video,
-                                                          (width, height))
-    stages["track"] += time.perf_counter() - t4
-    t4 = time.perf_counter()
-    if models.held_from_reaches:
-        hands_table = held_after_reach(hands_table, config.held.reach_min_frames)
+    tables = CameraTables(tracks.astype({"frame": int, "track_id": int}), hands_table)
+    clock.tick("track")
+    for stage in optional:
+        tables = stage.finish(tables)
+        clock.tick(stage.name)
+    tracks, hands_table, repairs = tables.tracks, tables.hands, list(tables.repairs)
     events, _ = decide_events(
         hands_table, zones, camera=camera.id, start_timestamp=camera.start_timestamp, fps=fps,
         planogram=planogram, config=config.events, image_size_px=(width, height),
     )
     reaches = find_reaches(hands_table, zones, camera=camera.id, start_timestamp=camera.start_timestamp, fps=fps,
                            config=config.events)
-    stages["events"] += time.perf_counter() - t4
+    clock.tick("events")
+    stages = clock.seconds
     total = time.perf_counter() - started
     timing = {"frames": index, "video_s": index / fps, "total_s": total, "stages_s": stages, "skipped": skipped}
     log.info("%s/%s: %d frames (%d idle, detectors skipped), %d shopper track(s), %d event(s), %.1f fps",
@@ -253,16 +342,15 @@ def _pose_owners(person: np.ndarray, tracked: sv.Detections) -> np.ndarray:
     return owners
 
 
-def _hand_table(frames, owned_hands, zones, models: Models, config: PipelineConfig) -> pd.DataFrame:
+def _hand_table(owned_hands, zones, models: Models, config: PipelineConfig, held: list | None = None) -> pd.DataFrame:
     """One row per owned hand per frame: where it is, which zone, what it holds (HAND_COLUMNS).
 
-    With held-item boxes (``models.held_items``) a hand holding several products gets one row per
-    sku (``_hand_table_from_items``)."""
+    What a hand holds: ``held`` (the classifier's (sku, count, confidence) per frame) when given, else
+    the product boxes near it. With held-item boxes (``models.held_items``) a hand holding several
+    products gets one row per sku (``_hand_table_from_items``)."""
     if models.held_items:
         return _hand_table_from_items(owned_hands, zones, config)
-    if models.classifier is not None:
-        held = models.classifier.classify_many(frames, [hands.xyxy for _, hands, _ in owned_hands])
-    else:
+    if held is None:
         held = [held_from_boxes(hands, products, config.held.hand_box_scale) for _, hands, products in owned_hands]
     rows = []
     for (frame_index, hands, _), (sku, count, confidence) in zip(owned_hands, held, strict=True):
