@@ -20,9 +20,9 @@ import shutil
 import time
 from pathlib import Path
 
+from walkout.batch import BatchReport, RunOptions, run_batch
 from walkout.cli import main as walkout
 from walkout.config import PipelineConfig
-from walkout.pipeline import BatchReport, RunOptions, run_batch
 
 SEEDS = range(100, 108)
 

@@ -33,7 +33,8 @@ from pathlib import Path
 from walkout.baselines import decode_only, ultralytics_track
 from walkout.bench.groups import GROUPS, render
 from walkout.config import PipelineConfig, load_config
-from walkout.pipeline import Models, process_recording
+from walkout.models import Models
+from walkout.pipeline import process_recording
 from walkout.recording import load_recording
 
 RUNTIMES = ("torch", "onnx")  # rows of the table, in this order

@@ -104,14 +104,18 @@ class PickEvent:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
+def frame_runs(frames: np.ndarray, max_gap: int, min_frames: int = 1) -> list[tuple[int, int]]:
+    """Runs of sorted unique frame numbers, as (first, last) positions in ``frames`` (inclusive): gaps of
+    up to ``max_gap`` missing frames bridged, runs of fewer than ``min_frames`` frames seen dropped."""
+    breaks = np.flatnonzero(np.diff(frames) > max_gap + 1)
+    return [(int(s), int(e)) for s, e in zip(np.r_[0, breaks + 1], np.r_[breaks, len(frames) - 1], strict=True)
+            if e - s + 1 >= min_frames]
+
+
 def _frame_runs(frames: np.ndarray, config: EventConfig) -> list[tuple[int, int, int]]:
-    """Sorted unique frames -> runs (first, last, frames seen), gaps up to ``max_gap_frames`` bridged,
-    runs shorter than ``min_visit_frames`` observed frames dropped."""
-    breaks = np.flatnonzero(np.diff(frames) > config.max_gap_frames + 1)
-    starts = np.r_[0, breaks + 1]
-    ends = np.r_[breaks, len(frames) - 1]
-    return [(int(frames[s]), int(frames[e]), int(e - s + 1)) for s, e in zip(starts, ends, strict=True)
-            if e - s + 1 >= config.min_visit_frames]
+    """Sorted unique frames -> runs (first, last, frames seen) with the visit settings (:func:`frame_runs`)."""
+    return [(int(frames[s]), int(frames[e]), e - s + 1)
+            for s, e in frame_runs(frames, config.max_gap_frames, config.min_visit_frames)]
 
 
 def find_visits(hands: pd.DataFrame, config: EventConfig) -> list[Visit]:

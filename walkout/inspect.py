@@ -43,6 +43,7 @@ from formats.errors import FormatError
 from formats.receipts import DISCREPANCY_COLUMNS, read_receipts
 from formats.tables import read_events, write_text_atomic
 from formats.weight_events import read_weight_events
+from vision.events import frame_runs
 from walkout.recording import Recording, Zone, load_recording, probe_video
 
 if TYPE_CHECKING:
@@ -359,10 +360,7 @@ def _visits(hands: pd.DataFrame, cameras: Sequence[CameraInfo], info: dict, t0: 
     for (camera, owner, zone), group in inside.groupby(["camera", "owner", "zone"], sort=True):
         cam = cams[camera]
         frames = np.unique(group["frame"].to_numpy())
-        breaks = np.flatnonzero(np.diff(frames) > max_gap + 1)
-        for s, e in zip(np.r_[0, breaks + 1], np.r_[breaks, len(frames) - 1], strict=True):
-            if e - s + 1 < min_frames:
-                continue
+        for s, e in frame_runs(frames, max_gap, min_frames):
             start = cam.start_timestamp + frames[s] / cam.fps
             end = cam.start_timestamp + (frames[e] + 1) / cam.fps
             rows.append({

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 PURGE_LOG = "purge_log.json"
 PURGE_LOG_VERSION = 1
-# Same names as walkout.pipeline's (not imported: it loads the vision stack).
+# Same names as walkout.batch's (not imported: it loads the vision stack).
 LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>partial|old)-(?P<pid>\d+)$")
 RUN_FILES = ("run.json", "events.csv", "tracks.csv", "hands.csv", "timeline.json", "receipts.json")
 PICTURE_SUFFIXES = (".mp4", ".avi", ".png", ".jpg", ".jpeg")

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from vision.detector import empty_detections
-from walkout import pipeline
+from walkout import batch
 from walkout.cli import main
 
 T0 = 1_700_000_000.0
@@ -81,7 +81,7 @@ def make_recording(root: Path, video: str = "videos/cam0.mp4") -> Path:
 @pytest.fixture
 def walkout_cli(tmp_path: Path, monkeypatch, capsys) -> Callable[..., tuple[int, str, str]]:
     """``walkout ...`` in this process -> (exit code, stdout, stderr); ``run`` gets the stand-in models."""
-    monkeypatch.setattr(pipeline, "Models", FakeModels)
+    monkeypatch.setattr(batch, "Models", FakeModels)
     model = tmp_path / "fake-det.pt"
     model.write_bytes(b"stand-in weights")
 

@@ -16,7 +16,7 @@ from vision.hands import OWNER_KEY
 from vision.products import held_near_hands
 from vision.zones import ShelfZone
 from walkout.config import PipelineConfig
-from walkout.pipeline import _hand_table_from_items
+from walkout.stages import _hand_table_from_items
 
 
 def boxes(xyxy, skus=None, confidence=None) -> sv.Detections:

@@ -268,7 +268,7 @@ def test_a_contact_of_more_tracks_than_decoded_still_repairs_the_busiest_ones():
 
 def test_hand_owners_follow_the_renamed_tracks():
     from walkout.config import PipelineConfig
-    from walkout.pipeline import _repair_identities
+    from walkout.stages import _repair_identities
 
     frames, who, boxes, descriptors = walk({1: RED, 2: BLUE}, crossing())
     tracked = swapped_after(frames, who, 20)

@@ -1,4 +1,5 @@
-"""Idle frames in `walkout run`: the detectors skip frames where nothing moved, the tracker carries on.
+"""Idle frames in `walkout run`: the detectors skip frames where nothing moved, the tracker carries on;
+and the stage times of run.json add up to the camera's total.
 
 A fake detector finds one bright square (a shopper) in each frame it is given. The video: the
 shopper walks in, stands still for 5 s (longer than the tracker's 3 s lost-track buffer), walks on.
@@ -110,3 +111,11 @@ def test_skipping_gives_the_tracks_of_running_the_detector_on_every_frame(record
     assert a["frame"].tolist() == b["frame"].tolist() and a["track_id"].tolist() == b["track_id"].tolist()
     boxes = ["x1", "y1", "x2", "y2"]
     assert np.abs(a[boxes].to_numpy() - b[boxes].to_numpy()).max() < 2.0  # pixels
+
+
+def test_the_stage_times_add_up_to_the_total_and_name_only_the_stages_that_ran(recording):
+    result, _ = run(recording, skip=True)
+    stages = result.timing["stages_s"]
+    # No held-item classifier and no reach model here: no "classify" or "reaching" time.
+    assert set(stages) == {"decode", "motion", "detect", "track", "reid", "hands", "events"}
+    assert sum(stages.values()) == pytest.approx(result.timing["total_s"], rel=0.01)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from walkout import pipeline
+from walkout import batch
 from walkout.cli import main
 from walkout.config import DEFAULT_DETECTOR, PipelineConfig
 from walkout.manifest import MANIFEST_NAME
@@ -122,7 +122,7 @@ def test_a_killed_worker_s_recording_is_retried_in_a_new_worker(recordings, tmp_
 
 
 def test_cli_prints_a_summary_and_exits_non_zero_when_a_recording_fails(recordings, tmp_path, config, monkeypatch, capsys):
-    monkeypatch.setattr(pipeline, "Models", FakeModels)
+    monkeypatch.setattr(batch, "Models", FakeModels)
     args = ["run", str(recordings), "--out", str(tmp_path / "out"), "--model", config.detector.model_path, "--workers", "1"]
     assert main(args) == 0
     printed = capsys.readouterr().out
@@ -137,7 +137,7 @@ def test_cli_prints_a_summary_and_exits_non_zero_when_a_recording_fails(recordin
 
 
 def test_cli_fail_fast_exits_non_zero_and_says_what_was_not_run(recordings, tmp_path, config, monkeypatch, capsys):
-    monkeypatch.setattr(pipeline, "Models", FakeModels)
+    monkeypatch.setattr(batch, "Models", FakeModels)
     (recordings / "r1" / "store.json").write_text("{")
     args = ["run", str(recordings), "--out", str(tmp_path / "out"), "--model", config.detector.model_path,
             "--workers", "1", "--fail-fast"]

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import pytest
 
-from walkout import pipeline
+from walkout import stages
 from walkout.cli import main
 from walkout.config import PipelineConfig
 from walkout.manifest import load_manifest
@@ -39,19 +39,19 @@ def tiny_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("privacy")
     recording = render_tiny(root)
     seen: list[np.ndarray] = []
-    describe = pipeline.describe
+    describe = stages.describe
 
     def spy(frame, xyxy, config):
         descriptors = describe(frame, xyxy, config)
         seen.append(descriptors.copy())
         return descriptors
 
-    pipeline.describe = spy
+    stages.describe = spy
     try:
         report = run_batch([recording], root / "out", PipelineConfig(), RunOptions(workers=1),
                            load_models=truth_models(recording))
     finally:
-        pipeline.describe = describe
+        stages.describe = describe
     assert report.count("done") == 1, report
     run_dir = root / "out" / recording.name
     assert main(["-q", "fuse", str(recording), "--events", str(run_dir), "--out", str(run_dir)]) == 0

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from walkout import pipeline
+from walkout import batch
 from walkout.config import DEFAULT_DETECTOR, PipelineConfig
 from walkout.manifest import MANIFEST_NAME, HashConfig, fingerprint_file
 from walkout.pipeline import RunError, RunOptions, process_recording, run_batch
@@ -211,7 +211,7 @@ def test_annotation_hook_runs_on_each_recording_and_its_files_are_outputs(record
         return [run_dir / "annotated" / "cam0.mp4"]
 
     monkeypatch.setitem(sys.modules, "walkout.annotate", types.SimpleNamespace(annotate_recording=annotate_recording))
-    monkeypatch.setattr(pipeline, "_annotation_available", lambda: True)
+    monkeypatch.setattr(batch, "_annotation_available", lambda: True)
     out = tmp_path / "out"
     run(recordings, out, config)  # without --annotate: not called
     assert seen == []
@@ -223,7 +223,7 @@ def test_annotation_hook_runs_on_each_recording_and_its_files_are_outputs(record
 
 
 def test_annotation_without_the_module_warns_and_still_runs(recordings, tmp_path, config, monkeypatch, caplog):
-    monkeypatch.setattr(pipeline.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(batch.importlib.util, "find_spec", lambda name: None)
     report, _ = run(recordings, tmp_path / "out", config, annotate=True)
     assert [r.status for r in report.recordings] == ["done"] * 3
     assert "walkout.annotate is not available" in caplog.text

@@ -41,7 +41,7 @@ def render_and_run(group: Path, name: str, first_seed: int, size: int, duration_
     """Render (or reuse) ``size`` recordings of group ``name`` from ``first_seed`` into
     GROUP/recordings, run walkout and fuse into GROUP/<predictions>; returns (recordings, that folder)."""
     from fusion.pipeline import fuse_recording
-    from walkout.pipeline import run_recordings
+    from walkout.batch import run_recordings
 
     _, shoppers, options, group_duration_s = next(g for g in GROUPS if g[0] == name)
     recordings = []

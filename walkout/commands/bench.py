@@ -38,7 +38,7 @@ def _predict(recordings: tuple[Path, ...], out: Path) -> Path:
     """No --predictions: run the pipeline (with speed baselines), then fusion where there is a weight log."""
     from fusion.pipeline import fuse_recording
     from fusion.weights import find_weight_log
-    from walkout.pipeline import run_recordings
+    from walkout.batch import run_recordings
 
     predictions = out / "predictions"
     try:

@@ -44,9 +44,9 @@ def command(
     Re-running the same command skips recordings that are complete with unchanged inputs, model and
     config, and redoes the rest. The exit code is 1 if any recording failed.
     """
+    from walkout.batch import RunError, RunOptions, run_batch
     from walkout.config import load_config
     from walkout.parallel import EngineError
-    from walkout.pipeline import RunError, RunOptions, run_batch
 
     config = load_config(config_path)
     if model is not None:
