@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 # Every package at the version CI tested (requirements/lock.txt); pyproject.toml keeps the ranges.
-.venv/bin/python -m pip install --quiet -c requirements/lock.txt -e ".[dev]"
+.venv/bin/python -m pip install --quiet -c requirements/lock.txt -e ".[dev,onnx]"
 .venv/bin/walkout validate sample_videos/*
 .venv/bin/walkout run sample_videos --out runs/demo
 for recording in sample_videos/*/; do
