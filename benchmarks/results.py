@@ -211,7 +211,7 @@ def speed_section(sets: list[ResultSet]) -> list[str]:
             "Wall-clock figures move with the machine's load (other jobs shared it); the ratio to "
             "`model.track()`, measured alongside, moves less; a quiet-machine figure is under \"Earlier measurements\".", ""]
     rows = []
-    stage_rows = []
+    stage_times: list[tuple[str, int, dict]] = []
     seen = set()
     for result, group in measured:
         total = group.speed.get("total") or {}
@@ -223,18 +223,27 @@ def speed_section(sets: list[ResultSet]) -> list[str]:
         rows.append([f"{result.label}: {group.name}", str(total.get("frames", "–")), fmt(total.get("fps"), 1),
                      fmt(total.get("realtime_factor"), 2), fmt(track.get("fps"), 1), fmt(ratio, 2)])
         frames = total.get("frames") or 0
-        stages = total.get("stages_s") or {}
         if frames:
-            stage_rows.append([f"{result.label}: {group.name}",
-                               *(fmt(1000 * stages[s] / frames, 2) if s in stages else "–" for s in STAGES)])
+            stage_times.append((f"{result.label}: {group.name}", frames, total.get("stages_s") or {}))
     out += table(["set: group", "frames", "frames/s", "× real time (10 fps camera)", "`model.track()` frames/s",
                   "ours / `model.track()`"], rows) + [""]
+    stages = present_stages([times for _, _, times in stage_times])
+    stage_rows = [[label, *(fmt(1000 * times[s] / frames, 2) if s in times else "–" for s in stages)]
+                  for label, frames, times in stage_times]
     out += ["Milliseconds per frame by stage:", ""]
-    out += table(["set: group", *STAGES], stage_rows) + [""]
+    out += table(["set: group", *stages], stage_rows) + [""]
     return out
 
 
-STAGES = ("decode", "detect", "classify", "reaching", "track", "events")
+# The stages of run.json's stages_s in the order a camera runs them: decode, motion, detect, track,
+# hands and events always; reaching, reid, held (after track) and classify (before hands) when they run.
+STAGE_ORDER = ("decode", "motion", "detect", "track", "reaching", "reid", "held", "classify", "hands", "events")
+
+
+def present_stages(timings: list[dict]) -> list[str]:
+    """The stages any of these ``stages_s`` has, in :data:`STAGE_ORDER` (a stage it does not know after)."""
+    present = {stage for times in timings for stage in times}
+    return [s for s in STAGE_ORDER if s in present] + sorted(present - set(STAGE_ORDER))
 
 
 def aifi_section(path: Path | None) -> list[str]:

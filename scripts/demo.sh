@@ -8,9 +8,5 @@ cd "$(dirname "$0")/.."
 # Every package at the version CI tested (requirements/lock.txt); pyproject.toml keeps the ranges.
 .venv/bin/python -m pip install --quiet -c requirements/lock.txt -e ".[dev,onnx]"
 .venv/bin/walkout validate sample_videos/*
-.venv/bin/walkout run sample_videos --out runs/demo
-for recording in sample_videos/*/; do
-    name=$(basename "$recording")
-    .venv/bin/walkout fuse "$recording" --events "runs/demo/$name" --out "runs/demo/$name"
-done
+.venv/bin/walkout run sample_videos --out runs/demo --fuse
 .venv/bin/walkout bench sample_videos --predictions runs/demo --out runs/demo/report

@@ -1,6 +1,11 @@
-"""The batch engine of `walkout run`: recordings in, one task each, run locally (in this process or
-N worker processes) or on Ray; every recording written atomically into OUT/<name>/, its entry in
-OUT/manifest.json, so a second run redoes only what changed or failed (``--force``: everything)."""
+"""The batch engine of `walkout run` and `walkout fuse`: recordings in, one task each, run locally (in
+this process or N worker processes) or on Ray; every recording written atomically into OUT/<name>/, its
+entry in OUT/manifest.json, so a second run redoes only what changed or failed (``--force``: everything).
+
+A task is vision (walkout.pipeline.process_recording), fusion of the run folder (walkout.fuse_step), or
+vision then fusion. Fusion never outlives the vision outputs it was made from silently: when vision
+replaces a run folder that was fused, the new folder is fused again (with ``RunOptions.fuse``, else with
+the settings of its last fusion, from the manifest)."""
 
 from __future__ import annotations
 
@@ -24,6 +29,17 @@ from formats.errors import FormatError
 from formats.tables import write_json_atomic
 from vision.errors import InputError
 from walkout.config import PipelineConfig
+from walkout.fuse_step import (
+    FUSE_FAILED,
+    FUSED_FILES,
+    fuse_config_fingerprint,
+    fuse_inputs,
+    fuse_run_folder,
+    fuse_stale_because,
+    fused_outputs,
+    has_fused_files,
+    recorded_fuse_config,
+)
 from walkout.manifest import (
     MANIFEST_NAME,
     STATUS_DONE,
@@ -140,6 +156,10 @@ class RunOptions:
     anonymize: the annotated pictures hide faces (PRIVACY.md); False only for a store's own secured
         review: logged, and recorded in run.json (``pictures.anonymized``) and the manifest.
     progress: tqdm bars (overall and per recording); worker_memory_gb: memory one worker needs, GB.
+    fuse: a ``fusion.pipeline.FuseConfig``: fuse each recording's run folder after its vision (a folder
+        fused already with this config and unchanged inputs is skipped); None: fusion only where vision
+        replaces a folder that was fused (with its last settings).
+    vision: False fuses existing run folders only (``walkout fuse RUNS``); needs ``fuse``.
     """
 
     workers: int = 1
@@ -154,12 +174,16 @@ class RunOptions:
     anonymize: bool = True
     progress: bool = False
     worker_memory_gb: float = 2.0
+    fuse: object | None = None
+    vision: bool = True
 
 
 @dataclass(frozen=True)
 class RecordingTask:
     """One recording to run, as sent to a worker. ``process`` / ``load_models`` default (None) to
-    :func:`process_recording` and :class:`Models`, looked up when the task runs."""
+    :func:`process_recording` and :class:`Models`, looked up when the task runs. ``vision``: run the
+    vision stages (False: the run folder is there, fuse it only); ``fuse``: the FuseConfig to fuse the
+    run folder with afterwards (None: no fusion)."""
 
     recording: Path
     name: str
@@ -170,6 +194,8 @@ class RecordingTask:
     process: Callable | None = None
     load_models: Callable | None = None
     anonymize: bool = True
+    vision: bool = True
+    fuse: object | None = None
 
 
 @dataclass(frozen=True)
@@ -177,7 +203,8 @@ class TaskOutcome:
     """What a worker reports back for one recording (small: the tables stay on disk).
 
     outputs: files of ``OUT/<name>/`` ({relative path: {"bytes", "mtime_ns"}}); started / finished:
-    Unix s; seconds: wall time; fatal: the models did not load, so no recording can run.
+    Unix s; seconds: wall time; fatal: the models did not load, so no recording can run;
+    fused: the manifest record of the fusion (walkout.fuse_step; {} when not fused).
     """
 
     name: str
@@ -196,6 +223,7 @@ class TaskOutcome:
     annotated: bool = False
     warnings: tuple[str, ...] = ()
     fatal: bool = False
+    fused: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -224,8 +252,9 @@ def _load_models(state: WorkerState, task: RecordingTask) -> None:
 def execute_task(
     state: WorkerState, task: RecordingTask, progress: Callable[..., None] | None = None
 ) -> TaskOutcome:
-    """Run one recording into ``OUT/.<name>.partial-<pid>/``, annotate it if asked, then swap it in as
-    ``OUT/<name>/``. Never raises for a bad recording: the error is in the outcome."""
+    """Run one recording into ``OUT/.<name>.partial-<pid>/``, annotate it if asked, fuse it if asked,
+    then swap it in as ``OUT/<name>/`` (without vision: fuse ``OUT/<name>/`` in place). Never raises for
+    a bad recording: the error is in the outcome (a failed fusion in ``fused``; the vision outputs stand)."""
     started, clock = time.time(), time.perf_counter()
     where = {"host": socket.gethostname(), "pid": os.getpid(), "started": started, "versions": package_versions()}
 
@@ -233,6 +262,11 @@ def execute_task(
         return TaskOutcome(task.name, ok, finished=time.time(), seconds=time.perf_counter() - clock,
                            threads=torch_threads(), **where, **fields)
 
+    final = task.out_root / task.name
+    if not task.vision:
+        fused = fuse_run_folder(task.recording, final, task.fuse)
+        fused["outputs"] = fused_outputs(final)
+        return outcome(True, fused=fused)
     try:
         if state.models is None:
             _load_models(state, task)
@@ -248,8 +282,11 @@ def execute_task(
             baselines=task.baselines, out=partial, progress=progress,
         )
         annotated, warnings = _annotate(task.recording, partial, task.anonymize) if task.annotate else (False, ())
-        outputs = output_files(partial)
-        _swap_in(partial, task.out_root / task.name)
+        outputs = output_files(partial)  # vision's: fusion's files have their own record
+        fused = fuse_run_folder(task.recording, partial, task.fuse) if task.fuse is not None else {}
+        _swap_in(partial, final)
+        if fused:
+            fused["outputs"] = fused_outputs(final)
     except (InputError, FormatError) as exc:
         error = str(exc)
     except Exception as exc:  # noqa: BLE001 - a bug or a library error fails this recording only
@@ -260,7 +297,7 @@ def execute_task(
         raise
     else:
         return outcome(True, shoppers=result.shoppers, events=result.events, outputs=outputs,
-                       annotated=annotated, warnings=warnings)
+                       annotated=annotated, warnings=warnings, fused=fused)
     shutil.rmtree(partial, ignore_errors=True)
     return outcome(False, error=error)
 
@@ -313,7 +350,9 @@ def _annotate(recording: Path, run_dir: Path, anonymize: bool = True) -> tuple[b
 @dataclass(frozen=True)
 class RecordingReport:
     """One recording's line of a batch: ``status`` is done, skipped (complete already), failed or
-    cancelled (not reached after a failure with fail_fast); ``seconds``: wall time of this attempt."""
+    cancelled (not reached after a failure with fail_fast); ``seconds``: wall time of this attempt.
+    ``fused``: what became of its fusion: done, skipped (current already), failed (then ``status`` is
+    failed too, and ``error`` says ``fusion failed: ...``; the vision outputs stand) or '' (not fused)."""
 
     name: str
     recording: Path
@@ -325,6 +364,7 @@ class RecordingReport:
     seconds: float = 0.0
     attempts: int = 0
     warnings: tuple[str, ...] = ()
+    fused: str = ""
 
     @property
     def ok(self) -> bool:
@@ -381,6 +421,8 @@ def run_batch(
     options = options or RunOptions()
     if options.engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {options.engine!r}")
+    if not options.vision and options.fuse is None:
+        raise ValueError("a batch without vision fuses run folders: it needs options.fuse")
     out_root = Path(out_dir)
     out_root.mkdir(parents=True, exist_ok=True)
     recordings = expand_recordings(paths)
@@ -392,11 +434,11 @@ def run_batch(
         annotate = options.annotate and _annotation_available()
         # Pictures made with --no-anonymize are redone when anonymised ones are asked for.
         wanted = {"baselines": options.baselines, "annotate": annotate, "anonymized": annotate and options.anonymize}
-        model = _model_fingerprints(config)
-        config_fp = config_fingerprint(_config_payload(config))
+        model = _model_fingerprints(config) if options.vision else {}
+        config_fp = config_fingerprint(_config_payload(config)) if options.vision else ""
         reports: dict[int, RecordingReport] = {}
         tasks: list[RecordingTask] = []
-        plan: list[tuple[int, Path, dict[str, str]]] = []
+        plan: list[tuple[int, Path, dict[str, str], tuple[str, ...]]] = []
         names: dict[str, Path] = {}
         for position, path in enumerate(recordings):
             name = path.resolve().name
@@ -406,24 +448,36 @@ def run_batch(
                 reports[position] = RecordingReport(name, path, STATUS_FAILED, error=error)
                 continue
             names[name] = path
-            inputs = recording_inputs(path)
             entry = manifest.recordings.get(name)
-            if options.force:
-                reason = "forced"
-            elif entry is None:
-                reason = "new"
-            else:
-                reason = entry.stale_because(inputs, model, config_fp, wanted, out_root / name)
-            if not reason:
+            inputs, reason = {}, ""
+            if options.vision:
+                inputs = recording_inputs(path)
+                if options.force:
+                    reason = "forced"
+                elif entry is None:
+                    reason = "new"
+                else:
+                    reason = entry.stale_because(inputs, model, config_fp, wanted, out_root / name)
+            elif entry is None or entry.status != STATUS_DONE or not (out_root / name).is_dir():
+                error = (f"{out_root / name}: no complete `walkout run` output of {path} to fuse; "
+                         f"run `walkout run {path} --out {out_root}` first")
+                log.error("%s", error)
+                reports[position] = RecordingReport(name, path, STATUS_FAILED, error=error)
+                continue
+            fuse, fuse_reason, warnings = _plan_fusion(options, entry, path, out_root / name, bool(reason))
+            if not reason and fuse is None:
                 log.info("%s: complete in %s, skipped", name, out_root / name)
                 reports[position] = RecordingReport(name, path, STATUS_SKIPPED, out_root / name,
-                                                    shoppers=entry.shoppers, events=entry.events)
+                                                    shoppers=entry.shoppers, events=entry.events,
+                                                    fused=STATUS_SKIPPED if options.fuse is not None else "")
                 continue
-            log.info("%s: to run (%s)", name, reason)
+            log.info("%s: to %s (%s)", name, "run" if reason else "fuse",
+                     "; ".join(filter(None, [reason, fuse_reason and f"fusion: {fuse_reason}"])))
             # Absolute paths: a Ray worker on another node does not share this process's directory.
             tasks.append(RecordingTask(path.resolve(), name, out_root.resolve(), config, options.baselines, annotate,
-                                       process, load_models, anonymize=options.anonymize))
-            plan.append((position, path, inputs))
+                                       process, load_models, anonymize=options.anonymize, vision=bool(reason),
+                                       fuse=fuse))
+            plan.append((position, path, inputs, warnings))
         engine, workers = _engine(options, len(tasks))
         log.info("%d recording(s): %d to run, %d complete already; %s engine, %d worker(s)", len(recordings),
                  len(tasks), sum(r.status == STATUS_SKIPPED for r in reports.values()), options.engine, workers)
@@ -431,39 +485,46 @@ def run_batch(
         outcomes = engine.run(tasks, execute_task, bars.note) if tasks else iter(())
         try:
             for finished in outcomes:
-                position, path, inputs = plan[finished.index]
+                position, path, inputs, warnings = plan[finished.index]
                 task = tasks[finished.index]
+                previous = manifest.recordings.get(task.name)
                 result = finished.result
                 if result is None:  # the worker died, or execute_task itself failed
                     error = finished.error.strip().splitlines()[-1] if finished.error.strip() else "worker failed"
                     result = TaskOutcome(task.name, False, error=f"{error} (attempt {finished.attempts})")
                 if result.fatal:
                     raise RunError(result.error)
-                entry = RecordingEntry(
-                    name=task.name, recording=str(path),
-                    status=STATUS_DONE if result.ok else STATUS_FAILED, error=result.error,
-                    inputs=inputs, model=model, config=config_fp,
-                    options={"baselines": task.baselines, "annotate": result.annotated,
-                             "anonymized": result.annotated and task.anonymize},
-                    versions=result.versions, outputs=result.outputs,
-                    timings={"started": result.started, "finished": result.finished,
-                             "seconds": round(result.seconds, 3), "attempts": finished.attempts},
-                    worker={"host": result.host, "pid": result.pid, "torch_threads": result.threads},
-                    shoppers=result.shoppers, events=result.events, warnings=result.warnings,
-                )
+                fused = result.fused or (previous.fuse if previous is not None else {})
+                if not task.vision:
+                    entry = dataclasses.replace(previous, fuse=fused)
+                else:
+                    entry = RecordingEntry(
+                        name=task.name, recording=str(path),
+                        status=STATUS_DONE if result.ok else STATUS_FAILED, error=result.error,
+                        inputs=inputs, model=model, config=config_fp,
+                        options={"baselines": task.baselines, "annotate": result.annotated,
+                                 "anonymized": result.annotated and task.anonymize},
+                        versions=result.versions, outputs=result.outputs,
+                        timings={"started": result.started, "finished": result.finished,
+                                 "seconds": round(result.seconds, 3), "attempts": finished.attempts},
+                        worker={"host": result.host, "pid": result.pid, "torch_threads": result.threads},
+                        shoppers=result.shoppers, events=result.events, warnings=result.warnings, fuse=fused,
+                    )
                 manifest = manifest.with_entry(entry)
                 write_manifest(out_root, manifest)
                 bars.finish(finished.index)
-                status = STATUS_DONE if result.ok else STATUS_FAILED
+                fuse_failed = result.fused.get("status") == FUSE_FAILED
+                error = result.error or (f"fusion failed: {result.fused['error']}" if fuse_failed else "")
                 reports[position] = RecordingReport(
-                    task.name, path, status, out_root / task.name if result.ok else None,
-                    result.error, result.shoppers, result.events, result.seconds, finished.attempts, result.warnings,
+                    task.name, path, STATUS_FAILED if error else STATUS_DONE,
+                    out_root / task.name if result.ok else None, error, entry.shoppers, entry.events,
+                    result.seconds, finished.attempts, (*warnings, *result.warnings), result.fused.get("status", ""),
                 )
-                if result.ok:
-                    log.info("%s: done in %.1f s (%d shopper(s), %d event(s))", task.name, result.seconds,
-                             result.shoppers, result.events)
+                if not error:
+                    log.info("%s: done in %.1f s (%d shopper(s), %d event(s)%s)", task.name, result.seconds,
+                             entry.shoppers, entry.events, ", fused" if result.fused else "")
                 else:
-                    log.error("%s: failed: %s", task.name, result.error)
+                    log.error("%s: failed: %s", task.name, error)
                     if options.fail_fast:
                         log.warning("stopping at the first failure (fail-fast)")
                         break
@@ -476,6 +537,43 @@ def run_batch(
             reports[position] = RecordingReport(path.resolve().name, path, STATUS_CANCELLED)
     ordered = tuple(reports[position] for position in range(len(recordings)))
     return BatchReport(ordered, out_root, time.perf_counter() - clock, options.engine, workers)
+
+
+def _plan_fusion(options: RunOptions, entry: RecordingEntry | None, recording: Path, run_dir: Path,
+                 vision: bool) -> tuple[object | None, str, tuple[str, ...]]:
+    """Whether a recording's run folder is fused in this batch: (FuseConfig or None, why, warnings).
+
+    When vision is redone, the new folder is fused if ``options.fuse`` asks for it, or if the folder it
+    replaces was fused: with the settings of its last fusion (the manifest's), or, for fused files the
+    manifest has no record of (``walkout fuse RECORDING --out`` into the folder), with the default fuse
+    config and a warning. Without vision, the folder is fused when ``options.fuse`` is given and its
+    fusion is not current (or ``options.force``)."""
+    from fusion.pipeline import FuseConfig
+
+    record = entry.fuse if entry is not None else {}
+    if vision:
+        if options.fuse is not None:
+            return options.fuse, "asked", ()
+        if record.get("settings"):
+            try:
+                return recorded_fuse_config(record, run_dir.parent / MANIFEST_NAME), "fused before: same settings", ()
+            except FormatError as exc:
+                warning = f"the settings of its last fusion are unusable ({exc}): fused again with the default fuse config"
+                log.warning("%s: %s", run_dir.name, warning)
+                return FuseConfig(), "fused before", (warning,)
+        if has_fused_files(run_dir):
+            warning = (f"{run_dir} had {', '.join(FUSED_FILES)} from a fusion the manifest has no record of: fused again "
+                       f"with the default fuse config (to use yours: walkout fuse {run_dir.parent} --config FILE)")
+            log.warning("%s", warning)
+            return FuseConfig(), "fused before", (warning,)
+        return None, "", ()
+    if options.fuse is None:
+        return None, "", ()
+    if options.force:
+        return options.fuse, "forced", ()
+    reason = fuse_stale_because(record, fuse_inputs(recording, run_dir, options.fuse),
+                                fuse_config_fingerprint(options.fuse), run_dir)
+    return (options.fuse if reason else None), reason, ()
 
 
 def _tidy_leftovers(out_root: Path) -> None:

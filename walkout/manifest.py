@@ -116,6 +116,22 @@ def output_files(folder: Path) -> dict[str, dict[str, int]]:
     return found
 
 
+def outputs_changed(outputs: dict[str, dict[str, int]], out_dir: Path) -> str:
+    """Why the files recorded as ``outputs`` (as :func:`output_files` gives them) no longer stand for
+    what was written into ``out_dir`` ('' if every one is there, unchanged)."""
+    for relative, stat in outputs.items():
+        path = out_dir / relative
+        try:
+            now = path.stat()
+        except OSError:
+            return f"output missing: {path}"
+        if (now.st_size, now.st_mtime_ns) != (stat["bytes"], stat["mtime_ns"]):
+            return f"output changed since it was written: {path}"
+    if not outputs:
+        return "no outputs recorded"
+    return ""
+
+
 @dataclass(frozen=True)
 class RecordingEntry:
     """One recording's line in the manifest.
@@ -124,7 +140,8 @@ class RecordingEntry:
     options: extras this output has ({"baselines": bool, "annotate": bool});
     outputs: {relative path: {"bytes", "mtime_ns"}} of ``OUT/<name>/``;
     timings: {"started", "finished"} (Unix s), {"seconds"} wall time of the attempt, "attempts";
-    worker: {"host", "pid"} that made it.
+    worker: {"host", "pid"} that made it;
+    fuse: the record of its last fusion in the batch ({} when never fused there; walkout.fuse_step).
     """
 
     name: str
@@ -142,6 +159,7 @@ class RecordingEntry:
     shoppers: int = 0
     events: int = 0
     warnings: tuple[str, ...] = ()
+    fuse: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -149,7 +167,7 @@ class RecordingEntry:
             "inputs": self.inputs, "model": self.model, "config": self.config, "options": self.options,
             "versions": self.versions, "outputs": self.outputs, "timings": self.timings,
             "worker": self.worker, "shoppers": self.shoppers, "events": self.events,
-            "warnings": list(self.warnings),
+            "warnings": list(self.warnings), "fuse": self.fuse,
         }
 
     @classmethod
@@ -173,17 +191,7 @@ class RecordingEntry:
         lacking = sorted(k for k, wanted in options.items() if wanted and not self.options.get(k))
         if lacking:
             return f"not made with {', '.join(lacking)}"
-        for relative, stat in self.outputs.items():
-            path = out_dir / relative
-            try:
-                now = path.stat()
-            except OSError:
-                return f"output missing: {path}"
-            if (now.st_size, now.st_mtime_ns) != (stat["bytes"], stat["mtime_ns"]):
-                return f"output changed since it was written: {path}"
-        if not self.outputs:
-            return "no outputs recorded"
-        return ""
+        return outputs_changed(self.outputs, out_dir)
 
 
 @dataclass(frozen=True)

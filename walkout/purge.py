@@ -424,15 +424,19 @@ def purge_shopper(run_dir: str | Path, shopper: str, *, dry_run: bool = False) -
 
 
 def _update_manifest(out_root: Path, run_dir: Path) -> None:
-    """The run folder's manifest entry lists its files as they are now (a purge is not a change the
-    next run should undo)."""
+    """The run folder's manifest entry lists its files as they are now, vision's and fusion's (a purge is
+    not a change the next run should undo)."""
     if not (out_root / MANIFEST_NAME).is_file():
         return
     manifest = load_manifest(out_root)
     entry = manifest.recordings.get(run_dir.name)
     if entry is None:
         return
-    write_manifest(out_root, manifest.with_entry(replace(entry, outputs=output_files(run_dir))))
+    from walkout.fuse_step import FUSED_FILES, refreshed_record
+
+    outputs = {name: stat for name, stat in output_files(run_dir).items() if name not in FUSED_FILES}
+    fuse = refreshed_record(entry.fuse, run_dir)
+    write_manifest(out_root, manifest.with_entry(replace(entry, outputs=outputs, fuse=fuse)))
 
 
 def describe_plan(plan: ShopperPurge) -> str:

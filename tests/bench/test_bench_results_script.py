@@ -79,3 +79,18 @@ def test_benchmark_scripts_record_their_command_and_commit(tmp_path):
     payload = json.loads(path.read_text())
     assert payload["command"] == "python benchmarks/accuracy.py --out X" and payload["predictions"] == "p"
     assert {"commit", "uncommitted_changes", "date"} <= set(payload)
+
+
+def test_the_stage_table_shows_the_stages_the_runs_timed_in_the_order_they_run(tmp_path):
+    always = {"decode": 0.4, "motion": 0.1, "detect": 6.0, "track": 0.2, "hands": 0.3, "events": 0.1}
+    with_models = {**always, "classify": 0.8, "reaching": 1.2}
+    root = tmp_path / "set"
+    write_group(root, "single", range(1, 3), {"fused_attributed_f1": 1.0},
+                {**SPEED, "total": {**SPEED["total"], "stages_s": always}})
+    write_group(root, "two", range(3, 5), {"fused_attributed_f1": 1.0},
+                {**SPEED, "total": {**SPEED["total"], "frames": 200, "stages_s": with_models}})
+    text = "\n".join(results.speed_section([results.read_set(str(root))]))
+    assert "| set: group | decode | motion | detect | track | reaching | classify | hands | events |" in text
+    assert "| set: two | 2.00 | 0.50 | 30.00 | 1.00 | 6.00 | 4.00 | 1.50 | 0.50 |" in text
+    assert "| set: single | 1.00 | 0.25 | 15.00 | 0.50 | – | – | 0.75 | 0.25 |" in text
+    assert "reid" not in text  # no run timed it: no column

@@ -97,3 +97,13 @@ def fake_model_file(folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"fake detector weights v1")
     return path
+
+
+def fake_config(folder: Path):
+    """The default run config with the fake detector weights of ``folder`` (fake_model_file)."""
+    import dataclasses
+
+    from walkout.config import PipelineConfig
+
+    base = PipelineConfig()
+    return dataclasses.replace(base, detector=dataclasses.replace(base.detector, model_path=str(fake_model_file(folder))))

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import sys
 from pathlib import Path
 
 import click
+
+from walkout.commands.batch_cli import (
+    address_option,
+    echo_report,
+    engine_option,
+    fail_fast_option,
+    max_tasks_option,
+    progress_option,
+    retries_option,
+    show_progress,
+    workers_option,
+)
 
 
 @click.command(name="run")
@@ -16,39 +27,46 @@ import click
 @click.option("--model", type=click.Path(path_type=Path), help="Detector weights (.pt, .onnx, OpenVINO folder).")
 @click.option("--classifier", type=click.Path(path_type=Path), help="Held-item classifier weights ('' for none).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML/YAML config.")
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Recordings run at once; 0: as many as cores and memory allow (1 runs in this process).")
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="local: worker processes on this machine; ray: a Ray cluster (pip install 'walkout[ray]').")
-@click.option("--address", help="Ray cluster address ('auto' joins the one `ray start --head` made here).")
-@click.option("--force", is_flag=True, help="Redo recordings the manifest lists as complete.")
-@click.option("--fail-fast", is_flag=True, help="Stop at the first recording that fails.")
-@click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Retries of a recording whose worker process died (input errors are not retried).")
-@click.option("--max-tasks-per-worker", type=click.IntRange(min=1), default=8, show_default=True,
-              help="A worker process is replaced after this many recordings (bounds memory).")
-@click.option("--progress/--no-progress", default=None,
-              help="Progress bars (default: on a terminal, unless -q).")
+@click.option("--fuse", is_flag=True,
+              help="Also fuse each recording with its weight log (as `walkout fuse`) right after its vision: "
+                   "receipts.json, weight_events.csv, discrepancies.csv in OUT/<recording>/.")
+@click.option("--fuse-config", "fuse_config_path", type=click.Path(path_type=Path),
+              help="With --fuse: the fuse config (TOML/YAML, as `walkout fuse --config`); implies --fuse.")
+@workers_option
+@engine_option
+@address_option
+@click.option("--force", is_flag=True,
+              help="Redo recordings the manifest lists as complete. A run folder that was fused is fused "
+                   "again (with --fuse's config, else with the settings of its last fusion): receipts are "
+                   "never left out of date or deleted without being redone.")
+@fail_fast_option
+@retries_option
+@max_tasks_option
+@progress_option
 @click.option("--annotate", is_flag=True, help="Also draw the results over the videos (walkout.annotate).")
 @click.option("--no-anonymize", "no_anonymize", is_flag=True,
               help="With --annotate: leave faces visible (a store's own secured review only; logged, and "
                    "recorded in run.json; see PRIVACY.md).")
 @click.option("--baselines", is_flag=True, help="Also time decode-only and ultralytics' model.track() (for bench).")
 def command(
-    recordings, out_dir, model, classifier, config_path, workers, engine, address, force, fail_fast, retries,
-    max_tasks_per_worker, progress, annotate, no_anonymize, baselines,
+    recordings, out_dir, model, classifier, config_path, fuse, fuse_config_path, workers, engine, address, force,
+    fail_fast, retries, max_tasks_per_worker, progress, annotate, no_anonymize, baselines,
 ) -> None:
     """Detect, track, attach hands, find picks and returns; write events.csv, timeline.json, tracks/, run.json
-    per recording into OUT/<recording>/, and OUT/manifest.json.
+    per recording into OUT/<recording>/, and OUT/manifest.json; with --fuse, also the receipts.
 
     Re-running the same command skips recordings that are complete with unchanged inputs, model and
-    config, and redoes the rest. The exit code is 1 if any recording failed.
+    config (and, with --fuse, fused with the same fuse config and unchanged weight logs and vision
+    outputs), and redoes the rest. Whenever a recording's vision is redone (--force, or a changed
+    input), a run folder that had been fused is fused again. The exit code is 1 if any recording
+    failed (its vision or its fusion; a failed fusion leaves the vision outputs in place).
     """
     from walkout.batch import RunError, RunOptions, run_batch
-    from walkout.config import load_config
+    from walkout.config import load_config, load_fuse_config
     from walkout.parallel import EngineError
 
     config = load_config(config_path)
+    fuse_config = load_fuse_config(fuse_config_path) if fuse or fuse_config_path is not None else None
     if model is not None:
         config = dataclasses.replace(config, detector=dataclasses.replace(config.detector, model_path=str(model)))
     if classifier is not None:
@@ -59,41 +77,13 @@ def command(
                                                  "keep them in a secured review (recorded in run.json)")
         else:
             logging.getLogger("walkout").warning("--no-anonymize has no effect without --annotate")
-    if progress is None:
-        progress = sys.stderr.isatty() and logging.getLogger().getEffectiveLevel() <= logging.INFO
     options = RunOptions(
         workers=workers, engine=engine, address=address, max_tasks_per_worker=max_tasks_per_worker,
         retries=retries, fail_fast=fail_fast, force=force, baselines=baselines, annotate=annotate,
-        anonymize=not no_anonymize, progress=progress,
+        anonymize=not no_anonymize, progress=show_progress(progress), fuse=fuse_config,
     )
     try:
         report = run_batch(recordings, out_dir, config, options)
     except (RunError, EngineError) as exc:
         raise click.ClickException(str(exc)) from None
-    width = max([24, *(len(r.name) for r in report.recordings)]) + 2
-    click.echo(f"{'recording':<{width}} {'status':<9} {'shoppers':>8} {'events':>7} {'time_s':>7}")
-    for r in report.recordings:
-        seconds = f"{r.seconds:7.1f}" if r.seconds else f"{'-':>7}"
-        status = r.status.upper() if r.status == "failed" else r.status
-        click.echo(f"{r.name:<{width}} {status:<9} {r.shoppers:>8} {r.events:>7} {seconds}")
-    for r in report.failed:
-        click.echo(f"FAILED {r.recording}: {r.error}", err=True)
-    for r in report.recordings:
-        for warning in r.warnings:
-            click.echo(f"warning {r.name}: {warning}", err=True)
-    counts = ", ".join(
-        f"{report.count(status)} {label}"
-        for status, label in (("done", "done"), ("skipped", "skipped (complete already)"),
-                              ("failed", "failed"), ("cancelled", "not run (fail-fast)"))
-        if report.count(status) or status in ("done", "failed")
-    )
-    shoppers = sum(r.shoppers for r in report.recordings)
-    events = sum(r.events for r in report.recordings)
-    ran = report.count("done") + report.count("failed")
-    how = f" with {report.workers or 'auto'} {report.engine} worker(s)" if ran else ""
-    click.echo(
-        f"{len(report.recordings)} recording(s): {counts}; {shoppers} shopper(s), {events} event(s); "
-        f"{report.seconds:.1f} s{how} -> {out_dir}"
-    )
-    if report.failed or report.count("cancelled"):
-        sys.exit(1)
+    echo_report(report, out_dir)
