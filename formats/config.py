@@ -140,13 +140,18 @@ def field_types(cls: type) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
-def section_values(cls: type, values: Any, path: Path, section: str) -> dict[str, Any]:
+def section_values(cls: type, values: Any, path: Path, section: str,
+                   renamed: dict[str, str] | None = None) -> dict[str, Any]:
     """The keys of one section, each converted to its field's type; FormatError naming the file,
-    section and key on an unknown key or a value of the wrong type."""
+    section and key on an unknown key or a value of the wrong type. ``renamed``: keys this section
+    no longer has -> what to say (their new name), said before any unknown key."""
     if values is None:
         return {}
     if not isinstance(values, dict):
         raise FormatError(path, f"section [{section}] must be a table of settings, got {_describe(values)}")
+    old = sorted(set(values) & set(renamed or {}))
+    if old:
+        raise FormatError(path, "; ".join(f"[{section}] {key}: {renamed[key]}" for key in old))
     types = field_types(cls)
     unknown = sorted(set(values) - set(types))
     if unknown:
@@ -173,13 +178,15 @@ def replace_section(current: Any, values: dict[str, Any], path: Path, section: s
 
 
 def load_sections(path: str | Path, defaults: Any, *, top_section: str | None = None,
-                  removed: dict[str, str] | None = None, data: dict | None = None) -> Any:
+                  removed: dict[str, str] | None = None, renamed: dict[str, dict[str, str]] | None = None,
+                  data: dict | None = None) -> Any:
     """A config dataclass (``defaults`` with the file's values over it) from a TOML/YAML file.
 
     Each field of ``defaults`` that is a dataclass is a section of the file; the other fields live in
     the section ``top_section`` (``[pipeline]`` of the run config), or cannot be set when None.
     ``removed``: sections of stages that were removed -> what they were (the error says so, naming
-    them, before any unknown section). ``data``: the file's contents when already read.
+    them, before any unknown section). ``renamed``: section -> its keys that were renamed -> what to
+    say (the new name; see :func:`section_values`). ``data``: the file's contents when already read.
     """
     path = Path(path)
     data = dict(read_table_file(path) if data is None else data)
@@ -195,7 +202,7 @@ def load_sections(path: str | Path, defaults: Any, *, top_section: str | None = 
     changes = {}
     for name in sections:
         if name in data:
-            values = section_values(types[name], data[name], path, name)
+            values = section_values(types[name], data[name], path, name, (renamed or {}).get(name))
             changes[name] = replace_section(getattr(defaults, name), values, path, name)
     if top_section and top_section in data:
         top = data[top_section]

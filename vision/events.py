@@ -5,12 +5,12 @@ where the hand is (which shelf zone, -1 for none) and what it holds (sku, count)
 
 1. the *held series*: per observed frame, sku -> count summed over their hands (frames where none
    of their hands is seen are missing, not empty: an occluded hand is no evidence);
-2. the series is debounced: a value must last ``min_state_frames`` observed frames to count, so a
+2. the series is debounced: a value must last ``min_state_s`` (of observed frames) to count, so a
    product flickering in and out of view is no event;
 3. each change of a debounced count is a candidate event: more of a sku is a pick, less a return,
    the difference the quantity (two items in one grab -> quantity 2);
 4. a candidate is kept only if a hand of that shopper was inside a shelf zone within
-   ``reach_window_frames`` before the change (items leave shelves through hands in zones); the
+   ``reach_window_s`` before the change (items leave shelves through hands in zones); the
    zone decides shelf and plates: among the zones touched, one whose plates hold the sku (from a
    ceiling camera, stacked shelves overlap in the image), else the most touched (a return to the
    wrong plate). The event time is the last frame that hand was in the zone before the change.
@@ -21,6 +21,7 @@ held-item source cannot name the product, the sku is the planogram's for the zon
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import asdict, dataclass
 
@@ -33,40 +34,55 @@ from vision.zones import ShelfZone, points_in_polygon
 UNKNOWN_SKU = "?"
 
 
+def seconds_to_frames(seconds: float, fps: float) -> int:
+    """A duration in whole frames at ``fps``, to the nearest frame (0.3 s at 10 fps is 3 frames: ``round``,
+    not ``int``, of 2.9999999999999996)."""
+    return round(seconds * fps)
+
+
 @dataclass(frozen=True)
 class EventConfig:
-    """Frame counts are at the video's own rate (10 fps: 10 frames = 1 s).
+    """Durations are seconds, turned into frames at each camera's own rate (a 30 fps camera waits as
+    long as a 10 fps one). Held counts are judged over *observed* frames: frames where none of a
+    shopper's hands is seen are missing, so a duration is a number of observed frames at that rate.
 
-    evidence_window_frames, min_seen_share: a shopper holds k items of a sku at a frame when at
-        least ``min_seen_share`` of the observed frames in a centred window show k or more (held
-        items are often hidden by the hand or body: absence in one frame is weak evidence).
-    min_state_frames: observed frames a held count must last to count (debounce).
-    min_drop_frames: observed frames a *lower* count must last: held items are often hidden for a
-        while (turned away, another shopper in front); a return must stay gone.
-    merge_frames: changes of one sku by one shopper this close are one event with the net quantity
-        (two items seen one after the other; a count dipping and recovering nets to nothing).
-    reach_window_frames: how long before a change a hand must have been in a zone.
-    max_gap_frames: in ``find_visits``, gaps bridged inside one visit (a hand hidden in the shelf).
-    min_sku_confidence: below it, a held item counts as an unnamed product.
-    sku_window_frames: frames before and after a change over which the products held are compared.
     label_rises: also take a product newly seen in the hands right after a reach as a pick when the
         count did not change (a hand already holding an item shows only one product).
     border_margin_px: an item lost while the shopper's hands are this close to the image edge left the
         picture, it was not put back (no return is made of it).
     """
 
-    min_state_frames: int = 6
-    min_drop_frames: int = 20
-    merge_frames: int = 12
-    evidence_window_frames: int = 15
+    min_state_s: float = 0.6
+    """how long (observed frames) a held count must last to count (debounce)"""
+    min_drop_s: float = 2.0
+    """how long (observed frames) a *lower* count must last: held items are often hidden for a while
+    (turned away, another shopper in front); a return must stay gone"""
+    merge_s: float = 1.2
+    """changes of one sku by one shopper this close are one event with the net quantity (two items seen
+    one after the other; a count dipping and recovering nets to nothing)"""
+    evidence_window_s: float = 1.5
+    """a held count is decided over a centred window of observed frames this long (at least one frame)"""
     min_seen_share: float = 0.25
-    reach_window_frames: int = 25
-    max_gap_frames: int = 12
-    min_visit_frames: int = 2
+    """a shopper holds k items when at least this share of the window's observed frames show k or more
+    (held items are often hidden by the hand or body: absence in one frame is weak evidence)"""
+    reach_window_s: float = 2.5
+    """how long before a change a hand must have been in a zone"""
+    max_gap_s: float = 1.2
+    """in `find_visits`, gaps bridged inside one visit (a hand hidden in the shelf)"""
+    min_visit_s: float = 0.2
+    """a hand in a shelf zone for less than this (observed frames) passed over it: no visit"""
     border_margin_px: float = 40.0
     min_sku_confidence: float = 0.5
-    sku_window_frames: int = 15
+    """below it, a held item counts as an unnamed product"""
+    sku_window_s: float = 1.5
+    """time before and after a change over which the products held are compared"""
     label_rises: bool = True
+
+    def __post_init__(self) -> None:
+        negative = [f"{name} = {value}" for name, value in dataclasses.asdict(self).items()
+                    if name.endswith("_s") and value < 0]
+        if negative:
+            raise ValueError(f"durations cannot be negative: {', '.join(negative)}")
 
 
 @dataclass(frozen=True)
@@ -112,18 +128,19 @@ def frame_runs(frames: np.ndarray, max_gap: int, min_frames: int = 1) -> list[tu
             if e - s + 1 >= min_frames]
 
 
-def _frame_runs(frames: np.ndarray, config: EventConfig) -> list[tuple[int, int, int]]:
+def _frame_runs(frames: np.ndarray, config: EventConfig, fps: float) -> list[tuple[int, int, int]]:
     """Sorted unique frames -> runs (first, last, frames seen) with the visit settings (:func:`frame_runs`)."""
-    return [(int(frames[s]), int(frames[e]), e - s + 1)
-            for s, e in frame_runs(frames, config.max_gap_frames, config.min_visit_frames)]
+    max_gap, min_visit = seconds_to_frames(config.max_gap_s, fps), seconds_to_frames(config.min_visit_s, fps)
+    return [(int(frames[s]), int(frames[e]), e - s + 1) for s, e in frame_runs(frames, max_gap, min_visit)]
 
 
-def find_visits(hands: pd.DataFrame, config: EventConfig) -> list[Visit]:
-    """Runs of frames where some hand of one owner is inside some zone. hands: HAND_COLUMNS table."""
+def find_visits(hands: pd.DataFrame, config: EventConfig, fps: float) -> list[Visit]:
+    """Runs of frames where some hand of one owner is inside some zone. hands: HAND_COLUMNS table;
+    fps: the camera's frame rate (the durations of ``config`` in its frames)."""
     inside = hands[(hands["zone"] >= 0) & (hands["owner"] >= 0)]
     visits: list[Visit] = []
     for owner, group in inside.groupby("owner", sort=True):
-        for first, last, _ in _frame_runs(np.unique(group["frame"].to_numpy()), config):
+        for first, last, _ in _frame_runs(np.unique(group["frame"].to_numpy()), config, fps):
             touched = group[(group["frame"] >= first) & (group["frame"] <= last)]["zone"]
             zones = tuple(int(z) for z, _ in Counter(touched.tolist()).most_common())
             visits.append(Visit(int(owner), zones, first, last))
@@ -152,7 +169,7 @@ def find_reaches(
     for index, zone in enumerate(zones):
         inside = located[points_in_polygon(points, np.asarray(zone.polygon_px))] if len(points) else located
         for owner, group in inside.groupby("owner", sort=True):
-            for first, last, seen in _frame_runs(np.unique(group["frame"].to_numpy()), config):
+            for first, last, seen in _frame_runs(np.unique(group["frame"].to_numpy()), config, fps):
                 rows.append((camera, str(int(owner)), zone.shelf, ";".join(str(p) for p in zone.plates),
                              round(start_timestamp + first / fps, 3), round(start_timestamp + last / fps, 3), seen,
                              index))
@@ -170,10 +187,10 @@ def held_series(hands: pd.DataFrame, owner: int, config: EventConfig) -> pd.Data
     return counts.reindex(frames).fillna(0).astype(int)
 
 
-def changed_sku(series: pd.DataFrame, change: int, delta: int, config: EventConfig) -> str:
+def changed_sku(series: pd.DataFrame, change: int, delta: int, config: EventConfig, fps: float) -> str:
     """Which product a change of ``delta`` items at frame ``change`` was: the sku whose mean held count
     rose most (a pick) or fell most (a return) between the windows before and after the change."""
-    window = config.sku_window_frames
+    window = seconds_to_frames(config.sku_window_s, fps)
     frames = series.index.to_numpy()
     before = series[(frames < change) & (frames >= change - window)]
     after = series[(frames >= change) & (frames <= change + window)]
@@ -186,11 +203,16 @@ def changed_sku(series: pd.DataFrame, change: int, delta: int, config: EventConf
     return str(best) if (rise[best] > 0 if delta > 0 else rise[best] < 0) else UNKNOWN_SKU
 
 
-def held_counts(observed: np.ndarray, config: EventConfig) -> np.ndarray:
+def _evidence_window(config: EventConfig, fps: float) -> int:
+    """The held-count evidence window in frames (at least one)."""
+    return max(1, seconds_to_frames(config.evidence_window_s, fps))
+
+
+def held_counts(observed: np.ndarray, config: EventConfig, fps: float) -> np.ndarray:
     """Observed counts (N,) over observed frames -> evidence-based held counts (N,)."""
     if not len(observed):
         return observed
-    window = config.evidence_window_frames
+    window = _evidence_window(config, fps)
     held = np.zeros_like(observed)
     for k in range(1, int(observed.max()) + 1):
         seen = pd.Series((observed >= k).astype(float)).rolling(window, center=True, min_periods=1).mean()
@@ -222,6 +244,19 @@ def debounce(values: np.ndarray, min_frames: int, min_drop_frames: int | None = 
         else:
             out[start:end] = current
     return out
+
+
+def _held_changes(observed: np.ndarray, config: EventConfig, fps: float) -> np.ndarray:
+    """Observed counts (N,) -> the held counts whose changes are candidate events (evidence, then debounce)."""
+    return debounce(held_counts(observed, config, fps), seconds_to_frames(config.min_state_s, fps),
+                    seconds_to_frames(config.min_drop_s, fps))
+
+
+def _near_change(zone_frames: np.ndarray, change: int, config: EventConfig, fps: float) -> np.ndarray:
+    """Which of a shopper's in-zone frames are within the reach window before frame ``change`` (the
+    evidence window can move a change up to half a window early, so a little after it too)."""
+    latest = change + _evidence_window(config, fps) // 2
+    return (zone_frames <= latest) & (zone_frames >= change - seconds_to_frames(config.reach_window_s, fps))
 
 
 def _zone_skus(zone: ShelfZone, planogram: dict[tuple[str, int], str]) -> list[str]:
@@ -273,19 +308,16 @@ def decide_events(
         zone_frames, zone_ids = mine["frame"].to_numpy(), mine["zone"].to_numpy()
         # How many items the shopper holds, whatever they are: robust to a classifier that hesitates
         # between two products; which product changed is voted on afterwards.
-        counts = debounce(held_counts(series.sum(axis=1).to_numpy(), config), config.min_state_frames,
-                          config.min_drop_frames)
+        counts = _held_changes(series.sum(axis=1).to_numpy(), config, fps)
         for i in np.flatnonzero(np.diff(counts)) + 1:
             delta = int(counts[i] - counts[i - 1])
             change = int(frames[i])
-            # The evidence window can move the change up to half a window early.
-            latest = change + config.evidence_window_frames // 2
-            near = (zone_frames <= latest) & (zone_frames >= change - config.reach_window_frames)
+            near = _near_change(zone_frames, change, config, fps)
             if not near.any():
                 continue  # held items changed away from any shelf: occlusion or hand-to-hand, not an event
-            if delta < 0 and image_size_px is not None and _at_border(own, change, image_size_px, config):
+            if delta < 0 and image_size_px is not None and _at_border(own, change, image_size_px, config, fps):
                 continue
-            sku = changed_sku(series, change, delta, config)
+            sku = changed_sku(series, change, delta, config, fps)
             touched = tuple(int(z) for z, _ in Counter(zone_ids[near].tolist()).most_common())
             named = sku if sku != UNKNOWN_SKU else _planogram_sku(zones[touched[0]], planogram)
             index = choose_zone(touched, named, zones, planogram)
@@ -308,7 +340,7 @@ def decide_events(
         if config.label_rises:
             events += _label_rises(series, own, zone_frames, zone_ids, zones, planogram, events, camera,
                                    start_timestamp, fps, int(owner), config)
-    return merge_changes(events, config.merge_frames), find_visits(hands, config)
+    return merge_changes(events, seconds_to_frames(config.merge_s, fps)), find_visits(hands, config, fps)
 
 
 def _label_rises(series, own, zone_frames, zone_ids, zones, planogram, found, camera, start_timestamp, fps,
@@ -320,17 +352,16 @@ def _label_rises(series, own, zone_frames, zone_ids, zones, planogram, found, ca
     extra: list[PickEvent] = []
     frames = series.index.to_numpy()
     explained = [(e.sku, e.frame) for e in found if e.shopper == str(owner) and e.action == "pick"]
+    reach_window = seconds_to_frames(config.reach_window_s, fps)
     for sku in series.columns:
         if sku == UNKNOWN_SKU:
             continue
-        counts = debounce(held_counts(series[sku].to_numpy(), config), config.min_state_frames,
-                          config.min_drop_frames)
+        counts = _held_changes(series[sku].to_numpy(), config, fps)
         for i in np.flatnonzero(np.diff(counts) > 0) + 1:
             change = int(frames[i])
-            if any(k == sku and abs(f - change) <= config.reach_window_frames for k, f in explained):
+            if any(k == sku and abs(f - change) <= reach_window for k, f in explained):
                 continue
-            latest = change + config.evidence_window_frames // 2
-            near = (zone_frames <= latest) & (zone_frames >= change - config.reach_window_frames)
+            near = _near_change(zone_frames, change, config, fps)
             if not near.any():
                 continue
             touched = tuple(int(z) for z, _ in Counter(zone_ids[near].tolist()).most_common())
@@ -347,9 +378,10 @@ def _label_rises(series, own, zone_frames, zone_ids, zones, planogram, found, ca
     return extra
 
 
-def _at_border(own: pd.DataFrame, frame: int, image_size_px: tuple[int, int], config: EventConfig) -> bool:
+def _at_border(own: pd.DataFrame, frame: int, image_size_px: tuple[int, int], config: EventConfig,
+               fps: float) -> bool:
     """Is any of the owner's hands near the image edge around ``frame`` (the last frame it was seen)?"""
-    seen = own[(own["frame"] <= frame + config.evidence_window_frames // 2) & own["x"].notna()]
+    seen = own[(own["frame"] <= frame + _evidence_window(config, fps) // 2) & own["x"].notna()]
     if seen.empty:
         return False
     last = seen[seen["frame"] == seen["frame"].max()]

@@ -11,7 +11,7 @@ hand model's item boxes when it names held products, else the detector's boxes):
 - ``boxes``: the detector's own product boxes whose centre lies in the (enlarged) hand box;
 - ``reach``: no product evidence at all (real footage with a person/hand model only, e.g. the
   MediaPipe backend). Its rule is an assumption, not a measurement: a hand that stayed in a shelf
-  zone for ``reach_min_frames`` observed frames and then left it took one unnamed item, so the event
+  zone for ``reach_min_s`` (of observed frames) and then left it took one unnamed item, so the event
   logic names it from the planogram of the zone. It cannot see returns or empty-handed touches.
 """
 
@@ -37,8 +37,8 @@ HELD_CLASS = re.compile(r"^sku_(?P<sku>.+)_x(?P<count>\d+)$")
 @dataclass(frozen=True)
 class HeldConfig:
     """``crop_scale``: crop side as a multiple of the hand box's longer side; ``crop_min_px`` its floor.
-    ``source``: one of ``HELD_SOURCES`` (module docstring); ``reach_min_frames``: observed frames a
-    hand must stay in a shelf zone for the ``reach`` source to count it as taking an item.
+    ``source``: one of ``HELD_SOURCES`` (module docstring); ``reach_min_s``: how long (observed frames
+    at the camera's rate) a hand must stay in a shelf zone for the ``reach`` source to count it as taking an item.
     ``max_hand_distance``: a held-item box goes to the nearest hand whose centre is within this many
     hand-box sides (longer side) of its own centre (``hand_model`` source); farther ones are dropped."""
 
@@ -48,7 +48,7 @@ class HeldConfig:
 
     classifier_path: str = ""
     source: str = "auto"
-    reach_min_frames: int = 2
+    reach_min_s: float = 0.2
     crop_scale: float = 2.5
     crop_min_px: int = 24
     imgsz: int = 64

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import supervision as sv
 
+from vision.events import seconds_to_frames
+
 TRACKING_METHODS = ("bytetrack", "ocsort")
 
 
@@ -24,7 +26,7 @@ class TrackingConfig:
     track_activation_threshold: float = 0.6
     high_conf_det_threshold: float = 0.6
     minimum_iou_threshold: float = 0.1
-    minimum_consecutive_frames: int = 2
+    minimum_consecutive_s: float = 0.2
 
     def __post_init__(self):
         if self.method not in TRACKING_METHODS:
@@ -44,7 +46,7 @@ class ShopperTracker:
             frame_rate=fps,
             high_conf_det_threshold=config.high_conf_det_threshold,
             minimum_iou_threshold=config.minimum_iou_threshold,
-            minimum_consecutive_frames=config.minimum_consecutive_frames,
+            minimum_consecutive_frames=max(1, seconds_to_frames(config.minimum_consecutive_s, fps)),
         )
         if config.method == "ocsort":
             self._tracker = OCSORTTracker(**common)

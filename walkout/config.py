@@ -86,6 +86,22 @@ SECTIONS = {
 REMOVED_SECTIONS = {"arms": "the experimental arm stage, never shipped"}
 
 
+# Settings that were in frames "at 10 fps" and are seconds at any frame rate now (one unit convention):
+# a config that still has one is told its new name, not just "unknown key".
+FRAMES_TO_SECONDS = {
+    "events": {"min_state_frames": "min_state_s", "min_drop_frames": "min_drop_s", "merge_frames": "merge_s",
+               "evidence_window_frames": "evidence_window_s", "reach_window_frames": "reach_window_s",
+               "max_gap_frames": "max_gap_s", "min_visit_frames": "min_visit_s", "sku_window_frames": "sku_window_s"},
+    "held": {"reach_min_frames": "reach_min_s"},
+    "tracking": {"minimum_consecutive_frames": "minimum_consecutive_s"},
+}
+RENAMED_KEYS = {
+    section: {old: f"renamed: write {new}, in seconds, not frames (at 10 fps, 6 frames = 0.6 s)"
+              for old, new in keys.items()}
+    for section, keys in FRAMES_TO_SECONDS.items()
+}
+
+
 # Sections of fusion stages that were removed (as fusion.pipeline.FuseConfig.from_dict refuses them).
 REMOVED_FUSE_SECTIONS = {
     "reach": "who took an item is decided by the attribution model now, see [attribution]",
@@ -100,7 +116,8 @@ def load_config(path: str | Path | None = None, **overrides) -> PipelineConfig:
     (:func:`formats.config.load_sections`)."""
     config = PipelineConfig()
     if path is not None:
-        config = load_sections(path, config, top_section="pipeline", removed=REMOVED_SECTIONS)
+        config = load_sections(path, config, top_section="pipeline", removed=REMOVED_SECTIONS,
+                               renamed=RENAMED_KEYS)
     return dataclasses.replace(config, **overrides) if overrides else config
 
 

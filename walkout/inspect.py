@@ -43,7 +43,7 @@ from formats.errors import FormatError
 from formats.receipts import DISCREPANCY_COLUMNS, read_receipts
 from formats.tables import read_events, write_text_atomic
 from formats.weight_events import read_weight_events
-from vision.events import frame_runs
+from vision.events import frame_runs, seconds_to_frames
 from walkout.recording import Recording, Zone, load_recording, probe_video
 
 if TYPE_CHECKING:
@@ -96,9 +96,9 @@ DISCREPANCIES_SCHEMA = {
 CARTS_SCHEMA = {"source": "str", "shopper": "str", "sku": "str", "quantity": "int64"}
 WEIGHTS_SCHEMA = {"timestamp": "float64", "t_s": "float64", "shelf": "str", "plate": "int64", "grams": "float64"}
 
-# Visits when run.json has no event config: gaps bridged, shortest run kept (frames).
-DEFAULT_VISIT_GAP_FRAMES = 3
-DEFAULT_VISIT_MIN_FRAMES = 2
+# Visits when run.json has no event config: gaps bridged, shortest run kept (seconds).
+DEFAULT_VISIT_GAP_S = 0.3
+DEFAULT_VISIT_MIN_S = 0.2
 RUN_FILES = (
     "events.csv", "timeline.json", "tracks.csv", "hands.csv", "reaches.csv", "shoppers.csv", "run.json",
     "weight_events.csv", "receipts.json", "discrepancies.csv",
@@ -345,22 +345,29 @@ def _zone_names(hands: pd.DataFrame, cameras: Sequence[CameraInfo]) -> pd.DataFr
     return hands.assign(shelf=shelf, plates=plates)
 
 
+def _visit_frames(events_config: dict, fps: float) -> tuple[int, int]:
+    """A run's (gap bridged, shortest visit) in frames at ``fps``: its ``max_gap_s`` and ``min_visit_s``;
+    in run folders made when they were frames, ``max_gap_frames`` and ``min_visit_frames``."""
+    if "max_gap_frames" in events_config:
+        return int(events_config["max_gap_frames"]), int(events_config.get("min_visit_frames", 1))
+    return (seconds_to_frames(float(events_config.get("max_gap_s", DEFAULT_VISIT_GAP_S)), fps),
+            seconds_to_frames(float(events_config.get("min_visit_s", DEFAULT_VISIT_MIN_S)), fps))
+
+
 def _visits(hands: pd.DataFrame, cameras: Sequence[CameraInfo], info: dict, t0: float) -> pd.DataFrame:
     """Hand visits, one per shopper and zone: runs of frames in which a hand of the shopper is in the
-    zone, gaps up to the run's ``events.max_gap_frames`` bridged, runs shorter than its
-    ``events.min_visit_frames`` dropped (a hand passing over)."""
+    zone, gaps up to the run's ``events.max_gap_s`` bridged, runs shorter than its
+    ``events.min_visit_s`` dropped (a hand passing over)."""
     if hands.empty:
         return _typed(None, VISITS_SCHEMA)
     events_config = (info.get("config") or {}).get("events") or {}
-    max_gap = int(events_config.get("max_gap_frames", DEFAULT_VISIT_GAP_FRAMES))
-    min_frames = int(events_config.get("min_visit_frames", DEFAULT_VISIT_MIN_FRAMES))
     inside = hands[(hands["zone"] >= 0) & (hands["owner"] >= 0)]
     rows = []
     cams = {c.id: c for c in cameras}
     for (camera, owner, zone), group in inside.groupby(["camera", "owner", "zone"], sort=True):
         cam = cams[camera]
         frames = np.unique(group["frame"].to_numpy())
-        for s, e in frame_runs(frames, max_gap, min_frames):
+        for s, e in frame_runs(frames, *_visit_frames(events_config, cam.fps)):
             start = cam.start_timestamp + frames[s] / cam.fps
             end = cam.start_timestamp + (frames[e] + 1) / cam.fps
             rows.append({

@@ -18,7 +18,7 @@ import supervision as sv
 from formats.tables import HAND_COLUMNS, REACH_COLUMNS, TRACK_COLUMNS
 from vision.detector import ROLE_HAND, ROLE_HELD, ROLE_PRODUCT, ROLE_SHOPPER, empty_detections
 from vision.errors import InputError
-from vision.events import PickEvent, decide_events, find_reaches
+from vision.events import PickEvent, decide_events, find_reaches, seconds_to_frames
 from vision.hands import OWNER_KEY, HandAssociator
 from vision.motion import MotionGate
 from vision.products import held_after_reach, held_from_boxes, held_near_hands
@@ -135,7 +135,7 @@ def optional_stages(models: Models, config: PipelineConfig, fps: float, video: P
     if config.reid.enabled:
         stages.append(IdentityRepairStage(config, fps, video, image_size))
     if models.held_from_reaches:
-        stages.append(HeldAfterReachStage(config.held.reach_min_frames))
+        stages.append(HeldAfterReachStage(seconds_to_frames(config.held.reach_min_s, fps)))
     return stages
 
 

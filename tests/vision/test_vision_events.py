@@ -17,6 +17,7 @@ from vision.events import (
     find_reaches,
     find_visits,
     held_counts,
+    seconds_to_frames,
 )
 from vision.timeline import build_timelines
 from vision.zones import ShelfZone
@@ -26,8 +27,8 @@ ZONES = (
     ShelfZone("A2", (3,), ((100, 0), (200, 0), (200, 50), (100, 50))),
 )
 PLANOGRAM = {("A1", 1): "111", ("A1", 2): "111", ("A2", 3): "333"}
-CONFIG = EventConfig(min_state_frames=4, merge_frames=6, evidence_window_frames=5, min_seen_share=0.5,
-                     reach_window_frames=10, max_gap_frames=2, min_visit_frames=3)
+CONFIG = EventConfig(min_state_s=0.4, merge_s=0.6, evidence_window_s=0.5, min_seen_share=0.5,
+                     reach_window_s=1.0, max_gap_s=0.2, min_visit_s=0.3)
 
 
 def hand_rows(owner: int, frames: range, *, zone: int = -1, sku: str = "", count: int = 0,
@@ -160,18 +161,42 @@ def test_debounce(values, expected):
 
 
 def test_held_counts_trust_an_item_seen_in_part_of_the_window():
-    config = EventConfig(evidence_window_frames=5, min_seen_share=0.4)
+    config = EventConfig(evidence_window_s=0.5, min_seen_share=0.4)
     observed = np.array([0, 0, 0, 0, 0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0])
-    held = held_counts(observed, config)
+    held = held_counts(observed, config, fps=10.0)
     assert held[7] == 1 and held[9] == 1  # seen 2 of 5 frames around them: held
     assert held[0] == 0 and held[-1] == 0
 
 
 def test_visits_bridge_a_hand_hidden_inside_the_shelf():
-    config = EventConfig(min_visit_frames=2, max_gap_frames=12)
+    config = EventConfig(min_visit_s=0.2, max_gap_s=1.2)
     rows = hand_rows(7, range(0, 10)) + hand_rows(7, range(10, 12), zone=0)  # enters, then hidden 10 frames
     rows += hand_rows(7, range(22, 24), zone=0) + hand_rows(7, range(24, 34), sku="111", count=1)
-    assert [(v.start_frame, v.end_frame) for v in find_visits(table(rows), config)] == [(10, 23)]
+    assert [(v.start_frame, v.end_frame) for v in find_visits(table(rows), config, fps=10.0)] == [(10, 23)]
+
+
+def test_durations_are_seconds_giving_the_old_frame_counts_at_10_fps():
+    defaults = EventConfig()
+    frames_at_10_fps = {"min_state_s": 6, "min_drop_s": 20, "merge_s": 12, "evidence_window_s": 15,
+                        "reach_window_s": 25, "max_gap_s": 12, "min_visit_s": 2, "sku_window_s": 15}
+    assert {name: seconds_to_frames(getattr(defaults, name), 10.0) for name in frames_at_10_fps} == frames_at_10_fps
+    assert seconds_to_frames(0.3, 10.0) == 3  # 0.3 * 10 is 2.9999999999999996: rounded, not cut
+    assert seconds_to_frames(defaults.max_gap_s, 30.0) == 36
+
+
+def test_a_hand_hidden_for_one_second_is_bridged_at_30_fps_as_at_10_fps():
+    config = EventConfig(min_visit_s=0.2, max_gap_s=1.2)
+    at_10_fps = hand_rows(7, range(10, 12), zone=0) + hand_rows(7, range(22, 24), zone=0)  # hidden 1 s
+    at_30_fps = hand_rows(7, range(30, 36), zone=0) + hand_rows(7, range(66, 72), zone=0)  # hidden 1 s
+    assert [(v.start_frame, v.end_frame) for v in find_visits(table(at_10_fps), config, fps=10.0)] == [(10, 23)]
+    assert [(v.start_frame, v.end_frame) for v in find_visits(table(at_30_fps), config, fps=30.0)] == [(30, 71)]
+    # The same frame numbers at 10 fps are 3 s apart: two visits.
+    assert len(find_visits(table(at_30_fps), config, fps=10.0)) == 2
+
+
+def test_a_negative_duration_is_refused():
+    with pytest.raises(ValueError, match="merge_s = -1"):
+        EventConfig(merge_s=-1.0)
 
 
 def test_a_new_product_on_top_of_a_full_hand_is_a_pick_even_if_the_count_stays():

@@ -86,8 +86,8 @@ def test_a_second_product_picked_into_a_full_hand_is_a_second_pick():
             holding(f, "a", 1)  # still holding the first product when reaching again
         if f >= 40:
             holding(f, "b", 1)
-    config = EventConfig(min_state_frames=4, merge_frames=6, evidence_window_frames=5, min_seen_share=0.5,
-                         reach_window_frames=10, max_gap_frames=2, min_visit_frames=3)
+    config = EventConfig(min_state_s=0.4, merge_s=0.6, evidence_window_s=0.5, min_seen_share=0.5,
+                         reach_window_s=1.0, max_gap_s=0.2, min_visit_s=0.3)
     events, _ = decide_events(pd.DataFrame(rows, columns=list(HAND_COLUMNS)), zones, camera="cam0",
                               start_timestamp=0.0, fps=10.0, planogram=planogram, config=config)
     assert [(e.action, e.sku, e.quantity, e.shelf) for e in events] == [("pick", "a", 1, "A1"), ("pick", "b", 1, "A2")]

@@ -15,20 +15,20 @@ def boxes(*xyxy) -> sv.Detections:
 
 
 def test_first_shopper_is_tracked_with_id_1_once_confirmed():
-    tracker = ShopperTracker(TrackingConfig(minimum_consecutive_frames=2), fps=10.0)
+    tracker = ShopperTracker(TrackingConfig(minimum_consecutive_s=0.2), fps=10.0)
     ids = [tracker.update(boxes([100, 100, 160, 220] + np.r_[i, 0, i, 0])).tracker_id.tolist() for i in range(4)]
     assert ids == [[], [1], [1], [1]]
 
 
 def test_two_shoppers_get_ids_1_and_2_and_no_frame_is_empty_detections():
-    tracker = ShopperTracker(TrackingConfig(minimum_consecutive_frames=2), fps=10.0)
+    tracker = ShopperTracker(TrackingConfig(minimum_consecutive_s=0.2), fps=10.0)
     tracker.update(boxes([0, 0, 50, 100], [300, 0, 350, 100]))
     assert sorted(tracker.update(boxes([0, 0, 50, 100], [300, 0, 350, 100])).tracker_id.tolist()) == [1, 2]
     assert len(tracker.update(sv.Detections.empty())) == 0
 
 
 def test_ocsort_tracks_too_and_an_unknown_method_is_refused():
-    tracker = ShopperTracker(TrackingConfig(method="ocsort", minimum_consecutive_frames=2), fps=10.0)
+    tracker = ShopperTracker(TrackingConfig(method="ocsort", minimum_consecutive_s=0.2), fps=10.0)
     ids = [tracker.update(boxes([100, 100, 160, 220] + np.r_[i, 0, i, 0])).tracker_id.tolist() for i in range(4)]
     assert ids[-1] == [1] and ids[0] == []
     with pytest.raises(ValueError, match="unknown tracking method 'sort'"):

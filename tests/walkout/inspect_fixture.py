@@ -109,7 +109,7 @@ def write_run(root: Path, recording: Path | None) -> Path:
     (run / "run.json").write_text(json.dumps({
         "version": 1, "name": "handmade", "recording": str(recording) if recording else "/nowhere",
         "cameras": {"cam0": {"fps": FPS, "frames": FRAMES}},
-        "config": {"events": {"max_gap_frames": 3, "min_visit_frames": 2}, "held": {"hand_box_scale": 1.8}},
+        "config": {"events": {"max_gap_s": 0.3, "min_visit_s": 0.2}, "held": {"hand_box_scale": 1.8}},
     }))
     (run / "weight_events.csv").write_text(
         "id,start,end,shelf,plates,delta_g,plate_deltas_g,confidence\n"

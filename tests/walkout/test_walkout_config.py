@@ -1,4 +1,5 @@
-"""walkout.config: sections of removed stages are refused with a message saying so, like unknown ones."""
+"""walkout.config: sections of removed stages and settings that were renamed are refused with a message saying
+so, like unknown ones."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import dataclasses
 import pytest
 
 from formats.errors import FormatError
-from walkout.config import PipelineConfig, load_config
+from walkout.config import FRAMES_TO_SECONDS, PipelineConfig, load_config
 
 
 @pytest.mark.parametrize("name, text", [
@@ -43,3 +44,15 @@ def test_walkout_run_with_an_arms_section_stops_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "old.toml: removed section(s) arms" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("section", "old", "new"), [
+    (section, old, new) for section, keys in FRAMES_TO_SECONDS.items() for old, new in keys.items()])
+def test_a_setting_in_frames_is_refused_naming_its_new_name_in_seconds(tmp_path, section, old, new):
+    path = tmp_path / "walkout.toml"
+    path.write_text(f"[{section}]\n{old} = 2\n")
+    with pytest.raises(FormatError, match=rf"walkout.toml: \[{section}\] {old}: renamed: write {new}, in seconds, "
+                                          r"not frames \(at 10 fps, 6 frames = 0.6 s\)$"):
+        load_config(path)
+    path.write_text(f"[{section}]\n{new} = 0.2\n")
+    assert getattr(getattr(load_config(path), section), new) == 0.2

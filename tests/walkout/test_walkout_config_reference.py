@@ -51,7 +51,7 @@ def test_notes_and_units_name_real_settings():
 
 @pytest.mark.parametrize(("name", "unit"), [
     ("run.tracking.lost_track_buffer_s", "s"), ("fuse.weight_events.min_delta_g", "g"),
-    ("run.shoppers.link_m", "m"), ("run.shoppers.max_speed_m_s", "m/s"), ("run.events.merge_frames", "frames"),
+    ("run.shoppers.link_m", "m"), ("run.shoppers.max_speed_m_s", "m/s"), ("run.events.merge_s", "s"), ("run.pipeline.batch_frames", "frames"),
     ("run.hands.memory_px", "px"), ("fuse.identify.max_quantity", ""), ("run.reid.enabled", ""),
 ])
 def test_units_come_from_the_name_or_the_table(name, unit):
@@ -111,6 +111,7 @@ def test_check_names_what_a_file_changes(tmp_path, capsys):
     ("fuse.toml", '[weights]\nmax_gap_s = "1"\n', "fuse.toml: [weights] max_gap_s: expected a number, got the text '1'"),
     ("fuse.toml", "[identify]\nmax_quantity = 2.5\n", "[identify] max_quantity: expected a whole number, got 2.5"),
     ("fuse.toml", "[presence]\nmin_frames = 3\n", "fuse.toml: removed section(s) presence"),
+    ("old.yaml", "events:\n  merge_frames: 12\n", "old.yaml: [events] merge_frames: renamed: write merge_s, in seconds"),
     ("mixed.toml", "[reconcile]\nwindow_s = 2\n[tracking]\nmethod = 'ocsort'\n", "mixes sections of `walkout run`"),
     ("other.toml", "[nope]\nx = 1\n", "other.toml: unknown section(s) nope: a `walkout run` config has detector"),
     ("broken.toml", "[reid\n", "broken.toml: not valid TOML"),

@@ -132,6 +132,13 @@ def test_visits_are_runs_of_a_hand_in_one_zone(run):
     assert run.visits["end_s"].tolist() == pytest.approx([(9 + 1) / FPS, (22 + 1) / FPS])  # to the end of the last frame
 
 
+def test_visits_of_a_run_made_when_the_visit_settings_were_frames_are_the_same(run_dir, run):
+    info = json.loads((run_dir / "run.json").read_text())
+    info["config"]["events"] = {"max_gap_frames": 3, "min_visit_frames": 2}  # = 0.3 s and 0.2 s at 10 fps
+    (run_dir / "run.json").write_text(json.dumps(info))
+    pd.testing.assert_frame_equal(wi.load_run(run_dir).visits, run.visits)
+
+
 def test_receipt_lines_are_flat_with_their_vision_event(run):
     receipts = run.receipts.set_index("status")
     assert receipts.loc["confirmed", "shopper"] == "1"
