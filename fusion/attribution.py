@@ -33,7 +33,6 @@ from scipy.optimize import linear_sum_assignment
 from formats.errors import FormatError
 from formats.tables import write_json_atomic
 from fusion.evidence import FEATURES
-from fusion.settings import settings_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +52,6 @@ class AttributionConfig:
     model: str = ""
     review_below: float = 0.0
     second_take: float = 1.5
-
-    @classmethod
-    def from_dict(cls, data: dict) -> AttributionConfig:
-        return settings_from_dict(cls, data, "attribution")
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:

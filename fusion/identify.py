@@ -18,7 +18,6 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from formats.weight_events import WeightEvent
-from fusion.settings import settings_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +58,6 @@ class IdentifyConfig:
     taken_prior: float = 1.0
     measured_tolerance_frac: float = 0.01
     untaken_prior: float = 0.1
-
-    @classmethod
-    def from_dict(cls, data: dict) -> IdentifyConfig:
-        return settings_from_dict(cls, data, "identify")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from formats.config import load_sections
 from formats.errors import FormatError
 from formats.receipts import ReceiptLine, build_receipts, write_receipts
 from formats.store import parse_store
@@ -24,6 +25,12 @@ from fusion.weights import WeightLog, WeightLogConfig, WeightProblem, find_weigh
 
 log = logging.getLogger(__name__)
 
+# Sections of fusion stages that were removed: a config that still has one is told so, not just "unknown".
+REMOVED_SECTIONS = {
+    "reach": "who took an item is decided by the attribution model now, see [attribution]",
+    "presence": "who took an item is decided by the attribution model now, see [attribution]",
+}
+
 
 @dataclass(frozen=True)
 class FuseConfig:
@@ -37,46 +44,19 @@ class FuseConfig:
     attribution: AttributionConfig = field(default_factory=AttributionConfig)
 
     @classmethod
-    def from_dict(cls, data: dict) -> FuseConfig:
-        unknown = set(data) - {"weights", "weight_events", "identify", "reconcile", "attribution"}
-        if unknown & {"reach", "presence"}:
-            raise ValueError(f"section(s) {', '.join(sorted(unknown & {'reach', 'presence'}))} were removed: who took "
-                             "an item is decided by the attribution model now (see [attribution])")
-        if unknown:
-            raise ValueError(f"unknown section(s): {', '.join(sorted(unknown))}")
-        weights = data.get("weights", {})
-        return cls(
-            weights=WeightLogConfig(**{k: float(v) for k, v in weights.items()}),
-            weight_events=WeightEventConfig.from_dict(data.get("weight_events", {})),
-            identify=IdentifyConfig.from_dict(data.get("identify", {})),
-            reconcile=ReconcileConfig.from_dict(data.get("reconcile", {})),
-            attribution=AttributionConfig.from_dict(data.get("attribution", {})),
-        )
+    def from_dict(cls, data: dict, source: str | Path = "fuse config") -> FuseConfig:
+        """The defaults with ``data``'s sections over them, checked as a config file is (one loader,
+        formats.config.load_sections: unknown or removed sections and keys, values of the wrong type
+        such as the text "3" for a number); FormatError naming ``source``, the section and the key."""
+        if not isinstance(data, dict):
+            raise FormatError(source, "a fuse config must be a table of sections")
+        return load_sections(source, cls(), removed=REMOVED_SECTIONS, data=data)
 
     @classmethod
     def from_file(cls, path: str | Path) -> FuseConfig:
-        """Load from ``.toml`` or ``.yaml``/``.yml``; FormatError naming the file on any problem."""
-        path = Path(path)
-        try:
-            if path.suffix == ".toml":
-                import tomllib
-
-                data = tomllib.loads(path.read_text())
-            elif path.suffix in (".yaml", ".yml"):
-                import yaml
-
-                data = yaml.safe_load(path.read_text()) or {}
-            else:
-                raise FormatError(path, "config must be .toml, .yaml or .yml")
-            if not isinstance(data, dict):
-                raise FormatError(path, "config must be a table of sections")
-            return cls.from_dict(data)
-        except FormatError:
-            raise
-        except OSError as exc:
-            raise FormatError(path, f"cannot read: {exc.strerror or exc}") from None
-        except Exception as exc:  # noqa: BLE001 - parse and value errors become one clear line
-            raise FormatError(path, f"bad config: {exc}") from None
+        """Load from ``.toml`` or ``.yaml``/``.yml``; FormatError naming the file, section and key on any
+        problem (as :meth:`from_dict`)."""
+        return load_sections(path, cls(), removed=REMOVED_SECTIONS)
 
 
 @dataclass

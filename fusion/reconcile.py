@@ -46,7 +46,6 @@ from fusion.attribution import AttributionConfig, AttributionModel, NearestShopp
 from fusion.evidence import AFTER_S, BEFORE_S, Take, candidate_features
 from fusion.identify import Candidate, IdentifyConfig, LivePlanogram, fits, identify
 from fusion.presence import Presence
-from fusion.settings import settings_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +85,6 @@ class ReconcileConfig:
     unstocked_cost: float = 1.0
     miscount_factor: float = 0.7
     unmatched_cost: float = 1.5
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ReconcileConfig:
-        return settings_from_dict(cls, data, "reconcile")
 
 
 _INFEASIBLE = 1e6

@@ -29,7 +29,6 @@ import pandas as pd
 from scipy.ndimage import median_filter
 
 from formats.weight_events import WeightEvent
-from fusion.settings import settings_from_dict
 from fusion.weights import WeightLog
 
 log = logging.getLogger(__name__)
@@ -81,10 +80,6 @@ class WeightEventConfig:
     """such a level must differ by at least this from the levels before and after it"""
     plateau_spread: float = 0.05
     """such a level's spread (std) is at most this times its distance to the levels before and after"""
-
-    @classmethod
-    def from_dict(cls, data: dict) -> WeightEventConfig:
-        return settings_from_dict(cls, data, "weight-event")
 
     def to_dict(self) -> dict:
         return asdict(self)

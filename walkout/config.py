@@ -102,13 +102,6 @@ RENAMED_KEYS = {
 }
 
 
-# Sections of fusion stages that were removed (as fusion.pipeline.FuseConfig.from_dict refuses them).
-REMOVED_FUSE_SECTIONS = {
-    "reach": "who took an item is decided by the attribution model now, see [attribution]",
-    "presence": "who took an item is decided by the attribution model now, see [attribution]",
-}
-
-
 def load_config(path: str | Path | None = None, **overrides) -> PipelineConfig:
     """Read a TOML/YAML config over the defaults; ``overrides`` replace top-level fields afterwards.
 
@@ -124,13 +117,10 @@ def load_config(path: str | Path | None = None, **overrides) -> PipelineConfig:
 def load_fuse_config(path: str | Path | None = None) -> FuseConfig:
     """`walkout fuse --config`: a TOML/YAML file of ``[weights]``, ``[weight_events]``, ``[identify]``,
     ``[reconcile]``, ``[attribution]`` over the defaults, typed as :func:`load_config` (a number given
-    as text is an error, not converted)."""
+    as text is an error, not converted): :meth:`fusion.pipeline.FuseConfig.from_file`."""
     from fusion.pipeline import FuseConfig
 
-    config = FuseConfig()
-    if path is None:
-        return config
-    return load_sections(path, config, removed=REMOVED_FUSE_SECTIONS)
+    return FuseConfig() if path is None else FuseConfig.from_file(path)
 
 
 def command_sections() -> dict[str, tuple[str, ...]]:
@@ -145,6 +135,8 @@ def config_kind(path: str | Path, data: dict | None = None) -> str:
     run config). FormatError naming the file when it mixes both or has no section either knows."""
     path = Path(path)
     data = read_table_file(path) if data is None else data
+    from fusion.pipeline import REMOVED_SECTIONS as REMOVED_FUSE_SECTIONS
+
     known = command_sections()
     run = sorted(set(data) & (set(known["run"]) | set(REMOVED_SECTIONS)))
     fuse = sorted(set(data) & (set(known["fuse"]) | set(REMOVED_FUSE_SECTIONS)))

@@ -104,10 +104,9 @@ def fuse_stale_because(record: dict, inputs: dict[str, str], config: str, run_di
 
 def recorded_fuse_config(record: dict, where: Path):
     """The FuseConfig a manifest record was fused with (FormatError naming the manifest if unusable)."""
-    from formats.config import load_sections
     from fusion.pipeline import FuseConfig
 
-    return load_sections(where, FuseConfig(), data=record["settings"])
+    return FuseConfig.from_dict(record["settings"], source=where)
 
 
 def refreshed_record(record: dict, run_dir: Path) -> dict:

@@ -6,9 +6,11 @@ import pandas as pd
 import pytest
 from fusion_synth import CATALOG, PLANOGRAM, T0, WEIGHT
 
+from formats.errors import FormatError
 from formats.receipts import ReceiptLine
 from formats.weight_events import WeightEvent
 from fusion.identify import Candidate, IdentifyConfig, LivePlanogram, identify
+from fusion.pipeline import FuseConfig
 from fusion.reconcile import learn_event
 
 catalog = pd.DataFrame(CATALOG, columns=["sku", "name", "weight_g"]).assign(weight_std_g=0.0)
@@ -71,10 +73,13 @@ def test_candidate_round_trips_through_dict():
     assert Candidate.from_dict(candidate.to_dict()) == candidate
 
 
-def test_config_loads_from_dict():
-    assert IdentifyConfig.from_dict({"max_quantity": "3"}).max_quantity == 3
-    with pytest.raises(ValueError, match="unknown"):
-        IdentifyConfig.from_dict({"tolerance": 1})
+def test_config_loads_from_dict_with_the_types_of_a_config_file():
+    assert FuseConfig.from_dict({"identify": {"max_quantity": 3}}).identify.max_quantity == 3
+    with pytest.raises(FormatError, match=r"fuse config: \[identify\] max_quantity: expected a whole number, got "
+                                          r"the text '3'"):
+        FuseConfig.from_dict({"identify": {"max_quantity": "3"}})
+    with pytest.raises(FormatError, match=r"field 'identify': unknown key\(s\) tolerance"):
+        FuseConfig.from_dict({"identify": {"tolerance": 1}})
 
 
 def test_a_gain_is_what_was_taken_not_two_of_a_product_nobody_took():

@@ -7,6 +7,7 @@ from fusion_synth import T0, LogSpec, Step, make_log, write_recording
 
 from formats.errors import FormatError
 from formats.weight_events import WeightEvent, read_weight_events, weight_events_frame
+from fusion.pipeline import FuseConfig
 from fusion.weight_events import WeightEventConfig, detect_weight_events, plate_changes
 from fusion.weights import load_weights
 
@@ -135,9 +136,9 @@ def test_a_bad_number_in_weight_events_names_file_line_and_column(tmp_path):
 
 
 def test_config_rejects_unknown_settings():
-    with pytest.raises(ValueError, match="min_delta"):
-        WeightEventConfig.from_dict({"min_delta": 3})
-    assert WeightEventConfig.from_dict({"min_delta_g": 3}).min_delta_g == 3.0
+    with pytest.raises(FormatError, match=r"field 'weight_events': unknown key\(s\) min_delta \(did you mean min_delta_g\?\)"):
+        FuseConfig.from_dict({"weight_events": {"min_delta": 3}})
+    assert FuseConfig.from_dict({"weight_events": {"min_delta_g": 3}}).weight_events.min_delta_g == 3.0
 
 
 def test_plateau_splitting_can_be_switched_off(tmp_path):
