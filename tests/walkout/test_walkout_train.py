@@ -107,3 +107,16 @@ def test_train_only_detector_fine_tunes_the_one_in_out_and_nothing_else(tmp_path
     assert "no detector to fine-tune" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="no detector to fine-tune"):
         train_module.finetune_detector(tmp_path / "empty", train_module.TrainConfig(), tmp_path / "work")
+
+
+def test_train_only_association_fits_on_the_runs_given_and_refuses_folders_without_store_recordings(tmp_path, capsys):
+    """`walkout train --only association --runs DIR`: the cross-camera model from the store recordings under
+    DIR; a folder with none is a clear error, and models/ is left alone."""
+    from walkout.cli import main
+
+    empty = tmp_path / "runs"
+    (empty / "store" / "recordings").mkdir(parents=True)
+    out = tmp_path / "models"
+    assert main(["train", "--out", str(out), "--only", "association", "--runs", str(empty)]) != 0
+    assert "no multi-camera recordings with truth" in capsys.readouterr().err
+    assert not (out / "association.json").exists()
