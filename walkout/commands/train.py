@@ -33,26 +33,8 @@ def command(out_dir, images, val_images, epochs, classifier_epochs, imgsz, seed,
 
     config = TrainConfig(images=images, val_images=val_images, epochs=epochs, classifier_epochs=classifier_epochs,
                          imgsz=imgsz, seed=seed)
-    if only == "attribution":
-        from walkout.attribution_training import train_from_renders
-
-        work = Path(work_dir) if work_dir else Path(out_dir) / "_work"
-        try:
-            model = train_from_renders(Path(out_dir), work, runs=list(runs) or None)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo(f"attribution model: {model.card['take_count']} takes; card: {Path(out_dir) / 'attribution.md'}")
-        return
-    if only == "association":
-        from walkout.association_training import train_from_renders as train_association
-
-        work = Path(work_dir) if work_dir else Path(out_dir) / "_work"
-        try:
-            model = train_association(Path(out_dir), work, runs=list(runs) or None)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo(f"association model: {sum(v['pairs'] for v in model.card['pairs'].values())} pairs; "
-                   f"card: {Path(out_dir) / 'association.md'}")
+    if only in ("attribution", "association"):  # the JSON models, fitted on vision runs of renders
+        _fit_json_model(only, Path(out_dir), Path(work_dir) if work_dir else Path(out_dir) / "_work", list(runs))
         return
     if only:
         try:
@@ -66,3 +48,17 @@ def command(out_dir, images, val_images, epochs, classifier_epochs, imgsz, seed,
     figures = train(out_dir, config, work_dir, reach=reach)
     click.echo(f"detector mAP50 {figures['detector_map50_all']:.3f} ({figures['detector_map50']}), "
                f"held-item top-1 {figures['held_top1']:.3f}; model card: {Path(out_dir) / 'README.md'}")
+
+
+def _fit_json_model(only: str, out_dir: Path, work: Path, runs: list[Path]) -> None:
+    if only == "attribution":
+        from walkout.attribution_training import train_from_renders
+    else:
+        from walkout.association_training import train_from_renders
+    try:
+        model = train_from_renders(out_dir, work, runs=runs or None)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    size = (f"{model.card['take_count']} takes" if only == "attribution"
+            else f"{sum(v['pairs'] for v in model.card['pairs'].values())} pairs")
+    click.echo(f"{only} model: {size}; card: {out_dir / f'{only}.md'}")
