@@ -67,10 +67,10 @@ def _cameras(recording: Path) -> dict:
     return {c.id: c for c in store.cameras if c.placed}
 
 
-def _fps(recording: Path) -> float:
-    import json
-
-    return float(json.loads((recording / "store.json").read_text())["cameras"][0].get("fps", 10.0))
+def _fps(recording: Path, camera) -> float:
+    if not camera.fps:
+        raise ValueError(f"{recording / 'store.json'}: cameras.{camera.id}.fps: missing (the mock store writes it)")
+    return float(camera.fps)
 
 
 def truth_source(recording: Path, config: AssociationTrainingConfig) -> Source | None:
@@ -78,9 +78,9 @@ def truth_source(recording: Path, config: AssociationTrainingConfig) -> Source |
     cameras = _cameras(recording)
     if len(cameras) < 2:
         return None
-    fps = _fps(recording)
     tracklets, truth = [], []
     for cid, camera in cameras.items():
+        fps = _fps(recording, camera)
         boxes = pd.read_csv(recording / "truth" / "boxes" / f"{cid}.csv")
         boxes = boxes[(boxes["object"] == "shopper") & (boxes["visible"] >= config.min_visible)]
         parts, shopper_of = [], {}
@@ -111,10 +111,10 @@ def vision_source(recording: Path, run: Path, config: AssociationTrainingConfig)
     cameras = _cameras(recording)
     if len(cameras) < 2 or not (run / "tracks.csv").is_file():
         return None
-    fps = _fps(recording)
     tracks = pd.read_csv(run / "tracks.csv")
     tracklets, truth = [], []
     for cid, camera in cameras.items():
+        fps = _fps(recording, camera)
         mine = tracks[tracks["camera"] == cid][["frame", "track_id", "x1", "y1", "x2", "y2"]]
         boxes = pd.read_csv(recording / "truth" / "boxes" / f"{cid}.csv")
         boxes = boxes[boxes["object"] == "shopper"]
