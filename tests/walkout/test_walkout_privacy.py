@@ -211,6 +211,19 @@ def test_a_purged_run_is_not_redone_by_the_next_run(run_copy, tiny_run):
     assert "purge_log.json" in load_manifest(out).recordings[run_dir.name].outputs
 
 
+def test_a_purge_is_not_undone_by_the_next_fuse(run_copy, tiny_run):
+    """`walkout fuse` over a runs folder skips what it fused before; a purge since then is not a change
+    it should redo (re-fusing would bill the purged shopper's weights to someone again)."""
+    recording, *_ = tiny_run
+    out, run_dir = run_copy
+    assert main(["-q", "fuse", str(recording), "--events", str(out)]) == 0  # a fuse record in the manifest
+    assert main(["purge", str(run_dir), "--shopper", "2"]) == 0
+    purged = output_bytes(run_dir)
+    assert main(["-q", "fuse", str(recording), "--events", str(out)]) == 0
+    assert output_bytes(run_dir) == purged
+    assert load_manifest(out).recordings[run_dir.name].fuse["status"] == "done"
+
+
 def test_purge_of_an_unknown_shopper_is_a_clear_error_and_changes_nothing(run_copy, capsys):
     out, run_dir = run_copy
     before = output_bytes(out)
