@@ -186,6 +186,11 @@ def _together(a: Tracklet, b: Tracklet, overlap: float) -> np.ndarray | None:
     return np.array([np.median(best), np.quantile(best, 0.9), np.log1p(overlap)])
 
 
+def one_camera_at_once(a: Tracklet, b: Tracklet) -> bool:
+    """Two tracklets of one camera that overlap in time: two people, by construction."""
+    return a.camera == b.camera and min(a.end, b.end) - max(a.start, b.start) >= 0
+
+
 def scored_pairs(tracklets: list[Tracklet], config: ShopperConfig) -> tuple[set[tuple[int, int]], dict]:
     """Every pair the association model scores, and the pairs that are two people by construction
     (one camera, seen at once). Returns (those, {kind: (list of (i, j), (N, F) features)}) with
@@ -204,10 +209,10 @@ def scored_pairs(tracklets: list[Tracklet], config: ShopperConfig) -> tuple[set[
         a = tracklets[i]
         for j in range(i + 1, n):
             b = tracklets[j]
-            overlap = min(a.end, b.end) - max(a.start, b.start)
-            if a.camera == b.camera and overlap >= 0:
+            if one_camera_at_once(a, b):
                 apart.add((i, j))
                 continue
+            overlap = min(a.end, b.end) - max(a.start, b.start)
             if overlap >= config.min_shared_s:
                 features = _together(a, b, overlap)
                 if features is not None:
@@ -238,8 +243,8 @@ def scored_pairs(tracklets: list[Tracklet], config: ShopperConfig) -> tuple[set[
 
 def _rules_pair(a: Tracklet, b: Tracklet, config: ShopperConfig) -> tuple[float | None, bool]:
     """The first design's thresholds: (link cost or None, must stay apart)."""
-    overlap = min(a.end, b.end) - max(a.start, b.start)
     lo, hi = max(a.start, b.start), min(a.end, b.end)
+    overlap = hi - lo
     inside = (a.t >= lo) & (a.t <= hi)
     if overlap >= config.min_shared_s and inside.any():
         bx, by = (np.interp(a.t[inside], b.t, b.xy[:, k]) for k in (0, 1))
@@ -319,7 +324,7 @@ def _rules_links(tracklets: list[Tracklet], config: ShopperConfig) -> tuple[list
     for i in range(len(tracklets)):
         for j in range(i + 1, len(tracklets)):
             a, b = tracklets[i], tracklets[j]
-            if a.camera == b.camera and min(a.end, b.end) - max(a.start, b.start) >= 0:
+            if one_camera_at_once(a, b):
                 apart.add((i, j))
                 continue
             cost, stay_apart = _rules_pair(a, b, config)

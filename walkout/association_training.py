@@ -73,6 +73,12 @@ def _fps(recording: Path, camera) -> float:
     return float(camera.fps)
 
 
+def _truth_shoppers(recording: Path, camera_id: str) -> pd.DataFrame:
+    """One camera's truth shopper boxes (truth/boxes/<camera>.csv rows whose object is a shopper)."""
+    boxes = pd.read_csv(recording / "truth" / "boxes" / f"{camera_id}.csv")
+    return boxes[boxes["object"] == "shopper"]
+
+
 def truth_source(recording: Path, config: AssociationTrainingConfig) -> Source | None:
     """Tracklets of the truth boxes (module docstring); None for a recording without several placed cameras."""
     cameras = _cameras(recording)
@@ -81,8 +87,8 @@ def truth_source(recording: Path, config: AssociationTrainingConfig) -> Source |
     tracklets, truth = [], []
     for cid, camera in cameras.items():
         fps = _fps(recording, camera)
-        boxes = pd.read_csv(recording / "truth" / "boxes" / f"{cid}.csv")
-        boxes = boxes[(boxes["object"] == "shopper") & (boxes["visible"] >= config.min_visible)]
+        boxes = _truth_shoppers(recording, cid)
+        boxes = boxes[boxes["visible"] >= config.min_visible]
         parts, shopper_of = [], {}
         for shopper, rows in boxes.sort_values("frame").groupby("track_id"):
             cut = np.concatenate([[0], np.cumsum(np.diff(rows["frame"].to_numpy()) > config.split_gap_s * fps)])
@@ -116,8 +122,7 @@ def vision_source(recording: Path, run: Path, config: AssociationTrainingConfig)
     for cid, camera in cameras.items():
         fps = _fps(recording, camera)
         mine = tracks[tracks["camera"] == cid][["frame", "track_id", "x1", "y1", "x2", "y2"]]
-        boxes = pd.read_csv(recording / "truth" / "boxes" / f"{cid}.csv")
-        boxes = boxes[boxes["object"] == "shopper"]
+        boxes = _truth_shoppers(recording, cid)
         pairs = mine.reset_index(drop=True).merge(boxes, on="frame", suffixes=("", "_t"))
         if pairs.empty:
             continue
@@ -188,9 +193,10 @@ def fit(rows: pd.DataFrame, config: AssociationTrainingConfig, card: dict | None
     return AssociationModel(kinds, dict(thresholds or DEFAULT_THRESHOLDS), card or {})
 
 
-def association_idf1(source: Source, groups: list[list[int]]) -> tuple[float, float, float]:
-    """(matched seconds, predicted seconds, truth seconds): tracklet durations under the one-to-one
-    match of predicted shoppers to truth shoppers that keeps the most seconds."""
+def association_idf1(source: Source, groups: list[list[int]]) -> tuple[float, float]:
+    """(matched seconds, tracklet seconds): tracklet durations kept under the one-to-one match of
+    predicted shoppers to truth shoppers that keeps the most seconds, and all of them (predicted and
+    truth shoppers share the same tracklets, so IDF1 = matched / tracklet seconds)."""
     seconds = np.array([t.end - t.start for t in source.tracklets])
     truths = sorted(set(source.truth))
     table = np.zeros((len(groups), len(truths)))
@@ -198,8 +204,7 @@ def association_idf1(source: Source, groups: list[list[int]]) -> tuple[float, fl
         for k in members:
             table[g, truths.index(source.truth[k])] += seconds[k]
     rows, cols = linear_sum_assignment(-table)
-    total = float(seconds.sum())
-    return float(table[rows, cols].sum()), total, total
+    return float(table[rows, cols].sum()), float(seconds.sum())
 
 
 THRESHOLD_GRID = {"together": (0.2, 0.3, 0.4, 0.5), "gap": (0.05, 0.1, 0.2, 0.5), "apart": (0.005, 0.02, 0.1)}
@@ -227,7 +232,7 @@ def out_of_fold(sources: list[Source], rows: pd.DataFrame, config: AssociationTr
 
 
 def scores(oof: list[Scored], thresholds: dict[str, float] | None) -> pd.DataFrame:
-    """Per source: association IDF1 parts (matched, predicted + truth seconds) with these
+    """Per source: association IDF1 parts (matched seconds, tracklet seconds) with these
     thresholds (None: the rules)."""
     rows = []
     for item in oof:
@@ -236,14 +241,14 @@ def scores(oof: list[Scored], thresholds: dict[str, float] | None) -> pd.DataFra
             groups = associate(tracklets, ShopperConfig(model="rules"))
         else:
             groups = cluster(tracklets, *model_links(set(item.apart), item.scored, item.probabilities, thresholds))
-        matched, predicted, truth = association_idf1(item.source, groups)
+        matched, seconds = association_idf1(item.source, groups)
         rows.append({"recording": item.source.recording, "origin": item.source.origin, "matched": matched,
-                     "total": predicted + truth})
+                     "seconds": seconds})
     return pd.DataFrame(rows)
 
 
 def pooled_idf1(table: pd.DataFrame) -> float:
-    return float(2 * table["matched"].sum() / table["total"].sum())
+    return float(table["matched"].sum() / table["seconds"].sum())
 
 
 def best_thresholds(oof: list[Scored]) -> dict[str, float]:
