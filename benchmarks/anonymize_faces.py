@@ -2,9 +2,16 @@
 per face detector, on the labelled frames of AiFi cam6 (tests/walkout/data/aifi_cam6_faces.json).
 
 A labelled face counts as hidden when at least ``--covered`` (default 0.8) of its box lies inside the
-hidden regions (each detector's face boxes grown like walkout's, ``AnonymizeConfig.face_grow``).
+hidden regions (each detector's face boxes made squares and grown like walkout's: ``face_squares``,
+``AnonymizeConfig.face_grow``).
 
-    python benchmarks/anonymize_faces.py [--data ../shared/data] [--only NAME ...]
+    python benchmarks/anonymize_faces.py [--data ../shared/data] [--labels dev|heldout|heldout2] [--only NAME ...]
+
+``--labels`` picks the labelled frames: ``dev`` (the development fixture, aifi_cam6_faces.json, on
+which the settings were chosen), ``heldout`` (aifi_cam6_faces_heldout.json: 10 other frames, labelled
+before the thresholds 0.16 / 0.08 were chosen and scored once with them; seen since) or ``heldout2``
+(aifi_cam6_faces_heldout2.json: 11 more frames, labelled before square face regions were scored on
+them, never used to choose anything).
 
 Detectors: OpenCV's Haar cascades (frontal and profile, on the frame enlarged 2x: the faces are
 small), MediaPipe's BlazeFace (short and full range; needs the [mediapipe] extra), CenterFace as
@@ -26,10 +33,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from walkout.anonymize import AnonymizeConfig, Anonymizer, grow_boxes, head_boxes, hidden_mask
+from walkout.anonymize import AnonymizeConfig, Anonymizer, face_squares, head_boxes, hidden_mask
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "tests" / "walkout" / "data" / "aifi_cam6_faces.json"
+LABEL_FILES = {"dev": LABELS, "heldout": LABELS.with_name("aifi_cam6_faces_heldout.json"),
+               "heldout2": LABELS.with_name("aifi_cam6_faces_heldout2.json")}
+# The defaults until 2026-12-03 (for comparison): thresholds 0.2 / 0.1, face boxes grown 1.5 x, not squares.
+PREVIOUS = {"face_passes": ((1.0, 0.2), (1.5, 0.1)), "face_grow": 1.5, "face_square": False}
 log = logging.getLogger("anonymize_faces")
 Detect = Callable[[np.ndarray, int], np.ndarray]  # (BGR frame, frame index) -> (N, 4) regions to hide, px
 
@@ -62,7 +73,7 @@ def haar(names: tuple[str, ...], grow: float, scale: float = 2.0) -> Detect:
                 for x, y, w, h in found if len(found) else []:
                     x = grey.shape[1] - x - w if mirrored else x
                     boxes.append([x / scale, y / scale, (x + w) / scale, (y + h) / scale])
-        return grow_boxes(np.asarray(boxes).reshape(-1, 4), grow)
+        return face_squares(np.asarray(boxes).reshape(-1, 4), grow)
 
     return detect
 
@@ -77,7 +88,7 @@ def blazeface(model_selection: int, grow: float) -> Detect:
         result = faces.process(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
         boxes = [[b.xmin * width, b.ymin * height, (b.xmin + b.width) * width, (b.ymin + b.height) * height]
                  for b in (d.location_data.relative_bounding_box for d in result.detections or [])]
-        return grow_boxes(np.asarray(boxes).reshape(-1, 4), grow)
+        return face_squares(np.asarray(boxes).reshape(-1, 4), grow)
 
     return detect
 
@@ -127,6 +138,11 @@ def score(name: str, detect: Detect, frames: dict[int, np.ndarray], labels: list
     return row
 
 
+def passes_name(passes: tuple[tuple[float, float], ...]) -> str:
+    """((1.0, 0.16), (1.5, 0.08)) -> '1.0x@0.16 + 1.5x@0.08'."""
+    return " + ".join(f"{scale:.1f}x@{score:g}" for scale, score in passes)
+
+
 def markdown(rows: list[dict]) -> str:
     """A Markdown table of dicts with the same keys."""
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
@@ -139,9 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--covered", type=float, default=0.8, help="Share of a face box that must be hidden.")
     parser.add_argument("--only", nargs="*", default=None, help="Detector names to run (default: all).")
+    parser.add_argument("--labels", choices=sorted(LABEL_FILES), default="dev", help="Which labelled frames to score.")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    labels = json.loads(LABELS.read_text())
+    labels = json.loads(LABEL_FILES[args.labels].read_text())
     video = args.data / labels["video"]
     if not video.is_file():
         parser.error(f"{video} not found (--data)")
@@ -157,10 +174,14 @@ def main(argv: list[str] | None = None) -> int:
         "centerface 1.0x@0.5": lambda: centerface(replace(config, face_passes=((1.0, 0.5),))),
         "centerface 1.0x@0.2": lambda: centerface(replace(config, face_passes=((1.0, 0.2),))),
         "centerface 1.5x@0.1": lambda: centerface(replace(config, face_passes=((1.5, 0.1),))),
-        "centerface 1.0x@0.2 + 1.5x@0.1 (default)": lambda: centerface(config),
+        "centerface previous default (1.0x@0.2 + 1.5x@0.1, boxes 1.5x)": lambda: centerface(replace(config, **PREVIOUS)),
+        "centerface thresholds only (" + passes_name(config.face_passes) + ", boxes 1.5x)":
+            lambda: centerface(replace(config, face_grow=1.5, face_square=False)),
+        f"centerface default ({passes_name(config.face_passes)}, squares {config.face_grow}x)": lambda: centerface(config),
     }
     tracked = {f["frame"]: f.get("tracked", []) for f in labels["frames"]}
     detectors["tracked heads only"] = lambda: centerface(config, tracked, faces=False)
+    detectors["previous default + tracked heads"] = lambda: centerface(replace(config, **PREVIOUS), tracked)
     detectors["default + tracked heads (annotate, inspect)"] = lambda: centerface(config, tracked)
     rows = []
     for name, make in detectors.items():

@@ -6,8 +6,10 @@ What is hidden, per frame (BGR uint8, (H, W, 3)):
   wheel, MIT licence, run by OpenCV's own DNN module: offline, no download, no onnxruntime). Store
   cameras look down from the ceiling: faces are small, blurred, in profile or seen from above. So the
   detector runs twice (``face_passes``): at the frame's size with the usual threshold, and at 1.5 x
-  its size with a low one (small faces behind glass, a shopper's face tilted down). Each face box is
-  grown ``face_grow`` times about its centre (hair, chin, ears and a detector's tight box).
+  its size with a low one (small faces behind glass, a shopper's face tilted down). Each face box
+  becomes a square on its longer side, grown ``face_grow`` times about its centre
+  (:func:`face_squares`): seen from above, a face tilted down gets a tall, narrow box that misses the
+  cheek and nose beside it; a square covers the head whichever way it turns.
 - **heads of tracked shoppers**, when the caller knows the tracks (``walkout annotate``,
   ``walkout.inspect``): the top of every shopper box (:func:`head_boxes`), so a face the detector
   misses is hidden all the same.
@@ -20,9 +22,10 @@ light blur and a fine mosaic were defeated by face recognisers trained on obfusc
 reduced to a dozen average colours has nothing left for them. Pixels outside the hidden regions are
 left exactly as they were.
 
-Measured on 15 labelled frames of a real ceiling camera (AiFi cam6, ``tests/walkout/data/
-aifi_cam6_faces.json``, ``benchmarks/anonymize_faces.py``): see PRIVACY.md for the figures of every
-detector tried (OpenCV's Haar cascades, MediaPipe's BlazeFace, CenterFace).
+Measured on labelled frames of a real ceiling camera (AiFi cam6: ``tests/walkout/data/
+aifi_cam6_faces.json`` for development, ``aifi_cam6_faces_heldout.json`` and ``..._heldout2.json``
+held out; ``benchmarks/anonymize_faces.py``): see PRIVACY.md for the figures of every detector tried
+(OpenCV's Haar cascades, MediaPipe's BlazeFace, CenterFace).
 
 Turning it off (``anonymize=False``, ``--no-anonymize``) is for a store's own secured review only:
 the callers log a warning and record it in run.json.
@@ -59,7 +62,9 @@ class AnonymizeConfig:
 
     face_passes: (scale, min_score) per detector pass: the frame is resized by ``scale`` and faces
         scoring at least ``min_score`` (0..1) are kept; the passes' faces are pooled.
-    face_grow: each face box is grown this many times about its centre before hiding.
+    face_grow: each face box, made a square on its longer side, is grown this many times about its
+        centre before hiding (:func:`face_squares`); with ``face_square`` False the box keeps its shape
+        (:func:`grow_boxes`, the rule until 2026-12: it left the side of faces tilted down visible).
     face_nms_iou: pooled faces overlapping more than this (intersection over union) are one face.
     head_height_share, head_width_share: a tracked shopper box (w x h px) hides its top
         ``min(h, max(head_height_share * h, head_width_share * w))`` pixels: a standing shopper's head
@@ -75,8 +80,9 @@ class AnonymizeConfig:
     jpeg_quality: quality of JPEG pictures written (1-100).
     """
 
-    face_passes: tuple[tuple[float, float], ...] = ((1.0, 0.2), (1.5, 0.1))
-    face_grow: float = 1.5
+    face_passes: tuple[tuple[float, float], ...] = ((1.0, 0.16), (1.5, 0.08))
+    face_grow: float = 1.75
+    face_square: bool = True
     face_nms_iou: float = 0.3
     head_height_share: float = 0.3
     head_width_share: float = 0.5
@@ -168,6 +174,15 @@ def grow_boxes(xyxy: np.ndarray, factor: float) -> np.ndarray:
     return np.hstack([centre - half, centre + half])
 
 
+def face_squares(xyxy: np.ndarray, factor: float) -> np.ndarray:
+    """(N, 4) face boxes -> (N, 4) squares about their centres whose side is ``factor`` times the box's
+    longer side (the region hidden for a face)."""
+    xyxy = np.asarray(xyxy, dtype=float).reshape(-1, 4)
+    centre = (xyxy[:, :2] + xyxy[:, 2:]) / 2
+    half = (xyxy[:, 2:] - xyxy[:, :2]).max(axis=1, keepdims=True) * factor / 2
+    return np.hstack([centre - half, centre + half])
+
+
 def head_boxes(person_xyxy: np.ndarray, config: AnonymizeConfig | None = None) -> np.ndarray:
     """(M, 4) tracked shopper boxes (w x h px) -> (M, 4) their head regions (may leave the image:
     callers clip). Vertically from ``min(head_above_width_share * w, head)`` above the box top down to
@@ -232,10 +247,12 @@ class Anonymizer:
         return self._detector
 
     def face_regions(self, image: np.ndarray) -> np.ndarray:
-        """(N, 4) grown face boxes (float px) in a BGR (or grey / BGRA) uint8 image."""
+        """(N, 4) regions hiding the faces (float px) of a BGR (or grey / BGRA) uint8 image: the
+        detector's boxes as grown squares (:func:`face_squares`)."""
         bgr = _as_bgr8(image)
         faces = self.detector.detect(bgr)
-        return grow_boxes(faces[:, :4], self.config.face_grow)
+        shape = face_squares if self.config.face_square else grow_boxes
+        return shape(faces[:, :4], self.config.face_grow)
 
     def regions(self, image: np.ndarray, persons: np.ndarray | None = None) -> np.ndarray:
         """(N, 4) integer pixel boxes to hide: grown faces, then the heads of ``persons`` ((M, 4) xyxy px)."""

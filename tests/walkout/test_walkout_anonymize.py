@@ -17,6 +17,7 @@ from walkout.anonymize import (
     AnonymizeConfig,
     Anonymizer,
     FaceDetector,
+    face_squares,
     grow_boxes,
     head_boxes,
     hidden_mask,
@@ -57,6 +58,15 @@ def test_grow_boxes(boxes, factor, expected):
     assert np.allclose(grow_boxes(np.asarray(boxes, dtype=float), factor), np.asarray(expected).reshape(-1, 4))
 
 
+@pytest.mark.parametrize(("boxes", "factor", "expected"), [
+    ([[10, 20, 30, 60]], 1.5, [[-10, 10, 50, 70]]),  # 20 x 40 -> a 60 x 60 square about (20, 40)
+    ([[0, 0, 30, 10]], 1.0, [[0, -10, 30, 20]]),  # wide: the square's side is the width
+    (np.empty((0, 4)), 1.5, np.empty((0, 4))),
+])
+def test_face_squares_are_squares_on_the_longer_side(boxes, factor, expected):
+    assert np.allclose(face_squares(np.asarray(boxes, dtype=float), factor), np.asarray(expected).reshape(-1, 4))
+
+
 @pytest.mark.parametrize(("box", "expected"), [
     # A standing shopper, 40 x 120: head 0.3 * 120 = 36 down, min(0.35 * 40, 36) = 14 up, 4 each side.
     ([100, 50, 140, 170], [96, 50 - 14, 144, 50 + 36]),
@@ -95,9 +105,9 @@ def test_anonymizer_hides_faces_and_tracked_heads(one_face):
     anonymizer = Anonymizer()
     persons = np.array([[100.0, 40.0, 140.0, 118.0]])
     regions = anonymizer.regions(image, persons)
-    face = np.floor(grow_boxes(one_face, 1.5)).astype(int)[0]  # 15 x 18 px about (50, 42)
-    assert face.tolist() == [35, 24, 65, 60]
-    assert regions[:, :2].tolist() == [[35, 24], [96, 26]]  # the face, then the head of the shopper
+    face = np.floor(face_squares(one_face, 1.75)).astype(int)[0]  # 20 x 24 px -> a 42 px square about (50, 42)
+    assert face.tolist() == [29, 21, 71, 63]
+    assert regions[:, :2].tolist() == [[29, 21], [96, 26]]  # the face, then the head of the shopper
     hidden = anonymizer.apply(image, persons)
     mask = hidden_mask(regions, image.shape)
     assert np.array_equal(hidden[~mask], image[~mask])
@@ -119,7 +129,7 @@ def test_anonymize_png_hides_the_face_and_keeps_every_other_pixel(tmp_path, one_
     assert f"wrote {out}" in capsys.readouterr().out
     before, after = cv2.imread(str(source), cv2.IMREAD_UNCHANGED), cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
     assert after.shape == before.shape and after.dtype == before.dtype
-    mask = hidden_mask(grow_boxes(one_face, AnonymizeConfig().face_grow), before.shape)
+    mask = hidden_mask(face_squares(one_face, AnonymizeConfig().face_grow), before.shape)
     assert np.array_equal(after[~mask], before[~mask])
     assert (after[mask] != before[mask]).any()
     assert sorted(p.name for p in out.parent.iterdir()) == ["hidden.png"]  # no temporary file left
@@ -165,7 +175,7 @@ def test_anonymize_video_keeps_frames_size_and_rate(tmp_path, one_face):
         frames.append(frame)
     capture.release()
     assert (len(frames), size, fps) == (6, (160, 120), 10.0)
-    face = hidden_mask(grow_boxes(one_face, 1.5), (120, 160))
+    face = hidden_mask(face_squares(one_face, AnonymizeConfig().face_grow), (120, 160))
     # mp4v is lossy: the hidden face is a few flat grey cells, the rest still a sharp checkerboard.
     assert frames[0][face].std() < 0.25 * checkerboard()[face].std()
     assert frames[0][~face].std() > 0.75 * checkerboard()[~face].std()
@@ -215,9 +225,8 @@ needs_aifi = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def aifi_frames():
-    labels = json.loads(LABELS.read_text())
+def _labelled_frames(labels_path: Path):
+    labels = json.loads(labels_path.read_text())
     wanted = {f["frame"] for f in labels["frames"]}
     capture = cv2.VideoCapture(str(SHARED_DATA / labels["video"]))
     frames, index = {}, 0
@@ -229,6 +238,11 @@ def aifi_frames():
         index += 1
     capture.release()
     return labels["frames"], frames
+
+
+@pytest.fixture(scope="module")
+def aifi_frames():
+    return _labelled_frames(LABELS)
 
 
 def _measure(aifi_frames, with_heads: bool) -> tuple[dict[str, list[int]], list[float], list[float]]:
@@ -257,24 +271,39 @@ def _measure(aifi_frames, with_heads: bool) -> tuple[dict[str, list[int]], list[
 @needs_aifi
 def test_faces_seen_from_the_ceiling_are_hidden_by_the_face_detector(aifi_frames):
     counts, changed, face_free = _measure(aifi_frames, with_heads=False)
-    # Measured: shopper 7 of 9 (the two misses look down: their boxes are 64 % covered), background
-    # 7 of 8; 1.9 % of a frame changed on average.
+    # Measured (`walkout anonymize` alone, no tracks): every face, 9 of 9 shopper and 8 of 8 behind the
+    # glass; 3.9 % of a frame changed on average. (With face boxes instead of squares, two shopper faces
+    # looking down were 64 % covered.)
     assert counts["shopper"][1] == 9 and counts["background"][1] == 8
-    assert counts["shopper"][0] >= 7
-    assert counts["background"][0] >= 6
-    assert np.mean(changed) <= 0.03
-    # Frames without a visible face: nobody in view (300, 390) is left alone; in frame 30 the shopper's
-    # head seen from behind is taken for a face (2.5 % of the frame).
-    assert sorted(face_free)[:2] == [0.0, 0.0] and max(face_free) <= 0.03
+    assert counts["shopper"][0] == 9
+    assert counts["background"][0] >= 7
+    assert np.mean(changed) <= 0.05
+    # Frames without a visible face: with nobody in view (300, 390) at most a false face of a few pixels
+    # is hidden (measured: 0.1 % of the frame each); in frame 30 the shopper's head seen from behind
+    # is taken for a face (measured: 5.5 %).
+    assert sorted(face_free)[:2][-1] <= 0.005 and max(face_free) <= 0.07
 
 
 @needs_aifi
 def test_with_tracked_heads_every_shopper_face_is_hidden(aifi_frames):
     counts, changed, _ = _measure(aifi_frames, with_heads=True)
-    # Measured: 9 of 9 and 7 of 8 (a woman behind the glass in frame 120 is missed); 4.2 % changed.
+    # Measured: 9 of 9 and 8 of 8; 5.7 % changed.
     assert counts["shopper"] == [9, 9]
-    assert counts["background"][0] >= 6
-    assert np.mean(changed) <= 0.06 and max(changed) <= 0.15
+    assert counts["background"][0] >= 7
+    assert np.mean(changed) <= 0.07 and max(changed) <= 0.15
+
+
+@needs_aifi
+@pytest.mark.parametrize(("name", "background_missed"), [("aifi_cam6_faces_heldout.json", 1),
+                                                         ("aifi_cam6_faces_heldout2.json", 1)])
+def test_held_out_frames_every_shopper_face_is_hidden(name, background_missed):
+    # Frames labelled after the development fixture and scored once when the settings were frozen
+    # (PRIVACY.md). Measured: shopper 6 of 6 and 8 of 8; behind the glass 11 of 12 and 10 of 11 (each
+    # miss a very dim man behind the glass).
+    counts, changed, _ = _measure(_labelled_frames(LABELS.with_name(name)), with_heads=False)
+    assert counts["shopper"][0] == counts["shopper"][1] > 0
+    assert counts["background"][0] >= counts["background"][1] - background_missed
+    assert np.mean(changed) <= 0.05
 
 
 # ---------------------------------------------------------------------------------- walkout zones frame
@@ -287,6 +316,6 @@ def test_zones_frame_is_anonymised_unless_asked_not_to(recording, tmp_path, monk
     assert main(["zones", "frame", str(recording), "--camera", "cam0", "--out", str(shown), "--no-anonymize"]) == 0
     assert "anonymisation is OFF" in capsys.readouterr().err
     a, b = cv2.imread(str(hidden)), cv2.imread(str(shown))
-    face = hidden_mask(grow_boxes(np.array([[20.0, 10.0, 30.0, 22.0]]), 1.5), a.shape)
+    face = hidden_mask(face_squares(np.array([[20.0, 10.0, 30.0, 22.0]]), AnonymizeConfig().face_grow), a.shape)
     assert np.array_equal(a[~face], b[~face])
     assert (a[face] != b[face]).any()
