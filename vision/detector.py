@@ -44,16 +44,11 @@ class DetectorConfig:
     within ``mediapipe_hand_reach`` (share of the person box diagonal) of the pose person is theirs;
     any other hand gets a stand-in person, its box grown ``mediapipe_standin_scale`` times; the pose
     person's hands within ``mediapipe_resting_hand`` torso lengths of a hip are at rest and dropped.
-
-    ``confidence``: boxes less confident are dropped. 0.1, as ByteTrack expects: a shopper box between
-    0.1 and ``[tracking] high_conf_det_threshold`` (0.6) only extends a track that exists already (its
-    second, low-score pass), it never starts one; so a shopper half hidden by a gondola keeps their
-    track, and a store camera's less confident boxes still count. (0.25 until 2026-12.)
     """
 
     model_path: str = ""
     imgsz: int = 640
-    confidence: float = 0.1
+    confidence: float = 0.25
     iou: float = 0.6
     device: str = "cpu"
     batch: int = 4

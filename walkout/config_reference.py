@@ -38,7 +38,7 @@ MARKDOWN_COMMAND = "walkout config --defaults --markdown > docs/CONFIG.md"
 NOTES = {
     "run.detector.model_path": "the detector's weights (.pt, .onnx or an OpenVINO folder); `--model` sets it",
     "run.detector.imgsz": "the detector's input size (the longer image side is scaled to it)",
-    "run.detector.confidence": "detections less confident than this are dropped (shoppers below [tracking] high_conf_det_threshold only extend tracks)",
+    "run.detector.confidence": "detections less confident than this are dropped",
     "run.detector.iou": "overlap above which the detector's non-maximum suppression keeps one box",
     "run.detector.device": "where the models run: cpu, cuda, cuda:0, mps",
     "run.detector.batch": "frames per detector call",
