@@ -2,8 +2,9 @@
 
 In one process, on the same videos, in turn (so a busy machine slows every row alike): decoding
 alone; ultralytics' own ``model.track()`` loop with the shipped .pt detector in PyTorch (the naive
-route a user tries first); and walkout end to end (every camera, writing its outputs) with PyTorch
-or ONNX Runtime, with and without skipping idle frames (vision.motion). Each row gives frames/s, the
+route a user tries first: ultralytics gives torch cores - 1 threads), and the same loop with torch on
+every core, for reference (the ratios are against the first); and walkout end to end (every camera,
+writing its outputs) with PyTorch or ONNX Runtime, with and without skipping idle frames (vision.motion). Each row gives frames/s, the
 ratios against decode-only and against ``model.track()``, and the share of frames whose detectors
 were skipped. A last line prices an idle frame: walkout's frames/s on an empty aisle (no shopper,
 skipping on) over its frames/s on the shopper recordings without skipping.
@@ -34,6 +35,7 @@ from walkout.baselines import decode_only, ultralytics_track
 from walkout.bench.groups import GROUPS, render
 from walkout.config import PipelineConfig, load_config
 from walkout.models import Models
+from walkout.parallel import available_cores
 from walkout.pipeline import process_recording
 from walkout.recording import load_recording
 
@@ -111,7 +113,9 @@ def main() -> None:
         for skip in (False, True):
             config = dataclasses.replace(with_runtime, motion=dataclasses.replace(base.motion, enabled=skip))
             configs[f"walkout {models.runtime}, skip idle {'on' if skip else 'off'}"] = (models, config)
-    rows = {name: Row(name) for name in ["decode only", *([] if args.no_track else ["model.track() .pt"]), *configs]}
+    every_core = f"model.track() .pt, torch on {available_cores()} threads"
+    tracks = [] if args.no_track else ["model.track() .pt", every_core]
+    rows = {name: Row(name) for name in ["decode only", *tracks, *configs]}
     idle = Row("empty aisle")
     idle_with = list(configs)[-1]  # the last runtime, skipping on
     with tempfile.TemporaryDirectory() as tmp:
@@ -124,6 +128,9 @@ def main() -> None:
                     timing = ultralytics_track(video, base.detector.model_path, base.detector.imgsz,
                                                base.detector.confidence)
                     rows["model.track() .pt"].add(timing["frames"], timing["total_s"], timing["cpu_s"])
+                    timing = ultralytics_track(video, base.detector.model_path, base.detector.imgsz,
+                                               base.detector.confidence, threads=available_cores())
+                    rows[every_core].add(timing["frames"], timing["total_s"], timing["cpu_s"])
             for path in recordings:
                 for name, (models, config) in configs.items():
                     rows[name].add(*walkout_run(path, models, config, scratch))

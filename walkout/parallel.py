@@ -100,10 +100,10 @@ def configure_worker(setup: WorkerSetup) -> None:
 
 
 def limit_threads(threads: int) -> None:
-    """torch / OpenCV / BLAS threads of this process. The environment variables cover libraries
-    imported later; torch is limited now only if it is already imported (importing it costs seconds).
+    """torch / OpenCV / BLAS / ONNX Runtime (``WALKOUT_THREADS``, vision.runtime.onnx_threads) threads of
+    this process. The environment variables cover libraries and sessions made later; torch is limited now only if it is already imported (importing it costs seconds).
     ultralytics resets torch's threads when it first predicts, so the pipeline calls this again then."""
-    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "WALKOUT_THREADS"):
         os.environ[variable] = str(threads)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)

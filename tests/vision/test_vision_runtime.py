@@ -138,3 +138,27 @@ def test_a_real_export_gives_the_pt_models_answers(tmp_path):
     assert names == {int(k): v for k, v in YOLO(str(pt)).names.items()}
     for a, b in zip(expected, found, strict=True):
         np.testing.assert_allclose(a.probs.data.numpy(), np.asarray(b.probs.data), atol=1e-4)
+
+
+def test_onnx_sessions_use_every_core_although_ultralytics_set_omp_num_threads_to_one(monkeypatch):
+    import ultralytics  # noqa: F401 - importing it sets OMP_NUM_THREADS=1 when unset
+
+    monkeypatch.delenv("WALKOUT_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setattr(runtime.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert runtime.onnx_threads() == 3
+
+
+def test_a_worker_thread_limit_sets_the_onnx_sessions_threads(monkeypatch):
+    from walkout.parallel import limit_threads
+
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "WALKOUT_THREADS"):
+        monkeypatch.delenv(variable, raising=False)  # monkeypatch restores them after the test
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        limit_threads(2)
+        assert runtime.onnx_threads() == 2
+    finally:
+        torch.set_num_threads(before)
