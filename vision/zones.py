@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -15,8 +16,9 @@ class ShelfZone:
     plates: tuple[int, ...]
     polygon_px: tuple[tuple[float, float], ...]
 
-    @property
+    @cached_property
     def area_px(self) -> float:
+        """Shoelace area (computed once: every frame's hand lookup orders the zones by it)."""
         xy = np.asarray(self.polygon_px, dtype=float)
         x, y = xy[:, 0], xy[:, 1]
         return float(abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))) / 2)
@@ -31,7 +33,8 @@ def points_in_polygon(points_px: np.ndarray, polygon_px: np.ndarray) -> np.ndarr
     poly = np.asarray(polygon_px, dtype=float)
     x, y = points[:, 0:1], points[:, 1:2]  # (N, 1)
     x1, y1 = poly[:, 0], poly[:, 1]  # (K,)
-    x2, y2 = np.roll(x1, -1), np.roll(y1, -1)
+    following = np.r_[1:len(poly), 0]  # each vertex's next one (np.roll, without its per-call overhead)
+    x2, y2 = x1[following], y1[following]
     crosses = (y1 > y) != (y2 > y)  # (N, K)
     with np.errstate(divide="ignore", invalid="ignore"):
         x_at = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
@@ -40,7 +43,8 @@ def points_in_polygon(points_px: np.ndarray, polygon_px: np.ndarray) -> np.ndarr
 
 
 def zone_of_points(points_px: np.ndarray, zones: tuple[ShelfZone, ...]) -> np.ndarray:
-    """Index of the zone containing each point, -1 for none; overlapping zones: the smallest wins.
+    """Index of the zone containing each point, -1 for none; overlapping zones: the smallest wins (of
+    two as small, the later one). Every zone's edges at once (:func:`points_in_polygon`'s even-odd rule).
 
     points_px: (N, 2). Returns (N,) int.
     """
@@ -48,11 +52,32 @@ def zone_of_points(points_px: np.ndarray, zones: tuple[ShelfZone, ...]) -> np.nd
     result = np.full(len(points), -1, dtype=int)
     if not zones or not len(points):
         return result
-    order = sorted(range(len(zones)), key=lambda i: -zones[i].area_px)
-    for index in order:  # larger first, so smaller zones overwrite
-        mask = points_in_polygon(points, np.asarray(zones[index].polygon_px))
-        result[mask] = index
+    x1, y1, x2, y2, owner_of_edge, rank = _zone_edges(tuple(zones))
+    x, y = points[:, 0:1], points[:, 1:2]  # (N, 1) against (E,) edges
+    crosses = (y1 > y) != (y2 > y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_at = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
+    crossings = np.zeros((len(points), len(zones)), dtype=int)
+    np.add.at(crossings.T, owner_of_edge, (crosses & (x < x_at)).T)
+    inside = crossings % 2 == 1
+    best = np.where(inside, rank, -1).argmax(axis=1)  # the highest rank: the smallest zone
+    hit = inside.any(axis=1)
+    result[hit] = best[hit]
     return result
+
+
+@lru_cache(maxsize=64)
+def _zone_edges(zones: tuple[ShelfZone, ...]) -> tuple[np.ndarray, ...]:
+    """Every zone's edges (x1, y1, x2, y2, owning zone) and each zone's rank: larger zones rank lower,
+    equal areas by index (a camera's zones are looked up every frame: made once)."""
+    polygons = [np.asarray(zone.polygon_px, dtype=float) for zone in zones]
+    starts = np.vstack(polygons)
+    ends = np.vstack([np.roll(polygon, -1, axis=0) for polygon in polygons])
+    owner = np.repeat(np.arange(len(zones)), [len(polygon) for polygon in polygons])
+    order = sorted(range(len(zones)), key=lambda i: -zones[i].area_px)
+    rank = np.empty(len(zones), dtype=int)
+    rank[order] = np.arange(len(zones))
+    return starts[:, 0], starts[:, 1], ends[:, 0], ends[:, 1], owner, rank
 
 
 def check_zones(zones: tuple[ShelfZone, ...], width_px: int, height_px: int) -> list[str]:
