@@ -58,12 +58,19 @@ class PipelineConfig:
     motion: MotionConfig = field(default_factory=MotionConfig)
     batch_frames: int = 8
     """frames decoded and detected together (one batched model call)"""
+    camera_threads: int = 0
+    """cameras of one recording processed at once, each with its own copy of the models (threads); 0: as
+    many as the process's threads (a `--workers N` run's share of the cores, else every core)"""
     merge_window_s: float = 1.0
     """events of one shopper, sku, action and shelf seen by two cameras within this time are one event"""
     runtime: str = "auto"
     """what runs the .pt models: onnx (ONNX Runtime, on an export cached beside each .pt by `walkout export`
     or on first use; needs the onnx extra, else PyTorch with a warning), torch (PyTorch), or auto (onnx
     where the onnx extra is installed, else torch)"""
+
+    def __post_init__(self) -> None:
+        if self.camera_threads < 0:
+            raise ValueError(f"camera_threads must be 0 (automatic) or more, got {self.camera_threads}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

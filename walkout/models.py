@@ -25,6 +25,8 @@ class Models:
     for many recordings."""
 
     def __init__(self, config: PipelineConfig):
+        self._config = config
+        self._copies: list[Models] = []
         config = with_runtime(config)
         # What runs the detector: "mediapipe", "onnx" (an ONNX export) or "torch"; written in run.json.
         self.runtime = ("mediapipe" if config.detector.backend == "mediapipe" else
@@ -62,6 +64,15 @@ class Models:
             log.info("held items: boxes of the hand model, each given to its nearest hand")
         elif self.classifier is None:
             log.info("no hand-crop classifier: held items come from the detector's product boxes")
+
+
+    def copies(self, count: int) -> list[Models]:
+        """``count`` more sets of the same models, loaded on first use and kept for the next recordings.
+        Cameras processed at once need one set each: ultralytics' predictors and MediaPipe's landmark
+        trackers keep per-call state."""
+        while len(self._copies) < count:
+            self._copies.append(Models(self._config))
+        return self._copies[:count]
 
 
 def with_runtime(config: PipelineConfig) -> PipelineConfig:

@@ -1,7 +1,7 @@
 """`walkout run`: store recordings in, per-shopper cart timelines out.
 
 One recording (:func:`process_recording`): every camera through the vision stages
-(walkout.stages.process_camera), cameras joined into store-level shoppers, events seen by several
+(walkout.stages.process_camera; several cameras at once in threads, :func:`camera_threads`), cameras joined into store-level shoppers, events seen by several
 cameras merged, the outputs written (walkout.outputs: tracks, hands, reaches, shoppers, events,
 timeline.json, run.json). Where the rest is:
 
@@ -15,14 +15,17 @@ The names other code imports from here (``__all__``) are re-exported from those 
 
 from __future__ import annotations
 
+import queue
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 from formats.tables import write_json_atomic
 from vision.errors import InputError
 from vision.events import PickEvent
+from vision.runtime import onnx_threads
 from vision.shoppers import ShopperMap, shoppers_table, store_shoppers
 from vision.timeline import build_timelines, timelines_document
 from walkout.batch import (
@@ -37,7 +40,7 @@ from walkout.batch import (
 from walkout.config import PipelineConfig
 from walkout.models import Models, with_runtime
 from walkout.outputs import run_info, write_tables
-from walkout.recording import Recording, load_recording
+from walkout.recording import Camera, Recording, load_recording
 from walkout.stages import CameraResult, process_camera
 
 __all__ = [  # what other code imports from here; the batch engine, models and stages live in their modules
@@ -85,7 +88,10 @@ def process_recording(
     planogram = {}
     if recording.planogram is not None:
         planogram = {(s, int(p)): k for s, p, k in recording.planogram[["shelf", "plate", "sku"]].itertuples(index=False)}
-    results = [process_camera(recording, camera, models, config, planogram, progress) for camera in recording.cameras]
+    started = time.perf_counter()
+    threads = camera_threads(config, len(recording.cameras), models)
+    results = _process_cameras(recording, models, config, planogram, progress, threads)
+    cameras_s = time.perf_counter() - started
     started = time.perf_counter()
     shopper_map = store_shoppers({r.camera: r.tracks for r in results}, {c.id: c for c in recording.cameras},
                                  {r.camera: r.fps for r in results}, config.shoppers)
@@ -99,9 +105,42 @@ def process_recording(
     write_tables(out, results, shopper_map, shoppers, events)
     write_json_atomic(timelines_document(recording.name, timelines), out / "timeline.json")
     measured = _baselines(recording, config) if baselines else {}
-    write_json_atomic(run_info(recording, models, config, results, shopper_map, association_s, measured),
-                      out / "run.json")
+    info = run_info(recording, models, config, results, shopper_map, association_s, measured)
+    info["cameras_run"] = {"threads": threads, "wall_s": round(cameras_s, 3)}
+    write_json_atomic(info, out / "run.json")
     return RecordingResult(path, out, True, events=len(events), shoppers=len(timelines), cameras=results)
+
+
+def camera_threads(config: PipelineConfig, cameras: int, models: Models) -> int:
+    """How many cameras of a recording run at once: ``[pipeline] camera_threads``, or (0) as many as
+    this process's threads (vision.runtime.onnx_threads: a worker's share of the cores, else every
+    core), never more than the cameras; 1 for models that cannot be copied (a caller's own set)."""
+    if not callable(getattr(models, "copies", None)):
+        return 1
+    return max(1, min(config.camera_threads or onnx_threads(), cameras))
+
+
+def _process_cameras(recording: Recording, models: Models, config: PipelineConfig, planogram: dict,
+                     progress: Callable[[str, int, int], None] | None, threads: int) -> list[CameraResult]:
+    """Every camera's result, in the recording's camera order; ``threads`` cameras at once, each thread
+    with its own set of the models (the model runtimes and video decoding release the GIL, so the
+    tracking and event code of one camera runs while another camera's detectors do). Measured on a
+    6-camera store render on 2 cores: 1.17x the cameras one after another, same outputs."""
+    if threads <= 1:
+        return [process_camera(recording, camera, models, config, planogram, progress) for camera in recording.cameras]
+    free: queue.SimpleQueue[Models] = queue.SimpleQueue()
+    for each in (models, *models.copies(threads - 1)):
+        free.put(each)
+
+    def one(camera: Camera) -> CameraResult:
+        mine = free.get()
+        try:
+            return process_camera(recording, camera, mine, config, planogram, progress)
+        finally:
+            free.put(mine)
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="camera") as pool:
+        return list(pool.map(one, recording.cameras))
 
 
 def _baselines(recording: Recording, config: PipelineConfig) -> dict:
