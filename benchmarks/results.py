@@ -11,6 +11,7 @@ Nothing is re-run by default: hours of rendering and running are read back from 
   difficulty group and ``DIR/provenance.json`` (the command, commit and date; those scripts write it).
   ``LABEL=DIR`` names the set (default: its provenance's ``label``, else the folder name).
 - ``--aifi DIR``: the OUT folder of ``bash benchmarks/aifi/run.sh`` (the real ceiling camera).
+- ``--speed DIR`` (repeat): the OUT folder of ``benchmarks/speed.py`` (its speed.json and provenance.json).
 - ``--quick OUT``: first runs ``benchmarks/accuracy.py --out OUT/accuracy --per-group 2`` (2 recordings per
   group, about 20 minutes on 2 cores) and, when the AiFi data is there, ``benchmarks/aifi/run.sh OUT/aifi``,
   and includes them.
@@ -235,6 +236,46 @@ def speed_section(sets: list[ResultSet]) -> list[str]:
     return out
 
 
+def speed_runs_section(paths: list[Path]) -> list[str]:
+    """The tables of ``benchmarks/speed.py`` runs (OUT/speed.json and OUT/provenance.json): every row's
+    frames/s, real-time factor and ratio to ``model.track()``, measured in one process."""
+    if not paths:
+        return []
+    out = ["### Speed by stage of the speed work (`benchmarks/speed.py`)", "",
+           "In one process, in turn on the same recordings: decoding alone, ultralytics' `model.track()` "
+           "with the .pt detector in PyTorch (as a user runs it: ultralytics gives torch cores - 1 threads; a "
+           "second row with torch on every core, for reference), and `walkout run` end to end with idle-frame "
+           "skipping off or on. × real time: the recordings' seconds over wall seconds (a recording of several "
+           "cameras counts its duration once, so >= 1 keeps up with all its cameras). Ratios against "
+           "`model.track()` as a user runs it.", ""]
+    for path in paths:
+        data = json.loads((path / "speed.json").read_text())
+        provenance = json.loads((path / "provenance.json").read_text()) if (path / "provenance.json").is_file() else {}
+        recordings = [Path(r).name for r in data.get("recordings", [])]
+        made = f"`{provenance.get('command') or data.get('command')}`"
+        if provenance.get("commit"):
+            made += f" (commit {provenance['commit']}, {provenance.get('date', '')})"
+        out += [f"- made by {made}: {', '.join(recordings)}, {data.get('repeats')} round(s)", ""]
+        rows = data.get("rows", [])
+        track = next((r for r in rows if r["name"] == "model.track() .pt"), None)
+        table_rows = []
+        for row in rows:
+            fps = row["frames"] / row["seconds"] if row["seconds"] else None
+            realtime = row["video_s"] / row["seconds"] if row.get("video_s") and row["seconds"] else None
+            versus = fps / (track["frames"] / track["seconds"]) if track and fps and track["seconds"] else None
+            skipped = f"{row['skipped'] / row['frames']:.0%}" if row["name"].startswith("walkout") and row["frames"] else "–"
+            table_rows.append([row["name"], str(row["frames"]), fmt(fps, 1), fmt(realtime, 2), fmt(versus, 2), skipped])
+        out += table(["run", "frames", "frames/s", "× real time", "× `model.track()`", "idle frames skipped"],
+                     table_rows) + [""]
+        idle = data.get("empty_aisle")
+        busy = next((r for r in rows if r["name"] == data.get("idle_compared_with")), None)
+        if idle and idle.get("seconds") and busy and busy.get("seconds"):
+            ratio = (idle["frames"] / idle["seconds"]) / (busy["frames"] / busy["seconds"])
+            out += [f"An empty aisle (nobody in view) runs {ratio:.1f}x as fast as the shopper recordings "
+                    f"without skipping ({busy['name']}).", ""]
+    return out
+
+
 # The stages of run.json's stages_s in the order a camera runs them: decode, motion, detect, track,
 # hands and events always; reaching, reid, held (after track) and classify (before hands) when they run.
 STAGE_ORDER = ("decode", "motion", "detect", "track", "reaching", "reid", "held", "classify", "hands", "events")
@@ -355,7 +396,8 @@ def run_quick(out: Path) -> tuple[Path, Path | None]:
     return accuracy, aifi
 
 
-def render(sets: list[ResultSet], aifi: Path | None, command: str, store: ResultSet | None = None) -> str:
+def render(sets: list[ResultSet], aifi: Path | None, command: str, store: ResultSet | None = None,
+           speed_runs: list[Path] | None = None) -> str:
     store = store or next((s for s in sets if any(g.name == "store" for g in s.groups)), None)
     out = [
         "# Results",
@@ -371,6 +413,7 @@ def render(sets: list[ResultSet], aifi: Path | None, command: str, store: Result
     out += headline_section(sets, store)
     out += accuracy_section(sets)
     out += speed_section(sets)
+    out += speed_runs_section(speed_runs or [])
     out += aifi_section(aifi)
     out += groups_section()
     out += metrics_section()
@@ -385,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a benchmark output folder (accuracy.py OUT, pool.py/refuse.py --out); the first is the "
                              "headline")
     parser.add_argument("--aifi", type=Path, default=None, help="the OUT folder of bash benchmarks/aifi/run.sh")
+    parser.add_argument("--speed", dest="speed_runs", type=Path, action="append", default=[], metavar="DIR",
+                        help="the --out folder of a benchmarks/speed.py run (repeat)")
     parser.add_argument("--quick", type=Path, default=None, metavar="OUT",
                         help="first run the quick benchmarks into OUT (accuracy.py --per-group 2, the AiFi camera)")
     args = parser.parse_args(argv)
@@ -399,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give at least one --set DIR (or --quick OUT)")
     sets = [read_set(spec) for spec in specs]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(sets, aifi, command))
+    args.out.write_text(render(sets, aifi, command, speed_runs=args.speed_runs))
     print(f"wrote {args.out}: {len(sets)} set(s){', AiFi' if aifi else ''}")
     return 0
 

@@ -6,12 +6,16 @@ route a user tries first: ultralytics gives torch cores - 1 threads), and the sa
 every core, for reference (the ratios are against the first); and walkout end to end (every camera,
 writing its outputs) with PyTorch or ONNX Runtime, with and without skipping idle frames (vision.motion). Each row gives frames/s, the
 ratios against decode-only and against ``model.track()``, and the share of frames whose detectors
-were skipped. A last line prices an idle frame: walkout's frames/s on an empty aisle (no shopper,
+were skipped, and "x real time" the recordings' seconds over wall seconds (a recording of several
+cameras counts its duration once: >= 1 keeps up with all its cameras). For recordings of several
+cameras a row runs them one at a time (`[pipeline] camera_threads = 1`) beside the default (at once).
+A last line prices an idle frame: walkout's frames/s on an empty aisle (no shopper,
 skipping on) over its frames/s on the shopper recordings without skipping.
 
     python benchmarks/speed.py --out runs/speed                    # 4 one-shopper renders + an empty aisle
     python benchmarks/speed.py --out runs/speed --recordings REC ...  # your own recordings instead
     python benchmarks/speed.py --out runs/speed --config real.toml --no-track   # e.g. the MediaPipe backend
+    python benchmarks/speed.py --out runs/store6 --recordings STORE... --no-track --runtimes onnx --repeats 1
 
 Renders go to OUT/recordings (reused when there), outputs to a temporary folder; the table also goes to
 OUT/speed.json (rows, the idle-frame line's figures and the command). Model loading and the ONNX export
@@ -30,6 +34,8 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from accuracy import write_provenance
 
 from walkout.baselines import decode_only, ultralytics_track
 from walkout.bench.groups import GROUPS, render
@@ -51,10 +57,17 @@ class Row:
     seconds: float = 0.0
     cpu_s: float = 0.0
     skipped: int = 0
+    video_s: float = 0.0  # recording seconds (a recording of several cameras counts its duration once)
 
-    def add(self, frames: int, seconds: float, cpu_s: float, skipped: int = 0) -> None:
+    def add(self, frames: int, seconds: float, cpu_s: float, skipped: int = 0, video_s: float = 0.0) -> None:
         self.frames, self.seconds = self.frames + frames, self.seconds + seconds
         self.cpu_s, self.skipped = self.cpu_s + cpu_s, self.skipped + skipped
+        self.video_s += video_s
+
+    @property
+    def realtime(self) -> float:
+        """Recording seconds per wall second: >= 1 keeps up with every camera of the recordings."""
+        return self.video_s / self.seconds if self.seconds else float("nan")
 
     @property
     def fps(self) -> float:
@@ -66,6 +79,11 @@ class Row:
         return self.frames / self.cpu_s if self.cpu_s else float("nan")
 
 
+def add_timing(row: Row, timing: dict, count_duration: bool) -> None:
+    """A baseline's timing record (walkout.baselines) of one video; its duration when ``count_duration``."""
+    row.add(timing["frames"], timing["total_s"], timing["cpu_s"], 0, timing["video_s"] if count_duration else 0.0)
+
+
 def renders(out: Path, count: int, first_seed: int, duration_s: float) -> tuple[list[Path], Path]:
     """The one-shopper group's recordings (as benchmarks/accuracy.py renders them) and an empty aisle."""
     _, shoppers, options, _ = next(g for g in GROUPS if g[0] == "single")
@@ -75,12 +93,15 @@ def renders(out: Path, count: int, first_seed: int, duration_s: float) -> tuple[
     return recordings, empty
 
 
-def walkout_run(path: Path, models: Models, config: PipelineConfig, scratch: Path) -> tuple[int, float, float, int]:
-    """(frames, wall seconds, CPU seconds, skipped frames) of one recording, outputs written into ``scratch``."""
+def walkout_run(path: Path, models: Models, config: PipelineConfig, scratch: Path
+                ) -> tuple[int, float, float, int, float]:
+    """(frames, wall seconds, CPU seconds, skipped frames, recording seconds) of one recording, outputs
+    written into ``scratch``."""
     started, cpu = time.perf_counter(), time.process_time()
     result = process_recording(path, scratch, models, config, out=scratch / path.name)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    return sum(c.frames for c in result.cameras), seconds, cpu, sum(c.skipped for c in result.cameras)
+    video_s = max(c.frames / c.fps for c in result.cameras)
+    return sum(c.frames for c in result.cameras), seconds, cpu, sum(c.skipped for c in result.cameras), video_s
 
 
 def main() -> None:
@@ -102,7 +123,7 @@ def main() -> None:
         recordings, empty = list(args.recordings), None
     else:
         recordings, empty = renders(args.out, args.count, args.first_seed, args.duration)
-    videos = [camera.video for path in recordings for camera in load_recording(path).cameras]
+    videos = {path: [camera.video for camera in load_recording(path).cameras] for path in recordings}
 
     configs: dict[str, tuple[Models, PipelineConfig]] = {}
     for runtime in args.runtimes:
@@ -113,31 +134,35 @@ def main() -> None:
         for skip in (False, True):
             config = dataclasses.replace(with_runtime, motion=dataclasses.replace(base.motion, enabled=skip))
             configs[f"walkout {models.runtime}, skip idle {'on' if skip else 'off'}"] = (models, config)
+        if any(len(cameras) > 1 for cameras in videos.values()):  # what running the cameras at once gives
+            configs[f"walkout {models.runtime}, skip idle on, cameras one at a time"] = (
+                models, dataclasses.replace(config, camera_threads=1))
     every_core = f"model.track() .pt, torch on {available_cores()} threads"
     tracks = [] if args.no_track else ["model.track() .pt", every_core]
     rows = {name: Row(name) for name in ["decode only", *tracks, *configs]}
     idle = Row("empty aisle")
-    idle_with = list(configs)[-1]  # the last runtime, skipping on
+    idle_with = next(name for name in reversed(configs) if name.endswith("skip idle on"))  # the last runtime
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         for _ in range(args.repeats):
-            for video in videos:
-                timing = decode_only(video)
-                rows["decode only"].add(timing["frames"], timing["total_s"], timing["cpu_s"])
-                if not args.no_track:
-                    timing = ultralytics_track(video, base.detector.model_path, base.detector.imgsz,
-                                               base.detector.confidence)
-                    rows["model.track() .pt"].add(timing["frames"], timing["total_s"], timing["cpu_s"])
-                    timing = ultralytics_track(video, base.detector.model_path, base.detector.imgsz,
-                                               base.detector.confidence, threads=available_cores())
-                    rows[every_core].add(timing["frames"], timing["total_s"], timing["cpu_s"])
+            for cameras in videos.values():  # the baselines take a recording's cameras one after another
+                for camera, video in enumerate(cameras):
+                    first = camera == 0  # a recording's duration counts once
+                    timing = decode_only(video)
+                    add_timing(rows["decode only"], timing, first)
+                    if not args.no_track:
+                        add_timing(rows["model.track() .pt"], ultralytics_track(
+                            video, base.detector.model_path, base.detector.imgsz, base.detector.confidence), first)
+                        add_timing(rows[every_core], ultralytics_track(
+                            video, base.detector.model_path, base.detector.imgsz, base.detector.confidence,
+                            threads=available_cores()), first)
             for path in recordings:
                 for name, (models, config) in configs.items():
                     rows[name].add(*walkout_run(path, models, config, scratch))
             if empty is not None:
                 idle.add(*walkout_run(empty, *configs[idle_with], scratch))
     busy = rows[idle_with.replace("skip idle on", "skip idle off")]
-    args.out.mkdir(parents=True, exist_ok=True)
+    write_provenance(args.out)  # OUT/provenance.json: command, commit, date (benchmarks/results.py --speed)
     (args.out / "speed.json").write_text(json.dumps({
         "command": shlex.join(["python", *sys.argv]), "recordings": [str(p) for p in recordings],
         "repeats": args.repeats, "rows": [asdict(r) for r in rows.values()],
@@ -153,14 +178,14 @@ def print_table(rows: list[Row], idle: tuple[Row, Row] | None, recordings: int, 
     track = next((r for r in rows if r.name.startswith("model.track")), None)
     print(f"{recordings} recording(s) x {repeats} round(s), in one process; wall-clock frames/s and frames per "
           "CPU second of the process (steadier when other work shares the machine)")
-    print("| run | frames | frames/s | x decode-only | x model.track() | frames/CPU-s | x model.track() (CPU) "
-          "| idle skipped |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| run | frames | frames/s | x real time | x decode-only | x model.track() | frames/CPU-s "
+          "| x model.track() (CPU) | idle skipped |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         versus = f"{row.fps / track.fps:.2f}" if track else "–"
         versus_cpu = f"{row.cpu_fps / track.cpu_fps:.2f}" if track else "–"
         skipped = f"{row.skipped / row.frames:.0%}" if row.name.startswith("walkout") and row.frames else "–"
-        print(f"| {row.name} | {row.frames} | {row.fps:.1f} | {row.fps / decode.fps:.3f} | {versus} "
+        print(f"| {row.name} | {row.frames} | {row.fps:.1f} | {row.realtime:.2f} | {row.fps / decode.fps:.3f} | {versus} "
               f"| {row.cpu_fps:.1f} | {versus_cpu} | {skipped} |")
     if idle is not None and idle[0].frames:
         idle, busy = idle

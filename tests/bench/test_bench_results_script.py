@@ -94,3 +94,26 @@ def test_the_stage_table_shows_the_stages_the_runs_timed_in_the_order_they_run(t
     assert "| set: two | 2.00 | 0.50 | 30.00 | 1.00 | 6.00 | 4.00 | 1.50 | 0.50 |" in text
     assert "| set: single | 1.00 | 0.25 | 15.00 | 0.50 | – | – | 0.75 | 0.25 |" in text
     assert "reid" not in text  # no run timed it: no column
+
+
+def test_a_speed_run_gives_a_table_of_ratios_against_model_track_and_real_time(tmp_path):
+    run = tmp_path / "speed"
+    run.mkdir()
+    rows = [
+        {"name": "decode only", "frames": 1200, "seconds": 0.5, "cpu_s": 0.6, "skipped": 0, "video_s": 120.0},
+        {"name": "model.track() .pt", "frames": 1200, "seconds": 60.0, "cpu_s": 60.0, "skipped": 0, "video_s": 120.0},
+        {"name": "walkout onnx, skip idle on", "frames": 1200, "seconds": 24.0, "cpu_s": 40.0, "skipped": 480,
+         "video_s": 120.0},
+    ]
+    (run / "speed.json").write_text(json.dumps({
+        "command": "python benchmarks/speed.py --out x", "recordings": ["/r/seed41000"], "repeats": 2, "rows": rows,
+        "empty_aisle": {"name": "empty aisle", "frames": 400, "seconds": 0.8, "cpu_s": 0.8, "skipped": 398},
+        "idle_compared_with": "walkout onnx, skip idle on"}))
+    (run / "provenance.json").write_text(json.dumps({"command": "python benchmarks/speed.py --out x",
+                                                     "commit": "abc1234", "date": "2026-12-03 22:00 UTC"}))
+    text = "\n".join(results.speed_runs_section([run]))
+    assert "`python benchmarks/speed.py --out x` (commit abc1234, 2026-12-03 22:00 UTC): seed41000" in text
+    assert "| walkout onnx, skip idle on | 1200 | 50.0 | 5.00 | 2.50 | 40% |" in text  # 50 / 20 frames/s
+    assert "| model.track() .pt | 1200 | 20.0 | 2.00 | 1.00 | – |" in text
+    assert "runs 10.0x as fast" in text  # 500 frames/s against 50
+    assert results.speed_runs_section([]) == []
