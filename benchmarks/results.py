@@ -11,7 +11,7 @@ Nothing is re-run by default: hours of rendering and running are read back from 
   difficulty group and ``DIR/provenance.json`` (the command, commit and date; those scripts write it).
   ``LABEL=DIR`` names the set (default: its provenance's ``label``, else the folder name).
 - ``--aifi DIR``: the OUT folder of ``bash benchmarks/aifi/run.sh`` (the real ceiling camera).
-- ``--speed DIR`` (repeat): the OUT folder of ``benchmarks/speed.py`` (its speed.json and provenance.json).
+- ``--speed [LABEL=]DIR`` (repeat): the OUT folder of ``benchmarks/speed.py`` (its speed.json and provenance.json).
 - ``--quick OUT``: first runs ``benchmarks/accuracy.py --out OUT/accuracy --per-group 2`` (2 recordings per
   group, about 20 minutes on 2 cores) and, when the AiFi data is there, ``benchmarks/aifi/run.sh OUT/aifi``,
   and includes them.
@@ -236,10 +236,10 @@ def speed_section(sets: list[ResultSet]) -> list[str]:
     return out
 
 
-def speed_runs_section(paths: list[Path]) -> list[str]:
-    """The tables of ``benchmarks/speed.py`` runs (OUT/speed.json and OUT/provenance.json): every row's
-    frames/s, real-time factor and ratio to ``model.track()``, measured in one process."""
-    if not paths:
+def speed_runs_section(specs: list[str]) -> list[str]:
+    """The tables of ``benchmarks/speed.py`` runs (``[LABEL=]DIR``: DIR/speed.json and DIR/provenance.json):
+    every row's frames/s, real-time factor and ratio to ``model.track()``, measured in one process."""
+    if not specs:
         return []
     out = ["### Speed by stage of the speed work (`benchmarks/speed.py`)", "",
            "In one process, in turn on the same recordings: decoding alone, ultralytics' `model.track()` "
@@ -248,14 +248,17 @@ def speed_runs_section(paths: list[Path]) -> list[str]:
            "skipping off or on. × real time: the recordings' seconds over wall seconds (a recording of several "
            "cameras counts its duration once, so >= 1 keeps up with all its cameras). Ratios against "
            "`model.track()` as a user runs it.", ""]
-    for path in paths:
+    for spec in specs:
+        label, _, folder = spec.rpartition("=")
+        path = Path(folder)
         data = json.loads((path / "speed.json").read_text())
         provenance = json.loads((path / "provenance.json").read_text()) if (path / "provenance.json").is_file() else {}
         recordings = [Path(r).name for r in data.get("recordings", [])]
         made = f"`{provenance.get('command') or data.get('command')}`"
         if provenance.get("commit"):
             made += f" (commit {provenance['commit']}, {provenance.get('date', '')})"
-        out += [f"- made by {made}: {', '.join(recordings)}, {data.get('repeats')} round(s)", ""]
+        out += [f"- {label + ': ' if label else ''}made by {made}: {', '.join(recordings)}, "
+                f"{data.get('repeats')} round(s)", ""]
         rows = data.get("rows", [])
         track = next((r for r in rows if r["name"] == "model.track() .pt"), None)
         table_rows = []
@@ -397,7 +400,7 @@ def run_quick(out: Path) -> tuple[Path, Path | None]:
 
 
 def render(sets: list[ResultSet], aifi: Path | None, command: str, store: ResultSet | None = None,
-           speed_runs: list[Path] | None = None) -> str:
+           speed_runs: list[str] | None = None) -> str:
     store = store or next((s for s in sets if any(g.name == "store" for g in s.groups)), None)
     out = [
         "# Results",
@@ -428,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="a benchmark output folder (accuracy.py OUT, pool.py/refuse.py --out); the first is the "
                              "headline")
     parser.add_argument("--aifi", type=Path, default=None, help="the OUT folder of bash benchmarks/aifi/run.sh")
-    parser.add_argument("--speed", dest="speed_runs", type=Path, action="append", default=[], metavar="DIR",
+    parser.add_argument("--speed", dest="speed_runs", action="append", default=[], metavar="[LABEL=]DIR",
                         help="the --out folder of a benchmarks/speed.py run (repeat)")
     parser.add_argument("--quick", type=Path, default=None, metavar="OUT",
                         help="first run the quick benchmarks into OUT (accuracy.py --per-group 2, the AiFi camera)")

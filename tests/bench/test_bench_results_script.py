@@ -111,8 +111,8 @@ def test_a_speed_run_gives_a_table_of_ratios_against_model_track_and_real_time(t
         "idle_compared_with": "walkout onnx, skip idle on"}))
     (run / "provenance.json").write_text(json.dumps({"command": "python benchmarks/speed.py --out x",
                                                      "commit": "abc1234", "date": "2026-12-03 22:00 UTC"}))
-    text = "\n".join(results.speed_runs_section([run]))
-    assert "`python benchmarks/speed.py --out x` (commit abc1234, 2026-12-03 22:00 UTC): seed41000" in text
+    text = "\n".join(results.speed_runs_section([f"one shopper={run}"]))
+    assert "- one shopper: made by `python benchmarks/speed.py --out x` (commit abc1234, 2026-12-03 22:00 UTC): seed41000" in text
     assert "| walkout onnx, skip idle on | 1200 | 50.0 | 5.00 | 2.50 | 40% |" in text  # 50 / 20 frames/s
     assert "| model.track() .pt | 1200 | 20.0 | 2.00 | 1.00 | – |" in text
     assert "runs 10.0x as fast" in text  # 500 frames/s against 50
