@@ -186,9 +186,14 @@ def _together(a: Tracklet, b: Tracklet, overlap: float) -> np.ndarray | None:
     return np.array([np.median(best), np.quantile(best, 0.9), np.log1p(overlap)])
 
 
+def shared_s(a: Tracklet, b: Tracklet) -> float:
+    """Seconds two tracklets overlap in time (negative: the gap between them)."""
+    return min(a.end, b.end) - max(a.start, b.start)
+
+
 def one_camera_at_once(a: Tracklet, b: Tracklet) -> bool:
     """Two tracklets of one camera that overlap in time: two people, by construction."""
-    return a.camera == b.camera and min(a.end, b.end) - max(a.start, b.start) >= 0
+    return a.camera == b.camera and shared_s(a, b) >= 0
 
 
 def scored_pairs(tracklets: list[Tracklet], config: ShopperConfig) -> tuple[set[tuple[int, int]], dict]:
@@ -212,7 +217,7 @@ def scored_pairs(tracklets: list[Tracklet], config: ShopperConfig) -> tuple[set[
             if one_camera_at_once(a, b):
                 apart.add((i, j))
                 continue
-            overlap = min(a.end, b.end) - max(a.start, b.start)
+            overlap = shared_s(a, b)
             if overlap >= config.min_shared_s:
                 features = _together(a, b, overlap)
                 if features is not None:
