@@ -73,3 +73,16 @@ def test_skipped_idle_frames_add_up_over_cameras():
     assert speed.cameras["cam1"].skipped == 0  # a run.json from before idle frames were skipped
     assert speed.total.skipped == 60 and speed.total.skipped_share == 60 / 200
     assert speed.to_dict()["total"]["skipped_share"] == 60 / 200
+
+
+def test_cameras_run_at_once_count_their_wall_time_not_the_sum_of_their_times():
+    timing = {"frames": 100, "video_s": 10.0, "total_s": 8.0, "stages_s": {"detect": 8.0}}
+    info = {"timings": {"cam0": timing, "cam1": timing}, "cameras_run": {"threads": 2, "wall_s": 10.0}}
+    score = read_speed(info, Path("run.json"))
+    assert score.total.total_s == pytest.approx(10.0)  # not 16: the cameras shared 6 s
+    assert score.total.fps == pytest.approx(20.0)
+    assert score.total.stages_s["detect"] == pytest.approx(16.0)  # the cameras' own stage times
+    two = score + score
+    assert two.total.total_s == pytest.approx(20.0)
+    one_at_a_time = read_speed({"timings": {"cam0": timing, "cam1": timing}}, Path("run.json"))
+    assert one_at_a_time.total.total_s == pytest.approx(16.0)

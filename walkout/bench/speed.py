@@ -20,13 +20,15 @@ Derived: per stage frames/s = frames / stage seconds; pipeline frames/s = frames
 real-time factor = video_s / total_s (> 1 is faster than real time). Baselines (``decode_only``:
 decoding alone; ``ultralytics_track``: ultralytics' plain ``model.track()`` loop) get the same
 figures and ``speed_ratio`` = pipeline frames/s / baseline frames/s. Sums over cameras and
-recordings add frames and seconds, then divide.
+recordings add frames and seconds, then divide; when a recording's cameras ran at once (``cameras_run``:
+``{"threads": 2, "wall_s": 59.5}``), the pipeline's total seconds are that wall time, not the sum of
+the cameras' own times.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from formats.errors import FormatError
@@ -108,6 +110,7 @@ class SpeedScore:
 
     cameras: Mapping[str, Timing] = field(default_factory=dict)
     baselines: Mapping[str, Timing] = field(default_factory=dict)
+    overlap_s: float = 0.0  # camera seconds that ran while another camera of the recording ran (cameras_run)
 
     @property
     def measured(self) -> bool:
@@ -115,7 +118,10 @@ class SpeedScore:
 
     @property
     def total(self) -> Timing:
-        return sum(self.cameras.values(), Timing())
+        """Every camera summed, its ``total_s`` the wall time: cameras run at once count their shared
+        seconds once (``run.json`` ``cameras_run.wall_s``)."""
+        summed = sum(self.cameras.values(), Timing())
+        return replace(summed, total_s=summed.total_s - self.overlap_s) if self.overlap_s else summed
 
     def __add__(self, other: SpeedScore) -> SpeedScore:
         cameras = dict(self.cameras)
@@ -124,7 +130,7 @@ class SpeedScore:
         baselines = dict(self.baselines)
         for name, timing in other.baselines.items():
             baselines[name] = baselines[name] + timing if name in baselines else timing
-        return SpeedScore(cameras, baselines)
+        return SpeedScore(cameras, baselines, self.overlap_s + other.overlap_s)
 
     def to_dict(self) -> dict:
         if not self.measured:
@@ -158,4 +164,7 @@ def read_speed(run_info: dict, path: Path) -> SpeedScore:
         baselines[str(name)] = sum(
             (_timing(path, block, f"baselines.{name}.{cam}") for cam, block in per_camera.items()), Timing()
         )
-    return SpeedScore(cameras, baselines)
+    wall_s = (run_info.get("cameras_run") or {}).get("wall_s") if isinstance(run_info.get("cameras_run"), dict) else None
+    summed = sum(t.total_s for t in cameras.values())
+    overlap = max(0.0, summed - float(wall_s)) if isinstance(wall_s, int | float) else 0.0
+    return SpeedScore(cameras, baselines, overlap)
