@@ -31,15 +31,18 @@ def points_in_polygon(points_px: np.ndarray, polygon_px: np.ndarray) -> np.ndarr
     """
     points = np.asarray(points_px, dtype=float).reshape(-1, 2)
     poly = np.asarray(polygon_px, dtype=float)
-    x, y = points[:, 0:1], points[:, 1:2]  # (N, 1)
     x1, y1 = poly[:, 0], poly[:, 1]  # (K,)
     following = np.r_[1:len(poly), 0]  # each vertex's next one (np.roll, without its per-call overhead)
-    x2, y2 = x1[following], y1[following]
-    crosses = (y1 > y) != (y2 > y)  # (N, K)
+    return (_rays_cross(points, x1, y1, x1[following], y1[following]).sum(axis=1) % 2) == 1
+
+
+def _rays_cross(points: np.ndarray, x1: np.ndarray, y1: np.ndarray, x2: np.ndarray, y2: np.ndarray) -> np.ndarray:
+    """(N, E) bool: the ray from each point towards +x crosses each edge (x1, y1) -> (x2, y2)."""
+    x, y = points[:, 0:1], points[:, 1:2]  # (N, 1) against (E,) edges
+    crosses = (y1 > y) != (y2 > y)
     with np.errstate(divide="ignore", invalid="ignore"):
         x_at = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
-    inside = crosses & (x < x_at)
-    return (inside.sum(axis=1) % 2) == 1
+    return crosses & (x < x_at)
 
 
 def zone_of_points(points_px: np.ndarray, zones: tuple[ShelfZone, ...]) -> np.ndarray:
@@ -53,12 +56,8 @@ def zone_of_points(points_px: np.ndarray, zones: tuple[ShelfZone, ...]) -> np.nd
     if not zones or not len(points):
         return result
     x1, y1, x2, y2, owner_of_edge, rank = _zone_edges(tuple(zones))
-    x, y = points[:, 0:1], points[:, 1:2]  # (N, 1) against (E,) edges
-    crosses = (y1 > y) != (y2 > y)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x_at = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
     crossings = np.zeros((len(points), len(zones)), dtype=int)
-    np.add.at(crossings.T, owner_of_edge, (crosses & (x < x_at)).T)
+    np.add.at(crossings.T, owner_of_edge, _rays_cross(points, x1, y1, x2, y2).T)
     inside = crossings % 2 == 1
     best = np.where(inside, rank, -1).argmax(axis=1)  # the highest rank: the smallest zone
     hit = inside.any(axis=1)
