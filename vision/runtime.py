@@ -161,11 +161,15 @@ def onnx_threads() -> int:
     value = os.environ.get(THREADS_VARIABLE, "")
     if value.isdigit() and int(value) > 0:
         return int(value)
+    return min(8, available_cores())
+
+
+def available_cores() -> int:
+    """CPU cores this process may use (affinity-aware)."""
     try:
-        cores = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:
-        cores = os.cpu_count() or 1
-    return min(8, cores)
+        return os.cpu_count() or 1
 
 
 @contextlib.contextmanager

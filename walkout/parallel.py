@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vision.runtime import THREADS_VARIABLE, available_cores
+
 log = logging.getLogger(__name__)
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
@@ -77,14 +79,6 @@ class Outcome:
         return not self.error
 
 
-def available_cores() -> int:
-    """CPU cores this process may use (affinity-aware)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def threads_per_worker(workers: int, cores: int | None = None) -> int:
     """max(1, cores // workers): the workers share the cores instead of oversubscribing them."""
     return max(1, (cores or available_cores()) // max(1, workers))
@@ -101,9 +95,10 @@ def configure_worker(setup: WorkerSetup) -> None:
 
 def limit_threads(threads: int) -> None:
     """torch / OpenCV / BLAS / ONNX Runtime (``WALKOUT_THREADS``, vision.runtime.onnx_threads) threads of
-    this process. The environment variables cover libraries and sessions made later; torch is limited now only if it is already imported (importing it costs seconds).
-    ultralytics resets torch's threads when it first predicts, so the pipeline calls this again then."""
-    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "WALKOUT_THREADS"):
+    this process. The environment variables cover libraries and sessions made later; torch is limited
+    now only if it is already imported (importing it costs seconds). ultralytics resets torch's threads
+    when it first predicts, so the pipeline calls this again then."""
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", THREADS_VARIABLE):
         os.environ[variable] = str(threads)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
