@@ -4,9 +4,9 @@ In one process, on the same videos, in turn (so a busy machine slows every row a
 alone; ultralytics' own ``model.track()`` loop with the shipped .pt detector in PyTorch (the naive
 route a user tries first: ultralytics gives torch cores - 1 threads), and the same loop with torch on
 every core, for reference (the ratios are against the first); and walkout end to end (every camera,
-writing its outputs) with PyTorch or ONNX Runtime, with and without skipping idle frames (vision.motion). Each row gives frames/s, the
-ratios against decode-only and against ``model.track()``, and the share of frames whose detectors
-were skipped, and "x real time" the recordings' seconds over wall seconds (a recording of several
+writing its outputs) with PyTorch or ONNX Runtime, with and without skipping idle frames
+(vision.motion). Each row gives frames/s, the ratios against decode-only and against
+``model.track()``, the share of frames whose detectors were skipped, and "x real time" the recordings' seconds over wall seconds (a recording of several
 cameras counts its duration once: >= 1 keeps up with all its cameras). For recordings of several
 cameras a row runs them one at a time (`[pipeline] camera_threads = 1`) beside the default (at once).
 A last line prices an idle frame: walkout's frames/s on an empty aisle (no shopper,
@@ -185,8 +185,8 @@ def print_table(rows: list[Row], idle: tuple[Row, Row] | None, recordings: int, 
         versus = f"{row.fps / track.fps:.2f}" if track else "–"
         versus_cpu = f"{row.cpu_fps / track.cpu_fps:.2f}" if track else "–"
         skipped = f"{row.skipped / row.frames:.0%}" if row.name.startswith("walkout") and row.frames else "–"
-        print(f"| {row.name} | {row.frames} | {row.fps:.1f} | {row.realtime:.2f} | {row.fps / decode.fps:.3f} | {versus} "
-              f"| {row.cpu_fps:.1f} | {versus_cpu} | {skipped} |")
+        print(f"| {row.name} | {row.frames} | {row.fps:.1f} | {row.realtime:.2f} | {row.fps / decode.fps:.3f} "
+              f"| {versus} | {row.cpu_fps:.1f} | {versus_cpu} | {skipped} |")
     if idle is not None and idle[0].frames:
         idle, busy = idle
         print(f"empty aisle: {idle.fps:.1f} frames/s ({idle.cpu_fps:.1f} per CPU-s) with skipping "

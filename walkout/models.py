@@ -65,7 +65,6 @@ class Models:
         elif self.classifier is None:
             log.info("no hand-crop classifier: held items come from the detector's product boxes")
 
-
     def copies(self, count: int) -> list[Models]:
         """``count`` more sets of the same models, loaded on first use and kept for the next recordings.
         Cameras processed at once need one set each: ultralytics' predictors and MediaPipe's landmark

@@ -78,8 +78,10 @@ def write_tables(out: Path, results: list[CameraResult], shopper_map: ShopperMap
 
 
 def run_info(recording: Recording, models: Models, config: PipelineConfig, results: list[CameraResult],
-             shopper_map: ShopperMap, association_s: float, baselines: dict) -> dict:
-    """run.json: versions, models, config, timings per camera and stage, how identities were made."""
+             shopper_map: ShopperMap, association_s: float, baselines: dict, camera_threads: int = 1,
+             cameras_s: float = 0.0) -> dict:
+    """run.json: versions, models, config, timings per camera and stage, how the cameras ran
+    (``camera_threads`` at once, ``cameras_s`` wall seconds for all of them), how identities were made."""
     return {
         "version": RUN_VERSION,
         "recording": str(recording.path),
@@ -93,6 +95,7 @@ def run_info(recording: Recording, models: Models, config: PipelineConfig, resul
         "config": config.to_dict(),
         "versions": versions(),
         "timings": {r.camera: r.timing for r in results},
+        "cameras_run": {"threads": camera_threads, "wall_s": round(cameras_s, 3)},
         "cameras": {r.camera: {"frames": r.frames, "fps": r.fps, "skipped_frames": r.skipped, "id_repairs": r.id_repairs}
                     for r in results},
         "shoppers": {**shopper_map.to_dict(), "association_s": round(association_s, 4)},

@@ -1,8 +1,8 @@
 """`walkout run`: store recordings in, per-shopper cart timelines out.
 
 One recording (:func:`process_recording`): every camera through the vision stages
-(walkout.stages.process_camera; several cameras at once in threads, :func:`camera_threads`), cameras joined into store-level shoppers, events seen by several
-cameras merged, the outputs written (walkout.outputs: tracks, hands, reaches, shoppers, events,
+(walkout.stages.process_camera; several cameras at once in threads, :func:`camera_threads`), cameras
+joined into store-level shoppers, events seen by several cameras merged, the outputs written (walkout.outputs: tracks, hands, reaches, shoppers, events,
 timeline.json, run.json). Where the rest is:
 
 - walkout.models: which models a run uses (``Models``) and the runtime each is run with;
@@ -105,9 +105,8 @@ def process_recording(
     write_tables(out, results, shopper_map, shoppers, events)
     write_json_atomic(timelines_document(recording.name, timelines), out / "timeline.json")
     measured = _baselines(recording, config) if baselines else {}
-    info = run_info(recording, models, config, results, shopper_map, association_s, measured)
-    info["cameras_run"] = {"threads": threads, "wall_s": round(cameras_s, 3)}
-    write_json_atomic(info, out / "run.json")
+    write_json_atomic(run_info(recording, models, config, results, shopper_map, association_s, measured,
+                               threads, cameras_s), out / "run.json")
     return RecordingResult(path, out, True, events=len(events), shoppers=len(timelines), cameras=results)
 
 

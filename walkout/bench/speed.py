@@ -164,7 +164,8 @@ def read_speed(run_info: dict, path: Path) -> SpeedScore:
         baselines[str(name)] = sum(
             (_timing(path, block, f"baselines.{name}.{cam}") for cam, block in per_camera.items()), Timing()
         )
-    wall_s = (run_info.get("cameras_run") or {}).get("wall_s") if isinstance(run_info.get("cameras_run"), dict) else None
+    cameras_run = run_info.get("cameras_run")
+    wall_s = cameras_run.get("wall_s") if isinstance(cameras_run, dict) else None
     summed = sum(t.total_s for t in cameras.values())
     overlap = max(0.0, summed - float(wall_s)) if isinstance(wall_s, int | float) else 0.0
     return SpeedScore(cameras, baselines, overlap)
