@@ -17,7 +17,8 @@ import numpy as np
 import supervision as sv
 
 from vision.errors import InputError
-from vision.models import load_model
+from vision.models import load_detect_model
+from vision.onnx_detect import OnnxDetect
 
 ROLE_IGNORED, ROLE_SHOPPER, ROLE_HAND, ROLE_PRODUCT = -1, 0, 1, 2
 ROLE_HELD = 3  # a product in a hand, named by the second-stage model (vision.hand_detector)
@@ -84,7 +85,7 @@ class Detector:
 
     def __init__(self, config: DetectorConfig):
         path = Path(config.model_path)
-        self.model, self.names = load_model(path, _task_of(path), "model file not found")
+        self.model, self.names = load_detect_model(path, _task_of(path), "model file not found")
         self.config = config
         self.task = self.model.task
         size = max(self.names) + 1 if self.names else 0
@@ -109,6 +110,9 @@ class Detector:
         """frames: BGR uint8 images (H, W, 3). Returns one Detections per frame, roles in data."""
         if not frames:
             return []
+        if isinstance(self.model, OnnxDetect):
+            tables = self.model.predict(frames, self.config.imgsz, self.config.confidence, self.config.iou)
+            return [self._with_roles(self._from_table(table)) for table in tables]
         results = self.model.predict(
             frames,
             imgsz=self.config.imgsz,
@@ -119,8 +123,19 @@ class Detector:
         )
         return [self._convert(result) for result in results]
 
+    def _from_table(self, table: np.ndarray) -> sv.Detections:
+        """(K, 6) x1, y1, x2, y2, confidence, class -> Detections as ``from_ultralytics`` makes them."""
+        class_id = table[:, 5].astype(int)
+        return sv.Detections(xyxy=table[:, :4], confidence=table[:, 4], class_id=class_id,
+                             data={"class_name": np.array([self.names[i] for i in class_id])})
+
     def _convert(self, result) -> sv.Detections:
-        detections = sv.Detections.from_ultralytics(result)
+        detections = self._with_roles(sv.Detections.from_ultralytics(result))
+        return self._with_wrists(detections, result) if self.task == "pose" else detections
+
+    def _with_roles(self, detections: sv.Detections) -> sv.Detections:
+        """Each detection's role and sku from its class; ``person`` -1. Pose models: keep every row
+        (``_with_wrists`` makes them shoppers), other models drop the ignored classes."""
         if len(detections):
             class_id = detections.class_id
             detections.data["role"] = self.roles[class_id]
@@ -128,9 +143,7 @@ class Detector:
         else:
             detections = empty_detections()
         detections.data["person"] = np.full(len(detections), -1, dtype=int)
-        if self.task == "pose":
-            detections = self._with_wrists(detections, result)
-        return detections[detections.data["role"] != ROLE_IGNORED]
+        return detections if self.task == "pose" else detections[detections.data["role"] != ROLE_IGNORED]
 
     def _with_wrists(self, people: sv.Detections, result) -> sv.Detections:
         """Pose: every person is a shopper; each confident wrist becomes a hand owned by its person."""

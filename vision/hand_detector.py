@@ -20,7 +20,8 @@ import supervision as sv
 
 from vision.detector import ROLE_HAND, ROLE_HELD, ROLE_SHOPPER
 from vision.errors import InputError
-from vision.models import load_model
+from vision.models import load_detect_model
+from vision.onnx_detect import OnnxDetect
 from vision.products import HELD_PREFIX
 
 
@@ -61,21 +62,24 @@ def shopper_crops(frames: list[np.ndarray], boxes: list[np.ndarray], margin: flo
 
 
 def predict_on_shopper_crops(model, frames: list[np.ndarray], detections: list[sv.Detections], margin: float,
-                             **predict) -> list[list[tuple[int, np.ndarray]]]:
-    """Run ``model`` (ultralytics) on a crop around every shopper of every frame (:func:`shopper_crops`),
-    all crops in one call. Returns per frame a list of (shopper row among the frame's shoppers, (K, 6)
-    boxes in frame pixels: x1, y1, x2, y2, confidence, class) for crops with boxes."""
+                             imgsz: int, conf: float, iou: float) -> list[list[tuple[int, np.ndarray]]]:
+    """Run ``model`` (ultralytics, or ``OnnxDetect``) on a crop around every shopper of every frame
+    (:func:`shopper_crops`), all crops in one call. Returns per frame a list of (shopper row among the
+    frame's shoppers, (K, 6) boxes in frame pixels: x1, y1, x2, y2, confidence, class) for crops with boxes."""
     shoppers = [dets.xyxy[dets.data["role"] == ROLE_SHOPPER] if len(dets) else np.empty((0, 4)) for dets in detections]
     crops, owners = shopper_crops(frames, shoppers, margin)
     found: list[list[tuple[int, np.ndarray]]] = [[] for _ in frames]
-    if crops:
-        results = model.predict(crops, device="cpu", verbose=False, **predict)
-        for (index, row, x1, y1), result in zip(owners, results, strict=True):
-            boxes = result.boxes
-            if boxes is None or not len(boxes):
-                continue
-            xyxy = boxes.xyxy.cpu().numpy() + np.array([x1, y1, x1, y1])
-            found[index].append((row, np.column_stack([xyxy, boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy()])))
+    if not crops:
+        return found
+    if isinstance(model, OnnxDetect):
+        tables = model.predict(crops, imgsz, conf, iou)
+    else:
+        results = model.predict(crops, imgsz=imgsz, conf=conf, iou=iou, device="cpu", verbose=False)
+        tables = [np.empty((0, 6)) if result.boxes is None else result.boxes.data.cpu().numpy()[:, :6]
+                  for result in results]
+    for (index, row, x1, y1), table in zip(owners, tables, strict=True):
+        if len(table):
+            found[index].append((row, np.column_stack([table[:, :4] + np.array([x1, y1, x1, y1]), table[:, 4:6]])))
     return found
 
 
@@ -84,7 +88,7 @@ class HandDetector:
 
     def __init__(self, config: HandDetectorConfig):
         path = config.model_path
-        self.model, names = load_model(path, "detect", "hand model file not found")
+        self.model, names = load_detect_model(path, "detect", "hand model file not found")
         self.config = config
         self.roles = np.full(max(names) + 1, ROLE_HAND, dtype=int)
         self.skus = np.full(max(names) + 1, "", dtype=object)
