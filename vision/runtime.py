@@ -23,6 +23,7 @@ to their share of the cores, :func:`walkout.parallel.limit_threads`), else use e
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import logging
 import os
@@ -41,6 +42,8 @@ RUNTIMES = ("auto", "onnx", "torch")
 EXTRA = "onnx"  # pyproject's extra that installs the packages below
 PACKAGES = ("onnx", "onnxruntime")
 FINGERPRINT_KEY = "walkout_source"
+# Threads of the ONNX sessions made in this context (session_threads), overriding onnx_threads()'s rule.
+_SESSION_THREADS: contextvars.ContextVar[int | None] = contextvars.ContextVar("walkout_session_threads", default=None)
 EXPORT_VERSION = 1  # bump when the export settings change: older exports become stale
 
 
@@ -152,12 +155,27 @@ def resolve(path: str | Path, runtime: str, imgsz: int) -> Path:
         return path
 
 
+@contextlib.contextmanager
+def session_threads(count: int | None) -> Iterator[None]:
+    """ONNX sessions made inside get ``count`` intra-op threads (None: :func:`onnx_threads`'s rule).
+    For model sets that run side by side in threads (walkout.models.Models.camera_sets)."""
+    token = _SESSION_THREADS.set(count)
+    try:
+        yield
+    finally:
+        _SESSION_THREADS.reset(token)
+
+
 def onnx_threads() -> int:
-    """ONNX Runtime intra-op threads for this process: ``WALKOUT_THREADS`` when set (walkout's worker
-    processes set it to their share of the cores), else every core this process may use (up to 8): a
+    """ONNX Runtime intra-op threads for a session made now: inside :func:`session_threads`, its count;
+    else ``WALKOUT_THREADS`` when set (walkout's worker processes set it to their share of the cores),
+    else every core this process may use (up to 8): a
     run in one process has nothing else to do meanwhile. ``OMP_NUM_THREADS`` is not read: importing
     ultralytics sets it to 1 when it is unset, which ran every ONNX model of a one-process run on one
     thread (the detector 1.7x slower on 2 cores)."""
+    override = _SESSION_THREADS.get()
+    if override:
+        return override
     value = os.environ.get(THREADS_VARIABLE, "")
     if value.isdigit() and int(value) > 0:
         return int(value)

@@ -59,8 +59,9 @@ class PipelineConfig:
     batch_frames: int = 8
     """frames decoded and detected together (one batched model call)"""
     camera_threads: int = 0
-    """cameras of one recording processed at once, each with its own copy of the models (threads); 0: as
-    many as the process's threads (a `--workers N` run's share of the cores, else every core)"""
+    """cameras of one recording processed at once, each with its own copy of the models and an equal share
+    of the ONNX threads; 0: as many as the process's threads (a `--workers N` run's share of the cores,
+    else every core)"""
     merge_window_s: float = 1.0
     """events of one shopper, sku, action and shelf seen by two cameras within this time are one event"""
     runtime: str = "auto"

@@ -114,7 +114,7 @@ def camera_threads(config: PipelineConfig, cameras: int, models: Models) -> int:
     """How many cameras of a recording run at once: ``[pipeline] camera_threads``, or (0) as many as
     this process's threads (vision.runtime.onnx_threads: a worker's share of the cores, else every
     core), never more than the cameras; 1 for models that cannot be copied (a caller's own set)."""
-    if not callable(getattr(models, "copies", None)):
+    if not callable(getattr(models, "camera_sets", None)):
         return 1
     return max(1, min(config.camera_threads or onnx_threads(), cameras))
 
@@ -128,7 +128,7 @@ def _process_cameras(recording: Recording, models: Models, config: PipelineConfi
     if threads <= 1:
         return [process_camera(recording, camera, models, config, planogram, progress) for camera in recording.cameras]
     free: queue.SimpleQueue[Models] = queue.SimpleQueue()
-    for each in (models, *models.copies(threads - 1)):
+    for each in models.camera_sets(threads):
         free.put(each)
 
     def one(camera: Camera) -> CameraResult:

@@ -162,3 +162,12 @@ def test_a_worker_thread_limit_sets_the_onnx_sessions_threads(monkeypatch):
         assert runtime.onnx_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_sessions_made_inside_session_threads_get_its_count(monkeypatch):
+    monkeypatch.setenv("WALKOUT_THREADS", "2")
+    with runtime.session_threads(1):
+        assert runtime.onnx_threads() == 1
+    assert runtime.onnx_threads() == 2
+    with runtime.session_threads(None):  # no count: the usual rule
+        assert runtime.onnx_threads() == 2

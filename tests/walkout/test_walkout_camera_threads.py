@@ -1,5 +1,6 @@
 """Cameras of one recording processed at once (`[pipeline] camera_threads`): each thread gets its own set
-of the models, the outputs are those of the cameras one after another, run.json says how it ran.
+of the models (with its share of the ONNX threads), the outputs are those of the cameras one after
+another, run.json says how it ran.
 
 A fake detector finds one bright square (a shopper) per frame; three cameras see it in different places.
 """
@@ -15,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
+from vision import runtime
 from walkout.config import PipelineConfig
 from walkout.pipeline import camera_threads, process_recording
 
@@ -26,12 +28,13 @@ CAMERAS = ("cam0", "cam1", "cam2")
 
 
 class CopyableSquareModels(SquareModels):
-    """SquareModels that can be copied, as walkout.models.Models; records the threads that used each set."""
+    """SquareModels with sets for cameras run at once, as walkout.models.Models; records the threads that
+    used each set."""
 
     def __init__(self):
         super().__init__()
         self.threads: set[str] = set()
-        self.made: list[CopyableSquareModels] = []
+        self.made: dict[int, list[CopyableSquareModels]] = {}
         detect = self.detector.detect
 
         def detect_and_note(frames):
@@ -40,10 +43,10 @@ class CopyableSquareModels(SquareModels):
 
         self.detector.detect = detect_and_note
 
-    def copies(self, count: int) -> list[CopyableSquareModels]:
-        while len(self.made) < count:
-            self.made.append(CopyableSquareModels())
-        return self.made[:count]
+    def camera_sets(self, count: int) -> list[CopyableSquareModels]:
+        if count not in self.made:
+            self.made[count] = [CopyableSquareModels() for _ in range(count)]
+        return self.made[count]
 
 
 def write_square_video(path: Path, start_x: int, frames: int = 30) -> None:
@@ -89,11 +92,27 @@ def test_cameras_at_once_give_the_outputs_of_cameras_one_after_another(recording
 
 def test_each_thread_gets_its_own_set_of_the_models_made_once(recording, tmp_path):
     _, models = run(recording, tmp_path / "a", threads=2)
-    assert len(models.made) == 1  # the run's own set and one copy
-    used = [m for m in (models, *models.made) if m.threads]
+    assert list(models.made) == [2]  # two sets, one per thread
+    used = [m for m in models.made[2] if m.threads]
     assert used and all(len(m.threads) == 1 for m in used)  # no set is shared by two threads
+    assert not models.threads  # the run's own set (one-camera recordings) is not among them
+    first = list(models.made[2])
     run(recording, tmp_path / "b", threads=2, models=models)
-    assert len(models.made) == 1  # kept for the next recording
+    assert models.made[2] == first  # kept for the next recording
+
+
+def test_each_camera_set_gets_its_share_of_the_onnx_threads(monkeypatch):
+    from walkout.models import Models
+
+    made = []
+    monkeypatch.setattr(Models, "_load", lambda self, config: made.append(runtime.onnx_threads()))
+    monkeypatch.setenv("WALKOUT_THREADS", "4")
+    models = Models(PipelineConfig())
+    assert models.camera_sets(2) == models.camera_sets(2)  # made once
+    assert made == [4, 2, 2]  # the run's own set: every thread; each of two sets: half
+    assert runtime.onnx_threads() == 4  # only the sets' sessions are limited
+    Models(PipelineConfig()).camera_sets(6)
+    assert made[-6:] == [1] * 6
 
 
 def test_how_many_cameras_run_at_once(monkeypatch):
