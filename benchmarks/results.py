@@ -276,6 +276,12 @@ def speed_runs_section(specs: list[str]) -> list[str]:
             ratio = (idle["frames"] / idle["seconds"]) / (busy["frames"] / busy["seconds"])
             out += [f"An empty aisle (nobody in view) runs {ratio:.1f}x as fast as the shopper recordings "
                     f"without skipping ({busy['name']}).", ""]
+        before = next((r for r in rows if "as before the speed work" in r["name"]), None)
+        now = next((r for r in reversed(rows) if r["name"].endswith("skip idle on")), None)
+        if before and now and before.get("video_s") and now.get("video_s") and before["seconds"] and now["seconds"]:
+            then, today = before["video_s"] / before["seconds"], now["video_s"] / now["seconds"]
+            out += [f"{now['name']}: {today:.2f}x real time, {today / then:.2f}x {before['name']} "
+                    f"({then:.2f}x real time).", ""]
     return out
 
 

@@ -46,6 +46,16 @@ from walkout.pipeline import process_recording
 from walkout.recording import load_recording
 
 RUNTIMES = ("torch", "onnx")  # rows of the table, in this order
+BEFORE = "walkout mediapipe as before the speed work (skip idle off, pose then hands)"
+
+
+def mediapipe_as_before(config: PipelineConfig) -> Models:
+    """The MediaPipe backend's models with the pose and hand graphs run one after the other per frame."""
+    from vision.mediapipe_hands import MediaPipeDetector
+
+    models = Models(config)
+    models.detector = MediaPipeDetector(config.detector, concurrent=False)
+    return models
 
 
 @dataclass
@@ -131,6 +141,9 @@ def main() -> None:
         models = Models(with_runtime)
         if models.runtime not in (runtime, "mediapipe"):
             logging.warning("runtime %s is not available here: its rows run %s", runtime, models.runtime)
+        if models.runtime == "mediapipe" and BEFORE not in configs:
+            configs[BEFORE] = (mediapipe_as_before(with_runtime), dataclasses.replace(
+                with_runtime, motion=dataclasses.replace(base.motion, enabled=False), camera_threads=1))
         for skip in (False, True):
             config = dataclasses.replace(with_runtime, motion=dataclasses.replace(base.motion, enabled=skip))
             configs[f"walkout {models.runtime}, skip idle {'on' if skip else 'off'}"] = (models, config)
@@ -169,6 +182,10 @@ def main() -> None:
         "empty_aisle": asdict(idle) if empty is not None else None, "idle_compared_with": busy.name,
     }, indent=1))
     print_table(list(rows.values()), (idle, busy) if empty is not None else None, len(recordings), args.repeats)
+    if BEFORE in rows:
+        now = rows[idle_with]
+        print(f"MediaPipe: {now.name} at {now.realtime:.2f}x real time, {now.realtime / rows[BEFORE].realtime:.2f}x "
+              f"the backend as before the speed work ({rows[BEFORE].realtime:.2f}x real time)")
 
 
 def print_table(rows: list[Row], idle: tuple[Row, Row] | None, recordings: int, repeats: int) -> None:

@@ -146,16 +146,22 @@ def test_mediapipe_backend_finds_nobody_in_an_empty_frame():
     detector.close()
 
 
+def aifi_frames(first: int, count: int) -> list[np.ndarray]:
+    """``count`` frames of the real AiFi cam6 from frame ``first``."""
+    capture = cv2.VideoCapture(str(SHARED / "videos" / "cam6.mp4"))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, first)
+    frames = [capture.read()[1] for _ in range(count)]
+    capture.release()
+    return frames
+
+
 def test_mediapipe_backend_sees_the_reaching_hand_on_the_real_aifi_camera():
     pytest.importorskip("mediapipe", reason="optional mediapipe extra not installed (pip install 'walkout[mediapipe]')")
     if not SHARED.is_dir():
         pytest.skip(f"real AiFi data not found at {SHARED}")
     from vision.mediapipe_hands import MediaPipeDetector
 
-    capture = cv2.VideoCapture(str(SHARED / "videos" / "cam6.mp4"))
-    capture.set(cv2.CAP_PROP_POS_FRAMES, 150)
-    frames = [capture.read()[1] for _ in range(10)]  # 15.0-15.9 s: an arm reaches into G2 at the bottom left
-    capture.release()
+    frames = aifi_frames(150, 10)  # 15.0-15.9 s: an arm reaches into G2 at the bottom left
     out = MediaPipeDetector(DetectorConfig(backend="mediapipe")).detect(frames)
     hands = [d[d.data["role"] == ROLE_HAND] for d in out]
     centres = np.vstack([h.get_anchors_coordinates(sv.Position.CENTER) for h in hands if len(h)])
@@ -165,6 +171,22 @@ def test_mediapipe_backend_sees_the_reaching_hand_on_the_real_aifi_camera():
     for d in out:
         persons = d.data["person"][d.data["role"] == ROLE_HAND]
         assert (d.data["role"][persons] == ROLE_SHOPPER).all()
+
+
+def test_pose_and_hands_run_at_once_give_the_landmarks_of_one_after_the_other():
+    pytest.importorskip("mediapipe", reason="optional mediapipe extra not installed (pip install 'walkout[mediapipe]')")
+    if not SHARED.is_dir():
+        pytest.skip(f"real AiFi data not found at {SHARED}")
+    from vision.mediapipe_hands import MediaPipeDetector
+
+    frames = aifi_frames(140, 30)  # a shopper reaching: people and hands in most frames
+    at_once = MediaPipeDetector(DetectorConfig(backend="mediapipe")).detect(frames)
+    in_turn = MediaPipeDetector(DetectorConfig(backend="mediapipe"), concurrent=False).detect(frames)
+    assert sum(len(d) for d in in_turn) >= 30
+    for a, b in zip(at_once, in_turn, strict=True):
+        np.testing.assert_array_equal(a.xyxy, b.xyxy)
+        np.testing.assert_array_equal(a.data["role"], b.data["role"])
+        np.testing.assert_array_equal(a.data["person"], b.data["person"])
 
 
 # --- ultralytics pose models: wrists become hands of their person ------------------------------------
