@@ -109,3 +109,33 @@ def test_a_broken_onnx_file_is_an_input_error_naming_it(tmp_path):
     broken.write_bytes(b"not a model")
     with pytest.raises(InputError, match="broken.onnx.*ONNX Runtime"):
         load_detect_model(broken, "detect", "missing")
+
+
+def test_the_export_gives_the_pt_models_boxes(detector_onnx, frames):
+    """The export's DFL runs its softmax over the last axis (vision.runtime.last_axis_dfl): the same sums
+    in another order, so the boxes of the .pt model to float rounding."""
+    import onnx
+    from ultralytics import YOLO
+
+    softmax = [n for n in onnx.load(str(detector_onnx)).graph.node if n.op_type == "Softmax"]
+    assert softmax and all(a.i == 3 for n in softmax for a in n.attribute if a.name == "axis")
+    direct, _ = load_detect_model(detector_onnx, "detect", "missing")
+    expected = ultralytics_tables(YOLO(str(DETECTOR)), frames, 416, 0.25, 0.6)
+    for mine, theirs in zip(direct.predict(frames, 416, 0.25, 0.6), expected, strict=True):
+        assert mine.shape == theirs.shape
+        np.testing.assert_allclose(mine[:, :4], theirs[:, :4], atol=0.05)  # pixels
+        np.testing.assert_allclose(mine[:, 4:], theirs[:, 4:], atol=1e-4)  # confidence, class
+
+
+def test_last_axis_dfl_leaves_a_graph_without_the_pattern_alone():
+    from onnx import TensorProto, helper
+
+    from vision.runtime import last_axis_dfl
+
+    graph = helper.make_graph([helper.make_node("Softmax", ["x"], ["y"], name="/model.22/dfl/Softmax", axis=1)], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, 4, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 4, 8])])
+    model = helper.make_model(graph)
+    before = model.SerializeToString()
+    assert not last_axis_dfl(model)  # no Transpose before it, no Conv after it
+    assert model.SerializeToString() == before
