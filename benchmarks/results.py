@@ -12,6 +12,8 @@ Nothing is re-run by default: hours of rendering and running are read back from 
   ``LABEL=DIR`` names the set (default: its provenance's ``label``, else the folder name).
 - ``--aifi DIR``: the OUT folder of ``bash benchmarks/aifi/run.sh`` (the real ceiling camera).
 - ``--speed [LABEL=]DIR`` (repeat): the OUT folder of ``benchmarks/speed.py`` (its speed.json and provenance.json).
+- ``--readme README.md``: also write the speed runs' short table (one line per ``--speed`` run) into the
+  README, between its speed table markers.
 - ``--quick OUT``: first runs ``benchmarks/accuracy.py --out OUT/accuracy --per-group 2`` (2 recordings per
   group, about 20 minutes on 2 cores) and, when the AiFi data is there, ``benchmarks/aifi/run.sh OUT/aifi``,
   and includes them.
@@ -236,6 +238,47 @@ def speed_section(sets: list[ResultSet]) -> list[str]:
     return out
 
 
+def read_speed_run(spec: str) -> tuple[str, dict, dict]:
+    """(label, speed.json, provenance.json or {}) of a ``[LABEL=]DIR`` of ``benchmarks/speed.py``."""
+    label, _, folder = spec.rpartition("=")
+    path = Path(folder)
+    data = json.loads((path / "speed.json").read_text())
+    provenance = json.loads((path / "provenance.json").read_text()) if (path / "provenance.json").is_file() else {}
+    return label, data, provenance
+
+
+def row_speed(row: dict | None) -> tuple[float | None, float | None]:
+    """(frames/s, x real time) of a speed.json row."""
+    if not row or not row.get("seconds"):
+        return None, None
+    return row["frames"] / row["seconds"], (row["video_s"] / row["seconds"] if row.get("video_s") else None)
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
+def speed_headline(specs: list[str]) -> list[str]:
+    """One line per ``benchmarks/speed.py`` run: walkout as it runs by default (the last "skip idle on"
+    row), its x real time, and its ratios to `model.track()`, to the backend as before the speed work and
+    (an empty aisle) to its frames with shoppers, where the run measured them."""
+    rows_out = []
+    for spec in specs:
+        label, data, _ = read_speed_run(spec)
+        rows = data.get("rows", [])
+        now = next((r for r in reversed(rows) if r["name"].endswith("skip idle on")), None)
+        fps, realtime = row_speed(now)
+        track_fps, _ = row_speed(next((r for r in rows if r["name"] == "model.track() .pt"), None))
+        _, before = row_speed(next((r for r in rows if "as before the speed work" in r["name"]), None))
+        idle_fps, _ = row_speed(data.get("empty_aisle"))
+        busy_fps, _ = row_speed(next((r for r in rows if r["name"] == data.get("idle_compared_with")), None))
+        rows_out.append([label or ", ".join(Path(r).name for r in data.get("recordings", [])), fmt(fps, 1),
+                         fmt(realtime, 2), fmt(ratio(fps, track_fps), 2), fmt(ratio(realtime, before), 2),
+                         f"{idle_fps / busy_fps:.1f}x cheaper" if idle_fps and busy_fps else "–"])
+    return table(["recordings (2 cores, one process)", "frames/s", "× real time", "× `model.track()`",
+                  "× as before the speed work", "an idle frame"], rows_out)
+
+
 def speed_runs_section(specs: list[str]) -> list[str]:
     """The tables of ``benchmarks/speed.py`` runs (``[LABEL=]DIR``: DIR/speed.json and DIR/provenance.json):
     every row's frames/s, real-time factor and ratio to ``model.track()``, measured in one process."""
@@ -247,12 +290,10 @@ def speed_runs_section(specs: list[str]) -> list[str]:
            "second row with torch on every core, for reference), and `walkout run` end to end with idle-frame "
            "skipping off or on. × real time: the recordings' seconds over wall seconds (a recording of several "
            "cameras counts its duration once, so >= 1 keeps up with all its cameras). Ratios against "
-           "`model.track()` as a user runs it.", ""]
+           "`model.track()` as a user runs it. In short (README.md shows this table):", ""]
+    out += speed_headline(specs) + [""]
     for spec in specs:
-        label, _, folder = spec.rpartition("=")
-        path = Path(folder)
-        data = json.loads((path / "speed.json").read_text())
-        provenance = json.loads((path / "provenance.json").read_text()) if (path / "provenance.json").is_file() else {}
+        label, data, provenance = read_speed_run(spec)
         recordings = [Path(r).name for r in data.get("recordings", [])]
         made = f"`{provenance.get('command') or data.get('command')}`"
         if provenance.get("commit"):
@@ -263,9 +304,9 @@ def speed_runs_section(specs: list[str]) -> list[str]:
         track = next((r for r in rows if r["name"] == "model.track() .pt"), None)
         table_rows = []
         for row in rows:
-            fps = row["frames"] / row["seconds"] if row["seconds"] else None
-            realtime = row["video_s"] / row["seconds"] if row.get("video_s") and row["seconds"] else None
-            versus = fps / (track["frames"] / track["seconds"]) if track and fps and track["seconds"] else None
+            fps, realtime = row_speed(row)
+            track_fps, _ = row_speed(track)
+            versus = fps / track_fps if fps and track_fps else None
             skipped = f"{row['skipped'] / row['frames']:.0%}" if row["name"].startswith("walkout") and row["frames"] else "–"
             table_rows.append([row["name"], str(row["frames"]), fmt(fps, 1), fmt(realtime, 2), fmt(versus, 2), skipped])
         out += table(["run", "frames", "frames/s", "× real time", "× `model.track()`", "idle frames skipped"],
@@ -278,11 +319,26 @@ def speed_runs_section(specs: list[str]) -> list[str]:
                     f"without skipping ({busy['name']}).", ""]
         before = next((r for r in rows if "as before the speed work" in r["name"]), None)
         now = next((r for r in reversed(rows) if r["name"].endswith("skip idle on")), None)
-        if before and now and before.get("video_s") and now.get("video_s") and before["seconds"] and now["seconds"]:
-            then, today = before["video_s"] / before["seconds"], now["video_s"] / now["seconds"]
+        (_, then), (_, today) = row_speed(before), row_speed(now)
+        if then and today:
             out += [f"{now['name']}: {today:.2f}x real time, {today / then:.2f}x {before['name']} "
                     f"({then:.2f}x real time).", ""]
     return out
+
+
+README_SPEED = ("<!-- speed table: benchmarks/results.py --readme -->", "<!-- end of speed table -->")
+
+
+def update_readme(path: Path, specs: list[str], command: str) -> None:
+    """Replace the README's speed table (between the :data:`README_SPEED` markers) by :func:`speed_headline`."""
+    text = path.read_text()
+    start, end = README_SPEED
+    if start not in text or end not in text:
+        raise SystemExit(f"{path}: no speed table markers ({start} ... {end}) to write between")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    block = [start, *speed_headline(specs), "", f"Made by `{command}` (docs/RESULTS.md has each run's command).", end]
+    path.write_text(head + "\n".join(block) + tail)
 
 
 # The stages of run.json's stages_s in the order a camera runs them: decode, motion, detect, track,
@@ -439,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aifi", type=Path, default=None, help="the OUT folder of bash benchmarks/aifi/run.sh")
     parser.add_argument("--speed", dest="speed_runs", action="append", default=[], metavar="[LABEL=]DIR",
                         help="the --out folder of a benchmarks/speed.py run (repeat)")
+    parser.add_argument("--readme", type=Path, default=None, metavar="README",
+                        help="also write the --speed runs' short table into README between its speed table markers")
     parser.add_argument("--quick", type=Path, default=None, metavar="OUT",
                         help="first run the quick benchmarks into OUT (accuracy.py --per-group 2, the AiFi camera)")
     args = parser.parse_args(argv)
@@ -454,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
     sets = [read_set(spec) for spec in specs]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(sets, aifi, command, speed_runs=args.speed_runs))
+    if args.readme is not None:
+        update_readme(args.readme, args.speed_runs, command)
     print(f"wrote {args.out}: {len(sets)} set(s){', AiFi' if aifi else ''}")
     return 0
 

@@ -42,7 +42,7 @@ from walkout.bench.groups import GROUPS, render
 from walkout.config import PipelineConfig, load_config
 from walkout.models import Models
 from walkout.parallel import available_cores
-from walkout.pipeline import process_recording
+from walkout.pipeline import camera_threads, process_recording
 from walkout.recording import load_recording
 
 RUNTIMES = ("torch", "onnx")  # rows of the table, in this order
@@ -150,6 +150,11 @@ def main() -> None:
         if any(len(cameras) > 1 for cameras in videos.values()):  # what running the cameras at once gives
             configs[f"walkout {models.runtime}, skip idle on, cameras one at a time"] = (
                 models, dataclasses.replace(config, camera_threads=1))
+    most_cameras = max(len(cameras) for cameras in videos.values())
+    for models, config in configs.values():  # the model sets of cameras run at once, loaded before timing
+        threads = camera_threads(config, most_cameras, models)
+        if threads > 1:
+            models.camera_sets(threads)
     every_core = f"model.track() .pt, torch on {available_cores()} threads"
     tracks = [] if args.no_track else ["model.track() .pt", every_core]
     rows = {name: Row(name) for name in ["decode only", *tracks, *configs]}

@@ -96,24 +96,57 @@ def test_the_stage_table_shows_the_stages_the_runs_timed_in_the_order_they_run(t
     assert "reid" not in text  # no run timed it: no column
 
 
-def test_a_speed_run_gives_a_table_of_ratios_against_model_track_and_real_time(tmp_path):
-    run = tmp_path / "speed"
-    run.mkdir()
-    rows = [
-        {"name": "decode only", "frames": 1200, "seconds": 0.5, "cpu_s": 0.6, "skipped": 0, "video_s": 120.0},
-        {"name": "model.track() .pt", "frames": 1200, "seconds": 60.0, "cpu_s": 60.0, "skipped": 0, "video_s": 120.0},
-        {"name": "walkout onnx, skip idle on", "frames": 1200, "seconds": 24.0, "cpu_s": 40.0, "skipped": 480,
-         "video_s": 120.0},
-    ]
-    (run / "speed.json").write_text(json.dumps({
+def write_speed_run(folder: Path, rows: list[dict], empty_aisle: dict | None = None) -> Path:
+    folder.mkdir()
+    (folder / "speed.json").write_text(json.dumps({
         "command": "python benchmarks/speed.py --out x", "recordings": ["/r/seed41000"], "repeats": 2, "rows": rows,
-        "empty_aisle": {"name": "empty aisle", "frames": 400, "seconds": 0.8, "cpu_s": 0.8, "skipped": 398},
-        "idle_compared_with": "walkout onnx, skip idle on"}))
-    (run / "provenance.json").write_text(json.dumps({"command": "python benchmarks/speed.py --out x",
-                                                     "commit": "abc1234", "date": "2026-12-03 22:00 UTC"}))
+        "empty_aisle": empty_aisle, "idle_compared_with": "walkout onnx, skip idle on"}))
+    (folder / "provenance.json").write_text(json.dumps({"command": "python benchmarks/speed.py --out x",
+                                                        "commit": "abc1234", "date": "2026-12-03 22:00 UTC"}))
+    return folder
+
+
+def speed_row(name: str, frames: int, seconds: float, skipped: int = 0, video_s: float = 120.0) -> dict:
+    return {"name": name, "frames": frames, "seconds": seconds, "cpu_s": seconds, "skipped": skipped, "video_s": video_s}
+
+
+ONE_SHOPPER_ROWS = [speed_row("decode only", 1200, 0.5), speed_row("model.track() .pt", 1200, 60.0),
+                    speed_row("walkout onnx, skip idle on", 1200, 24.0, skipped=480)]
+EMPTY_AISLE = {"name": "empty aisle", "frames": 400, "seconds": 0.8, "cpu_s": 0.8, "skipped": 398}
+MEDIAPIPE_ROWS = [speed_row("decode only", 400, 0.4, video_s=40.0),
+                  speed_row("walkout mediapipe as before the speed work (skip idle off, pose then hands)", 400, 40.0,
+                            video_s=40.0),
+                  speed_row("walkout mediapipe, skip idle on", 400, 16.0, skipped=180, video_s=40.0)]
+
+
+def test_a_speed_run_gives_a_table_of_ratios_against_model_track_and_real_time(tmp_path):
+    run = write_speed_run(tmp_path / "speed", ONE_SHOPPER_ROWS, EMPTY_AISLE)
     text = "\n".join(results.speed_runs_section([f"one shopper={run}"]))
     assert "- one shopper: made by `python benchmarks/speed.py --out x` (commit abc1234, 2026-12-03 22:00 UTC): seed41000" in text
     assert "| walkout onnx, skip idle on | 1200 | 50.0 | 5.00 | 2.50 | 40% |" in text  # 50 / 20 frames/s
     assert "| model.track() .pt | 1200 | 20.0 | 2.00 | 1.00 | – |" in text
     assert "runs 10.0x as fast" in text  # 500 frames/s against 50
     assert results.speed_runs_section([]) == []
+
+
+def test_the_speed_headline_has_one_line_per_run_with_the_ratios_each_measured(tmp_path):
+    single = write_speed_run(tmp_path / "single", ONE_SHOPPER_ROWS, EMPTY_AISLE)
+    mediapipe = write_speed_run(tmp_path / "mediapipe", MEDIAPIPE_ROWS)
+    text = "\n".join(results.speed_headline([f"one shopper={single}", f"real camera={mediapipe}"]))
+    assert "| one shopper | 50.0 | 5.00 | 2.50 | – | 10.0x cheaper |" in text
+    assert "| real camera | 25.0 | 2.50 | – | 2.50 | – |" in text  # 2.5x real time against 1.0x before
+
+
+def test_the_readme_speed_table_is_rewritten_between_its_markers_only(tmp_path):
+    run = write_speed_run(tmp_path / "single", ONE_SHOPPER_ROWS, EMPTY_AISLE)
+    readme = tmp_path / "README.md"
+    start, end = results.README_SPEED
+    readme.write_text(f"# walkout\n\nbefore\n{start}\nold table\n{end}\nafter\n")
+    results.update_readme(readme, [f"one shopper={run}"], "python benchmarks/results.py --readme README.md")
+    text = readme.read_text()
+    assert text.startswith("# walkout\n\nbefore\n") and text.endswith(f"{end}\nafter\n")
+    assert "old table" not in text and "| one shopper | 50.0 | 5.00 | 2.50 | – | 10.0x cheaper |" in text
+    assert "Made by `python benchmarks/results.py --readme README.md`" in text
+    readme.write_text("# no markers\n")
+    with pytest.raises(SystemExit, match="no speed table markers"):
+        results.update_readme(readme, [f"one shopper={run}"], "x")
