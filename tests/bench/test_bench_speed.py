@@ -55,6 +55,18 @@ def test_stage_fps_and_realtime_factor():
     )
 
 
+def test_a_recording_s_real_time_factor_counts_its_duration_once_however_many_cameras():
+    timing = {"frames": 600, "video_s": 60.0, "total_s": 30.0, "stages_s": {"detect": 30.0}}
+    six = {f"cam{i}": timing for i in range(6)}
+    score = read_speed({"timings": six, "cameras_run": {"threads": 2, "wall_s": 90.0}}, Path("run.json"))
+    assert score.realtime_factor == pytest.approx(60.0 / 90.0)  # does not keep up with its six cameras
+    total = score.to_dict()["total"]
+    assert total["realtime_factor"] == pytest.approx(60.0 / 90.0)
+    assert total["camera_seconds_per_second"] == pytest.approx(360.0 / 90.0)
+    shorter = {**six, "cam5": {**timing, "video_s": 45.0}}  # a camera whose video is shorter
+    assert read_speed({"timings": shorter}, Path("run.json")).recording_s == 60.0
+
+
 def test_no_timings():
     speed = read_speed({}, Path("run.json"))
     assert not speed.measured
@@ -84,5 +96,6 @@ def test_cameras_run_at_once_count_their_wall_time_not_the_sum_of_their_times():
     assert score.total.stages_s["detect"] == pytest.approx(16.0)  # the cameras' own stage times
     two = score + score
     assert two.total.total_s == pytest.approx(20.0)
+    assert two.realtime_factor == pytest.approx(20.0 / 20.0)  # 10 s of recording each, not 40 camera-seconds
     one_at_a_time = read_speed({"timings": {"cam0": timing, "cam1": timing}}, Path("run.json"))
     assert one_at_a_time.total.total_s == pytest.approx(16.0)

@@ -17,7 +17,10 @@ Schema (all times are wall-clock seconds, ``video_s`` is seconds of video proces
 ``skipped`` (optional, 0 when absent): idle frames the detectors skipped (vision.motion); its share
 of the frames is ``skipped_share``.
 Derived: per stage frames/s = frames / stage seconds; pipeline frames/s = frames / total_s;
-real-time factor = video_s / total_s (> 1 is faster than real time). Baselines (``decode_only``:
+real-time factor = video_s / total_s (> 1 is faster than real time) per camera; for a recording (and a sum
+of recordings) it is the recording's seconds, its longest camera counted once, over its wall seconds, so a
+6-camera store at >= 1 keeps up with all six cameras (``total.camera_seconds_per_second`` is the sum over
+cameras instead). Baselines (``decode_only``:
 decoding alone; ``ultralytics_track``: ultralytics' plain ``model.track()`` loop) get the same
 figures and ``speed_ratio`` = pipeline frames/s / baseline frames/s. Sums over cameras and
 recordings add frames and seconds, then divide; when a recording's cameras ran at once (``cameras_run``:
@@ -111,6 +114,7 @@ class SpeedScore:
     cameras: Mapping[str, Timing] = field(default_factory=dict)
     baselines: Mapping[str, Timing] = field(default_factory=dict)
     overlap_s: float = 0.0  # camera seconds that ran while another camera of the recording ran (cameras_run)
+    recording_s: float = 0.0  # each recording's duration (its longest camera) once, summed over recordings
 
     @property
     def measured(self) -> bool:
@@ -130,7 +134,16 @@ class SpeedScore:
         baselines = dict(self.baselines)
         for name, timing in other.baselines.items():
             baselines[name] = baselines[name] + timing if name in baselines else timing
-        return SpeedScore(cameras, baselines, self.overlap_s + other.overlap_s)
+        return SpeedScore(cameras, baselines, self.overlap_s + other.overlap_s, self.recording_s + other.recording_s)
+
+    @property
+    def realtime_factor(self) -> float | None:
+        """Seconds of recording per wall-clock second, each recording's duration counted once (its
+        cameras are seen at once): >= 1 keeps up with every camera."""
+        total = self.total
+        if not self.recording_s:
+            return total.realtime_factor
+        return self.recording_s / total.total_s if total.total_s > 0 else None
 
     def to_dict(self) -> dict:
         if not self.measured:
@@ -143,7 +156,8 @@ class SpeedScore:
         return {
             "measured": True,
             "cameras": {name: t.to_dict() for name, t in sorted(self.cameras.items())},
-            "total": total.to_dict(),
+            "total": {**total.to_dict(), "realtime_factor": self.realtime_factor,
+                      "camera_seconds_per_second": total.realtime_factor},
             "baselines": baselines,
         }
 
@@ -168,4 +182,5 @@ def read_speed(run_info: dict, path: Path) -> SpeedScore:
     wall_s = cameras_run.get("wall_s") if isinstance(cameras_run, dict) else None
     summed = sum(t.total_s for t in cameras.values())
     overlap = max(0.0, summed - float(wall_s)) if isinstance(wall_s, int | float) else 0.0
-    return SpeedScore(cameras, baselines, overlap)
+    recording_s = max((t.video_s for t in cameras.values()), default=0.0)
+    return SpeedScore(cameras, baselines, overlap, recording_s)
