@@ -329,7 +329,7 @@ def speed_runs_section(specs: list[str]) -> list[str]:
 README_SPEED = ("<!-- speed table: benchmarks/results.py --readme -->", "<!-- end of speed table -->")
 
 
-def update_readme(path: Path, specs: list[str], command: str) -> None:
+def update_readme(path: Path, specs: list[str]) -> None:
     """Replace the README's speed table (between the :data:`README_SPEED` markers) by :func:`speed_headline`."""
     text = path.read_text()
     start, end = README_SPEED
@@ -337,7 +337,9 @@ def update_readme(path: Path, specs: list[str], command: str) -> None:
         raise SystemExit(f"{path}: no speed table markers ({start} ... {end}) to write between")
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
-    block = [start, *speed_headline(specs), "", f"Made by `{command}` (docs/RESULTS.md has each run's command).", end]
+    block = [start, *speed_headline(specs), "",
+             "Made by `benchmarks/results.py --readme README.md` with the command at the top of "
+             "[docs/RESULTS.md](docs/RESULTS.md), which gives each run's own command, commit and recordings.", end]
     path.write_text(head + "\n".join(block) + tail)
 
 
@@ -513,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(sets, aifi, command, speed_runs=args.speed_runs))
     if args.readme is not None:
-        update_readme(args.readme, args.speed_runs, command)
+        update_readme(args.readme, args.speed_runs)
     print(f"wrote {args.out}: {len(sets)} set(s){', AiFi' if aifi else ''}")
     return 0
 

@@ -142,11 +142,11 @@ def test_the_readme_speed_table_is_rewritten_between_its_markers_only(tmp_path):
     readme = tmp_path / "README.md"
     start, end = results.README_SPEED
     readme.write_text(f"# walkout\n\nbefore\n{start}\nold table\n{end}\nafter\n")
-    results.update_readme(readme, [f"one shopper={run}"], "python benchmarks/results.py --readme README.md")
+    results.update_readme(readme, [f"one shopper={run}"])
     text = readme.read_text()
     assert text.startswith("# walkout\n\nbefore\n") and text.endswith(f"{end}\nafter\n")
     assert "old table" not in text and "| one shopper | 50.0 | 5.00 | 2.50 | – | 10.0x cheaper |" in text
-    assert "Made by `python benchmarks/results.py --readme README.md`" in text
+    assert "Made by `benchmarks/results.py --readme README.md`" in text
     readme.write_text("# no markers\n")
     with pytest.raises(SystemExit, match="no speed table markers"):
-        results.update_readme(readme, [f"one shopper={run}"], "x")
+        results.update_readme(readme, [f"one shopper={run}"])
