@@ -32,8 +32,8 @@ def load_model(path: str | Path, task: str | None, missing: str, what: str = "mo
 
 def load_detect_model(path: str | Path, task: str | None, missing: str, what: str = "model"):
     """Like :func:`load_model`, but a detect model exported to ONNX with dynamic shapes comes back as a
-    ``vision.onnx_detect.OnnxDetect`` (run by ONNX Runtime without ultralytics' predictor; same boxes,
-    a fifth of a store camera's time less). Callers tell the two apart with ``isinstance``."""
+    ``vision.onnx_detect.OnnxDetect`` (run by ONNX Runtime without ultralytics' predictor around it; same
+    boxes). Callers tell the two apart with ``isinstance``."""
     path = Path(path)
     if path.suffix == ".onnx" and path.is_file() and task in (None, "detect"):
         from vision.onnx_detect import OnnxDetect

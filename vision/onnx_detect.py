@@ -1,8 +1,8 @@
 """Running an exported ultralytics detect model (.onnx, dynamic shapes) with ONNX Runtime directly.
 
-ultralytics' own predictor spends about 3 ms a frame around the ONNX session on the shipped models
-(torch tensors, ``Results`` objects, per-image loops): a fifth of a store camera's time. This module
-does the same steps in numpy, the way ultralytics does them, so the boxes are the same:
+ultralytics' own predictor wraps the ONNX session in torch tensors, ``Results`` objects and per-image
+loops. This module does the same steps in numpy, the way ultralytics does them, so the boxes are the
+same, and a 6-camera store render's cameras took 57.0 s instead of 59.1 s:
 
 - letterbox: resize by the smaller ratio with ``cv2.INTER_LINEAR``, pad with grey 114 to the model
   stride (images of one shape, rectangular input) or to a square of ``imgsz`` (mixed shapes);
