@@ -258,6 +258,33 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a and b else None
 
 
+@dataclass(frozen=True)
+class SpeedRows:
+    """The rows of a speed.json the summaries compare (None where the run did not measure them): walkout
+    as it runs by default (the last "skip idle on" row), ``model.track()``, the backend as before the
+    speed work, the empty aisle and the shopper recordings it is compared with."""
+
+    now: dict | None
+    track: dict | None
+    before: dict | None
+    idle: dict | None
+    busy: dict | None
+
+    @classmethod
+    def of(cls, data: dict) -> SpeedRows:
+        rows = data.get("rows", [])
+        return cls(now=next((r for r in reversed(rows) if r["name"].endswith("skip idle on")), None),
+                   track=next((r for r in rows if r["name"] == "model.track() .pt"), None),
+                   before=next((r for r in rows if "as before the speed work" in r["name"]), None),
+                   idle=data.get("empty_aisle"),
+                   busy=next((r for r in rows if r["name"] == data.get("idle_compared_with")), None))
+
+    @property
+    def idle_ratio(self) -> float | None:
+        """An empty aisle's frames/s over the shopper recordings' (without skipping)."""
+        return ratio(row_speed(self.idle)[0], row_speed(self.busy)[0])
+
+
 def speed_headline(specs: list[str]) -> list[str]:
     """One line per ``benchmarks/speed.py`` run: walkout as it runs by default (the last "skip idle on"
     row), its x real time, and its ratios to `model.track()`, to the backend as before the speed work and
@@ -265,16 +292,13 @@ def speed_headline(specs: list[str]) -> list[str]:
     rows_out = []
     for spec in specs:
         label, data, _ = read_speed_run(spec)
-        rows = data.get("rows", [])
-        now = next((r for r in reversed(rows) if r["name"].endswith("skip idle on")), None)
-        fps, realtime = row_speed(now)
-        track_fps, _ = row_speed(next((r for r in rows if r["name"] == "model.track() .pt"), None))
-        _, before = row_speed(next((r for r in rows if "as before the speed work" in r["name"]), None))
-        idle_fps, _ = row_speed(data.get("empty_aisle"))
-        busy_fps, _ = row_speed(next((r for r in rows if r["name"] == data.get("idle_compared_with")), None))
+        named = SpeedRows.of(data)
+        fps, realtime = row_speed(named.now)
+        idle = named.idle_ratio
         rows_out.append([label or ", ".join(Path(r).name for r in data.get("recordings", [])), fmt(fps, 1),
-                         fmt(realtime, 2), fmt(ratio(fps, track_fps), 2), fmt(ratio(realtime, before), 2),
-                         f"{idle_fps / busy_fps:.1f}x cheaper" if idle_fps and busy_fps else "–"])
+                         fmt(realtime, 2), fmt(ratio(fps, row_speed(named.track)[0]), 2),
+                         fmt(ratio(realtime, row_speed(named.before)[1]), 2),
+                         f"{idle:.1f}x cheaper" if idle else "–"])
     return table(["recordings (2 cores, one process)", "frames/s", "× real time", "× `model.track()`",
                   "× as before the speed work", "an idle frame"], rows_out)
 
@@ -300,28 +324,22 @@ def speed_runs_section(specs: list[str]) -> list[str]:
             made += f" (commit {provenance['commit']}, {provenance.get('date', '')})"
         out += [f"- {label + ': ' if label else ''}made by {made}: {', '.join(recordings)}, "
                 f"{data.get('repeats')} round(s)", ""]
-        rows = data.get("rows", [])
-        track = next((r for r in rows if r["name"] == "model.track() .pt"), None)
+        named = SpeedRows.of(data)
+        track_fps, _ = row_speed(named.track)
         table_rows = []
-        for row in rows:
+        for row in data.get("rows", []):
             fps, realtime = row_speed(row)
-            track_fps, _ = row_speed(track)
-            versus = fps / track_fps if fps and track_fps else None
             skipped = f"{row['skipped'] / row['frames']:.0%}" if row["name"].startswith("walkout") and row["frames"] else "–"
-            table_rows.append([row["name"], str(row["frames"]), fmt(fps, 1), fmt(realtime, 2), fmt(versus, 2), skipped])
+            table_rows.append([row["name"], str(row["frames"]), fmt(fps, 1), fmt(realtime, 2),
+                               fmt(ratio(fps, track_fps), 2), skipped])
         out += table(["run", "frames", "frames/s", "× real time", "× `model.track()`", "idle frames skipped"],
                      table_rows) + [""]
-        idle = data.get("empty_aisle")
-        busy = next((r for r in rows if r["name"] == data.get("idle_compared_with")), None)
-        if idle and idle.get("seconds") and busy and busy.get("seconds"):
-            ratio = (idle["frames"] / idle["seconds"]) / (busy["frames"] / busy["seconds"])
-            out += [f"An empty aisle (nobody in view) runs {ratio:.1f}x as fast as the shopper recordings "
-                    f"without skipping ({busy['name']}).", ""]
-        before = next((r for r in rows if "as before the speed work" in r["name"]), None)
-        now = next((r for r in reversed(rows) if r["name"].endswith("skip idle on")), None)
-        (_, then), (_, today) = row_speed(before), row_speed(now)
+        if named.idle_ratio:
+            out += [f"An empty aisle (nobody in view) runs {named.idle_ratio:.1f}x as fast as the shopper recordings "
+                    f"without skipping ({named.busy['name']}).", ""]
+        (_, then), (_, today) = row_speed(named.before), row_speed(named.now)
         if then and today:
-            out += [f"{now['name']}: {today:.2f}x real time, {today / then:.2f}x {before['name']} "
+            out += [f"{named.now['name']}: {today:.2f}x real time, {today / then:.2f}x {named.before['name']} "
                     f"({then:.2f}x real time).", ""]
     return out
 

@@ -54,6 +54,7 @@ def mediapipe_as_before(config: PipelineConfig) -> Models:
     from vision.mediapipe_hands import MediaPipeDetector
 
     models = Models(config)
+    models.detector.close()  # the concurrent detector Models made
     models.detector = MediaPipeDetector(config.detector, concurrent=False)
     return models
 

@@ -47,14 +47,9 @@ class OnnxDetect:
     def open(cls, path: str | Path) -> OnnxDetect | None:
         """The model at ``path`` when it is an ultralytics detect export with dynamic input shapes, else
         None (the caller runs it through ultralytics). Raises what ONNX Runtime raises for a bad file."""
-        import onnxruntime
+        from vision.runtime import onnx_session
 
-        from vision.runtime import onnx_threads
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = onnx_threads()
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        session = onnx_session(path)
         meta = session.get_modelmeta().custom_metadata_map
         shape = session.get_inputs()[0].shape
         dynamic = len(shape) == 4 and all(isinstance(side, str) for side in (shape[0], shape[2], shape[3]))

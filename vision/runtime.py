@@ -210,10 +210,9 @@ def session_threads(count: int | None) -> Iterator[None]:
 def onnx_threads() -> int:
     """ONNX Runtime intra-op threads for a session made now: inside :func:`session_threads`, its count;
     else ``WALKOUT_THREADS`` when set (walkout's worker processes set it to their share of the cores),
-    else every core this process may use (up to 8): a
-    run in one process has nothing else to do meanwhile. ``OMP_NUM_THREADS`` is not read: importing
-    ultralytics sets it to 1 when it is unset, which ran every ONNX model of a one-process run on one
-    thread (the detector 1.7x slower on 2 cores)."""
+    else every core this process may use (up to 8): a run in one process has nothing else to do
+    meanwhile. ``OMP_NUM_THREADS`` is not read: importing ultralytics sets it to 1 when it is unset,
+    which ran every ONNX model of a one-process run on one thread (the detector 1.7x slower on 2 cores)."""
     override = _SESSION_THREADS.get()
     if override:
         return override
@@ -250,7 +249,6 @@ def tune_session(model, path: Path) -> None:
     than one thread; without spinning, 2 threads ran it 1.6x faster than 1 on an idle machine. ultralytics
     makes its session on the first prediction: one is made on a blank image first."""
     import numpy as np
-    import onnxruntime
 
     with quiet_ultralytics():
         model.predict(np.zeros((32, 32, 3), dtype=np.uint8), device="cpu", verbose=False)
@@ -258,7 +256,15 @@ def tune_session(model, path: Path) -> None:
     if getattr(backend, "session", None) is None:  # another ultralytics layout: keep its session
         log.debug("%s: no ONNX Runtime session found to set threads on", path)
         return
+    backend.session = onnx_session(path)
+
+
+def onnx_session(path: str | Path):
+    """An ONNX Runtime CPU session of ``path`` with :func:`onnx_threads` intra-op threads that sleep when
+    idle (see :func:`tune_session` for why). Raises what ONNX Runtime raises for a bad file."""
+    import onnxruntime
+
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = onnx_threads()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    backend.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
