@@ -14,6 +14,10 @@ Nothing is re-run by default: hours of rendering and running are read back from 
 - ``--speed [LABEL=]DIR`` (repeat): the OUT folder of ``benchmarks/speed.py`` (its speed.json and provenance.json).
 - ``--readme README.md``: also write the speed runs' short table (one line per ``--speed`` run) into the
   README, between its speed table markers.
+- ``--archive DIR`` (docs/results): first copy what the command reads (each report's metrics, recordings
+  and speed; provenance.json; speed.json; the AiFi events) into DIR, one folder per input, and read it
+  from there: the command written at the top then names only the copies, so the file can be made again
+  on any checkout after the scratch folders are gone.
 - ``--quick OUT``: first runs ``benchmarks/accuracy.py --out OUT/accuracy --per-group 2`` (2 recordings per
   group, about 20 minutes on 2 cores) and, when the AiFi data is there, ``benchmarks/aifi/run.sh OUT/aifi``,
   and includes them.
@@ -506,6 +510,53 @@ def render(sets: list[ResultSet], aifi: Path | None, command: str, store: Result
     return "\n".join(out).rstrip() + "\n"
 
 
+# ------------------------------------------------------------------------------------------- archiving
+
+
+def slug(text: str) -> str:
+    """A folder name for a label: lower case, words joined by '-', at most 60 characters."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60].rstrip("-") or "set"
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def archive_set(result: ResultSet, dest: Path) -> str:
+    """Copy what :func:`read_set` used of ``result`` into DEST/<slug of its label>; returns its new spec."""
+    folder = dest / slug(result.label)
+    _write_json(folder / "provenance.json", {**result.provenance, "label": result.label,
+                                             "archived_from": str(result.path)})
+    for group in result.groups:
+        _write_json(folder / group.name / "report" / "report.json",
+                    {"metrics": group.metrics, "recordings": [{"name": name} for name in group.recordings],
+                     "overall": {"speed": group.speed}})
+    return f"{result.label}={folder}"
+
+
+def archive_speed_run(spec: str, dest: Path) -> str:
+    label, data, provenance = read_speed_run(spec)
+    folder = dest / slug(label or Path(spec.rpartition("=")[2]).name)
+    _write_json(folder / "speed.json", data)
+    _write_json(folder / "provenance.json", {**provenance, "archived_from": spec.rpartition("=")[2]})
+    return f"{label}={folder}" if label else str(folder)
+
+
+def archive_aifi(path: Path, dest: Path) -> Path:
+    folder = dest / "aifi"
+    report = read_report(path / "report" / "report.json")
+    _write_json(folder / "report" / "report.json",
+                {"metrics": report.get("metrics") or {}, "overall": {"speed": (report.get("overall") or {}).get("speed")}})
+    provenance = json.loads((path / "provenance.json").read_text()) if (path / "provenance.json").is_file() else {}
+    _write_json(folder / "provenance.json", {**provenance, "archived_from": str(path)})
+    for events in sorted((path / "run").glob("*/events.csv")):
+        target = folder / "run" / events.parent.name / "events.csv"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(events.read_text())
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="the markdown file to write (docs/RESULTS.md)")
@@ -519,6 +570,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also write the --speed runs' short table into README between its speed table markers")
     parser.add_argument("--quick", type=Path, default=None, metavar="OUT",
                         help="first run the quick benchmarks into OUT (accuracy.py --per-group 2, the AiFi camera)")
+    parser.add_argument("--archive", type=Path, default=None, metavar="DIR",
+                        help="copy the inputs into DIR (docs/results) and read them from there")
     args = parser.parse_args(argv)
     command = shlex.join(["python", "benchmarks/results.py", *(sys.argv[1:] if argv is None else argv)])
     aifi = args.aifi
@@ -530,10 +583,21 @@ def main(argv: list[str] | None = None) -> int:
     if not specs:
         parser.error("give at least one --set DIR (or --quick OUT)")
     sets = [read_set(spec) for spec in specs]
+    speed_runs = list(args.speed_runs)
+    if args.archive is not None:
+        specs = [archive_set(result, args.archive) for result in sets]
+        speed_runs = [archive_speed_run(spec, args.archive) for spec in speed_runs]
+        aifi = archive_aifi(aifi, args.archive) if aifi is not None else None
+        sets = [read_set(spec) for spec in specs]
+        command = shlex.join(["python", "benchmarks/results.py", "--out", str(args.out),
+                              *(x for spec in specs for x in ("--set", spec)),
+                              *(["--aifi", str(aifi)] if aifi is not None else []),
+                              *(x for spec in speed_runs for x in ("--speed", spec)),
+                              *(["--readme", str(args.readme)] if args.readme is not None else [])])
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(sets, aifi, command, speed_runs=args.speed_runs))
+    args.out.write_text(render(sets, aifi, command, speed_runs=speed_runs))
     if args.readme is not None:
-        update_readme(args.readme, args.speed_runs)
+        update_readme(args.readme, speed_runs)
     print(f"wrote {args.out}: {len(sets)} set(s){', AiFi' if aifi else ''}")
     return 0
 
