@@ -14,6 +14,10 @@ Two cameras' tracklets can be compared in two ways, and each has its own logisti
   whether each is the other's nearest such continuation. A shopper out of every view for ten seconds
   and back near where they left is learnt, not cut at a fixed gap.
 
+Both kinds also get the colour distance of the two tracks' looks (``look_distance``: Bhattacharyya
+of their mean colour histograms, vision.reid.track_looks; in memory only), which picks a shopper back
+out of the others after a gap and tells apart two people the cameras place close together.
+
 The file holds plain numbers (feature names, means, scales, coefficients, intercept per kind): no
 pickle. ``probability(kind, features)`` is the model's P(same shopper).
 """
@@ -30,14 +34,18 @@ import numpy as np
 
 from vision.errors import InputError
 
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "association.json"
 KINDS = ("together", "gap")
 FEATURES = {
-    "together": ("median_m", "p90_m", "log_shared_s"),
-    "gap": ("log_gap_s", "step_m", "step_share", "same_camera", "nearest_next", "nearest_before"),
+    "together": ("median_m", "p90_m", "log_shared_s", "look_distance"),
+    "gap": ("log_gap_s", "step_m", "step_share", "same_camera", "nearest_next", "nearest_before", "look_distance"),
 }
 TRAIN_HINT = "make it with `walkout train --only association`"
+# Each kind also has a model fitted without the last feature (look_distance), for pairs where a
+# tracklet has no look (the identity repair off): it scores them on where and when alone.
+WITHOUT_LOOK = "_without_look"
+MODEL_FEATURES = {**FEATURES, **{kind + WITHOUT_LOOK: names[:-1] for kind, names in FEATURES.items()}}
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,16 @@ class AssociationModel:
     card: dict = field(default_factory=dict, repr=False)
 
     def probability(self, kind: str, x: np.ndarray) -> np.ndarray:
-        return self.kinds[kind].probability(x)
+        """(N, F) features of ``kind`` (:data:`FEATURES` order) -> (N,) P(same shopper). A pair whose
+        look distance is NaN (a tracklet without a look) is scored by the kind's model fitted without it."""
+        x = np.atleast_2d(np.asarray(x, float)).reshape(-1, len(FEATURES[kind]))
+        p = np.empty(len(x))
+        missing = np.isnan(x[:, -1])
+        if (~missing).any():
+            p[~missing] = self.kinds[kind].probability(x[~missing])
+        if missing.any():
+            p[missing] = self.kinds[kind + WITHOUT_LOOK].probability(x[missing, :-1])
+        return p
 
     def to_dict(self) -> dict:
         return {"version": MODEL_VERSION, "kind": "pair_logistic_regression",
@@ -105,14 +122,14 @@ def load_model(path: str | Path) -> AssociationModel:
         raise InputError(path, f"version: association model version {got!r}, this walkout reads "
                          f"{MODEL_VERSION}; {TRAIN_HINT}")
     kinds = {}
-    for kind in KINDS:
+    for kind, expected in MODEL_FEATURES.items():
         entry = (data.get("models") or {}).get(kind)
         if not isinstance(entry, dict):
             raise InputError(path, f"models.{kind}: missing")
         names = tuple(entry.get("features", ()))
-        if names != FEATURES[kind]:
+        if names != expected:
             raise InputError(path, f"models.{kind}.features: {list(names)}, this walkout computes "
-                             f"{list(FEATURES[kind])}; {TRAIN_HINT}")
+                             f"{list(expected)}; {TRAIN_HINT}")
         try:
             arrays = [np.asarray(entry[key], float) for key in ("mean", "scale", "coef")]
             intercept = float(entry["intercept"])
@@ -137,6 +154,8 @@ def fit_pair_model(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], c: floa
     y = np.asarray(y, int)
     if len(np.unique(y)) < 2:
         raise ValueError(f"{names}: need pairs of both kinds (same shopper and not) to fit, got only {set(y)}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{names}: features must be finite numbers to fit")
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale < 1e-9] = 1.0

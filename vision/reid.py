@@ -161,6 +161,19 @@ def _bhattacharyya_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return np.sqrt(np.clip(1.0 - overlap, 0.0, None))
 
 
+def track_looks(frames: np.ndarray, ids: np.ndarray, xyxy: np.ndarray, descriptors: np.ndarray) -> dict[int, np.ndarray]:
+    """Each track's look: the mean of its boxes' colour histograms (rows of ``descriptors``, one per
+    box), weighted towards boxes that overlap no other box of their frame. Kept in memory only, for
+    telling shoppers apart across cameras (vision.shoppers); never written."""
+    frames, ids = np.asarray(frames, int), np.asarray(ids, int)
+    crowding = np.zeros(len(frames))
+    order = np.argsort(frames, kind="stable")
+    for rows in np.split(order, np.flatnonzero(np.diff(frames[order])) + 1):
+        if len(rows) > 1:
+            crowding[rows] = _overlap_fraction(np.asarray(xyxy, float)[rows]).max(axis=1)
+    return {int(track): _model(np.flatnonzero(ids == track), descriptors, crowding) for track in np.unique(ids)}
+
+
 def _overlap_fraction(boxes: np.ndarray) -> np.ndarray:
     """(n, n) intersection area over the smaller box's area (diagonal 0)."""
     x1 = np.maximum(boxes[:, None, 0], boxes[None, :, 0])

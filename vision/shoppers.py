@@ -18,8 +18,11 @@ first (a constrained agglomerative clustering):
 ``model = "rules"`` uses the first design's thresholds instead (``link_m``, ``apart_m``,
 ``max_gap_s``), kept as the baseline the model is measured against.
 
-Appearance is not used: who is who follows from where and when, so shoppers in the same colours are
-told apart by where they are, and nothing that describes a person's look is kept.
+Appearance bridges what position cannot: each tracklet may carry its track's look (mean colours,
+vision.reid.track_looks), and every pair the model scores also gets the colour distance of the two
+looks, so a shopper out of every view for seconds is picked out from the others by their colours
+when they come back, while two shoppers in the same colours are still told apart by where they are.
+Looks live in memory during a run only: nothing that describes a person's look is written.
 
 A one-camera recording keeps its track ids as shoppers (as before; a placed camera still gets its
 shoppers' floor positions). Several cameras not all placed (no calibration, no homography) get
@@ -91,6 +94,8 @@ class Tracklet:
     # (len(HEIGHT_OFFSETS_M), N, 2): the floor points were the shopper that much taller or shorter
     # than ``head_height_m`` (a foot point does not depend on height: xy repeated). None: xy only.
     xy_heights: np.ndarray | None = field(default=None, repr=False)
+    # The track's look (a colour histogram summing to 1, vision.reid.track_looks); None: not described.
+    look: np.ndarray | None = field(default=None, repr=False)
 
     def at_heights(self) -> np.ndarray:
         return self.xy_heights if self.xy_heights is not None else self.xy[None]
@@ -127,10 +132,11 @@ class ShopperMap:
 
 
 def floor_tracklets(tracks: pd.DataFrame, camera: Camera, fps: float,
-                    config: ShopperConfig | None = None) -> list[Tracklet]:
+                    config: ShopperConfig | None = None, looks: dict[int, np.ndarray] | None = None) -> list[Tracklet]:
     """A placed camera's tracks (``frame, track_id, x1, y1, x2, y2``) -> tracklets on the floor:
     with a calibration the head point (top centre) at ``head_height_m``, boxes cut off at the image's
-    top or sides left out; with a floor homography the foot point, boxes cut off at the bottom left out."""
+    top or sides left out; with a floor homography the foot point, boxes cut off at the bottom left out.
+    ``looks``: track id -> look, carried by the tracklets."""
     config = config or ShopperConfig()
     if tracks.empty:
         return []
@@ -156,8 +162,19 @@ def floor_tracklets(tracks: pd.DataFrame, camera: Camera, fps: float,
         if len(rows) == 0:
             continue
         order = rows[np.argsort(times[rows], kind="stable")]
-        out.append(Tracklet(camera.id, int(track_id), times[order], floor[order], heights[:, order]))
+        out.append(Tracklet(camera.id, int(track_id), times[order], floor[order], heights[:, order],
+                            (looks or {}).get(int(track_id))))
     return out
+
+
+def look_distance(a: Tracklet, b: Tracklet) -> float:
+    """Colour distance of two tracklets' looks (Bhattacharyya, 0 alike .. 1 disjoint); NaN when either
+    has none (the association model then leaves this evidence out)."""
+    if a.look is None or b.look is None:
+        return float("nan")
+    from vision.reid import bhattacharyya
+
+    return bhattacharyya(a.look, b.look)
 
 
 def shared_distances(a: Tracklet, b: Tracklet) -> np.ndarray:
@@ -183,7 +200,7 @@ def _together(a: Tracklet, b: Tracklet, overlap: float) -> np.ndarray | None:
     if distances.shape[1] == 0:
         return None
     best = distances[int(np.argmin(np.median(distances, axis=1)))]
-    return np.array([np.median(best), np.quantile(best, 0.9), np.log1p(overlap)])
+    return np.array([np.median(best), np.quantile(best, 0.9), np.log1p(overlap), look_distance(a, b)])
 
 
 def shared_s(a: Tracklet, b: Tracklet) -> float:
@@ -205,7 +222,8 @@ def scored_pairs(tracklets: list[Tracklet], config: ShopperConfig) -> tuple[set[
     of their floor distance at the height where they agree best, log(1 + shared seconds).
     gap: one starts after the other ends (or overlaps it briefly), no further than a walk can take:
     log(1 + gap), the step (m), the share of the farthest walkable step it uses, one camera or two,
-    and whether each is the other's nearest such continuation (by that share)."""
+    and whether each is the other's nearest such continuation (by that share).
+    Both kinds end with the colour distance of the two looks (:func:`look_distance`)."""
     n = len(tracklets)
     apart: set[tuple[int, int]] = set()
     together: list[tuple[int, int, np.ndarray]] = []
@@ -238,10 +256,11 @@ def scored_pairs(tracklets: list[Tracklet], config: ShopperConfig) -> tuple[set[
         best_before[then] = min(best_before.get(then, np.inf), share)
     scored = {
         "together": ([(i, j) for i, j, _ in together],
-                     np.array([f for _, _, f in together]).reshape(-1, 3)),
+                     np.array([f for _, _, f in together]).reshape(-1, 4)),
         "gap": ([(min(f, t), max(f, t)) for f, t, *_ in gaps],
-                np.array([[np.log1p(gap), step, share, same, float(share <= best_next[f]), float(share <= best_before[t])]
-                          for f, t, gap, step, share, same in gaps]).reshape(-1, 6)),
+                np.array([[np.log1p(gap), step, share, same, float(share <= best_next[f]), float(share <= best_before[t]),
+                           look_distance(tracklets[f], tracklets[t])]
+                          for f, t, gap, step, share, same in gaps]).reshape(-1, 7)),
     }
     return apart, scored
 
@@ -341,12 +360,16 @@ def _rules_links(tracklets: list[Tracklet], config: ShopperConfig) -> tuple[list
 
 
 def store_shoppers(tracks_by_camera: dict[str, pd.DataFrame], cameras: dict[str, Camera], fps: dict[str, float],
-                   config: ShopperConfig | None = None) -> ShopperMap:
+                   config: ShopperConfig | None = None,
+                   looks: dict[str, dict[int, np.ndarray]] | None = None) -> ShopperMap:
     """Every camera's tracks -> one store-level shopper id per person per visit (``"1"``, ``"2"``...
-    in order of first sight), or per-camera ids when the cameras are not placed."""
+    in order of first sight), or per-camera ids when the cameras are not placed. ``looks``: per
+    camera, track id -> look (in memory only; tracks without one are placed by position alone)."""
     config = config or ShopperConfig()
+    looks = looks or {}
     placed = [c for c in tracks_by_camera if cameras[c].placed]
-    tracklets = [t for c in placed for t in floor_tracklets(tracks_by_camera[c], cameras[c], fps[c], config)]
+    tracklets = [t for c in placed
+                 for t in floor_tracklets(tracks_by_camera[c], cameras[c], fps[c], config, looks.get(c))]
     all_tracks = [(c, int(t)) for c, table in tracks_by_camera.items() for t in np.unique(table["track_id"].to_numpy(int))]
     if len(tracks_by_camera) == 1:  # one camera: its track ids are the shoppers, as always
         return ShopperMap("camera", {key: str(key[1]) for key in all_tracks}, tuple(tracklets))

@@ -8,6 +8,9 @@ Tracklets come from multi-camera mock-store recordings in two ways:
 - **vision runs** (``tracks.csv`` of ``walkout run``), when given: each track's truth shopper is the
   one whose truth box it overlaps most (IoU >= ``iou``, most frames); unmatched tracks are left out.
 
+Either way each tracklet gets its look as ``walkout run`` makes it (vision.reid.track_looks of its
+boxes' colours), from the camera's video: :func:`video_looks`.
+
 Every pair :func:`vision.shoppers.scored_pairs` scores becomes a row labelled "same shopper" or
 not; a gap pair of one shopper seen (by another tracklet) in between is left out, as it is no
 continuation. Each kind (together, gap) gets a logistic regression. The card scores the fitted model against
@@ -21,12 +24,21 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from formats.store import parse_store
-from vision.association import DEFAULT_THRESHOLDS, FEATURES, KINDS, AssociationModel, fit_pair_model
+from vision.association import (
+    DEFAULT_THRESHOLDS,
+    FEATURES,
+    KINDS,
+    WITHOUT_LOOK,
+    AssociationModel,
+    fit_pair_model,
+)
+from vision.reid import ReidConfig, describe, track_looks
 from vision.shoppers import (
     ShopperConfig,
     Tracklet,
@@ -79,6 +91,32 @@ def _truth_shoppers(recording: Path, camera_id: str) -> pd.DataFrame:
     return boxes[boxes["object"] == "shopper"]
 
 
+def video_looks(video: Path, table: pd.DataFrame, reid: ReidConfig | None = None) -> dict[int, np.ndarray]:
+    """Track id -> look of the boxes of ``table`` (``frame`` 0-based, ``track_id``, ``x1..y2``) in
+    ``video``, described as the pipeline's identity repair describes them (vision.reid.describe)."""
+    reid = reid or ReidConfig()
+    table = table.reset_index(drop=True)
+    if table.empty:
+        return {}
+    by_frame = {int(f): rows.index.to_numpy() for f, rows in table.groupby("frame")}
+    xyxy = table[["x1", "y1", "x2", "y2"]].to_numpy(float)
+    descriptors = np.zeros((len(table), reid.hue_bins * reid.saturation_bins), dtype=np.float32)
+    capture = cv2.VideoCapture(str(video))
+    try:
+        index, last = 0, max(by_frame)
+        while index <= last:
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                break
+            if index in by_frame:
+                rows = by_frame[index]
+                descriptors[rows] = describe(frame, xyxy[rows], reid)
+            index += 1
+    finally:
+        capture.release()
+    return track_looks(table["frame"].to_numpy(int), table["track_id"].to_numpy(int), xyxy, descriptors)
+
+
 def truth_source(recording: Path, config: AssociationTrainingConfig) -> Source | None:
     """Tracklets of the truth boxes (module docstring); None for a recording without several placed cameras."""
     cameras = _cameras(recording)
@@ -98,7 +136,8 @@ def truth_source(recording: Path, config: AssociationTrainingConfig) -> Source |
         if not parts:
             continue
         table = pd.concat(parts, ignore_index=True)[["frame", "track_id", "x1", "y1", "x2", "y2"]]
-        for t in floor_tracklets(table, camera, fps, ShopperConfig()):
+        looks = video_looks(camera.video, table)
+        for t in floor_tracklets(table, camera, fps, ShopperConfig(), looks):
             tracklets.append(t)
             truth.append(shopper_of[t.track_id])
     return Source(recording.name, "truth boxes", tuple(tracklets), tuple(truth))
@@ -132,7 +171,8 @@ def vision_source(recording: Path, run: Path, config: AssociationTrainingConfig)
         best = pairs.sort_values("iou").drop_duplicates(["frame", "track_id"], keep="last")
         votes = best.groupby(["track_id", "track_id_t"]).size().reset_index(name="n")
         owner = votes.sort_values("n").drop_duplicates("track_id", keep="last").set_index("track_id")["track_id_t"]
-        for t in floor_tracklets(mine, camera, fps, ShopperConfig()):
+        looks = video_looks(camera.video, mine)
+        for t in floor_tracklets(mine, camera, fps, ShopperConfig(), looks):
             if t.track_id in owner.index:
                 tracklets.append(t)
                 truth.append(str(int(owner[t.track_id])))
@@ -188,8 +228,11 @@ def fit(rows: pd.DataFrame, config: AssociationTrainingConfig, card: dict | None
     kinds = {}
     for kind in KINDS:
         mine = rows[rows["kind"] == kind]
-        kinds[kind] = fit_pair_model(mine[list(FEATURES[kind])].to_numpy(float), mine["label"].to_numpy(int),
-                                     FEATURES[kind], config.c)
+        names = FEATURES[kind]
+        seen = mine[mine[names[-1]].notna()]  # pairs whose tracklets both have a look
+        kinds[kind] = fit_pair_model(seen[list(names)].to_numpy(float), seen["label"].to_numpy(int), names, config.c)
+        kinds[kind + WITHOUT_LOOK] = fit_pair_model(mine[list(names[:-1])].to_numpy(float), mine["label"].to_numpy(int),
+                                                    names[:-1], config.c)
     return AssociationModel(kinds, dict(thresholds or DEFAULT_THRESHOLDS), card or {})
 
 
@@ -342,7 +385,7 @@ def train_association(roots: list[Path], out_dir: Path,
 
 
 TRAINING_FIRST_SEED = 23000  # store renders for training, never held out (the attribution model's store group)
-TRAINING_SIZE = 6
+TRAINING_SIZE = 8
 
 
 def train_from_renders(out_dir: Path, work: Path, size: int = TRAINING_SIZE,

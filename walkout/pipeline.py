@@ -94,7 +94,8 @@ def process_recording(
     cameras_s = time.perf_counter() - started
     started = time.perf_counter()
     shopper_map = store_shoppers({r.camera: r.tracks for r in results}, {c.id: c for c in recording.cameras},
-                                 {r.camera: r.fps for r in results}, config.shoppers)
+                                 {r.camera: r.fps for r in results}, config.shoppers,
+                                 looks={r.camera: r.looks for r in results})
     grid_s = config.shoppers.grid_s or 1.0 / max(r.fps for r in results)
     shoppers = shoppers_table(shopper_map, grid_s)
     events = merge_camera_events([[_with_store_shopper(e, shopper_map) for e in r.events] for r in results],

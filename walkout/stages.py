@@ -23,7 +23,7 @@ from vision.hands import OWNER_KEY, HandAssociator
 from vision.motion import MotionGate
 from vision.products import held_after_reach, held_from_boxes, held_near_hands
 from vision.reaching import REACHING_KEY
-from vision.reid import describe, repair_identities
+from vision.reid import describe, repair_identities, track_looks
 from vision.tracking import ShopperTracker
 from vision.zones import ShelfZone, check_zones, zone_of_points
 from walkout.config import PipelineConfig
@@ -45,6 +45,8 @@ class CameraResult:
     reaches: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(REACH_COLUMNS)))
     id_repairs: list[dict] = field(default_factory=list)
     skipped: int = 0  # idle frames: the detectors did not run on them (vision.motion)
+    # track id -> its look (vision.reid.track_looks): in memory only, for the store-level shoppers; never written
+    looks: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class CameraTables:
     tracks: pd.DataFrame
     hands: pd.DataFrame
     repairs: tuple[dict, ...] = ()
+    looks: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # track id -> look (never written)
 
 
 class CameraStage(Protocol):
@@ -91,7 +94,8 @@ class ReachingStage:
 
 class IdentityRepairStage:
     """Identity repair by colour (vision.reid): each tracked box described in memory, then track ids
-    renamed at swaps, splits and relinks (:func:`_repair_identities`)."""
+    renamed at swaps, splits and relinks (:func:`_repair_identities`), and each repaired track's look
+    (its mean colours, in memory only) for joining shoppers across cameras."""
 
     name = "reid"
 
@@ -105,9 +109,12 @@ class IdentityRepairStage:
     def finish(self, tables: CameraTables) -> CameraTables:
         if not self.appearance:
             return tables
-        tracks, hands, repairs = _repair_identities(tables.tracks, tables.hands, np.vstack(self.appearance), self.fps,
+        appearance = np.vstack(self.appearance)
+        tracks, hands, repairs = _repair_identities(tables.tracks, tables.hands, appearance, self.fps,
                                                     self.config, self.video, self.image_size)
-        return CameraTables(tracks, hands, tuple(repairs))
+        looks = track_looks(tracks["frame"].to_numpy(int), tracks["track_id"].to_numpy(int),
+                            tracks[["x1", "y1", "x2", "y2"]].to_numpy(float), appearance)
+        return CameraTables(tracks, hands, tuple(repairs), looks)
 
 
 class HeldAfterReachStage:
@@ -285,7 +292,8 @@ def process_camera(
     log.info("%s/%s: %d frames (%d idle, detectors skipped), %d shopper track(s), %d event(s), %.1f fps",
              recording.name, camera.id, index, skipped, tracks["track_id"].nunique(), len(events),
              index / max(total, 1e-9))
-    return CameraResult(camera.id, events, tracks, hands_table, index, fps, timing, reaches, repairs, skipped=skipped)
+    return CameraResult(camera.id, events, tracks, hands_table, index, fps, timing, reaches, repairs, skipped=skipped,
+                        looks=tables.looks)
 
 
 def _detect_active(models: Models, frames: list[np.ndarray], active: list[bool], last: sv.Detections | None

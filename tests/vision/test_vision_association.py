@@ -25,12 +25,18 @@ T0 = 1_700_000_000.0
 
 
 def tracklet(camera: str, track_id: int, start_s: float, end_s: float, xy0, velocity=(0.8, 0.0), noise_m=0.05,
-             rng=None) -> Tracklet:
+             rng=None, look=None) -> Tracklet:
     t = np.arange(start_s, end_s, 0.1)
     xy = np.asarray(xy0, float) + (t - start_s)[:, None] * np.asarray(velocity, float)
     if rng is not None:
         xy = xy + rng.normal(0, noise_m, xy.shape)
-    return Tracklet(camera, track_id, T0 + t, xy)
+    return Tracklet(camera, track_id, T0 + t, xy, look=look)
+
+
+def look(rng, base: np.ndarray | None = None, spread: float = 0.15) -> np.ndarray:
+    """A colour histogram (64 bins summing to 1): a new one, or ``base`` as another camera sees it."""
+    h = rng.dirichlet(np.full(64, 0.3)) if base is None else base * rng.uniform(1 - spread, 1 + spread, 64)
+    return h / h.sum()
 
 
 def synthetic_store(seed: int) -> Source:
@@ -42,11 +48,13 @@ def synthetic_store(seed: int) -> Source:
     for shopper, y in enumerate((1.0, 3.5, 6.0), start=1):
         x0, t0 = rng.uniform(0, 2), rng.uniform(0, 3)
         offset = rng.uniform(-0.5, 0.5, 2)
-        first = tracklet("cam0", shopper, t0, t0 + 5, (x0, y), rng=rng)
-        second = tracklet("cam1", 10 + shopper, t0 + 1, t0 + 5, first.xy[10] + offset, rng=rng)
+        colours = look(rng)
+        first = tracklet("cam0", shopper, t0, t0 + 5, (x0, y), rng=rng, look=look(rng, colours))
+        second = tracklet("cam1", 10 + shopper, t0 + 1, t0 + 5, first.xy[10] + offset, rng=rng, look=look(rng, colours))
         gap = rng.uniform(2, 8)
         start = t0 + 5 + gap
-        third = tracklet("cam2", 20 + shopper, start, start + 5, (x0 + 0.8 * (5 + gap) * 0.5, y), rng=rng)
+        third = tracklet("cam2", 20 + shopper, start, start + 5, (x0 + 0.8 * (5 + gap) * 0.5, y), rng=rng,
+                         look=look(rng, colours))
         for t in (first, second, third):
             tracklets.append(t)
             truth.append(str(shopper))
@@ -55,18 +63,37 @@ def synthetic_store(seed: int) -> Source:
 
 def test_the_shipped_model_loads_and_scores_both_kinds_of_pair():
     model = load_model(DEFAULT_MODEL)
-    near, far = model.probability("together", np.array([[0.3, 0.5, np.log1p(5.0)], [2.5, 3.0, np.log1p(5.0)]]))
+    near, far = model.probability("together", np.array([[0.3, 0.5, np.log1p(5.0), 0.2],
+                                                         [2.5, 3.0, np.log1p(5.0), 0.2]]))
     assert near > 0.5 > far
-    soon, late = model.probability("gap", np.array([[np.log1p(1.0), 0.5, 0.25, 0, 1, 1],
-                                                     [np.log1p(25.0), 0.5, 0.01, 0, 1, 1]]))
+    soon, late = model.probability("gap", np.array([[np.log1p(1.0), 0.5, 0.25, 0, 1, 1, 0.2],
+                                                     [np.log1p(25.0), 0.5, 0.01, 0, 1, 1, 0.2]]))
     assert soon > late
+    alike, unlike = model.probability("gap", np.array([[np.log1p(5.0), 2.0, 0.25, 0, 1, 1, 0.1],
+                                                        [np.log1p(5.0), 2.0, 0.25, 0, 1, 1, 0.7]]))
+    assert alike > unlike  # the same walk back into view: likelier the same shopper when the colours match
     assert set(model.thresholds) == {"together", "gap", "apart"}
+
+
+def test_a_pair_without_looks_is_scored_on_where_and_when_alone():
+    """No look (the identity repair off, or a track never described): the pair gets the model fitted
+    without the colour distance, not a colour distance made up for it."""
+    model = load_model(DEFAULT_MODEL)
+    for kind in ("together", "gap"):
+        seen = model.kinds[kind].mean.copy()
+        unseen = np.append(seen[:-1], np.nan)
+        alone = model.kinds[kind + "_without_look"]
+        assert alone.features == model.kinds[kind].features[:-1]
+        both = model.probability(kind, np.vstack([seen, unseen]))
+        assert both[0] == pytest.approx(model.kinds[kind].probability(seen[None])[0])
+        assert both[1] == pytest.approx(alone.probability(seen[None, :-1])[0])
 
 
 @pytest.mark.parametrize(("change", "field"), [
     (lambda d: d.update(version=99), "version"),
     (lambda d: d["models"].pop("gap"), "models.gap"),
     (lambda d: d["models"]["together"].update(features=["median_m"]), "models.together.features"),
+    (lambda d: d["models"].pop("gap_without_look"), "models.gap_without_look"),
     (lambda d: d["models"]["gap"].update(coef=[1.0]), "models.gap"),
     (lambda d: d["thresholds"].update(gap=1.5), "thresholds"),
 ])
@@ -94,7 +121,8 @@ def test_pairs_are_scored_as_together_or_gap_and_one_camera_at_once_is_two_peopl
     assert scored["together"][1].shape == (2, len(FEATURES["together"]))
     gaps = dict(zip(scored["gap"][0], scored["gap"][1].tolist(), strict=True))
     assert set(gaps) == {(0, 2), (1, 2)}  # d -> c: 9 m in 4 s is further than anyone walks
-    log_gap, step, share, same_camera, nearest_next, nearest_before = gaps[(1, 2)]
+    log_gap, step, share, same_camera, nearest_next, nearest_before, colours = gaps[(1, 2)]
+    assert np.isnan(colours)  # these tracklets have no looks
     assert np.expm1(log_gap) == pytest.approx(2.0, abs=0.11) and same_camera == 0.0
     assert step == pytest.approx(np.hypot(*(c.xy[0] - b.xy[-1])))
     assert share == pytest.approx(step / (0.5 + 1.5 * np.expm1(log_gap)))

@@ -282,3 +282,25 @@ def test_hand_owners_follow_the_renamed_tracks():
     assert np.array_equal(new_hands["owner"].to_numpy(), new_tracks["track_id"].to_numpy())
     late = new_hands["frame"] > 30
     assert set(new_hands.loc[late & (new_hands["shopper"] == 1), "owner"]) == {1}
+
+
+def test_a_tracks_look_is_its_colours_weighted_towards_boxes_that_overlap_no_one():
+    """track_looks: one look per track (kept in memory for the store-level shoppers); a box half covered
+    by another shopper's shows a mixture, so it counts for little."""
+    from vision.reid import track_looks
+
+    config = ReidConfig()
+    red, blue = (describe(np.full((80, 40, 3), c, np.uint8), np.array([[0, 0, 40, 80]], float), config)[0]
+                 for c in (RED, BLUE))
+    frames = np.array([0, 1, 2, 2])
+    ids = np.array([1, 1, 1, 2])
+    xyxy = np.array([[0, 0, 40, 80], [0, 0, 40, 80], [0, 0, 40, 80], [10, 0, 50, 80]], float)
+    # Track 1 looks red twice on its own, then blue-ish in frame 2 where track 2 covers it.
+    descriptors = np.vstack([red, red, blue, blue])
+    looks = track_looks(frames, ids, xyxy, descriptors)
+    assert set(looks) == {1, 2}
+    assert np.isclose(looks[1].sum(), 1.0) and np.isclose(looks[2].sum(), 1.0)
+    plain_mean = descriptors[:3].mean(axis=0)  # blue a third of it: 0.43 from red
+    assert bhattacharyya(looks[1], red) < 0.2 < 0.9 < bhattacharyya(looks[1], blue)
+    assert bhattacharyya(looks[1], red) < bhattacharyya(plain_mean, red) - 0.2
+    assert bhattacharyya(looks[2], blue) < 1e-6  # its only box

@@ -42,9 +42,17 @@ def tables(*tracks: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(tracks, ignore_index=True)
 
 
-def run(tracks_by_camera: dict[str, pd.DataFrame], placed: bool = True, **config):
+def run(tracks_by_camera: dict[str, pd.DataFrame], placed: bool = True, looks=None, **config):
     cameras = {c: camera(c, placed) for c in tracks_by_camera}
-    return store_shoppers(tracks_by_camera, cameras, dict.fromkeys(tracks_by_camera, FPS), ShopperConfig(**config))
+    return store_shoppers(tracks_by_camera, cameras, dict.fromkeys(tracks_by_camera, FPS), ShopperConfig(**config),
+                          looks=looks)
+
+
+def colours(peak: int) -> np.ndarray:
+    """A look (colour histogram of 64 bins summing to 1) mostly in one bin."""
+    look = np.full(64, 0.2 / 63)
+    look[peak] = 0.8
+    return look
 
 
 def walking(x0: float, y: float, speed: float = 0.8):
@@ -72,6 +80,24 @@ def test_a_shopper_out_of_every_view_for_a_few_seconds_keeps_their_id():
     after = track(4, range(60, 90), walking(1.0, 2.0))  # back at x = 5.8 m after 3.1 s: 0.8 m/s
     shoppers = run({"cam0": before, "cam1": after})
     assert shoppers.shopper("cam0", 1) == shoppers.shopper("cam1", 4)
+
+
+def test_two_shoppers_back_in_view_after_seconds_out_of_it_are_told_apart_by_their_colours():
+    """Two shoppers walk out of every view side by side and come back 6 s later, each where either
+    could have walked: where and when cannot say who is who; their looks (in memory) can."""
+    red_before = track(1, range(0, 30), walking(1.0, 2.0))
+    blue_before = track(2, range(0, 30), walking(1.0, 3.0))
+    first_back = track(4, range(90, 120), walking(4.0, 3.0, 0.5))  # the red shopper, now on the blue one's side
+    second_back = track(5, range(90, 120), walking(4.0, 2.0, 0.5))
+    looks = {"cam0": {1: colours(3), 2: colours(40)}, "cam1": {4: colours(3), 5: colours(40)}}
+    shoppers = run({"cam0": tables(red_before, blue_before), "cam1": tables(first_back, second_back)}, looks=looks)
+    assert shoppers.shopper("cam0", 1) == shoppers.shopper("cam1", 4)
+    assert shoppers.shopper("cam0", 2) == shoppers.shopper("cam1", 5)
+    assert shoppers.shopper("cam0", 1) != shoppers.shopper("cam0", 2)
+    swapped = {"cam0": looks["cam0"], "cam1": {4: colours(40), 5: colours(3)}}
+    shoppers = run({"cam0": tables(red_before, blue_before), "cam1": tables(first_back, second_back)}, looks=swapped)
+    assert shoppers.shopper("cam0", 1) == shoppers.shopper("cam1", 5)
+    assert shoppers.shopper("cam0", 2) == shoppers.shopper("cam1", 4)
 
 
 def test_someone_appearing_too_far_away_to_have_walked_there_is_someone_else():
