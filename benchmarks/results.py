@@ -435,6 +435,9 @@ EARLIER = """## Earlier measurements still in force
 Measured on earlier releases with the vision stages unchanged since (the fusion figures of the rule chain
 that the attribution model replaced are in the git history of README.md, not repeated here):
 
+- **Earlier tables.** The held-out tables of earlier sessions (one-camera seeds 31000-35021, stores 9400-9507,
+  the detector-confidence and attribution-refit trials, the speed runs before session 19) are in the git history
+  of this file (up to commit e2aa19a); their benchmark folders were not kept, so they are not re-made here.
 - **Sets are small.** One set of 22 recordings is too small to tell a change from luck: one receipt moves
   receipt accuracy by 4-17 points. Compare configurations on the same renders (`accuracy.py --predictions
   NAME`, `refuse.py`) and pool several sets (`pool.py`).
