@@ -326,7 +326,8 @@ def model_card(model: AssociationModel) -> str:
 
 Made by `walkout train --only association` on mock-store renders only: is a pair of floor tracklets
 (vision/shoppers.py) one shopper? One logistic regression (scikit-learn, C = {card['c']}) per kind of
-pair, on standardised features (vision/association.py). Plain numbers in JSON; no pickle.
+pair, on standardised features (vision/association.py), and one per kind without the colour distance
+(`*_without_look`: for tracks without a look, e.g. `[reid] enabled = false`). Plain numbers in JSON; no pickle.
 
 **Data.** Multi-camera store recordings (never the held-out seeds of docs/RESULTS.md): {', '.join(card['recordings'])}.
 Tracklets from {', '.join(card['origins'])} (walkout/association_training.py says how each gets its
