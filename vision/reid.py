@@ -45,6 +45,8 @@ FORBIDDEN = 1e6
 @dataclass(frozen=True)
 class ReidConfig:
     """enabled: repair identities (swaps at contacts, splits, relinks; off: tracker ids as they are).
+        Off also leaves tracks without looks: store shoppers are then joined across cameras by
+        position and time alone.
 
     contact_overlap: two boxes are in contact when their intersection covers this fraction of the
         smaller box. merge_gap_s: contacts closer in time than this (of one pair, or sharing a
