@@ -356,3 +356,25 @@ def test_run_annotate_anonymises_by_default(tmp_path):
               load_models=FakeModels)
     assert json.loads((tmp_path / "out" / "rec" / "run.json").read_text())["pictures"]["anonymized"] is True
     assert Path(tmp_path / "out" / "rec" / "annotated" / "cam0.mp4").is_file()
+
+
+def test_track_looks_stay_in_the_process_that_made_them(tiny_run, tmp_path, monkeypatch):
+    """Each track's look (its mean colours, for joining shoppers across cameras) is made in memory and
+    dropped when the recording's shoppers are joined: the result handed back (to the caller, or from a
+    worker process or a Ray task) carries none."""
+    from walkout.pipeline import process_recording
+
+    recording, *_ = tiny_run
+    made: list[dict] = []
+    track_looks = stages.track_looks
+
+    def spy(*args):
+        looks = track_looks(*args)
+        made.append(looks)
+        return looks
+
+    monkeypatch.setattr(stages, "track_looks", spy)
+    result = process_recording(recording, tmp_path / "out", truth_models(recording)(PipelineConfig()), PipelineConfig())
+    assert made and any(made[0]), "the pipeline made no looks: nothing was checked"
+    assert result.ok and result.cameras
+    assert all(camera.looks == {} for camera in result.cameras)
