@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from formats.tables import write_json_atomic, write_text_atomic  # noqa: E402
 from walkout.bench.groups import GROUPS  # noqa: E402
 from walkout.bench.report import LOWER_IS_BETTER, METRICS  # noqa: E402
 
@@ -105,6 +106,12 @@ def read_report(path: Path) -> dict:
         raise SystemExit(f"{path}: not a readable report.json ({exc})") from None
 
 
+def read_provenance(folder: Path) -> dict:
+    """FOLDER/provenance.json (the command, commit and date a benchmark script wrote), or {} without one."""
+    path = folder / "provenance.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def group_result(name: str, report: dict) -> GroupResult:
     recordings = [r.get("name", "") for r in report.get("recordings", []) if r.get("status", "ok") != "failed"]
     speed = (report.get("overall") or {}).get("speed") or {}
@@ -117,9 +124,7 @@ def read_set(spec: str) -> ResultSet:
     path = Path(where)
     if not path.is_dir():
         raise SystemExit(f"{path}: no such folder (give an OUT of benchmarks/accuracy.py, pool.py or refuse.py)")
-    provenance = {}
-    if (path / "provenance.json").is_file():
-        provenance = json.loads((path / "provenance.json").read_text())
+    provenance = read_provenance(path)
     groups = []
     for name, *_ in GROUPS:
         report = path / name / "report" / "report.json"
@@ -247,8 +252,7 @@ def read_speed_run(spec: str) -> tuple[str, dict, dict]:
     label, _, folder = spec.rpartition("=")
     path = Path(folder)
     data = json.loads((path / "speed.json").read_text())
-    provenance = json.loads((path / "provenance.json").read_text()) if (path / "provenance.json").is_file() else {}
-    return label, data, provenance
+    return label, data, read_provenance(path)
 
 
 def row_speed(row: dict | None) -> tuple[float | None, float | None]:
@@ -383,7 +387,7 @@ def aifi_section(path: Path | None) -> list[str]:
                       "`bash benchmarks/aifi/run.sh`).", ""]
     report = read_report(path / "report" / "report.json")
     metrics = report.get("metrics") or {}
-    provenance = json.loads((path / "provenance.json").read_text()) if (path / "provenance.json").is_file() else {}
+    provenance = read_provenance(path)
     events = sorted((path / "run").glob("*/events.csv"))
     speed = ((report.get("overall") or {}).get("speed") or {}).get("total") or {}
     out += ["The AiFi ceiling camera cam6 of `aifi-cps-test-2` (`../shared/data`), 393 frames at 10 fps, with the "
@@ -521,42 +525,33 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60].rstrip("-") or "set"
 
 
-def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-
-
 def archive_set(result: ResultSet, dest: Path) -> str:
     """Copy what :func:`read_set` used of ``result`` into DEST/<slug of its label>; returns its new spec."""
     folder = dest / slug(result.label)
-    _write_json(folder / "provenance.json", {**result.provenance, "label": result.label,
-                                             "archived_from": str(result.path)})
+    write_json_atomic({**result.provenance, "label": result.label, "archived_from": str(result.path)},
+                      folder / "provenance.json")
     for group in result.groups:
-        _write_json(folder / group.name / "report" / "report.json",
-                    {"metrics": group.metrics, "recordings": [{"name": name} for name in group.recordings],
-                     "overall": {"speed": group.speed}})
+        write_json_atomic({"metrics": group.metrics, "recordings": [{"name": name} for name in group.recordings],
+                           "overall": {"speed": group.speed}}, folder / group.name / "report" / "report.json")
     return f"{result.label}={folder}"
 
 
 def archive_speed_run(spec: str, dest: Path) -> str:
     label, data, provenance = read_speed_run(spec)
     folder = dest / slug(label or Path(spec.rpartition("=")[2]).name)
-    _write_json(folder / "speed.json", data)
-    _write_json(folder / "provenance.json", {**provenance, "archived_from": spec.rpartition("=")[2]})
+    write_json_atomic(data, folder / "speed.json")
+    write_json_atomic({**provenance, "archived_from": spec.rpartition("=")[2]}, folder / "provenance.json")
     return f"{label}={folder}" if label else str(folder)
 
 
 def archive_aifi(path: Path, dest: Path) -> Path:
     folder = dest / "aifi"
     report = read_report(path / "report" / "report.json")
-    _write_json(folder / "report" / "report.json",
-                {"metrics": report.get("metrics") or {}, "overall": {"speed": (report.get("overall") or {}).get("speed")}})
-    provenance = json.loads((path / "provenance.json").read_text()) if (path / "provenance.json").is_file() else {}
-    _write_json(folder / "provenance.json", {**provenance, "archived_from": str(path)})
+    write_json_atomic({"metrics": report.get("metrics") or {}, "overall": {"speed": (report.get("overall") or {}).get("speed")}},
+                      folder / "report" / "report.json")
+    write_json_atomic({**read_provenance(path), "archived_from": str(path)}, folder / "provenance.json")
     for events in sorted((path / "run").glob("*/events.csv")):
-        target = folder / "run" / events.parent.name / "events.csv"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(events.read_text())
+        write_text_atomic(events.read_text(), folder / "run" / events.parent.name / "events.csv")
     return folder
 
 

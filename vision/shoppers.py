@@ -39,6 +39,7 @@ import pandas as pd
 
 from formats.store import Camera, frame_timestamp
 from formats.tables import SHOPPER_COLUMNS
+from vision.reid import bhattacharyya
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +173,6 @@ def look_distance(a: Tracklet, b: Tracklet) -> float:
     has none (the association model then leaves this evidence out)."""
     if a.look is None or b.look is None:
         return float("nan")
-    from vision.reid import bhattacharyya
-
     return bhattacharyya(a.look, b.look)
 
 
