@@ -67,7 +67,7 @@ NOTES = {
     "run.hand_detector.iou": "overlap above which the hand model's non-maximum suppression keeps one box",
     "run.hand_detector.nms_iou": "hands found in two shoppers' crops that overlap more than this are one hand",
     "run.tracking.lost_track_buffer_s": "a lost shopper's track is kept this long, to be found again",
-    "run.tracking.track_activation_threshold": "detections at least this confident may start a track",
+    "run.tracking.track_activation_threshold": "detections at least this confident (and over high_conf_det_threshold) may start a track",
     "run.tracking.high_conf_det_threshold": "detections at least this confident are matched first (ByteTrack's first pass)",
     "run.tracking.minimum_iou_threshold": "smallest overlap of a detection with a track's predicted box to be matched to it",
     "run.tracking.minimum_consecutive_s": "how long a new track must be seen in a row before it gets an id",
