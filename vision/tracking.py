@@ -23,11 +23,8 @@ class TrackingConfig:
 
     method: str = "bytetrack"
     lost_track_buffer_s: float = 3.0
-    # ByteTrack starts a track only from a detection over both thresholds. 0.5 (was 0.6): a store's
-    # far or half-hidden shoppers are detected at 0.5-0.6 and were never tracked (development stores
-    # 9400-9407: global IDF1 0.390 -> 0.425, fused receipts 0.350 -> 0.500; 0.4 split more receipts).
-    track_activation_threshold: float = 0.5
-    high_conf_det_threshold: float = 0.5
+    track_activation_threshold: float = 0.6
+    high_conf_det_threshold: float = 0.6
     minimum_iou_threshold: float = 0.1
     minimum_consecutive_s: float = 0.2
 
