@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from formats.tables import HAND_COLUMNS, write_events, write_json_atomic
+from formats.tables import HAND_COLUMNS, read_truth_boxes, write_events, write_json_atomic
 from vision.events import EventConfig, decide_events
 from vision.timeline import build_timelines, timelines_document
 from vision.zones import ShelfZone, zone_of_points
@@ -48,7 +48,7 @@ def run_oracle(recording_path: Path, out_root: Path, config: EventConfig, min_vi
     out = out_root / recording_path.name
     events = []
     for camera in recording.cameras:
-        boxes = pd.read_csv(recording.path / "truth" / "boxes" / f"{camera.id}.csv", dtype={"sku": str})
+        boxes = read_truth_boxes(recording.path / "truth" / "boxes" / f"{camera.id}.csv")
         zones = tuple(ShelfZone(z.shelf, z.plates, z.polygon) for z in camera.zones)
         hands = oracle_hands(boxes, zones, min_visible)
         info = probe_video(camera.video)

@@ -247,6 +247,18 @@ def read_positions(path: str | Path) -> pd.DataFrame:
     return floats(frame, ("timestamp", "x", "y"), path)
 
 
+TRUTH_BOX_COLUMNS = ("frame", "object", "track_id", "sku", "x1", "y1", "x2", "y2", "visible")
+
+
+def read_truth_boxes(path: str | Path) -> pd.DataFrame:
+    """A mock recording's truth/boxes/<camera>.csv (docs/FORMAT.md) -> DataFrame[frame: int (0-based),
+    object: str, track_id: int, sku: str (leading zeros kept), x1, y1, x2, y2 (px), visible: float];
+    FormatError naming the file, line and column on a missing column or a bad number."""
+    path = Path(path)
+    frame = floats(_read_csv(path, TRUTH_BOX_COLUMNS), ("frame", "track_id", "x1", "y1", "x2", "y2", "visible"), path)
+    return frame.astype({"frame": int, "track_id": int})
+
+
 def floats(frame: pd.DataFrame, columns: tuple[str, ...], path: Path) -> pd.DataFrame:
     """Parse ``columns`` of a text table as floats in place; FormatError naming the file, line and
     column at the first cell that is not a number."""

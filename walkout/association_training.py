@@ -30,6 +30,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from formats.store import parse_store
+from formats.tables import read_truth_boxes
 from vision.association import (
     DEFAULT_THRESHOLDS,
     FEATURES,
@@ -87,7 +88,7 @@ def _fps(recording: Path, camera) -> float:
 
 def _truth_shoppers(recording: Path, camera_id: str) -> pd.DataFrame:
     """One camera's truth shopper boxes (truth/boxes/<camera>.csv rows whose object is a shopper)."""
-    boxes = pd.read_csv(recording / "truth" / "boxes" / f"{camera_id}.csv")
+    boxes = read_truth_boxes(recording / "truth" / "boxes" / f"{camera_id}.csv")
     return boxes[boxes["object"] == "shopper"]
 
 

@@ -1041,7 +1041,7 @@ def write_truth_run(recording: str | Path, out_dir: str | Path, *, min_visible: 
     ``out_dir/<recording folder name>/``; returns that folder. For looking at the views, fusion or
     the event stage without a detector. Raises FormatError when a camera has no truth boxes.
     """
-    from formats.tables import write_csv_atomic, write_events, write_json_atomic
+    from formats.tables import read_truth_boxes, write_csv_atomic, write_events, write_json_atomic
     from vision.events import EventConfig, PickEvent, decide_events, find_reaches
     from vision.timeline import build_timelines, timelines_document
     from vision.zones import ShelfZone
@@ -1058,7 +1058,7 @@ def write_truth_run(recording: str | Path, out_dir: str | Path, *, min_visible: 
         boxes_path = rec.path / "truth" / "boxes" / f"{camera.id}.csv"
         if not boxes_path.is_file():
             raise FormatError(boxes_path, "file not found (a truth run needs the mock store's truth boxes)")
-        boxes = pd.read_csv(boxes_path, dtype={"sku": str}, keep_default_na=False)
+        boxes = read_truth_boxes(boxes_path)
         info = probe_video(camera.video)
         zones = tuple(ShelfZone(z.shelf, z.plates, z.polygon) for z in camera.zones)
         shoppers = boxes[(boxes["object"] == "shopper") & (boxes["visible"] >= min_visible)]

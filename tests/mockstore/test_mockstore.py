@@ -12,9 +12,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from formats.tables import read_catalog, read_events, read_planogram
+from formats.errors import FormatError
+from formats.tables import read_catalog, read_events, read_planogram, read_truth_boxes
 from mockstore.catalog import default_catalog, detector_class_names
 from mockstore.random_scenario import random_scenario
+from mockstore.render import BOX_COLUMNS
 from mockstore.scenario import ScenarioError, load_scenario, parse_scenario
 from mockstore.script import compile_scenario
 from mockstore.writer import write_recording
@@ -199,10 +201,23 @@ def test_recording_is_readable(recording):
         cap.release()
         tracks = pd.read_csv(recording / "truth" / "tracks" / f"{cam['id']}.txt", header=None)
         assert set(tracks[1]) <= {1, 2} and tracks[0].min() >= 1
-        boxes = pd.read_csv(recording / "truth" / "boxes" / f"{cam['id']}.csv", dtype={"sku": str})
+        boxes = read_truth_boxes(recording / "truth" / "boxes" / f"{cam['id']}.csv")  # the format's one reader
+        assert tuple(boxes.columns) == BOX_COLUMNS  # what the renderer writes is what formats reads
         assert set(boxes["object"]) == {"shopper", "hand", "product_in_hand", "product_on_shelf"}
+        assert boxes["sku"].str.startswith("0").any()  # SKUs keep their leading zeros
         assert (boxes["x1"] >= 0).all() and (boxes["x2"] <= 192).all() and (boxes["y2"] <= 108).all()
         assert boxes["visible"].between(0, 1).all()
+
+
+def test_a_truth_boxes_file_with_a_bad_number_is_refused_naming_the_file_line_and_column(recording, tmp_path):
+    text = (recording / "truth" / "boxes" / "cam0.csv").read_text().splitlines()
+    fields = text[2].split(",")
+    fields[8] = "most"  # visible
+    path = tmp_path / "cam0.csv"
+    path.write_text("\n".join([*text[:2], ",".join(fields), *text[3:]]) + "\n")
+    with pytest.raises(FormatError, match="cam0.csv") as caught:
+        read_truth_boxes(path)
+    assert (caught.value.line, caught.value.field) == (3, "visible")
 
 
 def test_weight_steps_match_events(recording):
