@@ -167,12 +167,12 @@ def track_looks(frames: np.ndarray, ids: np.ndarray, xyxy: np.ndarray, descripto
     """Each track's look: the mean of its boxes' colour histograms (rows of ``descriptors``, one per
     box), weighted towards boxes that overlap no other box of their frame. Kept in memory only, for
     telling shoppers apart across cameras (vision.shoppers); never written."""
-    frames, ids = np.asarray(frames, int), np.asarray(ids, int)
+    frames, ids, xyxy = np.asarray(frames, int), np.asarray(ids, int), np.asarray(xyxy, float)
     crowding = np.zeros(len(frames))
     order = np.argsort(frames, kind="stable")
     for rows in np.split(order, np.flatnonzero(np.diff(frames[order])) + 1):
         if len(rows) > 1:
-            crowding[rows] = _overlap_fraction(np.asarray(xyxy, float)[rows]).max(axis=1)
+            crowding[rows] = _overlap_fraction(xyxy[rows]).max(axis=1)
     return {int(track): _model(np.flatnonzero(ids == track), descriptors, crowding) for track in np.unique(ids)}
 
 
