@@ -292,10 +292,12 @@ def train_hand_model(out: Path, config: TrainConfig, work: Path, sources: list[P
 
 
 def _folders(out_dir: str | Path, work_dir: str | Path | None) -> tuple[Path, Path]:
-    """The output folder and the scratch folder (default OUT/_work), both created."""
+    """The output folder and the scratch folder (default OUT/_work), both created. The scratch folder is
+    made absolute: ultralytics puts a relative ``project`` under its own runs directory
+    (``runs/<task>/...`` of its settings), where the weights would not be found after training."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    work = Path(work_dir) if work_dir else out / "_work"
+    work = (Path(work_dir) if work_dir else out / "_work").resolve()
     work.mkdir(parents=True, exist_ok=True)
     return out, work
 

@@ -120,3 +120,25 @@ def test_train_only_association_fits_on_the_runs_given_and_refuses_folders_witho
     assert main(["train", "--out", str(out), "--only", "association", "--runs", str(empty)]) != 0
     assert "no multi-camera recordings with truth" in capsys.readouterr().err
     assert not (out / "association.json").exists()
+
+
+def test_training_scratch_folder_is_absolute_so_ultralytics_saves_the_weights_where_we_read_them(tmp_path, monkeypatch):
+    """ultralytics puts a relative ``project`` under its own runs folder: with `walkout train --out models`
+    (relative, the default) a trainer's best.pt would land outside OUT/_work and the fine-tuning would fail
+    after training, looking for it."""
+    import walkout.train as train_module
+
+    seen = {}
+
+    def fake_finetune(out, config, work):
+        seen["work"] = work
+        return {}
+
+    monkeypatch.setattr(train_module, "finetune_detector", fake_finetune)
+    monkeypatch.setattr(train_module, "_finetune_card", lambda figures: "")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "walkout-det.pt").write_bytes(b"det")
+    train_module.train_one("detector", "models", train_module.TrainConfig())
+    assert seen["work"].is_absolute()
+    assert seen["work"] == tmp_path / "models" / "_work"
