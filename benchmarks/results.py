@@ -370,8 +370,9 @@ def update_readme(path: Path, specs: list[str]) -> None:
 
 
 # The stages of run.json's stages_s in the order a camera runs them: decode, motion, detect, track,
-# hands and events always; reaching, reid, held (after track) and classify (before hands) when they run.
-STAGE_ORDER = ("decode", "motion", "detect", "track", "reaching", "reid", "held", "classify", "hands", "events")
+# hands and events always; hand_model (after detect), reaching, reid, held (after track) and classify
+# (before hands) when they run.
+STAGE_ORDER = ("decode", "motion", "detect", "hand_model", "track", "reaching", "reid", "held", "classify", "hands", "events")
 
 
 def present_stages(timings: list[dict]) -> list[str]:

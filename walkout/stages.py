@@ -227,9 +227,8 @@ def process_camera(
                 break
             active = gate.active(frames) if gate is not None else [True] * len(frames)
             clock.tick("motion")
-            detections, last = _detect_active(models, frames, active, last)
+            detections, last = _detect_active(models, frames, active, last, clock)
             skipped += active.count(False)
-            clock.tick("detect")
             owned_hands = []
             tracked_boxes = []
             for offset, dets in enumerate(detections):
@@ -296,16 +295,20 @@ def process_camera(
                         looks=tables.looks)
 
 
-def _detect_active(models: Models, frames: list[np.ndarray], active: list[bool], last: sv.Detections | None
-                   ) -> tuple[list[sv.Detections], sv.Detections | None]:
+def _detect_active(models: Models, frames: list[np.ndarray], active: list[bool], last: sv.Detections | None,
+                   clock: StageClock) -> tuple[list[sv.Detections], sv.Detections | None]:
     """Detections of each frame: the detectors (and the hand model) run on the active frames only, in one
     call; an idle frame (nothing moved since the last detected frame, vision.motion) gets the last
     detected frame's detections again, so the tracker sees the boxes where they stand. Returns them and
-    the detections of the last detected frame (for the next batch)."""
+    the detections of the last detected frame (for the next batch). ``clock`` gets the full-frame
+    detector's time as ``detect`` and the hand model's (one crop per shopper) as ``hand_model``."""
     picked = [frame for frame, moved in zip(frames, active, strict=True) if moved]
     found = models.detector.detect(picked) if picked else []
-    if picked and models.hand_detector is not None:
-        found = models.hand_detector.add_hands(picked, found)
+    clock.tick("detect")
+    if models.hand_detector is not None:
+        if picked:
+            found = models.hand_detector.add_hands(picked, found)
+        clock.tick("hand_model")
     detections, fresh = [], iter(found)
     for moved in active:
         if moved or last is None:  # the first frame of a video is always active; `last is None` is a safeguard

@@ -81,11 +81,23 @@ def recording(tmp_path: Path) -> Path:
     return root
 
 
-def run(recording: Path, skip: bool):
+class CountingHandModel:
+    """A hand model that finds no hands; counts the frames it was run on."""
+
+    def __init__(self):
+        self.frames_seen = 0
+
+    def add_hands(self, frames, found):
+        self.frames_seen += len(frames)
+        return found
+
+
+def run(recording: Path, skip: bool, hand_model: CountingHandModel | None = None):
     config = PipelineConfig()
     config = dataclasses.replace(config, motion=dataclasses.replace(config.motion, enabled=skip))
     loaded = load_recording(recording)
     models = SquareModels()
+    models.hand_detector = hand_model
     result = process_camera(loaded, loaded.cameras[0], models, config, {})
     return result, models.detector.frames_seen
 
@@ -118,4 +130,13 @@ def test_the_stage_times_add_up_to_the_total_and_name_only_the_stages_that_ran(r
     stages = result.timing["stages_s"]
     # No held-item classifier and no reach model here: no "classify" or "reaching" time.
     assert set(stages) == {"decode", "motion", "detect", "track", "reid", "hands", "events"}
+    assert sum(stages.values()) == pytest.approx(result.timing["total_s"], rel=0.01)
+
+
+def test_the_hand_model_has_its_own_stage_time_and_runs_on_the_frames_the_detector_ran_on(recording):
+    hand_model = CountingHandModel()
+    result, detected = run(recording, skip=True, hand_model=hand_model)
+    stages = result.timing["stages_s"]
+    assert set(stages) == {"decode", "motion", "detect", "hand_model", "track", "reid", "hands", "events"}
+    assert stages["hand_model"] >= 0 and hand_model.frames_seen == detected < result.frames
     assert sum(stages.values()) == pytest.approx(result.timing["total_s"], rel=0.01)
