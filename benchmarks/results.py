@@ -59,6 +59,7 @@ ACCURACY_COLUMNS = (
     ("ece", "ECE"),
     ("hota", "HOTA"),
     ("idf1", "IDF1"),
+    ("visible_idf1", "IDF1 of visible boxes"),
     ("global_idf1", "global IDF1"),
     ("floor_idf1", "floor IDF1"),
 )

@@ -63,7 +63,8 @@ class OcclusionConfig:
 
 @dataclass(frozen=True)
 class Box:
-    """One truth box in pixels (clipped to the image); ``visible`` is the unoccluded share in [0, 1]."""
+    """One truth box in pixels (clipped to the image); ``visible`` is the unoccluded share of the part
+    inside the image in [0, 1]; ``in_frame`` the share of the whole box (unclipped) inside the image."""
 
     object: str
     track_id: int
@@ -73,6 +74,7 @@ class Box:
     x2: float
     y2: float
     visible: float
+    in_frame: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -302,6 +304,12 @@ def _item_base(sim: Simulation, item: Item) -> np.ndarray:
                      sim.layout.board_z_m(item.shelf)])
 
 
+def _in_frame(full, clipped) -> float:
+    """Share of the unclipped box ``full`` that ``clipped`` (its part inside the image) keeps."""
+    area = (full[2] - full[0]) * (full[3] - full[1])
+    return min(1.0, (clipped[2] - clipped[0]) * (clipped[3] - clipped[1]) / area) if area > 0 else 1.0
+
+
 def _clip_box(box, width: int, height: int):
     x1, y1, x2, y2 = box
     x1, x2 = max(0.0, x1), min(float(width), x2)
@@ -487,7 +495,7 @@ class CameraRenderer:
                 continue
             visible = self._visible(ids, clipped, [oid], plist)
             if visible > 0:
-                boxes.append(Box(kind, track_id, sku, *clipped, visible))
+                boxes.append(Box(kind, track_id, sku, *clipped, visible, _in_frame(full, clipped)))
         for track_id, entries in shopper_boxes.items():
             full = (min(e[0][0] for e in entries), min(e[0][1] for e in entries),
                     max(e[0][2] for e in entries), max(e[0][3] for e in entries))
@@ -497,7 +505,7 @@ class CameraRenderer:
             plist = [p for e in entries for p in e[2]]
             visible = self._visible(ids, clipped, [e[1] for e in entries], plist)
             if visible > 0:
-                boxes.insert(0, Box("shopper", track_id, "", *clipped, visible))
+                boxes.insert(0, Box("shopper", track_id, "", *clipped, visible, _in_frame(full, clipped)))
         if self._shelf_boxes:
             covered = cv2.integral((ids > 0).astype(np.uint8))
             for sku, (x1, y1, x2, y2), share in self._shelf_boxes:

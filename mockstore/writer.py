@@ -102,14 +102,14 @@ def write_recording(scenario: Scenario, out_dir: str | Path, *, sim: Simulation 
             writer.write(img)
             for b in boxes:
                 box_rows.append((i, b.object, b.track_id, b.sku, b.x1, b.y1, b.x2, b.y2, b.visible))
-                if b.object == "shopper":
-                    track_rows.append((i + 1, b.track_id, b.x1, b.y1, b.x2 - b.x1, b.y2 - b.y1, 1, -1, -1, -1))
+                if b.object == "shopper":  # MOT17 ground truth: consider 1, class 1 (pedestrian), visibility
+                    track_rows.append((i + 1, b.track_id, b.x1, b.y1, b.x2 - b.x1, b.y2 - b.y1, b.visible * b.in_frame))
         writer.release()
         boxes_df = pd.DataFrame(box_rows, columns=list(BOX_COLUMNS))
         boxes_df.to_csv(tmp / "truth" / "boxes" / f"{cam.id}.csv", index=False, float_format="%.1f")
         with open(tmp / "truth" / "tracks" / f"{cam.id}.txt", "w") as stream:
             for row in track_rows:
-                stream.write(f"{row[0]},{row[1]},{row[2]:.1f},{row[3]:.1f},{row[4]:.1f},{row[5]:.1f},1,-1,-1,-1\n")
+                stream.write(f"{row[0]},{row[1]},{row[2]:.1f},{row[3]:.1f},{row[4]:.1f},{row[5]:.1f},1,1,{row[6]:.3f}\n")
         camera_entries.append({"id": cam.id, "video": f"videos/{cam.id}.mp4",
                                "start_timestamp": scenario.start_timestamp, "fps": scenario.fps,
                                "width": scenario.width_px, "height": scenario.height_px,

@@ -10,7 +10,14 @@ from walkout.bench.config import BenchConfig
 from walkout.bench.counts import Counts
 from walkout.bench.inputs import read_mot
 from walkout.bench.score import score_recording
-from walkout.bench.tracking import map_ids, overlap_table, prepare_sequence, score_tracks
+from walkout.bench.tracking import (
+    map_ids,
+    overlap_table,
+    prepare_sequence,
+    score_sequence,
+    score_tracks,
+    visible_sequence,
+)
 
 from .conftest import make_recording, two_shopper_tracks, write_mot
 
@@ -98,3 +105,52 @@ def test_swapped_shoppers_are_misattributed(tmp_path):
     assert result.events.product == Counts(2, 0, 0)
     assert result.events.attributed == Counts(0, 2, 2)
     assert result.carts.receipt_accuracy == 0 / 2
+
+
+def write_mot17_truth(path, rows: list[tuple]):
+    """rows: (frame 1-based, id, x, y, w, h, visibility): MOT17 ground truth."""
+    path.write_text("".join(f"{f},{i},{x},{y},{w},{h},1,1,{v}\n" for f, i, x, y, w, h, v in rows))
+    return path
+
+
+def test_visibility_is_read_from_mot17_ground_truth_and_absent_elsewhere(tmp_path):
+    truth = read_mot(write_mot17_truth(tmp_path / "gt.txt", [(1, 1, 0, 0, 10, 20, 0.25)]))
+    predicted = read_mot(write_mot(tmp_path / "pred.txt", [(1, 7, 0, 0, 10, 20)]))  # ...,1,-1,-1,-1
+    assert truth["visibility"].tolist() == [0.25]
+    assert predicted["visibility"].isna().all()
+
+
+def test_visible_scores_leave_out_hidden_shoppers_and_the_boxes_found_on_them(tmp_path):
+    """Shopper 1 in plain view, shopper 2 mostly hidden (visibility 0.2 < min_visibility 0.5). Missing
+    shopper 2 costs the full scores but not the visible ones; finding them is not a false positive."""
+    rows = two_shopper_tracks((1, 2))
+    truth = read_mot(write_mot17_truth(tmp_path / "gt.txt", [(*r, 1.0 if r[1] == 1 else 0.2) for r in rows]))
+    only_one = read_mot(write_mot(tmp_path / "one.txt", [(f, 7, x, y, w, h) for f, i, x, y, w, h in rows if i == 1]))
+    both = read_mot(write_mot(tmp_path / "both.txt", [(f, 7 if i == 1 else 9, x, y, w, h) for f, i, x, y, w, h in rows]))
+    config = BenchConfig()
+
+    def idf1(sequence):
+        return score_sequence(sequence, config).summary()["idf1"]
+
+    assert idf1(prepare_sequence(truth, only_one)) == pytest.approx(2 / 3)
+    assert idf1(visible_sequence(truth, only_one, config.min_visibility, config.iou_threshold)) == 1.0
+    assert idf1(visible_sequence(truth, both, config.min_visibility, config.iou_threshold)) == 1.0
+    # Without the visibility column there is nothing to leave out: no visible scores.
+    old_truth = read_mot(write_mot(tmp_path / "old.txt", rows))
+    assert visible_sequence(old_truth, both, config.min_visibility, config.iou_threshold) is None
+
+
+def test_the_report_gives_visible_scores_only_when_every_recording_has_visibility(tmp_path):
+    from walkout.bench.report import BenchReport
+    from walkout.bench.score import RecordingResult
+
+    rows = two_shopper_tracks((1, 2))
+    truth = read_mot(write_mot17_truth(tmp_path / "gt.txt", [(*r, 1.0 if r[1] == 1 else 0.2) for r in rows]))
+    predicted = read_mot(write_mot(tmp_path / "p.txt", [(f, 7, x, y, w, h) for f, i, x, y, w, h in rows if i == 1]))
+    config = BenchConfig()
+    full = score_sequence(prepare_sequence(truth, predicted), config)
+    visible = score_sequence(visible_sequence(truth, predicted, config.min_visibility, config.iou_threshold), config)
+    with_visibility = RecordingResult(name="a", tracking={"cam0": full}, visible_tracking={"cam0": visible})
+    without = RecordingResult(name="b", tracking={"cam0": full})
+    assert BenchReport([with_visibility], config).metrics()["visible_idf1"] == 1.0
+    assert "visible_idf1" not in BenchReport([with_visibility, without], config).metrics()

@@ -421,3 +421,25 @@ def test_a_store_frame_is_taken_from_a_camera_that_sees_a_shopper():
     anyone = {id(_camera_seeing_someone(sim, renderers, at, rng, YoloConfig(store_seen_share=0.0)))
               for _ in range(60)}
     assert anyone == {id(r) for r in renderers}
+
+
+def test_truth_tracks_are_mot17_ground_truth_whose_visibility_counts_what_the_image_border_cuts_off(recording):
+    """truth/tracks: ``frame,id,x,y,w,h,1,1,visibility``; visibility is truth/boxes' ``visible`` (not hidden)
+    times the share of the whole box inside the image, so a shopper walking in at the edge counts as
+    partly visible, as in MOT17."""
+    store = json.loads((recording / "store.json").read_text())
+    for cam in store["cameras"]:
+        tracks = pd.read_csv(recording / "truth" / "tracks" / f"{cam['id']}.txt", header=None)
+        assert tracks.shape[1] == 9 and set(tracks[6]) == {1} and set(tracks[7]) == {1}
+        boxes = read_truth_boxes(recording / "truth" / "boxes" / f"{cam['id']}.csv")
+        shoppers = boxes[boxes["object"] == "shopper"].assign(frame=lambda b: b["frame"] + 1)
+        both = tracks.rename(columns={0: "frame", 1: "track_id", 2: "x", 4: "w", 8: "visibility"}).merge(
+            shoppers, on=["frame", "track_id"], validate="one_to_one")
+        assert len(both) == len(tracks)
+        cut = (both["x1"] <= 0) | (both["x2"] >= cam["width"]) | (both["y1"] <= 0) | (both["y2"] >= cam["height"])
+        assert cut.any() and (~cut).any()  # the shoppers walk in and out of view
+        # truth/boxes writes visible to one decimal: equal within its rounding where nothing is cut off,
+        assert np.allclose(both.loc[~cut, "visibility"], both.loc[~cut, "visible"], atol=0.051)
+        # never more than it, and much less where the border cuts the shopper
+        assert (both["visibility"] <= both["visible"] + 0.051).all()
+        assert both.loc[cut, "visibility"].mean() < both.loc[cut, "visible"].mean() - 0.2

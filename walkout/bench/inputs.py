@@ -79,7 +79,8 @@ def read_camera_clocks(recording: Path, run_info: dict | None = None) -> dict[st
 
 
 def read_mot(path: Path) -> pd.DataFrame:
-    """MOTChallenge ``frame,id,x,y,w,h,conf,...`` -> DataFrame[frame:int, id:int, x, y, w, h, conf].
+    """MOTChallenge ``frame,id,x,y,w,h,conf,...`` -> DataFrame[frame:int, id:int, x, y, w, h, conf,
+    visibility] (``visibility``: MOT17 ground truth's 9th column, NaN when the file has none).
 
     Frames are 1-based, boxes are pixels ``x,y,w,h`` (top-left, size). Extra columns are ignored.
     An empty file is valid (nobody visible). Rows of ground truth with ``conf == 0`` are the
@@ -88,7 +89,7 @@ def read_mot(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise FormatError(path, "file not found")
     if path.stat().st_size == 0:
-        return pd.DataFrame({c: np.array([], dtype=float) for c in MOT_COLUMNS}).astype(
+        return pd.DataFrame({c: np.array([], dtype=float) for c in (*MOT_COLUMNS, "visibility")}).astype(
             {"frame": int, "id": int}
         )
     try:
@@ -114,5 +115,15 @@ def read_mot(path: Path) -> pd.DataFrame:
         raise FormatError(path, "frame numbers are 1-based (found < 1)", line=line, field="frame")
     numbers["frame"] = numbers["frame"].astype(int)
     numbers["id"] = numbers["id"].astype(int)
+    numbers["visibility"] = _visibility(raw)
     return numbers
+
+
+def _visibility(raw: pd.DataFrame) -> np.ndarray:
+    """MOT17 ground truth's 9th column, the visibility ratio (0-1); NaN where it is absent or not a
+    ratio (MOTChallenge detections and predictions put -1 there: the x, y, z of the 2D format)."""
+    if raw.shape[1] < 9:
+        return np.full(len(raw), np.nan)
+    values = pd.to_numeric(raw.iloc[:, 8], errors="coerce").to_numpy(dtype=float)
+    return np.where((values >= 0) & (values <= 1), values, np.nan)
 

@@ -53,6 +53,8 @@ METRICS = {
     "hota": "tracking HOTA",
     "mota": "tracking MOTA",
     "idf1": "tracking IDF1",
+    "visible_hota": "tracking HOTA of the truth boxes at least min_visibility visible (hidden or cut-off ones ignored)",
+    "visible_idf1": "tracking IDF1 of the truth boxes at least min_visibility visible (hidden or cut-off ones ignored)",
     "global_hota": "tracking HOTA with every camera pooled under store-level shopper ids",
     "global_idf1": "tracking IDF1 with every camera pooled under store-level shopper ids",
     "floor_idf1": "shoppers.csv floor positions vs the truth's, within floor_radius_m: IDF1",
@@ -127,6 +129,15 @@ class BenchReport:
         return _sum(parts, TrackingScore()) if parts else None
 
     @property
+    def visible_tracking(self) -> TrackingScore | None:
+        """Tracking of the visible truth boxes, pooled; None unless every tracked camera's truth gives
+        visibility (a pool of some recordings only would pass for all of them)."""
+        if any(set(r.visible_tracking) != set(r.tracking) for r in self.scored):
+            return None
+        parts = [score for r in self.scored for score in r.visible_tracking.values()]
+        return _sum(parts, TrackingScore()) if parts else None
+
+    @property
     def global_tracking(self) -> TrackingScore | None:
         parts = self._parts("global_tracking")
         return _sum(parts, TrackingScore()) if parts else None
@@ -178,6 +189,9 @@ class BenchReport:
         if (tracking := self.tracking) is not None:
             summary = tracking.summary()
             out.update(hota=summary["hota"], mota=summary["mota"], idf1=summary["idf1"])
+        if (visible := self.visible_tracking) is not None:
+            summary = visible.summary()
+            out.update(visible_hota=summary["hota"], visible_idf1=summary["idf1"])
         if (pooled := self.global_tracking) is not None:
             summary = pooled.summary()
             out.update(global_hota=summary["hota"], global_idf1=summary["idf1"])

@@ -56,6 +56,7 @@ from walkout.bench.tracking import (
     prepare_sequence,
     score_floor,
     score_sequence,
+    visible_sequence,
 )
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class RecordingResult:
     receipt_rows: list[dict] = field(default_factory=list)
     receipt_store: Counts | None = None
     tracking: dict[str, TrackingScore] = field(default_factory=dict)
+    visible_tracking: dict[str, TrackingScore] = field(default_factory=dict)
     global_tracking: TrackingScore | None = None
     floor_tracking: TrackingScore | None = None
     id_mapping: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -160,6 +162,7 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
 
     # Tracking, and the predicted-id -> truth-id mapping it gives.
     tracking: dict[str, TrackingScore] = {}
+    visible_tracking: dict[str, TrackingScore] = {}  # only the truth boxes at least min_visibility visible
     per_camera: dict[str, dict[str, str]] = {}
     overlaps: list[pd.DataFrame] = []
     mot_tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}  # camera -> (truth, predicted) tracks
@@ -179,6 +182,9 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
         mot_tables[camera] = (truth_rows, read_mot(pred_path))
         sequence = prepare_sequence(*mot_tables[camera])
         tracking[camera] = score_sequence(sequence, config)
+        visible = visible_sequence(*mot_tables[camera], config.min_visibility, config.iou_threshold)
+        if visible is not None:
+            visible_tracking[camera] = score_sequence(visible, config)
         table = overlap_table(sequence, config.iou_threshold)
         per_camera[camera] = map_ids(table)
         overlaps.append(table)
@@ -209,7 +215,7 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
             "shopper ids not mapped (no predicted tracks): predicted ids compared with truth ids as they are"
         )
 
-    result.update(tracking=tracking, id_mapping=per_camera)
+    result.update(tracking=tracking, visible_tracking=visible_tracking, id_mapping=per_camera)
 
     # Events, carts from events.
     events_path = predictions / "events.csv"

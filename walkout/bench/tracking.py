@@ -97,6 +97,32 @@ def prepare_sequence(truth: pd.DataFrame, predicted: pd.DataFrame) -> FrameSeque
     return FrameSequence(gt_ids, tracker_ids, similarity, gt_id_of, tracker_id_of)
 
 
+def visible_sequence(truth: pd.DataFrame, predicted: pd.DataFrame, min_visibility: float,
+                     iou_threshold: float) -> FrameSequence | None:
+    """:func:`prepare_sequence` scoring only the truth boxes at least ``min_visibility`` visible (MOT17
+    ground truth's 9th column); a predicted box whose best overlap (IoU >= ``iou_threshold``) is a
+    left-out truth box is left out too, so finding a hidden or cut-off shopper is neither a miss nor a
+    false positive (MOTChallenge's ignore rule, decided by best overlap rather than after its matching).
+    None when the truth gives no visibility."""
+    truth = truth[truth["conf"] != 0]
+    if not len(truth) or truth["visibility"].isna().all():
+        return None
+    hidden = (truth["visibility"] < min_visibility).to_numpy()  # no visibility (NaN): scored
+    drop = np.zeros(len(predicted), dtype=bool)
+    truth_frames, predicted_frames = truth["frame"].to_numpy(), predicted["frame"].to_numpy()
+    truth_boxes = truth[["x", "y", "w", "h"]].to_numpy(dtype=float)
+    predicted_boxes = predicted[["x", "y", "w", "h"]].to_numpy(dtype=float)
+    for frame in np.unique(truth_frames[hidden]):
+        here = np.flatnonzero(predicted_frames == frame)
+        if not len(here):
+            continue
+        rows = np.flatnonzero(truth_frames == frame)
+        iou = box_iou(truth_boxes[rows], predicted_boxes[here], box_format="xywh")  # (truth, predicted)
+        best = iou.argmax(axis=0)
+        drop[here[(iou.max(axis=0) >= iou_threshold) & hidden[rows][best]]] = True
+    return prepare_sequence(truth[~hidden], predicted[~drop])
+
+
 @dataclass(frozen=True)
 class TrackingScore:
     """Raw ``trackers.eval`` result dicts (CLEAR, HOTA with per-alpha arrays, Identity).
