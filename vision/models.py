@@ -34,14 +34,34 @@ def load_detect_model(path: str | Path, task: str | None, missing: str, what: st
     """Like :func:`load_model`, but a detect model exported to ONNX with dynamic shapes comes back as a
     ``vision.onnx_detect.OnnxDetect`` (run by ONNX Runtime without ultralytics' predictor around it; same
     boxes). Callers tell the two apart with ``isinstance``."""
-    path = Path(path)
-    if path.suffix == ".onnx" and path.is_file() and task in (None, "detect"):
+    if task in (None, "detect"):
         from vision.onnx_detect import OnnxDetect
 
-        try:
-            direct = OnnxDetect.open(path)
-        except Exception as exc:
-            raise InputError(path, f"not a {what} ONNX Runtime can load ({type(exc).__name__}: {exc})") from None
+        direct = _open_direct(OnnxDetect, path, what)
         if direct is not None:
             return direct, direct.names
     return load_model(path, task, missing, what)
+
+
+def load_classify_model(path: str | Path, missing: str, what: str = "model"):
+    """Like :func:`load_model` for a classify model, but one exported to ONNX with dynamic shapes comes back
+    as a ``vision.onnx_classify.OnnxClassify`` (ONNX Runtime, no torch; same probabilities). Callers tell
+    the two apart with ``isinstance``."""
+    from vision.onnx_classify import OnnxClassify
+
+    direct = _open_direct(OnnxClassify, path, what)
+    if direct is not None:
+        return direct, direct.names
+    return load_model(path, "classify", missing, what)
+
+
+def _open_direct(kind, path: str | Path, what: str):
+    """``kind.open(path)`` for an .onnx file (None: not one ``kind`` runs, or not an .onnx file), InputError
+    naming the file when ONNX Runtime cannot read it."""
+    path = Path(path)
+    if path.suffix != ".onnx" or not path.is_file():
+        return None
+    try:
+        return kind.open(path)
+    except Exception as exc:
+        raise InputError(path, f"not a {what} ONNX Runtime can load ({type(exc).__name__}: {exc})") from None

@@ -10,59 +10,32 @@ same, and a 6-camera store render's cameras took 57.0 s instead of 59.1 s:
 - boxes whose best class score is over ``conf``, then NMS per class (boxes offset by class, as
   ultralytics does) at ``iou``, at most ``MAX_DET`` boxes, scaled back to image pixels and clipped.
 
+No torch: with this module and :mod:`vision.onnx_classify`, a run on exported models never imports
+torch, torchvision or ultralytics (seconds of every run's start).
+
 Only detect models exported with dynamic shapes (``walkout export`` makes them) take this route;
 anything else (a .pt, a pose or classify model, a static export) runs through ultralytics.
 """
 
 from __future__ import annotations
 
-import ast
-import logging
 import math
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-log = logging.getLogger(__name__)
+from vision.runtime import ExportedModel
 
 PAD_VALUE = 114  # ultralytics' letterbox grey
 MAX_DET = 300  # ultralytics' max_det
 CLASS_OFFSET = 7680.0  # ultralytics' max_wh: boxes of different classes never overlap in NMS
 
 
-class OnnxDetect:
+class OnnxDetect(ExportedModel):
     """An exported detect model in an ONNX Runtime session. ``predict(images, imgsz, conf, iou)``
     -> one (K, 6) float32 table per image: x1, y1, x2, y2, confidence, class."""
 
     task = "detect"
-
-    def __init__(self, session, names: dict[int, str], stride: int):
-        self.session = session
-        self.names = names
-        self.stride = stride
-        self.input_name = session.get_inputs()[0].name
-
-    @classmethod
-    def open(cls, path: str | Path) -> OnnxDetect | None:
-        """The model at ``path`` when it is an ultralytics detect export with dynamic input shapes, else
-        None (the caller runs it through ultralytics). Raises what ONNX Runtime raises for a bad file."""
-        from vision.runtime import onnx_session
-
-        session = onnx_session(path)
-        meta = session.get_modelmeta().custom_metadata_map
-        shape = session.get_inputs()[0].shape
-        dynamic = len(shape) == 4 and all(isinstance(side, str) for side in (shape[0], shape[2], shape[3]))
-        if meta.get("task") != "detect" or meta.get("end2end", "False") != "False" or not dynamic:
-            log.debug("%s: not a dynamic detect export (task %s, input %s): ultralytics runs it",
-                      path, meta.get("task"), shape)
-            return None
-        try:
-            names = {int(k): str(v) for k, v in ast.literal_eval(meta["names"]).items()}
-            stride = int(meta.get("stride", 32))
-        except (KeyError, ValueError, SyntaxError, AttributeError):
-            return None
-        return cls(session, names, stride)
 
     def predict(self, images: list[np.ndarray], imgsz: int, conf: float, iou: float) -> list[np.ndarray]:
         """``images``: BGR uint8 (H, W, 3). Boxes per image in image pixels (see the class)."""
@@ -116,13 +89,13 @@ def select(prediction: np.ndarray, conf: float, iou: float) -> np.ndarray:
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
-    """Indices of the boxes kept by greedy non-maximum suppression, highest score first: the
-    ``torchvision.ops.nms`` ultralytics calls (torchvision is a dependency of walkout; its C++ loop is
-    several times faster than any numpy one on the hundreds of candidate boxes of a shelf view)."""
-    import torch
-    import torchvision
-
-    return torchvision.ops.nms(torch.from_numpy(boxes), torch.from_numpy(scores), threshold).numpy()
+    """Indices of the boxes (x1, y1, x2, y2) kept by greedy non-maximum suppression, highest score first:
+    a box goes when its IoU with a kept one is over ``threshold``. OpenCV's C++ ``NMSBoxes``, which keeps
+    the boxes ``torchvision.ops.nms`` (what ultralytics calls) keeps, ties in score included
+    (tests/vision/test_vision_onnx_detect.py), without importing torch."""
+    xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]]).astype(np.float64)
+    kept = cv2.dnn.NMSBoxes(xywh, scores.astype(np.float32), 0.0, float(threshold))
+    return np.asarray(kept, dtype=int).reshape(-1)
 
 
 def to_image(table: np.ndarray, gain: tuple[float, float], pad: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:

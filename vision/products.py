@@ -26,7 +26,8 @@ import pandas as pd
 import supervision as sv
 
 from vision.errors import InputError
-from vision.models import load_model
+from vision.models import load_classify_model
+from vision.onnx_classify import OnnxClassify
 
 EMPTY_CLASS = "empty"
 HELD_PREFIX = "held_"  # second-stage detector classes for a product in a hand: held_<sku>
@@ -78,8 +79,7 @@ class HeldItemClassifier:
 
     def __init__(self, config: HeldConfig):
         path = config.classifier_path
-        self.model, names = load_model(path, "classify", "hand-crop classifier not found",
-                                       what="classifier")
+        self.model, names = load_classify_model(path, "hand-crop classifier not found", what="classifier")
         self.config = config
         self.skus = np.full(len(names), "", dtype=object)
         self.counts = np.zeros(len(names), dtype=int)
@@ -105,9 +105,14 @@ class HeldItemClassifier:
         top = np.empty(0, dtype=int)
         confidence = np.empty(0)
         if crops:
-            results = self.model.predict(crops, imgsz=self.config.imgsz, verbose=False, device="cpu")
-            top = np.array([int(r.probs.top1) for r in results])
-            confidence = np.array([float(r.probs.top1conf) for r in results])
+            if isinstance(self.model, OnnxClassify):
+                probabilities = self.model.predict(crops, self.config.imgsz)
+                top = probabilities.argmax(axis=1)
+                confidence = probabilities[np.arange(len(top)), top].astype(float)
+            else:
+                results = self.model.predict(crops, imgsz=self.config.imgsz, verbose=False, device="cpu")
+                top = np.array([int(r.probs.top1) for r in results])
+                confidence = np.array([float(r.probs.top1conf) for r in results])
         out, start = [], 0
         for size in sizes:
             pick = top[start:start + size]

@@ -21,7 +21,8 @@ import numpy as np
 from formats.tables import REACHING_COLUMN
 from vision.errors import InputError
 from vision.hand_detector import shopper_crops
-from vision.models import load_model
+from vision.models import load_classify_model
+from vision.onnx_classify import OnnxClassify
 
 REACHING_CLASS = "reaching"
 REACHING_KEY = REACHING_COLUMN  # the tracks.csv column
@@ -50,7 +51,7 @@ class ReachClassifier:
 
     def __init__(self, config: ReachingConfig):
         path = Path(config.model_path)
-        self.model, names = load_model(path, "classify", "reach classifier not found (reaching.model_path)")
+        self.model, names = load_classify_model(path, "reach classifier not found (reaching.model_path)")
         if self.model.task != "classify" or REACHING_CLASS not in names.values():
             raise InputError(path, f"reaching.model_path must be a classifier with a '{REACHING_CLASS}' class "
                                    f"(task '{self.model.task}', classes {sorted(names.values())})")
@@ -63,7 +64,11 @@ class ReachClassifier:
         out = [np.full(len(b), np.nan) for b in boxes]
         crops, owners = shopper_crops(frames, boxes, self.config.margin)
         if crops:
-            results = self.model.predict(crops, imgsz=self.config.imgsz, device="cpu", verbose=False)
-            for (i, row, _, _), result in zip(owners, results, strict=True):
-                out[i][row] = float(result.probs.data[self.index])
+            if isinstance(self.model, OnnxClassify):
+                reaching = self.model.predict(crops, self.config.imgsz)[:, self.index].astype(float)
+            else:
+                results = self.model.predict(crops, imgsz=self.config.imgsz, device="cpu", verbose=False)
+                reaching = [float(result.probs.data[self.index]) for result in results]
+            for (i, row, _, _), value in zip(owners, reaching, strict=True):
+                out[i][row] = value
         return out

@@ -52,12 +52,19 @@ class StaleExportError(InputError):
 
 
 def missing_packages() -> list[str]:
-    """The packages the onnx runtime needs that cannot be imported here."""
+    """The packages the onnx runtime needs that cannot be used here. onnxruntime is imported (a tenth of a
+    second); onnx is only looked for: importing it costs most of a second, and a run needs it only to
+    export."""
+    from importlib.util import find_spec
+
     missing = []
     for name in PACKAGES:
         try:
-            __import__(name)
-        except ImportError:
+            if name == "onnxruntime":
+                __import__(name)
+            elif find_spec(name) is None:
+                missing.append(name)
+        except (ImportError, ValueError):
             missing.append(name)
     return missing
 
@@ -76,14 +83,19 @@ def export_path(pt: Path) -> Path:
 
 
 def read_fingerprint(exported: Path) -> str | None:
-    """The fingerprint an export carries (None: not made by walkout, or not a readable ONNX file)."""
-    import onnx
+    """The fingerprint an export carries (None: not made by walkout, or not a readable ONNX file). Read
+    through ONNX Runtime (the metadata of a session made without graph optimisations): importing the
+    ``onnx`` package costs most of a second, and a run only needs it to export."""
+    import onnxruntime
 
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.intra_op_num_threads = 1
     try:
-        model = onnx.load(str(exported), load_external_data=False)
+        session = onnxruntime.InferenceSession(str(exported), options, providers=["CPUExecutionProvider"])
     except Exception:  # noqa: BLE001 - a truncated or foreign file is simply not a walkout export
         return None
-    return next((p.value for p in model.metadata_props if p.key == FINGERPRINT_KEY), None)
+    return session.get_modelmeta().custom_metadata_map.get(FINGERPRINT_KEY)
 
 
 def is_current(exported: Path, pt: Path) -> bool:
@@ -257,6 +269,43 @@ def tune_session(model, path: Path) -> None:
         log.debug("%s: no ONNX Runtime session found to set threads on", path)
         return
     backend.session = onnx_session(path)
+
+
+class ExportedModel:
+    """An ultralytics ``task`` export with dynamic input shapes (what ``walkout export`` makes) in an ONNX
+    Runtime session, run without ultralytics (``vision.onnx_detect.OnnxDetect``,
+    ``vision.onnx_classify.OnnxClassify``): its session, class names {index: name} and stride."""
+
+    task = ""
+    default_stride = 32
+
+    def __init__(self, session, names: dict[int, str], stride: int):
+        self.session = session
+        self.names = names
+        self.stride = stride
+        self.input_name = session.get_inputs()[0].name
+
+    @classmethod
+    def open(cls, path: str | Path):
+        """The model at ``path``, or None when it is another kind of file (another task, an end-to-end or
+        static export): the caller runs that through ultralytics. Raises what ONNX Runtime raises for a
+        bad file."""
+        import ast
+
+        session = onnx_session(path)
+        meta = session.get_modelmeta().custom_metadata_map
+        shape = session.get_inputs()[0].shape
+        dynamic = len(shape) == 4 and all(isinstance(side, str) for side in (shape[0], shape[2], shape[3]))
+        if meta.get("task") != cls.task or meta.get("end2end", "False") != "False" or not dynamic:
+            log.debug("%s: not a dynamic %s export (task %s, input %s): ultralytics runs it",
+                      path, cls.task, meta.get("task"), shape)
+            return None
+        try:
+            names = {int(k): str(v) for k, v in ast.literal_eval(meta["names"]).items()}
+            stride = int(meta.get("stride", cls.default_stride))
+        except (KeyError, ValueError, SyntaxError, AttributeError):
+            return None
+        return cls(session, names, stride)
 
 
 def onnx_session(path: str | Path):

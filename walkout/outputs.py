@@ -38,15 +38,22 @@ def write_mot(tracks: pd.DataFrame, path: Path) -> Path:
 
 
 def versions() -> dict:
+    """Versions of what made a run. ultralytics' from its installed metadata: importing it (and torch with
+    it) costs seconds, and a run on exported models never needs it."""
+    from importlib.metadata import PackageNotFoundError, version
+
     import supervision
-    import ultralytics
 
     from walkout import __version__
 
+    try:
+        ultralytics = version("ultralytics")
+    except PackageNotFoundError:
+        ultralytics = None
     return {
         "walkout": __version__,
         "python": platform.python_version(),
-        "ultralytics": ultralytics.__version__,
+        "ultralytics": ultralytics,
         "supervision": supervision.__version__,
         "numpy": np.__version__,
         "opencv": cv2.__version__,

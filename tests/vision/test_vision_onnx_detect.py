@@ -93,7 +93,7 @@ def test_the_letterbox_is_ultralytics_letterbox():
         assert gain[0] == pytest.approx(side / 640, rel=1e-2) and top >= left == 0
 
 
-def test_a_classify_export_goes_through_ultralytics(tmp_path):
+def test_a_classify_export_is_not_run_as_a_detect_model(tmp_path):
     if not DEFAULT_REACH_MODEL.is_file():
         pytest.skip("the shipped reach classifier is not here")
     path = exported(DEFAULT_REACH_MODEL, tmp_path, 96)
