@@ -271,13 +271,15 @@ def ratio(a: float | None, b: float | None) -> float | None:
 class SpeedRows:
     """The rows of a speed.json the summaries compare (None where the run did not measure them): walkout
     as it runs by default (the last "skip idle on" row), ``model.track()``, the backend as before the
-    speed work, the empty aisle and the shopper recordings it is compared with."""
+    speed work, the empty aisle and the shopper recordings it is compared with, and the ``walkout run``
+    command in a new process (start-up counted)."""
 
     now: dict | None
     track: dict | None
     before: dict | None
     idle: dict | None
     busy: dict | None
+    command: dict | None
 
     @classmethod
     def of(cls, data: dict) -> SpeedRows:
@@ -286,7 +288,8 @@ class SpeedRows:
                    track=next((r for r in rows if r["name"] == "model.track() .pt"), None),
                    before=next((r for r in rows if "as before the speed work" in r["name"]), None),
                    idle=data.get("empty_aisle"),
-                   busy=next((r for r in rows if r["name"] == data.get("idle_compared_with")), None))
+                   busy=next((r for r in rows if r["name"] == data.get("idle_compared_with")), None),
+                   command=next((r for r in rows if r["name"].startswith("walkout run command")), None))
 
     @property
     def idle_ratio(self) -> float | None:
@@ -296,8 +299,9 @@ class SpeedRows:
 
 def speed_headline(specs: list[str]) -> list[str]:
     """One line per ``benchmarks/speed.py`` run: walkout as it runs by default (the last "skip idle on"
-    row), its x real time, and its ratios to `model.track()`, to the backend as before the speed work and
-    (an empty aisle) to its frames with shoppers, where the run measured them."""
+    row), its x real time, the ``walkout run`` command's x real time in a new process (start-up counted),
+    and its ratios to `model.track()`, to the backend as before the speed work and (an empty aisle) to its
+    frames with shoppers, where the run measured them."""
     rows_out = []
     for spec in specs:
         label, data, _ = read_speed_run(spec)
@@ -305,10 +309,11 @@ def speed_headline(specs: list[str]) -> list[str]:
         fps, realtime = row_speed(named.now)
         idle = named.idle_ratio
         rows_out.append([label or ", ".join(Path(r).name for r in data.get("recordings", [])), fmt(fps, 1),
-                         fmt(realtime, 2), fmt(ratio(fps, row_speed(named.track)[0]), 2),
+                         fmt(realtime, 2), fmt(row_speed(named.command)[1], 2), fmt(ratio(fps, row_speed(named.track)[0]), 2),
                          fmt(ratio(realtime, row_speed(named.before)[1]), 2),
                          f"{idle:.1f}x cheaper" if idle else "–"])
-    return table(["recordings (2 cores, one process)", "frames/s", "× real time", "× `model.track()`",
+    return table(["recordings (2 cores, one process)", "frames/s", "× real time", "× real time, a new process",
+                  "× `model.track()`",
                   "× as before the speed work", "an idle frame"], rows_out)
 
 

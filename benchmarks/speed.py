@@ -10,7 +10,9 @@ writing its outputs) with PyTorch or ONNX Runtime, with and without skipping idl
 cameras counts its duration once: >= 1 keeps up with all its cameras). For recordings of several
 cameras a row runs them one at a time (`[pipeline] camera_threads = 1`) beside the default (at once).
 A last line prices an idle frame: walkout's frames/s on an empty aisle (no shopper,
-skipping on) over its frames/s on the shopper recordings without skipping.
+skipping on) over its frames/s on the shopper recordings without skipping. One more row runs the
+``walkout run`` command in a new process per recording, as a user does (default runtime and workers,
+``--config`` when given): its time counts the process's start, the imports and the models' loading.
 
     python benchmarks/speed.py --out runs/speed                    # 4 one-shopper renders + an empty aisle
     python benchmarks/speed.py --out runs/speed --recordings REC ...  # your own recordings instead
@@ -19,7 +21,8 @@ skipping on) over its frames/s on the shopper recordings without skipping.
 
 Renders go to OUT/recordings (reused when there), outputs to a temporary folder; the table also goes to
 OUT/speed.json (rows, the idle-frame line's figures and the command). Model loading and the ONNX export
-(made once, cached beside the .pt) are not timed.
+(made once, cached beside the .pt) are not timed, except in the new-process row (the export is made
+before it, by the rows in this process).
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ import argparse
 import dataclasses
 import json
 import logging
+import resource
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +52,7 @@ from walkout.recording import load_recording
 
 RUNTIMES = ("torch", "onnx")  # rows of the table, in this order
 BEFORE = "walkout mediapipe as before the speed work (skip idle off, pose then hands)"
+COMMAND = "walkout run command, a new process (start-up and model loading counted)"
 
 
 def mediapipe_as_before(config: PipelineConfig) -> Models:
@@ -115,6 +121,22 @@ def walkout_run(path: Path, models: Models, config: PipelineConfig, scratch: Pat
     return sum(c.frames for c in result.cameras), seconds, cpu, sum(c.skipped for c in result.cameras), video_s
 
 
+def walkout_command(path: Path, config: Path | None, scratch: Path) -> tuple[int, float, float, int, float]:
+    """Like :func:`walkout_run`, but the ``walkout run`` command in a new process: its wall and CPU seconds
+    from start to exit; frames, skipped frames and the recording's seconds from its run.json."""
+    out = scratch / f"command-{path.name}"
+    command = [sys.executable, "-m", "walkout.cli", "-q", "run", str(path), "--out", str(out)]
+    if config is not None:
+        command += ["--config", str(config)]
+    started, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    seconds, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
+    timings = [t for t in json.loads((out / path.name / "run.json").read_text())["timings"].values()
+               if isinstance(t, dict) and "frames" in t]
+    return (sum(t["frames"] for t in timings), seconds, after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime,
+            sum(t.get("skipped", 0) for t in timings), max(t["video_s"] for t in timings))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
@@ -158,7 +180,7 @@ def main() -> None:
             models.camera_sets(threads)
     every_core = f"model.track() .pt, torch on {available_cores()} threads"
     tracks = [] if args.no_track else ["model.track() .pt", every_core]
-    rows = {name: Row(name) for name in ["decode only", *tracks, *configs]}
+    rows = {name: Row(name) for name in ["decode only", *tracks, *configs, COMMAND]}
     idle = Row("empty aisle")
     idle_with = next(name for name in reversed(configs) if name.endswith("skip idle on"))  # the last runtime
     with tempfile.TemporaryDirectory() as tmp:
@@ -178,6 +200,7 @@ def main() -> None:
             for path in recordings:
                 for name, (models, config) in configs.items():
                     rows[name].add(*walkout_run(path, models, config, scratch))
+                rows[COMMAND].add(*walkout_command(path, args.config, scratch))
             if empty is not None:
                 idle.add(*walkout_run(empty, *configs[idle_with], scratch))
     busy = rows[idle_with.replace("skip idle on", "skip idle off")]
