@@ -326,7 +326,8 @@ def speed_runs_section(specs: list[str]) -> list[str]:
            "In one process, in turn on the same recordings: decoding alone, ultralytics' `model.track()` "
            "with the .pt detector in PyTorch (as a user runs it: ultralytics gives torch cores - 1 threads; a "
            "second row with torch on every core, for reference), and `walkout run` end to end with idle-frame "
-           "skipping off or on. × real time: the recordings' seconds over wall seconds (a recording of several "
+           "skipping off or on, and the `walkout run` command in a new process per recording (its start, imports "
+           "and model loading counted). × real time: the recordings' seconds over wall seconds (a recording of several "
            "cameras counts its duration once, so >= 1 keeps up with all its cameras). Ratios against "
            "`model.track()` as a user runs it. In short (README.md shows this table):", ""]
     out += speed_headline(specs) + [""]
