@@ -92,7 +92,8 @@ def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
     """Indices of the boxes (x1, y1, x2, y2) kept by greedy non-maximum suppression, highest score first:
     a box goes when its IoU with a kept one is over ``threshold``. OpenCV's C++ ``NMSBoxes``, which keeps
     the boxes ``torchvision.ops.nms`` (what ultralytics calls) keeps, ties in score included
-    (tests/vision/test_vision_onnx_detect.py), without importing torch."""
+    (tests/vision/test_vision_onnx_detect.py), without importing torch. Scores must be over 0 (OpenCV
+    drops the others; here they are over the confidence threshold)."""
     xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]]).astype(np.float64)
     kept = cv2.dnn.NMSBoxes(xywh, scores.astype(np.float32), 0.0, float(threshold))
     return np.asarray(kept, dtype=int).reshape(-1)

@@ -22,6 +22,7 @@ to their share of the cores, :func:`walkout.parallel.limit_threads`), else use e
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import contextvars
 import hashlib
@@ -290,8 +291,6 @@ class ExportedModel:
         """The model at ``path``, or None when it is another kind of file (another task, an end-to-end or
         static export): the caller runs that through ultralytics. Raises what ONNX Runtime raises for a
         bad file."""
-        import ast
-
         session = onnx_session(path)
         meta = session.get_modelmeta().custom_metadata_map
         shape = session.get_inputs()[0].shape

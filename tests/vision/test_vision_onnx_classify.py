@@ -17,7 +17,6 @@ import pytest
 from vision import runtime
 from vision.models import load_classify_model, load_model
 from vision.onnx_classify import OnnxClassify, resize_and_crop
-from vision.onnx_detect import nms
 from walkout.config import PipelineConfig
 
 pytestmark = pytest.mark.skipif(bool(runtime.missing_packages()), reason="the onnx extra is not installed")
@@ -99,21 +98,6 @@ def test_a_broken_classifier_file_is_an_input_error_naming_it(tmp_path):
     broken.write_bytes(b"not a model")
     with pytest.raises(InputError, match="held.onnx.*ONNX Runtime"):
         load_classify_model(broken, "missing", what="classifier")
-
-
-def test_nms_keeps_the_boxes_torchvision_keeps_ties_in_score_included():
-    import torch
-    import torchvision
-
-    rng = np.random.default_rng(0)
-    for _ in range(500):
-        n = int(rng.integers(1, 60))
-        corner = rng.uniform(0, 100, (n, 2))
-        boxes = np.column_stack([corner, corner + rng.uniform(1, 40, (n, 2))]).astype(np.float32)
-        scores = rng.choice([0.3, 0.5, 0.7, 0.9], n).astype(np.float32)  # many ties
-        for threshold in (0.45, 0.7):
-            expected = torchvision.ops.nms(torch.from_numpy(boxes), torch.from_numpy(scores), threshold).numpy()
-            np.testing.assert_array_equal(nms(boxes, scores, threshold), expected)
 
 
 def test_a_run_on_exported_models_imports_no_torch_and_records_the_ultralytics_version(exports, tmp_path):

@@ -13,7 +13,7 @@ import pytest
 
 from vision import runtime
 from vision.models import load_detect_model, load_model
-from vision.onnx_detect import OnnxDetect, letterbox
+from vision.onnx_detect import OnnxDetect, letterbox, nms
 from walkout.config import DEFAULT_REACH_MODEL, PipelineConfig
 
 pytestmark = pytest.mark.skipif(bool(runtime.missing_packages()), reason="the onnx extra is not installed")
@@ -139,3 +139,18 @@ def test_last_axis_dfl_leaves_a_graph_without_the_pattern_alone():
     before = model.SerializeToString()
     assert not last_axis_dfl(model)  # no Transpose before it, no Conv after it
     assert model.SerializeToString() == before
+
+
+def test_nms_keeps_the_boxes_torchvision_keeps_ties_in_score_included():
+    import torch
+    import torchvision
+
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        n = int(rng.integers(1, 60))
+        corner = rng.uniform(0, 100, (n, 2))
+        boxes = np.column_stack([corner, corner + rng.uniform(1, 40, (n, 2))]).astype(np.float32)
+        scores = rng.choice([0.3, 0.5, 0.7, 0.9], n).astype(np.float32)  # many ties
+        for threshold in (0.45, 0.7):
+            expected = torchvision.ops.nms(torch.from_numpy(boxes), torch.from_numpy(scores), threshold).numpy()
+            np.testing.assert_array_equal(nms(boxes, scores, threshold), expected)
