@@ -1,4 +1,5 @@
-"""The detector adapter: the only module that imports ultralytics.
+"""The detector adapter: any ultralytics detect or pose model, loaded by ``vision.models`` (walkout's own
+ONNX exports run in ONNX Runtime without ultralytics, ``vision.onnx_detect``).
 
 Any ultralytics model works (.pt, exported .onnx, an OpenVINO folder): a class-role mapping says
 which of its classes are shoppers, hands and products (and which sku a product class is). Pose
