@@ -224,8 +224,8 @@ def worker_pids(parent: int) -> list[int]:
 @pytest.mark.skipif(not DEFAULT_DETECTOR.is_file(), reason=f"needs the shipped detector {DEFAULT_DETECTOR} (made by walkout train)")
 def test_walkout_run_with_two_workers_and_the_shipped_model_survives_a_killed_worker(tmp_path):
     recordings = tmp_path / "recordings"
-    for name in ("r1", "r2", "r3"):
-        make_recording(recordings / name, frames=80)
+    for name in ("r1", "r2", "r3"):  # long enough that the kill lands while recordings run (seconds each)
+        make_recording(recordings / name, frames=400)
     out = tmp_path / "out"
     args = [sys.executable, "-m", "walkout.cli", "run", str(recordings), "--out", str(out), "--workers", "2",
             "--retries", "0"]
@@ -234,7 +234,7 @@ def test_walkout_run_with_two_workers_and_the_shipped_model_survives_a_killed_wo
     while victim is None and process.poll() is None and time.monotonic() < deadline:
         workers = worker_pids(process.pid)
         if len(workers) == 2 and any(out.glob(".*.partial-*")) is False and (out / ".walkout-run.lock").exists():
-            time.sleep(4.0)  # past loading the model, into the first recordings
+            time.sleep(2.5)  # past importing and loading the models (about 2 s), into the first recordings
             for pid in worker_pids(process.pid):  # a worker may have been recycled meanwhile
                 try:
                     os.kill(pid, signal.SIGKILL)
