@@ -44,6 +44,7 @@ from accuracy import write_provenance
 
 from walkout.baselines import decode_only, ultralytics_track
 from walkout.bench.groups import GROUPS, render
+from walkout.bench.speed import read_speed
 from walkout.config import PipelineConfig, load_config
 from walkout.models import Models
 from walkout.parallel import available_cores
@@ -131,10 +132,10 @@ def walkout_command(path: Path, config: Path | None, scratch: Path) -> tuple[int
     started, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     seconds, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
-    timings = [t for t in json.loads((out / path.name / "run.json").read_text())["timings"].values()
-               if isinstance(t, dict) and "frames" in t]
-    return (sum(t["frames"] for t in timings), seconds, after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime,
-            sum(t.get("skipped", 0) for t in timings), max(t["video_s"] for t in timings))
+    run_json = out / path.name / "run.json"
+    speed = read_speed(json.loads(run_json.read_text()), run_json)
+    return (speed.total.frames, seconds, after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime,
+            speed.total.skipped, speed.recording_s)
 
 
 def main() -> None:

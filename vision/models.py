@@ -1,8 +1,11 @@
-"""Loading an ultralytics model file, with errors that name the file and the problem."""
+"""Loading an ultralytics model file, with errors that name the file and the problem (and running a
+classify one, exported or not)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import numpy as np
 
 from vision.errors import InputError
 
@@ -65,3 +68,14 @@ def _open_direct(kind, path: str | Path, what: str):
         return kind.open(path)
     except Exception as exc:
         raise InputError(path, f"not a {what} ONNX Runtime can load ({type(exc).__name__}: {exc})") from None
+
+
+def classify_probabilities(model, images: list[np.ndarray], imgsz: int) -> np.ndarray:
+    """(N, classes) probabilities of a classify model from :func:`load_classify_model` (``OnnxClassify``
+    or ultralytics) for N BGR images; the two give the same numbers for the same export."""
+    from vision.onnx_classify import OnnxClassify
+
+    if isinstance(model, OnnxClassify):
+        return model.predict(images, imgsz)
+    results = model.predict(images, imgsz=imgsz, device="cpu", verbose=False)
+    return np.stack([result.probs.data.cpu().numpy() for result in results])

@@ -26,8 +26,7 @@ import pandas as pd
 import supervision as sv
 
 from vision.errors import InputError
-from vision.models import load_classify_model
-from vision.onnx_classify import OnnxClassify
+from vision.models import classify_probabilities, load_classify_model
 
 EMPTY_CLASS = "empty"
 HELD_PREFIX = "held_"  # second-stage detector classes for a product in a hand: held_<sku>
@@ -105,14 +104,9 @@ class HeldItemClassifier:
         top = np.empty(0, dtype=int)
         confidence = np.empty(0)
         if crops:
-            if isinstance(self.model, OnnxClassify):
-                probabilities = self.model.predict(crops, self.config.imgsz)
-                top = probabilities.argmax(axis=1)
-                confidence = probabilities[np.arange(len(top)), top].astype(float)
-            else:
-                results = self.model.predict(crops, imgsz=self.config.imgsz, verbose=False, device="cpu")
-                top = np.array([int(r.probs.top1) for r in results])
-                confidence = np.array([float(r.probs.top1conf) for r in results])
+            probabilities = classify_probabilities(self.model, crops, self.config.imgsz)
+            top = probabilities.argmax(axis=1)
+            confidence = probabilities[np.arange(len(top)), top].astype(float)
         out, start = [], 0
         for size in sizes:
             pick = top[start:start + size]

@@ -21,8 +21,7 @@ import numpy as np
 from formats.tables import REACHING_COLUMN
 from vision.errors import InputError
 from vision.hand_detector import shopper_crops
-from vision.models import load_classify_model
-from vision.onnx_classify import OnnxClassify
+from vision.models import classify_probabilities, load_classify_model
 
 REACHING_CLASS = "reaching"
 REACHING_KEY = REACHING_COLUMN  # the tracks.csv column
@@ -64,11 +63,7 @@ class ReachClassifier:
         out = [np.full(len(b), np.nan) for b in boxes]
         crops, owners = shopper_crops(frames, boxes, self.config.margin)
         if crops:
-            if isinstance(self.model, OnnxClassify):
-                reaching = self.model.predict(crops, self.config.imgsz)[:, self.index].astype(float)
-            else:
-                results = self.model.predict(crops, imgsz=self.config.imgsz, device="cpu", verbose=False)
-                reaching = [float(result.probs.data[self.index]) for result in results]
+            reaching = classify_probabilities(self.model, crops, self.config.imgsz)[:, self.index].astype(float)
             for (i, row, _, _), value in zip(owners, reaching, strict=True):
                 out[i][row] = value
         return out
