@@ -86,7 +86,7 @@ def _fps(recording: Path, camera) -> float:
     return float(camera.fps)
 
 
-def _truth_shoppers(recording: Path, camera_id: str) -> pd.DataFrame:
+def read_truth_shopper_boxes(recording: Path, camera_id: str) -> pd.DataFrame:
     """One camera's truth shopper boxes (truth/boxes/<camera>.csv rows whose object is a shopper)."""
     boxes = read_truth_boxes(recording / "truth" / "boxes" / f"{camera_id}.csv")
     return boxes[boxes["object"] == "shopper"]
@@ -126,7 +126,7 @@ def truth_source(recording: Path, config: AssociationTrainingConfig) -> Source |
     tracklets, truth = [], []
     for cid, camera in cameras.items():
         fps = _fps(recording, camera)
-        boxes = _truth_shoppers(recording, cid)
+        boxes = read_truth_shopper_boxes(recording, cid)
         boxes = boxes[boxes["visible"] >= config.min_visible]
         parts, shopper_of = [], {}
         for shopper, rows in boxes.sort_values("frame").groupby("track_id"):
@@ -162,22 +162,31 @@ def vision_source(recording: Path, run: Path, config: AssociationTrainingConfig)
     for cid, camera in cameras.items():
         fps = _fps(recording, camera)
         mine = tracks[tracks["camera"] == cid][["frame", "track_id", "x1", "y1", "x2", "y2"]]
-        boxes = _truth_shoppers(recording, cid)
-        pairs = mine.reset_index(drop=True).merge(boxes, on="frame", suffixes=("", "_t"))
-        if pairs.empty:
+        owner = track_owners(mine, read_truth_shopper_boxes(recording, cid), config.iou)
+        if not owner:
             continue
-        pairs["iou"] = _iou(pairs[["x1", "y1", "x2", "y2"]].to_numpy(float),
-                            pairs[["x1_t", "y1_t", "x2_t", "y2_t"]].to_numpy(float))
-        pairs = pairs[pairs["iou"] >= config.iou]
-        best = pairs.sort_values("iou").drop_duplicates(["frame", "track_id"], keep="last")
-        votes = best.groupby(["track_id", "track_id_t"]).size().reset_index(name="n")
-        owner = votes.sort_values("n").drop_duplicates("track_id", keep="last").set_index("track_id")["track_id_t"]
         looks = video_looks(camera.video, mine)
         for t in floor_tracklets(mine, camera, fps, ShopperConfig(), looks):
-            if t.track_id in owner.index:
+            if t.track_id in owner:
                 tracklets.append(t)
-                truth.append(str(int(owner[t.track_id])))
+                truth.append(owner[t.track_id])
     return Source(recording.name, "vision", tuple(tracklets), tuple(truth))
+
+
+def track_owners(tracks: pd.DataFrame, truth_boxes: pd.DataFrame, iou: float) -> dict[int, str]:
+    """One camera's track id -> the truth shopper it is (the one whose truth box it overlaps best, at
+    IoU >= ``iou``, in the most frames); tracks that never overlap one are left out. ``tracks``:
+    ``frame, track_id, x1..y2``; ``truth_boxes``: that camera's truth shopper boxes."""
+    pairs = tracks.reset_index(drop=True).merge(truth_boxes, on="frame", suffixes=("", "_t"))
+    if pairs.empty:
+        return {}
+    pairs["iou"] = _iou(pairs[["x1", "y1", "x2", "y2"]].to_numpy(float),
+                        pairs[["x1_t", "y1_t", "x2_t", "y2_t"]].to_numpy(float))
+    pairs = pairs[pairs["iou"] >= iou]
+    best = pairs.sort_values("iou").drop_duplicates(["frame", "track_id"], keep="last")
+    votes = best.groupby(["track_id", "track_id_t"]).size().reset_index(name="n")
+    owner = votes.sort_values("n").drop_duplicates("track_id", keep="last")
+    return {int(t): str(int(s)) for t, s in zip(owner["track_id"], owner["track_id_t"], strict=True)}
 
 
 def sources_under(roots: list[Path], config: AssociationTrainingConfig) -> list[Source]:

@@ -74,13 +74,15 @@ def merge_camera_events(per_camera: list[list[PickEvent]], window_s: float, *, b
 def process_recording(
     path: Path, out_root: Path, models: Models, config: PipelineConfig, *, baselines: bool = False,
     out: Path | None = None, progress: Callable[[str, int, int], None] | None = None,
+    join_shoppers: Callable[..., ShopperMap] = store_shoppers,
 ) -> RecordingResult:
     """Run every camera of one recording and write its outputs under ``out_root/<folder name>/``
     (or into ``out`` when given: the run loop writes into a temporary folder and renames it).
 
     With ``baselines``, also time decoding alone and ultralytics' plain ``model.track()`` loop on the
     same videos and weights, in this process, for the speed ratios of ``walkout bench``.
-    ``progress`` is passed to :func:`process_camera`.
+    ``progress`` is passed to :func:`process_camera`. ``join_shoppers`` joins the cameras' tracks into
+    shoppers (:func:`vision.shoppers.store_shoppers`; benchmarks/oracle_association.py swaps in the truth).
     """
     recording = load_recording(path)
     if not recording.cameras:
@@ -93,9 +95,9 @@ def process_recording(
     results = _process_cameras(recording, models, config, planogram, progress, threads)
     cameras_s = time.perf_counter() - started
     started = time.perf_counter()
-    shopper_map = store_shoppers({r.camera: r.tracks for r in results}, {c.id: c for c in recording.cameras},
-                                 {r.camera: r.fps for r in results}, config.shoppers,
-                                 looks={r.camera: r.looks for r in results})
+    shopper_map = join_shoppers({r.camera: r.tracks for r in results}, {c.id: c for c in recording.cameras},
+                                {r.camera: r.fps for r in results}, config.shoppers,
+                                looks={r.camera: r.looks for r in results})
     grid_s = config.shoppers.grid_s or 1.0 / max(r.fps for r in results)
     shoppers = shoppers_table(shopper_map, grid_s)
     events = merge_camera_events([[_with_store_shopper(e, shopper_map) for e in r.events] for r in results],

@@ -150,3 +150,19 @@ def pd_concat(tables):
     import pandas as pd
 
     return pd.concat(tables, ignore_index=True)
+
+
+def test_a_vision_track_is_labelled_with_the_truth_shopper_it_overlaps_best_in_most_frames():
+    import pandas as pd
+
+    from walkout.association_training import track_owners
+
+    # track 1 covers shopper 7 for three frames and shopper 8 for one; track 2 never overlaps anyone
+    tracks = pd.DataFrame({"frame": [0, 1, 2, 3, 0], "track_id": [1, 1, 1, 1, 2],
+                           "x1": [0, 0, 0, 100, 300], "y1": [0, 0, 0, 0, 0],
+                           "x2": [50, 50, 50, 150, 350], "y2": [100, 100, 100, 100, 100]})
+    truth = pd.DataFrame({"frame": [0, 1, 2, 3, 3], "track_id": [7, 7, 7, 7, 8],
+                          "x1": [2, 2, 2, 0, 100], "y1": [0, 0, 0, 0, 0],
+                          "x2": [52, 52, 52, 50, 150], "y2": [100, 100, 100, 100, 100]})
+    assert track_owners(tracks, truth, iou=0.5) == {1: "7"}
+    assert track_owners(tracks, truth.iloc[:0], iou=0.5) == {}
