@@ -12,8 +12,10 @@ switches, and attribution.
     python benchmarks/oracle_association.py runs/accuracy/store --predictions predictions --out runs/oracle_assoc
 
 GROUP is a group folder of benchmarks/accuracy.py (GROUP/recordings/<name> with truth/boxes, and
-GROUP/<predictions>/<name> from its run). The truth-joined runs go to OUT/truth-join/<name>, reports
-to OUT/truth-join-report and OUT/<predictions>-report. Runs in this process, one recording at a time.
+GROUP/<predictions>/<name> from its run). The truth-joined runs go to OUT/<group>/truth-join/<name>
+and their report to OUT/<group>/report (with OUT/provenance.json: a set benchmarks/results.py reads);
+the report of the group's own run to OUT/<group>/<predictions>-report. Runs in this process, one
+recording at a time.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import argparse
 import functools
 import logging
 from pathlib import Path
+
+from accuracy import write_provenance
 
 from formats.store import parse_store
 from fusion.pipeline import fuse_recording
@@ -57,15 +61,17 @@ def main() -> None:
     recordings = [r for r in recordings if len(parse_store(r / "store.json", r).cameras) > 1]
     if not recordings:
         raise SystemExit(f"{args.group / 'recordings'}: no multi-camera recordings")
-    joined = args.out / "truth-join"
+    write_provenance(args.out, predictions="truth-join")
+    group = args.out / args.group.name
+    joined = group / "truth-join"
     for recording in recordings:
         process = functools.partial(process_recording, join_shoppers=functools.partial(truth_join, recording))
         for result in run_recordings([recording], joined, options=RunOptions(workers=1), process=process):
             if result.ok:
                 fuse_recording(result.recording, result.out_dir, result.out_dir)
     rows = [(f"association as shipped ({args.predictions})",
-             run_bench(recordings, args.group / args.predictions, args.out / f"{args.predictions}-report").metrics()),
-            ("association from the truth", run_bench(recordings, joined, args.out / "truth-join-report").metrics())]
+             run_bench(recordings, args.group / args.predictions, group / f"{args.predictions}-report").metrics()),
+            ("association from the truth", run_bench(recordings, joined, group / "report").metrics())]
     print("| run | " + " | ".join(METRICS) + " |")
     print("|---|" + "---|" * len(METRICS))
     for name, metrics in rows:
