@@ -70,7 +70,8 @@ def main() -> None:
 def write_provenance(out: Path, command: str | None = None, **extra) -> Path:
     """OUT/provenance.json: the command line that writes OUT (default: ``python`` + this process's
     arguments), the checkout's commit and whether it had uncommitted changes, and the date (UTC):
-    benchmarks/results.py names them beside each figure of docs/RESULTS.md."""
+    benchmarks/results.py names them beside each figure of docs/RESULTS.md. With ``predictions``, also
+    OUT/provenance-<predictions>.json, which a later run into the same OUT with other predictions leaves."""
     root = Path(__file__).resolve().parents[1]
     if command is None:
         argv = list(sys.argv)
@@ -94,8 +95,11 @@ def write_provenance(out: Path, command: str | None = None, **extra) -> Path:
     }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(payload, indent=2) + "\n"
     path = out / "provenance.json"
-    path.write_text(json.dumps(payload, indent=2) + "\n")
+    path.write_text(text)
+    if extra.get("predictions"):  # a later run with other --predictions on the same renders keeps this one's
+        (out / f"provenance-{extra['predictions']}.json").write_text(text)
     return path
 
 

@@ -48,11 +48,14 @@ def pool_group(sets: list[Path], group: str, predictions: str, out: Path) -> tup
     return len(recordings), report.metrics()
 
 
-def set_provenance(sets: list[Path]) -> dict[str, dict]:
-    """Each set's provenance.json (the command that rendered and ran it), by folder; {} when it has none."""
+def set_provenance(sets: list[Path], predictions: str | None = None) -> dict[str, dict]:
+    """Each set's provenance (the command that rendered and ran it), by folder; {} when it has none: its
+    provenance-<predictions>.json when there is one (several runs share the renders), else provenance.json."""
     out = {}
     for root in sets:
-        path = root / "provenance.json"
+        path = root / f"provenance-{predictions}.json"
+        if predictions is None or not path.is_file():
+            path = root / "provenance.json"
         try:
             out[str(root)] = json.loads(path.read_text()) if path.is_file() else {}
         except ValueError:
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     out = args.out or Path(tempfile.mkdtemp(prefix="walkout-pool-"))
-    write_provenance(out, predictions=args.predictions, sets=set_provenance(args.sets))
+    write_provenance(out, predictions=args.predictions, sets=set_provenance(args.sets, args.predictions))
     print_table([(name, *pool_group(args.sets, name, args.predictions, out)) for name, *_ in GROUPS])
     print(f"reports: {out}/<group>/report/")
 

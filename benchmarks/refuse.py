@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     for root in args.sets:
         failed += refuse_set(root, args.source, args.target, config)[1]
     out = args.out or Path(tempfile.mkdtemp(prefix="walkout-refuse-"))
-    write_provenance(out, predictions=args.target, sets=set_provenance(args.sets))
+    write_provenance(out, predictions=args.target, sets=set_provenance(args.sets, args.source))
     print_table([(name, *pool_group(args.sets, name, args.target, out)) for name, *_ in GROUPS])
     print(f"reports: {out}/<group>/report/")
     return 1 if failed else 0

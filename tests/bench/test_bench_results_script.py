@@ -82,6 +82,18 @@ def test_benchmark_scripts_record_their_command_and_commit(tmp_path):
     assert {"commit", "uncommitted_changes", "date"} <= set(payload)
 
 
+def test_each_predictions_run_on_the_same_renders_keeps_its_own_provenance(tmp_path):
+    from accuracy import write_provenance
+    from pool import set_provenance
+
+    out = tmp_path / "out"
+    write_provenance(out, command="python benchmarks/accuracy.py --out X --predictions before", predictions="before")
+    write_provenance(out, command="python benchmarks/accuracy.py --out X --predictions after", predictions="after")
+    assert set_provenance([out], "before")[str(out)]["command"].endswith("--predictions before")
+    assert set_provenance([out], "after")[str(out)]["command"].endswith("--predictions after")
+    assert set_provenance([out])[str(out)]["command"].endswith("--predictions after")  # the last run's
+
+
 def test_the_stage_table_shows_the_stages_the_runs_timed_in_the_order_they_run(tmp_path):
     always = {"decode": 0.4, "motion": 0.1, "detect": 6.0, "track": 0.2, "hands": 0.3, "events": 0.1}
     with_models = {**always, "classify": 0.8, "reaching": 1.2}
