@@ -43,7 +43,7 @@ class PipelineConfig:
     for the plain settings below (every setting: docs/CONFIG.md)."""
 
     detector: DetectorConfig = field(
-        default_factory=lambda: DetectorConfig(model_path=str(DEFAULT_DETECTOR), imgsz=416)
+        default_factory=lambda: DetectorConfig(model_path=str(DEFAULT_DETECTOR), imgsz=512)
     )
     held: HeldConfig = field(default_factory=lambda: HeldConfig(classifier_path=str(DEFAULT_CLASSIFIER)))
     hand_detector: HandDetectorConfig = field(
