@@ -444,12 +444,15 @@ def metrics_section() -> list[str]:
 
 EARLIER = """## Earlier measurements still in force
 
-Measured on earlier releases with the vision stages unchanged since (the fusion figures of the rule chain
-that the attribution model replaced are in the git history of README.md, not repeated here):
+Measured on earlier releases, with the detector at imgsz 416 (the default until session 24) and the other
+vision stages unchanged since (the fusion figures of the rule chain that the attribution model replaced are in
+the git history of README.md, not repeated here):
 
 - **Earlier tables.** The held-out tables of earlier sessions (one-camera seeds 31000-35021, stores 9400-9507,
   the detector-confidence and attribution-refit trials, the speed runs before session 19) are in the git history
-  of this file (up to commit e2aa19a); their benchmark folders were not kept, so they are not re-made here.
+  of this file (up to commit e2aa19a); their benchmark folders were not kept, so they are not re-made here. The
+  per-set tables of sessions 19-23 (one-camera 36000-40021, stores 9600-10007, at imgsz 416) are in its history
+  up to commit 0774c05 and pooled below.
 - **Sets are small.** One set of 22 recordings is too small to tell a change from luck: one receipt moves
   receipt accuracy by 4-17 points. Compare configurations on the same renders (`accuracy.py --predictions
   NAME`, `refuse.py`) and pool several sets (`pool.py`).
@@ -533,11 +536,18 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60].rstrip("-") or "set"
 
 
+def origin(provenance: dict, path: Path, dest: Path) -> str:
+    """Where an archived input came from: ``path``, or, when ``path`` is itself a copy in ``dest`` (the
+    command run again on its archive), the origin that copy recorded."""
+    inside = Path(path).resolve().is_relative_to(Path(dest).resolve())
+    return str(provenance.get("archived_from", path)) if inside else str(path)
+
+
 def archive_set(result: ResultSet, dest: Path) -> str:
     """Copy what :func:`read_set` used of ``result`` into DEST/<slug of its label>; returns its new spec."""
     folder = dest / slug(result.label)
-    write_json_atomic({**result.provenance, "label": result.label, "archived_from": str(result.path)},
-                      folder / "provenance.json")
+    write_json_atomic({**result.provenance, "label": result.label,
+                       "archived_from": origin(result.provenance, result.path, dest)}, folder / "provenance.json")
     for group in result.groups:
         write_json_atomic({"metrics": group.metrics, "recordings": [{"name": name} for name in group.recordings],
                            "overall": {"speed": group.speed}}, folder / group.name / "report" / "report.json")
@@ -548,7 +558,8 @@ def archive_speed_run(spec: str, dest: Path) -> str:
     label, data, provenance = read_speed_run(spec)
     folder = dest / slug(label or Path(spec.rpartition("=")[2]).name)
     write_json_atomic(data, folder / "speed.json")
-    write_json_atomic({**provenance, "archived_from": spec.rpartition("=")[2]}, folder / "provenance.json")
+    write_json_atomic({**provenance, "archived_from": origin(provenance, Path(spec.rpartition("=")[2]), dest)},
+                      folder / "provenance.json")
     return f"{label}={folder}" if label else str(folder)
 
 
@@ -557,7 +568,8 @@ def archive_aifi(path: Path, dest: Path) -> Path:
     report = read_report(path / "report" / "report.json")
     write_json_atomic({"metrics": report.get("metrics") or {}, "overall": {"speed": (report.get("overall") or {}).get("speed")}},
                       folder / "report" / "report.json")
-    write_json_atomic({**read_provenance(path), "archived_from": str(path)}, folder / "provenance.json")
+    provenance = read_provenance(path)
+    write_json_atomic({**provenance, "archived_from": origin(provenance, path, dest)}, folder / "provenance.json")
     for events in sorted((path / "run").glob("*/events.csv")):
         write_text_atomic(events.read_text(), folder / "run" / events.parent.name / "events.csv")
     return folder

@@ -188,6 +188,19 @@ def test_an_archived_page_is_made_again_from_the_copies_alone(sets, tmp_path):
     assert again.read_text().split("\n", 3)[3] == text.split("\n", 3)[3]  # all but the command line
 
 
+def test_archiving_the_archive_again_keeps_where_each_input_first_came_from(sets, tmp_path):
+    held, _ = sets
+    run = write_speed_run(tmp_path / "speed", ONE_SHOPPER_ROWS, EMPTY_AISLE)
+    out, archive = tmp_path / "RESULTS.md", tmp_path / "docs" / "results"
+    results.main(["--out", str(out), "--set", str(held), "--speed", f"one shopper={run}", "--archive", str(archive)])
+    copies = [archive / "held-out", archive / "one-shopper"]
+    assert [json.loads((c / "provenance.json").read_text())["archived_from"] for c in copies] == [str(held), str(run)]
+    # relabelled and archived again from the copies (as docs/RESULTS.md is remade): the origin stays
+    results.main(["--out", str(out), "--set", f"held-out={copies[0]}", "--speed", f"one shopper={copies[1]}",
+                  "--archive", str(archive)])
+    assert [json.loads((c / "provenance.json").read_text())["archived_from"] for c in copies] == [str(held), str(run)]
+
+
 def test_a_label_becomes_a_plain_folder_name():
     assert results.slug("Store held-out seeds 9600-9607 (multi-camera), today's defaults") == \
         "store-held-out-seeds-9600-9607-multi-camera-today-s-defaults"
