@@ -19,7 +19,6 @@ commit and the date (benchmarks/results.py puts them beside the figures in docs/
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shlex
 import subprocess
@@ -27,6 +26,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from formats.tables import write_json_atomic
 from walkout.bench import run_bench
 from walkout.bench.groups import GROUPS, SIZES, render_and_run
 from walkout.config import load_config
@@ -94,13 +94,9 @@ def write_provenance(out: Path, command: str | None = None, **extra) -> Path:
         **extra,
     }
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(payload, indent=2) + "\n"
-    path = out / "provenance.json"
-    path.write_text(text)
     if extra.get("predictions"):  # a later run with other --predictions on the same renders keeps this one's
-        (out / f"provenance-{extra['predictions']}.json").write_text(text)
-    return path
+        write_json_atomic(payload, out / f"provenance-{extra['predictions']}.json")
+    return write_json_atomic(payload, out / "provenance.json")
 
 
 def print_table(rows: list[tuple[str, int, dict]]) -> None:
