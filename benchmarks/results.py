@@ -61,6 +61,7 @@ ACCURACY_COLUMNS = (
     ("idf1", "IDF1"),
     ("visible_idf1", "IDF1 of visible boxes"),
     ("global_idf1", "global IDF1"),
+    ("global_visible_idf1", "global IDF1 of visible boxes"),
     ("floor_idf1", "floor IDF1"),
 )
 HEADLINE_COLUMNS = (

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from walkout.bench.config import BenchConfig
-from walkout.bench.tracking import floor_sequence, pooled_sequence, score_floor, score_sequence
+from walkout.bench.tracking import floor_sequence, pooled_sequence, score_floor, score_sequence, visible_rows
 
 FRAMES = range(1, 21)
 
@@ -37,6 +37,32 @@ def test_one_person_split_into_two_shoppers_across_cameras_loses_half_the_identi
     assert summary["idf1"] == pytest.approx(0.5)  # and only one camera's half under the right id
 
 
+def test_global_visible_scores_leave_out_the_frames_where_a_camera_cannot_see_the_shopper():
+    """Camera 1 sees shopper 1 only in frames 1-10 (visibility 1.0); in frames 11-20 a shelf hides them
+    (visibility 0.1) and camera 1 finds nothing. The pooled score counts the hidden frames as missed; the
+    visible one leaves them out, and finding a hidden shopper is no false positive either."""
+    config = BenchConfig()
+    truth1 = mot(100.0).assign(visibility=[1.0] * 10 + [0.1] * 10)
+    seen = {"cam0": (mot(10.0).assign(visibility=1.0), mot(10.0)), "cam1": (truth1, mot(100.0).iloc[:10])}
+    ids = {"cam0": {"1": "7"}, "cam1": {"1": "7"}}
+    assert score_sequence(pooled_sequence(seen, ids), config).summary()["idf1"] == pytest.approx(30 / 35)
+
+    def visible(tables):
+        return {camera: visible_rows(*pair, config.min_visibility, config.iou_threshold) for camera, pair in tables.items()}
+
+    assert score_sequence(pooled_sequence(visible(seen), ids), config).summary()["idf1"] == pytest.approx(1.0)
+    found_hidden = {**seen, "cam1": (truth1, mot(100.0))}
+    assert score_sequence(pooled_sequence(visible(found_hidden), ids), config).summary()["idf1"] == pytest.approx(1.0)
+    # A shopper split across cameras still loses identity among the visible boxes.
+    split = {"cam0": {"1": "7"}, "cam1": {"1": "8"}}
+    assert score_sequence(pooled_sequence(visible(seen), split), config).summary()["idf1"] == pytest.approx(20 / 30)
+    # A camera that sees nobody has nothing hidden; truth without visibility gives no visible rows.
+    empty = mot(10.0).iloc[:0].assign(visibility=[])
+    assert visible_rows(empty, mot(10.0), config.min_visibility, config.iou_threshold) is not None
+    assert visible_rows(mot(10.0).assign(visibility=float("nan")), mot(10.0), config.min_visibility,
+                        config.iou_threshold) is None
+
+
 def positions(x_offset: float, shopper: str = "1") -> pd.DataFrame:
     return pd.DataFrame({"timestamp": [1.7e9 + f / 10 for f in range(10)], "shopper": shopper,
                          "x": [1.0 + 0.1 * f + x_offset for f in range(10)], "y": 2.0})
@@ -48,3 +74,17 @@ def test_floor_positions_match_within_the_radius(offset_m, idf1):
     summary = score_floor(sequence).summary()
     assert summary["idf1"] == pytest.approx(idf1)
     assert "hota" not in summary
+
+
+def test_the_report_gives_global_visible_scores_only_when_every_store_recording_has_them():
+    from walkout.bench.report import BenchReport
+    from walkout.bench.score import RecordingResult
+
+    config = BenchConfig()
+    score = score_sequence(pooled_sequence(cameras(), {"cam0": {"1": "7"}, "cam1": {"1": "7"}}), config)
+    with_visibility = RecordingResult(name="a", global_tracking=score, global_visible_tracking=score)
+    without = RecordingResult(name="b", global_tracking=score)
+    one_camera = RecordingResult(name="c")
+    assert BenchReport([with_visibility, one_camera], config).metrics()["global_visible_idf1"] == pytest.approx(1.0)
+    metrics = BenchReport([with_visibility, without], config).metrics()
+    assert "global_visible_idf1" not in metrics and "global_idf1" in metrics

@@ -57,6 +57,10 @@ METRICS = {
     "visible_idf1": "tracking IDF1 of the truth boxes at least min_visibility visible (hidden or cut-off ones ignored)",
     "global_hota": "tracking HOTA with every camera pooled under store-level shopper ids",
     "global_idf1": "tracking IDF1 with every camera pooled under store-level shopper ids",
+    "global_visible_hota": "global_hota of the truth boxes at least min_visibility visible (hidden or cut-off ones "
+                           "ignored)",
+    "global_visible_idf1": "global_idf1 of the truth boxes at least min_visibility visible (hidden or cut-off ones "
+                           "ignored)",
     "floor_idf1": "shoppers.csv floor positions vs the truth's, within floor_radius_m: IDF1",
     "floor_mota": "shoppers.csv floor positions vs the truth's, within floor_radius_m: MOTA",
     "realtime_factor": "seconds of recording per wall-clock second (a recording's cameras count its duration once)",
@@ -143,6 +147,15 @@ class BenchReport:
         return _sum(parts, TrackingScore()) if parts else None
 
     @property
+    def global_visible_tracking(self) -> TrackingScore | None:
+        """global_tracking of the visible truth boxes; None unless every recording scored globally
+        gives visibility (a pool of some recordings only would pass for all of them)."""
+        if any((r.global_tracking is None) != (r.global_visible_tracking is None) for r in self.scored):
+            return None
+        parts = self._parts("global_visible_tracking")
+        return _sum(parts, TrackingScore()) if parts else None
+
+    @property
     def floor_tracking(self) -> TrackingScore | None:
         parts = self._parts("floor_tracking")
         return _sum(parts, TrackingScore()) if parts else None
@@ -195,6 +208,9 @@ class BenchReport:
         if (pooled := self.global_tracking) is not None:
             summary = pooled.summary()
             out.update(global_hota=summary["hota"], global_idf1=summary["idf1"])
+        if (pooled := self.global_visible_tracking) is not None:
+            summary = pooled.summary()
+            out.update(global_visible_hota=summary["hota"], global_visible_idf1=summary["idf1"])
         if (floor := self.floor_tracking) is not None:
             summary = floor.summary()
             out.update(floor_idf1=summary["idf1"], floor_mota=summary["mota"])

@@ -56,6 +56,7 @@ from walkout.bench.tracking import (
     prepare_sequence,
     score_floor,
     score_sequence,
+    visible_rows,
     visible_sequence,
 )
 
@@ -85,6 +86,7 @@ class RecordingResult:
     tracking: dict[str, TrackingScore] = field(default_factory=dict)
     visible_tracking: dict[str, TrackingScore] = field(default_factory=dict)
     global_tracking: TrackingScore | None = None
+    global_visible_tracking: TrackingScore | None = None  # global_tracking of the visible truth boxes
     floor_tracking: TrackingScore | None = None
     id_mapping: dict[str, dict[str, str]] = field(default_factory=dict)
     speed: SpeedScore = SpeedScore()
@@ -199,6 +201,11 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
         # Store-level ids: every camera pooled, and ONE predicted -> truth shopper map per recording.
         sequence = pooled_sequence(mot_tables, shoppers.get("tracks") or {})
         result["global_tracking"] = score_sequence(sequence, config)
+        visible_tables = {camera: visible_rows(*pair, config.min_visibility, config.iou_threshold)
+                          for camera, pair in mot_tables.items()}
+        if all(pair is not None for pair in visible_tables.values()):
+            result["global_visible_tracking"] = score_sequence(
+                pooled_sequence(visible_tables, shoppers.get("tracks") or {}), config)
         overall_mapping = map_ids(overlap_table(sequence, config.iou_threshold))
         per_camera = {}
     truth_floor = recording / "truth" / "shoppers.csv"

@@ -97,15 +97,15 @@ def prepare_sequence(truth: pd.DataFrame, predicted: pd.DataFrame) -> FrameSeque
     return FrameSequence(gt_ids, tracker_ids, similarity, gt_id_of, tracker_id_of)
 
 
-def visible_sequence(truth: pd.DataFrame, predicted: pd.DataFrame, min_visibility: float,
-                     iou_threshold: float) -> FrameSequence | None:
-    """:func:`prepare_sequence` scoring only the truth boxes at least ``min_visibility`` visible (MOT17
-    ground truth's 9th column); a predicted box whose best overlap (IoU >= ``iou_threshold``) is a
-    left-out truth box is left out too, so finding a hidden or cut-off shopper is neither a miss nor a
-    false positive (MOTChallenge's ignore rule, decided by best overlap rather than after its matching).
-    None when the truth gives no visibility."""
+def visible_rows(truth: pd.DataFrame, predicted: pd.DataFrame, min_visibility: float,
+                 iou_threshold: float) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The truth boxes at least ``min_visibility`` visible (MOT17 ground truth's 9th column) and the
+    predicted boxes left to score against them: a predicted box whose best overlap (IoU >=
+    ``iou_threshold``) is a left-out truth box is left out too, so finding a hidden or cut-off shopper
+    is neither a miss nor a false positive (MOTChallenge's ignore rule, decided by best overlap rather
+    than after its matching). None when the truth gives no visibility."""
     truth = truth[truth["conf"] != 0]
-    if not len(truth) or truth["visibility"].isna().all():
+    if len(truth) and truth["visibility"].isna().all():
         return None
     hidden = (truth["visibility"] < min_visibility).to_numpy()  # no visibility (NaN): scored
     drop = np.zeros(len(predicted), dtype=bool)
@@ -120,7 +120,15 @@ def visible_sequence(truth: pd.DataFrame, predicted: pd.DataFrame, min_visibilit
         iou = box_iou(truth_boxes[rows], predicted_boxes[here], box_format="xywh")  # (truth, predicted)
         best = iou.argmax(axis=0)
         drop[here[(iou.max(axis=0) >= iou_threshold) & hidden[rows][best]]] = True
-    return prepare_sequence(truth[~hidden], predicted[~drop])
+    return truth[~hidden], predicted[~drop]
+
+
+def visible_sequence(truth: pd.DataFrame, predicted: pd.DataFrame, min_visibility: float,
+                     iou_threshold: float) -> FrameSequence | None:
+    """:func:`prepare_sequence` of :func:`visible_rows`: only the truth boxes at least ``min_visibility``
+    visible are scored. None when the truth gives no visibility."""
+    rows = visible_rows(truth, predicted, min_visibility, iou_threshold)
+    return prepare_sequence(*rows) if rows is not None else None
 
 
 @dataclass(frozen=True)
