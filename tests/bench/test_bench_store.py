@@ -88,3 +88,18 @@ def test_the_report_gives_global_visible_scores_only_when_every_store_recording_
     assert BenchReport([with_visibility, one_camera], config).metrics()["global_visible_idf1"] == pytest.approx(1.0)
     metrics = BenchReport([with_visibility, without], config).metrics()
     assert "global_visible_idf1" not in metrics and "global_idf1" in metrics
+
+
+def test_report_md_lists_the_pooled_identity_figures_with_their_meaning():
+    from walkout.bench.report import BenchReport, to_markdown
+    from walkout.bench.score import RecordingResult
+
+    config = BenchConfig()
+    split = score_sequence(pooled_sequence(cameras(), {"cam0": {"1": "7"}, "cam1": {"1": "8"}}), config)
+    markdown = to_markdown(BenchReport([RecordingResult(name="a", global_tracking=split,
+                                                        global_visible_tracking=split)], config))
+    section = markdown[markdown.index("### Identity, pooled"):markdown.index("## Speed")]
+    assert "| `global_idf1` | 0.500 | tracking IDF1 with every camera pooled under store-level shopper ids |" in section
+    assert "| `global_visible_idf1` | 0.500 |" in section
+    assert "floor_idf1" not in section  # not measured: not listed
+    assert "### Identity" not in to_markdown(BenchReport([RecordingResult(name="b")], config))

@@ -288,6 +288,20 @@ def _f(value: float | None, digits: int = 3) -> str:
     return "–" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
+# The tracking figures beyond the per-camera table, in the order report.md lists them.
+IDENTITY_METRICS = ("visible_hota", "visible_idf1", "global_hota", "global_idf1", "global_visible_hota",
+                    "global_visible_idf1", "floor_idf1", "floor_mota")
+
+
+def _identity_section(metrics: dict[str, float]) -> list[str]:
+    """Pooled identity figures (visible boxes only, store-level ids over every camera, floor
+    positions), each with its meaning; nothing when none was measured."""
+    rows = [[f"`{name}`", _f(metrics[name]), METRICS[name]] for name in IDENTITY_METRICS if name in metrics]
+    if not rows:
+        return []
+    return ["### Identity, pooled over every recording", "", *_table(["metric", "value", "what it scores"], rows), ""]
+
+
 def _table(header: list[str], rows: list[list]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -511,6 +525,7 @@ def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str
             ]
         )
     out += (_table(header, rows) if rows else ["not scored (no truth or predicted tracks)"]) + [""]
+    out += _identity_section(report.metrics())
 
     out += ["## Speed", ""]
     out += _image(plots, "speed", "time per frame by stage")
