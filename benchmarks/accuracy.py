@@ -33,7 +33,8 @@ from walkout.config import load_config
 
 METRICS = ("product_f1", "attributed_f1", "receipt_accuracy", "fused_product_f1", "fused_attributed_f1",
            "fused_receipt_accuracy", "fused_split_receipts", "fused_cart_f1", "store_f1", "hota", "idf1",
-           "visible_idf1", "global_idf1", "global_visible_idf1", "floor_idf1", "review_rate", "unreviewed_accuracy", "ece", "realtime_factor")
+           "visible_idf1", "global_idf1", "global_visible_idf1", "floor_idf1", "review_rate", "unreviewed_accuracy",
+           "ece", "realtime_factor")
 
 
 def main() -> None:

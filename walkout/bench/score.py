@@ -57,7 +57,6 @@ from walkout.bench.tracking import (
     score_floor,
     score_sequence,
     visible_rows,
-    visible_sequence,
 )
 
 log = logging.getLogger(__name__)
@@ -168,6 +167,7 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
     per_camera: dict[str, dict[str, str]] = {}
     overlaps: list[pd.DataFrame] = []
     mot_tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}  # camera -> (truth, predicted) tracks
+    visible_tables: dict[str, tuple[pd.DataFrame, pd.DataFrame] | None] = {}  # the same, visible boxes only
     truth_track_shoppers: set[str] = set()
     truth_tracks_dir = recording / "truth" / "tracks"
     truth_track_files = sorted(truth_tracks_dir.glob("*.txt")) if truth_tracks_dir.is_dir() else []
@@ -184,9 +184,9 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
         mot_tables[camera] = (truth_rows, read_mot(pred_path))
         sequence = prepare_sequence(*mot_tables[camera])
         tracking[camera] = score_sequence(sequence, config)
-        visible = visible_sequence(*mot_tables[camera], config.min_visibility, config.iou_threshold)
-        if visible is not None:
-            visible_tracking[camera] = score_sequence(visible, config)
+        visible_tables[camera] = visible_rows(*mot_tables[camera], config.min_visibility, config.iou_threshold)
+        if visible_tables[camera] is not None:
+            visible_tracking[camera] = score_sequence(prepare_sequence(*visible_tables[camera]), config)
         table = overlap_table(sequence, config.iou_threshold)
         per_camera[camera] = map_ids(table)
         overlaps.append(table)
@@ -201,8 +201,6 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
         # Store-level ids: every camera pooled, and ONE predicted -> truth shopper map per recording.
         sequence = pooled_sequence(mot_tables, shoppers.get("tracks") or {})
         result["global_tracking"] = score_sequence(sequence, config)
-        visible_tables = {camera: visible_rows(*pair, config.min_visibility, config.iou_threshold)
-                          for camera, pair in mot_tables.items()}
         if all(pair is not None for pair in visible_tables.values()):
             result["global_visible_tracking"] = score_sequence(
                 pooled_sequence(visible_tables, shoppers.get("tracks") or {}), config)
