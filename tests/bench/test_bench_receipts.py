@@ -134,6 +134,26 @@ def test_wrong_shopper_lines_name_their_cause(tmp_path):
     assert "1 *identity*" in (tmp_path / "report" / "report.md").read_text()
 
 
+def test_wrong_shopper_causes_of_a_store_run_compare_store_level_shoppers(tmp_path):
+    """In a store run a receipt's shopper is a store-level id ("A", "B"), not a camera's track id:
+    the cause looks at the boxes of the tracks that shopper is made of (run.json's shoppers.tracks)."""
+    truth_tracks = two_shopper_tracks((1, 2), 100)
+    swapped = {(f, 1): 2 for f in range(51, 61)} | {(f, 2): 1 for f in range(51, 61)}
+    pred_tracks = [(f, swapped.get((f, i), i), x, y, w, h) for f, i, x, y, w, h in truth_tracks]
+    truth = [(5.5, 2, "pick", "b2", 1), (8.0, 1, "pick", "a1", 1)]
+    receipts = {
+        "version": 1, "recording": "demo",
+        "shoppers": {"B": {"items": {}, "lines": [receipt_line(5.5, "b2")]},  # track 1 (B) was on shopper 2 then
+                     "A": {"items": {}, "lines": [receipt_line(8.0, "a1")]}},  # track 2 (A) was on shopper 2
+    }
+    run_info = {"shoppers": {"identity": "store", "tracks": {"cam0": {"1": "B", "2": "A"}}}}
+    recording, predictions = make_recording(tmp_path, "demo", truth, [], receipts=receipts, run_info=run_info,
+                                            truth_tracks=truth_tracks, pred_tracks=pred_tracks)
+    (result,) = run_bench([recording], predictions, tmp_path / "report").scored
+    wrong = [(c["sku"], c["pred_shopper"], c["cause"]) for c in result.fused_confusion if c["kind"] == "misattributed"]
+    assert wrong == [("b2", "B", "identity"), ("a1", "A", "attribution")]
+
+
 def test_receipt_lines_are_scored_as_the_fused_timeline(tmp_path):
     truth = [(1.0, 1, "pick", "a1", 1), (3.0, 2, "pick", "b2", 2), (6.0, 1, "return", "a1", 1)]
     receipts = {

@@ -57,6 +57,7 @@ from walkout.bench.tracking import (
     score_floor,
     score_sequence,
     visible_rows,
+    with_store_ids,
 )
 
 log = logging.getLogger(__name__)
@@ -109,16 +110,32 @@ def _locator(clocks: dict[str, CameraClock]):
     return locate
 
 
-def _with_causes(rows: list[dict], mot_tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
-                 config: BenchConfig) -> list[dict]:
+def _with_causes(rows: list[dict], mot_tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]], config: BenchConfig,
+                 clocks: dict[str, CameraClock], shopper_of: dict[str, dict[str, str]] | None = None) -> list[dict]:
     """Confusion rows with ``cause``: for a misattributed event, identity or attribution (see
-    :func:`walkout.bench.tracking.misattribution_cause`); '' for other rows or without tracks."""
+    :func:`walkout.bench.tracking.misattribution_cause`); '' for other rows or without tracks.
+
+    With store-level shoppers (``shopper_of``: run.json's ``shoppers.tracks``) the predicted shopper
+    is a store id, not a camera's track id: each camera's boxes carry their track's shopper, and every
+    camera is looked at, the event's own first, at its own frame of the event's time. The cause is
+    identity when the predicted shopper's box was on the truth shopper in any of them."""
+    if shopper_of is not None:
+        mot_tables = {camera: (truth, with_store_ids(predicted, camera, shopper_of))
+                      for camera, (truth, predicted) in mot_tables.items()}
     for row in rows:
-        tables = mot_tables.get(row["camera"])
         row["cause"] = ""
-        if row["kind"] == "misattributed" and tables is not None and row["frame"] is not None:
-            row["cause"] = misattribution_cause(*tables, int(row["frame"]), row["truth_shopper"], row["pred_shopper"],
-                                                config.iou_threshold)
+        if row["kind"] != "misattributed" or row["frame"] is None:
+            continue
+        cameras = [row["camera"]]
+        if shopper_of is not None:
+            cameras += sorted(c for c in mot_tables if c != row["camera"] and c in clocks)
+        causes = []
+        for camera in cameras:
+            frame = row["frame"] if camera == row["camera"] else clocks[camera].locate(row["timestamp"])[0]
+            if camera in mot_tables and frame is not None:
+                causes.append(misattribution_cause(*mot_tables[camera], int(frame), row["truth_shopper"],
+                                                   row["pred_shopper"], config.iou_threshold))
+        row["cause"] = next((c for c in ("identity", "attribution") if c in causes), "")
     return rows
 
 
@@ -197,13 +214,15 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
     if shoppers.get("identity") == "per-camera":
         notes.append("identities are per camera (several cameras, not calibrated): one person seen by two "
                      "cameras is two shoppers, so receipts split")
+    store_ids: dict[str, dict[str, str]] | None = None  # camera -> track id -> store-level shopper
     if shoppers.get("identity") in ("store", "per-camera") and mot_tables:
         # Store-level ids: every camera pooled, and ONE predicted -> truth shopper map per recording.
-        sequence = pooled_sequence(mot_tables, shoppers.get("tracks") or {})
+        store_ids = shoppers.get("tracks") or {}
+        sequence = pooled_sequence(mot_tables, store_ids)
         result["global_tracking"] = score_sequence(sequence, config)
         if all(pair is not None for pair in visible_tables.values()):
             result["global_visible_tracking"] = score_sequence(
-                pooled_sequence(visible_tables, shoppers.get("tracks") or {}), config)
+                pooled_sequence(visible_tables, store_ids), config)
         overall_mapping = map_ids(overlap_table(sequence, config.iou_threshold))
         per_camera = {}
     truth_floor = recording / "truth" / "shoppers.csv"
@@ -229,7 +248,8 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
         predicted["mapped_shopper"] = _map_shoppers(predicted, per_camera, overall_mapping, mapped)
         match = match_events(truth, predicted, config)
         result["events"] = score_events(truth, predicted, match)
-        result["confusion"] = _with_causes(confusion(truth, predicted, match, _locator(clocks)), mot_tables, config)
+        result["confusion"] = _with_causes(confusion(truth, predicted, match, _locator(clocks)), mot_tables, config,
+                                          clocks, store_ids)
         carts, rows = score_carts(
             net_carts(truth, "shopper"), net_carts(predicted, "mapped_shopper"), truth_track_shoppers
         )
@@ -255,7 +275,8 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
             receipts=score, receipt_rows=rows, receipt_store=compare_carts(store_cart(truth), receipts.store),
             fused_events=score_events(truth, fused, fused_match),
             line_outcomes=line_outcomes(truth, fused, fused_match),
-            fused_confusion=_with_causes(confusion(truth, fused, fused_match, _locator(clocks)), mot_tables, config),
+            fused_confusion=_with_causes(confusion(truth, fused, fused_match, _locator(clocks)), mot_tables, config,
+                                         clocks, store_ids),
         )
     else:
         notes.append("receipts not scored: no receipts.json")

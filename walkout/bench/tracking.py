@@ -252,6 +252,15 @@ def misattribution_cause(
 POOLED_FRAME_GAP = 10
 
 
+def with_store_ids(predicted: pd.DataFrame, camera: str, shopper_of: dict[str, dict[str, str]]) -> pd.DataFrame:
+    """One camera's predicted MOT rows with ``id`` the store-level shopper of each track
+    (``shopper_of[camera][track id]``, run.json's ``shoppers.tracks``; ``<camera>-<track>`` for a track
+    it does not name); rows without an id (``id`` < 0) are left out."""
+    ids = shopper_of.get(camera, {})
+    predicted = predicted[predicted["id"] >= 0]
+    return predicted.assign(id=[ids.get(str(int(t)), f"{camera}-{int(t)}") for t in predicted["id"]])
+
+
 def pooled_sequence(mot_tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
                     shopper_of: dict[str, dict[str, str]]) -> FrameSequence:
     """Every camera's truth and predicted tracks as one sequence (the AI City multi-camera way): a
@@ -261,11 +270,9 @@ def pooled_sequence(mot_tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
     truths, predictions = [], []
     offset = 0
     for camera, (truth, predicted) in sorted(mot_tables.items()):
-        ids = shopper_of.get(camera, {})
         truths.append(truth.assign(frame=truth["frame"] + offset, id=truth["id"].astype(str)))
-        predicted = predicted[predicted["id"] >= 0]
-        shoppers = [ids.get(str(int(t)), f"{camera}-{int(t)}") for t in predicted["id"]]
-        predictions.append(predicted.assign(frame=predicted["frame"] + offset, id=shoppers))
+        predicted = with_store_ids(predicted, camera, shopper_of)
+        predictions.append(predicted.assign(frame=predicted["frame"] + offset))
         last = max(truth["frame"].max() if len(truth) else 0, predicted["frame"].max() if len(predicted) else 0)
         offset += int(last) + POOLED_FRAME_GAP
     return prepare_sequence(pd.concat(truths, ignore_index=True), pd.concat(predictions, ignore_index=True))
