@@ -154,6 +154,30 @@ def test_wrong_shopper_causes_of_a_store_run_compare_store_level_shoppers(tmp_pa
     assert wrong == [("b2", "B", "identity"), ("a1", "A", "attribution")]
 
 
+def test_a_store_line_whose_camera_track_was_right_but_joined_to_another_shopper_is_an_association_error(tmp_path):
+    """Each camera track follows one person all along, but the store-level join put the right
+    person's later track under the other shopper's id: the line given at that time is an
+    *association* error (the camera did its job; the join across cameras did not)."""
+    truth_tracks = two_shopper_tracks((1, 2), 100)
+    left, right = {f: (x, y, w, h) for f, i, x, y, w, h in truth_tracks if i == 1}, \
+        {f: (x, y, w, h) for f, i, x, y, w, h in truth_tracks if i == 2}
+    pred_tracks = ([(f, 1, *left[f]) for f in range(1, 61)] + [(f, 2, *right[f]) for f in range(61, 101)]
+                   + [(f, 3, *right[f]) for f in range(1, 61)] + [(f, 4, *left[f]) for f in range(61, 101)])
+    run_info = {"shoppers": {"identity": "store", "tracks": {"cam0": {"1": "A", "2": "A", "3": "B", "4": "B"}}}}
+    truth = [(8.0, 2, "pick", "b2", 1), (3.0, 1, "pick", "a1", 1)]
+    receipts = {
+        "version": 1, "recording": "demo",
+        "shoppers": {"A": {"items": {}, "lines": [receipt_line(8.0, "b2")]},  # A (mostly 1) is track 2, on 2, then
+                     "B": {"items": {}, "lines": [receipt_line(3.0, "a1")]}},  # B was track 3, on shopper 2
+    }
+    recording, predictions = make_recording(tmp_path, "demo", truth, [], receipts=receipts, run_info=run_info,
+                                            truth_tracks=truth_tracks, pred_tracks=pred_tracks)
+    (result,) = run_bench([recording], predictions, tmp_path / "report").scored
+    causes = {c["sku"]: c["cause"] for c in result.fused_confusion if c["kind"] == "misattributed"}
+    assert causes == {"b2": "association", "a1": "attribution"}
+    assert "1 *association*" in (tmp_path / "report" / "report.md").read_text()
+
+
 def test_receipt_lines_are_scored_as_the_fused_timeline(tmp_path):
     truth = [(1.0, 1, "pick", "a1", 1), (3.0, 2, "pick", "b2", 2), (6.0, 1, "return", "a1", 1)]
     receipts = {

@@ -1,7 +1,9 @@
 """The benchmark report: ``report.json`` (versioned, for machines), ``report.md`` (tables for people),
 ``confusion.csv`` (every error of vision's events, one row each), ``fused_confusion.csv`` (the same for
 the fused receipt lines), and a short text summary. A wrong-shopper row names its cause: *identity*
-(the track was on the right shopper at the time, its id belongs to another) or *attribution*.
+(the track was on the right shopper at the time, its id belongs to another), *association* (store
+runs: that camera track was the right shopper's, the join across cameras gave it another's id) or
+*attribution*.
 
 Overall figures are sums of counts over recordings (and cameras), with ratios derived from the
 sums, never averages of per-recording ratios.
@@ -395,8 +397,10 @@ def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str
         causes = Counter(c["cause"] for r in report.scored for c in getattr(r, attr) if c["kind"] == "misattributed")
         if causes:
             out += [f"Wrong shopper ({label}): {causes['identity']} *identity* (the track was on the right shopper, "
-                    f"but its id belongs to another one over the recording), {causes['attribution']} *attribution* "
-                    f"(given to a shopper who was someone else or not there)"
+                    f"but its id belongs to another one over the recording)"
+                    + (f", {causes['association']} *association* (a camera's track followed the right shopper, but "
+                       "the join across cameras gave it another shopper's id)" if causes["association"] else "")
+                    + f", {causes['attribution']} *attribution* (given to a shopper who was someone else or not there)"
                     + (f", {causes['']} unknown" if causes[""] else "") + ".", ""]
     out += _image(plots, "f1", "F1 per recording") + _image(plots, "errors", "event errors over time")
 

@@ -111,14 +111,17 @@ def _locator(clocks: dict[str, CameraClock]):
 
 
 def _with_causes(rows: list[dict], mot_tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]], config: BenchConfig,
-                 clocks: dict[str, CameraClock], shopper_of: dict[str, dict[str, str]] | None = None) -> list[dict]:
-    """Confusion rows with ``cause``: for a misattributed event, identity or attribution (see
-    :func:`walkout.bench.tracking.misattribution_cause`); '' for other rows or without tracks.
+                 clocks: dict[str, CameraClock], shopper_of: dict[str, dict[str, str]] | None = None,
+                 track_truth: dict[str, dict[str, str]] | None = None) -> list[dict]:
+    """Confusion rows with ``cause``: for a misattributed event, identity, association or attribution
+    (see :func:`walkout.bench.tracking.misattribution_cause`); '' for other rows or without tracks.
 
     With store-level shoppers (``shopper_of``: run.json's ``shoppers.tracks``) the predicted shopper
     is a store id, not a camera's track id: each camera's boxes carry their track's shopper, and every
-    camera is looked at, the event's own first, at its own frame of the event's time. The cause is
-    identity when the predicted shopper's box was on the truth shopper in any of them."""
+    camera is looked at, the event's own first, at its own frame of the event's time. The predicted
+    shopper's box on the truth shopper in any of them makes it an id error: *association* when that
+    box's track is mostly the truth shopper (``track_truth``: camera -> track -> truth shopper), else
+    *identity*."""
     if shopper_of is not None:
         mot_tables = {camera: (truth, with_store_ids(predicted, camera, shopper_of))
                       for camera, (truth, predicted) in mot_tables.items()}
@@ -133,9 +136,10 @@ def _with_causes(rows: list[dict], mot_tables: dict[str, tuple[pd.DataFrame, pd.
         for camera in cameras:
             frame = row["frame"] if camera == row["camera"] else clocks[camera].locate(row["timestamp"])[0]
             if camera in mot_tables and frame is not None:
-                causes.append(misattribution_cause(*mot_tables[camera], int(frame), row["truth_shopper"],
-                                                   row["pred_shopper"], config.iou_threshold))
-        row["cause"] = next((c for c in ("identity", "attribution") if c in causes), "")
+                causes.append(misattribution_cause(
+                    *mot_tables[camera], int(frame), row["truth_shopper"], row["pred_shopper"], config.iou_threshold,
+                    track_truth=None if shopper_of is None else (track_truth or {}).get(camera, {})))
+        row["cause"] = next((c for c in ("identity", "association", "attribution") if c in causes), "")
     return rows
 
 
@@ -215,6 +219,7 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
         notes.append("identities are per camera (several cameras, not calibrated): one person seen by two "
                      "cameras is two shoppers, so receipts split")
     store_ids: dict[str, dict[str, str]] | None = None  # camera -> track id -> store-level shopper
+    track_truth: dict[str, dict[str, str]] = {}  # store runs: camera -> track id -> the truth shopper it is on most
     if shoppers.get("identity") in ("store", "per-camera") and mot_tables:
         # Store-level ids: every camera pooled, and ONE predicted -> truth shopper map per recording.
         store_ids = shoppers.get("tracks") or {}
@@ -224,7 +229,7 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
             result["global_visible_tracking"] = score_sequence(
                 pooled_sequence(visible_tables, store_ids), config)
         overall_mapping = map_ids(overlap_table(sequence, config.iou_threshold))
-        per_camera = {}
+        track_truth, per_camera = per_camera, {}
     truth_floor = recording / "truth" / "shoppers.csv"
     predicted_floor = predictions / "shoppers.csv"
     if truth_floor.is_file() and predicted_floor.is_file():
@@ -249,7 +254,7 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
         match = match_events(truth, predicted, config)
         result["events"] = score_events(truth, predicted, match)
         result["confusion"] = _with_causes(confusion(truth, predicted, match, _locator(clocks)), mot_tables, config,
-                                          clocks, store_ids)
+                                          clocks, store_ids, track_truth)
         carts, rows = score_carts(
             net_carts(truth, "shopper"), net_carts(predicted, "mapped_shopper"), truth_track_shoppers
         )
@@ -276,7 +281,7 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
             fused_events=score_events(truth, fused, fused_match),
             line_outcomes=line_outcomes(truth, fused, fused_match),
             fused_confusion=_with_causes(confusion(truth, fused, fused_match, _locator(clocks)), mot_tables, config,
-                                         clocks, store_ids),
+                                         clocks, store_ids, track_truth),
         )
     else:
         notes.append("receipts not scored: no receipts.json")

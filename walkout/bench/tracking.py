@@ -222,14 +222,20 @@ def map_ids(overlaps: pd.DataFrame) -> dict[str, str]:
 
 def misattribution_cause(
     truth_rows: pd.DataFrame, predicted_rows: pd.DataFrame, frame: int, truth_shopper: str, predicted_shopper: str,
-    iou_threshold: float, reach_frames: int = 2,
+    iou_threshold: float, reach_frames: int = 2, track_truth: dict[str, str] | None = None,
 ) -> str:
     """Why an event went to the wrong shopper, from the tracks around its (0-based) ``frame``:
     ``identity`` when the predicted shopper's box was on the truth shopper (IoU >= ``iou_threshold``):
     the right person was chosen, but their track's id belongs to another shopper over the recording
     (a swap or a slid id); ``attribution`` when it was on someone else, or the predicted shopper was
     not tracked there: the wrong person was chosen. '' when the truth shopper has no box there.
-    Rows are MOTChallenge tables (:func:`walkout.bench.inputs.read_mot`, 1-based frames)."""
+    Rows are MOTChallenge tables (:func:`walkout.bench.inputs.read_mot`, 1-based frames).
+
+    Store runs: ``predicted_rows`` carry store-level shoppers in ``id`` and each box's camera track in
+    ``track`` (:func:`with_store_ids`), and ``track_truth`` maps a camera track to the truth shopper it
+    is on most (:func:`map_ids`). An identity error whose box's track is mostly the truth shopper is
+    ``association``: the camera followed the right person, the join across cameras gave that track
+    another shopper's id."""
     near = predicted_rows[(predicted_rows["id"].astype(str) == str(predicted_shopper))
                           & ((predicted_rows["frame"] - (frame + 1)).abs() <= reach_frames)]
     truth_near = truth_rows[(truth_rows["id"].astype(str) == str(truth_shopper))
@@ -244,21 +250,26 @@ def misattribution_cause(
         return ""
     iou = box_iou(same[["x", "y", "w", "h"]].to_numpy(float)[:1], box[["x", "y", "w", "h"]].to_numpy(float)[None],
                   box_format="xywh")
-    return "identity" if float(iou[0, 0]) >= iou_threshold else "attribution"
-
-
-# When every camera is pooled into one sequence, each camera's frames follow the previous camera's
-# last frame after this many empty frames.
-POOLED_FRAME_GAP = 10
+    if float(iou[0, 0]) < iou_threshold:
+        return "attribution"
+    if track_truth is not None and "track" in box.index and track_truth.get(str(int(box["track"]))) == str(truth_shopper):
+        return "association"
+    return "identity"
 
 
 def with_store_ids(predicted: pd.DataFrame, camera: str, shopper_of: dict[str, dict[str, str]]) -> pd.DataFrame:
     """One camera's predicted MOT rows with ``id`` the store-level shopper of each track
     (``shopper_of[camera][track id]``, run.json's ``shoppers.tracks``; ``<camera>-<track>`` for a track
-    it does not name); rows without an id (``id`` < 0) are left out."""
+    it does not name) and ``track`` the camera's track id; rows without an id (``id`` < 0) are left out."""
     ids = shopper_of.get(camera, {})
     predicted = predicted[predicted["id"] >= 0]
-    return predicted.assign(id=[ids.get(str(int(t)), f"{camera}-{int(t)}") for t in predicted["id"]])
+    return predicted.assign(track=predicted["id"].astype(int),
+                            id=[ids.get(str(int(t)), f"{camera}-{int(t)}") for t in predicted["id"]])
+
+
+# When every camera is pooled into one sequence, each camera's frames follow the previous camera's
+# last frame after this many empty frames.
+POOLED_FRAME_GAP = 10
 
 
 def pooled_sequence(mot_tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
