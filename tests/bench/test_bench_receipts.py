@@ -172,10 +172,14 @@ def test_a_store_line_whose_camera_track_was_right_but_joined_to_another_shopper
     }
     recording, predictions = make_recording(tmp_path, "demo", truth, [], receipts=receipts, run_info=run_info,
                                             truth_tracks=truth_tracks, pred_tracks=pred_tracks)
-    (result,) = run_bench([recording], predictions, tmp_path / "report").scored
+    report = run_bench([recording], predictions, tmp_path / "report")
+    (result,) = report.scored
     causes = {c["sku"]: c["cause"] for c in result.fused_confusion if c["kind"] == "misattributed"}
     assert causes == {"b2": "association", "a1": "attribution"}
     assert "1 *association*" in (tmp_path / "report" / "report.md").read_text()
+    metrics = report.metrics()  # shares of the 2 truth events
+    assert (metrics["fused_wrong_identity"], metrics["fused_wrong_association"],
+            metrics["fused_wrong_attribution"]) == (0.0, 0.5, 0.5)
 
 
 def test_receipt_lines_are_scored_as_the_fused_timeline(tmp_path):

@@ -71,7 +71,18 @@ METRICS = {
 LOWER_IS_BETTER = {
     "review_rate": "receipts.json lines with a probability that fusion sent to review: share",
     "ece": "expected calibration error of the receipt lines' attribution probability (10 bins)",
+    "fused_wrong_identity": "truth events whose receipts.json line went to another shopper whose camera track was "
+                            "on the taker then, but is another person's over the recording (the track changed "
+                            "shoppers): share of truth events",
+    "fused_wrong_association": "truth events whose receipts.json line went to another shopper through the join "
+                               "across cameras (the camera track on the taker is the taker's, its store-level id "
+                               "another's): share of truth events",
+    "fused_wrong_attribution": "truth events whose receipts.json line went to a shopper who was someone else or not "
+                               "there: share of truth events",
 }
+# The causes of a wrong-shopper line (fused_confusion's ``cause``) and their metrics.
+WRONG_SHOPPER_CAUSES = {"identity": "fused_wrong_identity", "association": "fused_wrong_association",
+                        "attribution": "fused_wrong_attribution"}
 
 
 def _sum(values: Iterable, start):
@@ -204,6 +215,10 @@ class BenchReport:
         if (tracking := self.tracking) is not None:
             summary = tracking.summary()
             out.update(hota=summary["hota"], mota=summary["mota"], idf1=summary["idf1"])
+            if (fused := self.fused_events) is not None and (truth := fused.product.matched + fused.product.missed):
+                causes = Counter(c["cause"] for r in self.scored for c in r.fused_confusion
+                                 if c["kind"] == "misattributed")
+                out.update({name: causes[cause] / truth for cause, name in WRONG_SHOPPER_CAUSES.items()})
         if (visible := self.visible_tracking) is not None:
             summary = visible.summary()
             out.update(visible_hota=summary["hota"], visible_idf1=summary["idf1"])
