@@ -60,6 +60,7 @@ ACCURACY_COLUMNS = (
     ("fused_wrong_identity", "wrong shopper: identity"),
     ("fused_wrong_association", "wrong shopper: association"),
     ("fused_wrong_attribution", "wrong shopper: attribution"),
+    ("fused_shared_takes", "missed: shared take"),
     ("hota", "HOTA"),
     ("idf1", "IDF1"),
     ("visible_idf1", "IDF1 of visible boxes"),

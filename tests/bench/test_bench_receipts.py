@@ -182,6 +182,28 @@ def test_a_store_line_whose_camera_track_was_right_but_joined_to_another_shopper
             metrics["fused_wrong_attribution"]) == (0.0, 0.5, 0.5)
 
 
+def test_quantity_errors_around_one_weight_change_of_several_shoppers_are_named(tmp_path):
+    """Two shoppers each lift one 'a' at once and both units go on shopper 1's line: shopper 2's pick is
+    missed because of it (*shared*). Shopper 1 lifts two 'b' and one of them goes on shopper 2's line
+    (*divided*). A pick missed on its own ('c') has no such cause."""
+    truth = [(5.0, 1, "pick", "a", 1), (5.3, 2, "pick", "a", 1), (10.0, 1, "pick", "b", 2), (15.0, 2, "pick", "c", 1)]
+    receipts = {
+        "version": 1, "recording": "demo",
+        "shoppers": {"1": {"items": {}, "lines": [receipt_line(5.1, "a", quantity=2), receipt_line(10.0, "b")]},
+                     "2": {"items": {}, "lines": [receipt_line(10.2, "b")]}},
+    }
+    recording, predictions = make_recording(tmp_path, "demo", truth, [], receipts=receipts)
+    report = run_bench([recording], predictions, tmp_path / "report")
+    (result,) = report.scored
+    causes = sorted((c["kind"], c["sku"], c["cause"]) for c in result.fused_confusion)
+    assert causes == [("extra", "b", "divided"), ("missed", "a", "shared"), ("missed", "c", ""),
+                      ("quantity", "a", "shared"), ("quantity", "b", "divided")]
+    metrics = report.metrics()  # shares of the 4 truth events
+    assert (metrics["fused_shared_takes"], metrics["fused_divided_takes"]) == (0.25, 0.25)
+    assert "1 truth events missed because another shopper's line took their units" in (
+        tmp_path / "report" / "report.md").read_text()
+
+
 def test_receipt_lines_are_scored_as_the_fused_timeline(tmp_path):
     truth = [(1.0, 1, "pick", "a1", 1), (3.0, 2, "pick", "b2", 2), (6.0, 1, "return", "a1", 1)]
     receipts = {

@@ -191,3 +191,34 @@ def confusion(truth: pd.DataFrame, predicted: pd.DataFrame, match: EventMatch, l
             rows.append(row("quantity", int(t), int(p)))
     rows.sort(key=lambda r: (r["timestamp"], r["kind"]))
     return rows
+
+
+def one_weight_change_causes(rows: list[dict], tolerance_s: float) -> list[dict]:
+    """Confusion rows (:func:`confusion`, with ``cause``) with the causes of quantity errors that come in
+    pairs around one change of one product:
+
+    - ``shared``: a truth event missed, and at most ``tolerance_s`` from it another shopper's event of
+      the same product and action matched with more units than they moved: several shoppers' units
+      went to one of them (one weight change, several hands);
+    - ``divided``: a predicted line matching no truth event, and at most ``tolerance_s`` from it a truth
+      event of the same product and action matched with fewer units than it moved, of another shopper:
+      one shopper's units were divided among several.
+
+    Both rows of a pair get the cause; rows that already have one keep it."""
+    quantity = [r for r in rows if r["kind"] == "quantity"]
+    for row in rows:
+        if row["kind"] not in ("missed", "extra") or row.get("cause"):
+            continue
+        for q in quantity:
+            if (q["sku"], q["action"]) != (row["sku"], row["action"]) or abs(q["timestamp"] - row["timestamp"]) > tolerance_s:
+                continue
+            if row["kind"] == "missed" and q["pred_quantity"] > q["truth_quantity"] \
+                    and q["truth_shopper"] != row["truth_shopper"]:
+                row["cause"] = q["cause"] = "shared"
+                break
+            if row["kind"] == "extra" and q["pred_quantity"] < q["truth_quantity"] \
+                    and q["truth_shopper"] != row["pred_shopper_as_truth"]:
+                row["cause"] = q["cause"] = "divided"
+                break
+    return rows
+

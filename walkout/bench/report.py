@@ -3,7 +3,8 @@
 the fused receipt lines), and a short text summary. A wrong-shopper row names its cause: *identity*
 (the track was on the right shopper at the time, its id belongs to another), *association* (store
 runs: that camera track was the right shopper's, the join across cameras gave it another's id) or
-*attribution*.
+*attribution*. Quantity errors around one weight change of several hands are *shared* or *divided*
+(:func:`walkout.bench.events.one_weight_change_causes`).
 
 Overall figures are sums of counts over recordings (and cameras), with ratios derived from the
 sums, never averages of per-recording ratios.
@@ -79,6 +80,10 @@ LOWER_IS_BETTER = {
                                "another's): share of truth events",
     "fused_wrong_attribution": "truth events whose receipts.json line went to a shopper who was someone else or not "
                                "there: share of truth events",
+    "fused_shared_takes": "truth events missed because one weight change of several shoppers went to another of "
+                          "them with all its units (cause shared): share of truth events",
+    "fused_divided_takes": "receipts.json lines that took units of another shopper's take of several (cause "
+                           "divided): share of truth events",
 }
 # The causes of a wrong-shopper line (fused_confusion's ``cause``) and their metrics.
 WRONG_SHOPPER_CAUSES = {"identity": "fused_wrong_identity", "association": "fused_wrong_association",
@@ -208,6 +213,10 @@ class BenchReport:
             out["fused_cart_f1"] = receipts.units.f1
         if (store := self.receipt_store) is not None:
             out["store_f1"] = store.f1
+        if (fused := self.fused_events) is not None and (truth := fused.product.matched + fused.product.missed):
+            rows = [(c["kind"], c.get("cause")) for r in self.scored for c in r.fused_confusion]
+            out["fused_shared_takes"] = rows.count(("missed", "shared")) / truth
+            out["fused_divided_takes"] = rows.count(("extra", "divided")) / truth
         if (calibration := self.calibration) is not None:
             figures = {"review_rate": calibration.review_rate, "unreviewed_accuracy": calibration.unreviewed_accuracy,
                        "ece": calibration.ece}
@@ -417,6 +426,11 @@ def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str
                        "the join across cameras gave it another shopper's id)" if causes["association"] else "")
                     + f", {causes['attribution']} *attribution* (given to a shopper who was someone else or not there)"
                     + (f", {causes['']} unknown" if causes[""] else "") + ".", ""]
+        kinds = Counter((c["kind"], c.get("cause")) for r in report.scored for c in getattr(r, attr))
+        if kinds["missed", "shared"] or kinds["extra", "divided"]:
+            out += [f"One weight change, several shoppers ({label}): {kinds['missed', 'shared']} truth events missed "
+                    "because another shopper's line took their units (*shared*), "
+                    f"{kinds['extra', 'divided']} lines that took units of another shopper's take (*divided*).", ""]
     out += _image(plots, "f1", "F1 per recording") + _image(plots, "errors", "event errors over time")
 
     out += ["## Receipts", "",

@@ -31,7 +31,7 @@ from formats.tables import read_events, read_positions
 from walkout.bench.calibration import LineOutcome, line_outcomes
 from walkout.bench.config import BenchConfig
 from walkout.bench.counts import Counts
-from walkout.bench.events import EventScore, confusion, match_events, score_events
+from walkout.bench.events import EventScore, confusion, match_events, one_weight_change_causes, score_events
 from walkout.bench.inputs import CameraClock, read_camera_clocks, read_json, read_mot
 from walkout.bench.receipts import (
     UNMAPPED_PREFIX,
@@ -253,8 +253,9 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
         predicted["mapped_shopper"] = _map_shoppers(predicted, per_camera, overall_mapping, mapped)
         match = match_events(truth, predicted, config)
         result["events"] = score_events(truth, predicted, match)
-        result["confusion"] = _with_causes(confusion(truth, predicted, match, _locator(clocks)), mot_tables, config,
-                                          clocks, store_ids, track_truth)
+        result["confusion"] = one_weight_change_causes(
+            _with_causes(confusion(truth, predicted, match, _locator(clocks)), mot_tables, config, clocks, store_ids,
+                         track_truth), config.tolerance_s)
         carts, rows = score_carts(
             net_carts(truth, "shopper"), net_carts(predicted, "mapped_shopper"), truth_track_shoppers
         )
@@ -280,8 +281,9 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
             receipts=score, receipt_rows=rows, receipt_store=compare_carts(store_cart(truth), receipts.store),
             fused_events=score_events(truth, fused, fused_match),
             line_outcomes=line_outcomes(truth, fused, fused_match),
-            fused_confusion=_with_causes(confusion(truth, fused, fused_match, _locator(clocks)), mot_tables, config,
-                                         clocks, store_ids, track_truth),
+            fused_confusion=one_weight_change_causes(
+                _with_causes(confusion(truth, fused, fused_match, _locator(clocks)), mot_tables, config, clocks,
+                             store_ids, track_truth), config.tolerance_s),
         )
     else:
         notes.append("receipts not scored: no receipts.json")
