@@ -214,9 +214,11 @@ class BenchReport:
         if (store := self.receipt_store) is not None:
             out["store_f1"] = store.f1
         if (fused := self.fused_events) is not None and (truth := fused.product.matched + fused.product.missed):
-            rows = [(c["kind"], c.get("cause")) for r in self.scored for c in r.fused_confusion]
-            out["fused_shared_takes"] = rows.count(("missed", "shared")) / truth
-            out["fused_divided_takes"] = rows.count(("extra", "divided")) / truth
+            kinds = Counter((c["kind"], c.get("cause")) for r in self.scored for c in r.fused_confusion)
+            out["fused_shared_takes"] = kinds["missed", "shared"] / truth
+            out["fused_divided_takes"] = kinds["extra", "divided"] / truth
+            if self.tracking is not None:  # the wrong-shopper causes need truth tracks
+                out.update({name: kinds["misattributed", cause] / truth for cause, name in WRONG_SHOPPER_CAUSES.items()})
         if (calibration := self.calibration) is not None:
             figures = {"review_rate": calibration.review_rate, "unreviewed_accuracy": calibration.unreviewed_accuracy,
                        "ece": calibration.ece}
@@ -224,10 +226,6 @@ class BenchReport:
         if (tracking := self.tracking) is not None:
             summary = tracking.summary()
             out.update(hota=summary["hota"], mota=summary["mota"], idf1=summary["idf1"])
-            if (fused := self.fused_events) is not None and (truth := fused.product.matched + fused.product.missed):
-                causes = Counter(c["cause"] for r in self.scored for c in r.fused_confusion
-                                 if c["kind"] == "misattributed")
-                out.update({name: causes[cause] / truth for cause, name in WRONG_SHOPPER_CAUSES.items()})
         if (visible := self.visible_tracking) is not None:
             summary = visible.summary()
             out.update(visible_hota=summary["hota"], visible_idf1=summary["idf1"])
@@ -418,7 +416,8 @@ def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str
         out += ["Rows marked *fused* score the counted lines of receipts.json (vision checked against the "
                 "shelf weights) as events: what the verified timeline gets right.", ""]
     for label, attr in (("vision", "confusion"), ("fused", "fused_confusion")):
-        causes = Counter(c["cause"] for r in report.scored for c in getattr(r, attr) if c["kind"] == "misattributed")
+        kinds = Counter((c["kind"], c.get("cause")) for r in report.scored for c in getattr(r, attr))
+        causes = Counter({cause: n for (kind, cause), n in kinds.items() if kind == "misattributed"})
         if causes:
             out += [f"Wrong shopper ({label}): {causes['identity']} *identity* (the track was on the right shopper, "
                     f"but its id belongs to another one over the recording)"
@@ -426,7 +425,6 @@ def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str
                        "the join across cameras gave it another shopper's id)" if causes["association"] else "")
                     + f", {causes['attribution']} *attribution* (given to a shopper who was someone else or not there)"
                     + (f", {causes['']} unknown" if causes[""] else "") + ".", ""]
-        kinds = Counter((c["kind"], c.get("cause")) for r in report.scored for c in getattr(r, attr))
         if kinds["missed", "shared"] or kinds["extra", "divided"]:
             out += [f"One weight change, several shoppers ({label}): {kinds['missed', 'shared']} truth events missed "
                     "because another shopper's line took their units (*shared*), "

@@ -111,26 +111,22 @@ def _locator(clocks: dict[str, CameraClock]):
 
 
 def _with_causes(rows: list[dict], mot_tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]], config: BenchConfig,
-                 clocks: dict[str, CameraClock], shopper_of: dict[str, dict[str, str]] | None = None,
-                 track_truth: dict[str, dict[str, str]] | None = None) -> list[dict]:
+                 clocks: dict[str, CameraClock], track_truth: dict[str, dict[str, str]] | None = None) -> list[dict]:
     """Confusion rows with ``cause``: for a misattributed event, identity, association or attribution
     (see :func:`walkout.bench.tracking.misattribution_cause`); '' for other rows or without tracks.
 
-    With store-level shoppers (``shopper_of``: run.json's ``shoppers.tracks``) the predicted shopper
-    is a store id, not a camera's track id: each camera's boxes carry their track's shopper, and every
-    camera is looked at, the event's own first, at its own frame of the event's time. The predicted
-    shopper's box on the truth shopper in any of them makes it an id error: *association* when that
-    box's track is mostly the truth shopper (``track_truth``: camera -> track -> truth shopper), else
-    *identity*."""
-    if shopper_of is not None:
-        mot_tables = {camera: (truth, with_store_ids(predicted, camera, shopper_of))
-                      for camera, (truth, predicted) in mot_tables.items()}
+    Store runs (``track_truth`` given: camera -> track -> the truth shopper it is on most): the
+    predicted shopper is a store id, not a camera's track id, so ``mot_tables``' predicted boxes carry
+    their track's shopper (:func:`walkout.bench.tracking.with_store_ids`), and every camera is looked
+    at, the event's own first, at its own frame of the event's time. The predicted shopper's box on
+    the truth shopper in any of them makes it an id error: *association* when that box's track is
+    mostly the truth shopper, else *identity*."""
     for row in rows:
         row["cause"] = ""
         if row["kind"] != "misattributed" or row["frame"] is None:
             continue
         cameras = [row["camera"]]
-        if shopper_of is not None:
+        if track_truth is not None:
             cameras += sorted(c for c in mot_tables if c != row["camera"] and c in clocks)
         causes = []
         for camera in cameras:
@@ -138,7 +134,7 @@ def _with_causes(rows: list[dict], mot_tables: dict[str, tuple[pd.DataFrame, pd.
             if camera in mot_tables and frame is not None:
                 causes.append(misattribution_cause(
                     *mot_tables[camera], int(frame), row["truth_shopper"], row["pred_shopper"], config.iou_threshold,
-                    track_truth=None if shopper_of is None else (track_truth or {}).get(camera, {})))
+                    track_truth=None if track_truth is None else track_truth.get(camera, {})))
         row["cause"] = next((c for c in ("identity", "association", "attribution") if c in causes), "")
     return rows
 
@@ -218,11 +214,13 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
     if shoppers.get("identity") == "per-camera":
         notes.append("identities are per camera (several cameras, not calibrated): one person seen by two "
                      "cameras is two shoppers, so receipts split")
-    store_ids: dict[str, dict[str, str]] | None = None  # camera -> track id -> store-level shopper
-    track_truth: dict[str, dict[str, str]] = {}  # store runs: camera -> track id -> the truth shopper it is on most
+    cause_tables = mot_tables  # the tracks misattribution causes are read from (store runs: store-level ids)
+    track_truth: dict[str, dict[str, str]] | None = None  # store runs: camera -> track -> truth shopper on most
     if shoppers.get("identity") in ("store", "per-camera") and mot_tables:
         # Store-level ids: every camera pooled, and ONE predicted -> truth shopper map per recording.
         store_ids = shoppers.get("tracks") or {}
+        cause_tables = {camera: (camera_truth, with_store_ids(camera_predicted, camera, store_ids))
+                        for camera, (camera_truth, camera_predicted) in mot_tables.items()}
         sequence = pooled_sequence(mot_tables, store_ids)
         result["global_tracking"] = score_sequence(sequence, config)
         if all(pair is not None for pair in visible_tables.values()):
@@ -254,7 +252,7 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
         match = match_events(truth, predicted, config)
         result["events"] = score_events(truth, predicted, match)
         result["confusion"] = one_weight_change_causes(
-            _with_causes(confusion(truth, predicted, match, _locator(clocks)), mot_tables, config, clocks, store_ids,
+            _with_causes(confusion(truth, predicted, match, _locator(clocks)), cause_tables, config, clocks,
                          track_truth), config.tolerance_s)
         carts, rows = score_carts(
             net_carts(truth, "shopper"), net_carts(predicted, "mapped_shopper"), truth_track_shoppers
@@ -282,8 +280,8 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
             fused_events=score_events(truth, fused, fused_match),
             line_outcomes=line_outcomes(truth, fused, fused_match),
             fused_confusion=one_weight_change_causes(
-                _with_causes(confusion(truth, fused, fused_match, _locator(clocks)), mot_tables, config, clocks,
-                             store_ids, track_truth), config.tolerance_s),
+                _with_causes(confusion(truth, fused, fused_match, _locator(clocks)), cause_tables, config, clocks,
+                             track_truth), config.tolerance_s),
         )
     else:
         notes.append("receipts not scored: no receipts.json")
