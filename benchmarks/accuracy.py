@@ -4,8 +4,10 @@ Renders (or reuses) recordings with seeds the training never used, runs the pipe
 and scores each difficulty group with the bench: attributed event F1, receipt accuracy, HOTA, IDF1,
 the attribution probability's review rate, unreviewed accuracy and calibration error (ECE; review_rate
 and ece: lower is better), the share of truth events lost to each cause of error (fused_wrong_*, the
-wrong shopper by identity, association or attribution, and fused_shared_takes; lower is better), and
-the speed figures. Prints one table; the per-group reports land in OUT/<group>/report/.
+wrong shopper by identity, association or attribution, and fused_shared_takes; lower is better), where
+a store run's identities go wrong (identity_*: shares of matched boxes lost by the camera's tracker or by
+the join across cameras; lower is better), and the speed figures. Prints one table; the per-group
+reports land in OUT/<group>/report/.
 
     python benchmarks/accuracy.py --out runs/accuracy            # 8 + 8 + 6 + 8 recordings
     python benchmarks/accuracy.py --out runs/accuracy --per-group 2   # a quick look
@@ -36,6 +38,7 @@ METRICS = ("product_f1", "attributed_f1", "receipt_accuracy", "fused_product_f1"
            "fused_receipt_accuracy", "fused_split_receipts", "fused_cart_f1", "store_f1", "hota", "idf1",
            "visible_idf1", "global_idf1", "global_visible_idf1", "floor_idf1", "review_rate", "unreviewed_accuracy",
            "ece", "fused_wrong_identity", "fused_wrong_association", "fused_wrong_attribution", "fused_shared_takes",
+           "identity_switched", "identity_wrong_join", "identity_split_join",
            "realtime_factor")
 
 

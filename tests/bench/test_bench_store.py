@@ -103,3 +103,49 @@ def test_report_md_lists_the_pooled_identity_figures_with_their_meaning():
     assert "| `global_visible_idf1` | 0.500 |" in section
     assert "floor_idf1" not in section  # not measured: not listed
     assert "### Identity" not in to_markdown(BenchReport([RecordingResult(name="b")], config))
+
+
+def overlaps(*rows: tuple[str, str, int]) -> pd.DataFrame:
+    """An overlap table (walkout.bench.tracking.overlap_table): (camera track, truth shopper, frames)."""
+    return pd.DataFrame(rows, columns=["pred_id", "truth_id", "frames"])
+
+
+def test_identity_loss_of_a_clean_store_run_is_nothing():
+    from walkout.bench.tracking import identity_loss
+
+    loss = identity_loss({"cam0": overlaps(("1", "A", 20), ("2", "B", 10)), "cam1": overlaps(("1", "A", 15))},
+                         {"cam0": {"1": "7", "2": "8"}, "cam1": {"1": "7"}})
+    assert (loss.matched, loss.switched, loss.wrong_join, loss.split_join) == (45, 0, 0, 0)
+
+
+def test_identity_loss_tells_the_cameras_tracker_from_the_join_across_cameras():
+    """cam0 track 1 follows A for 20 frames, then B for 5 (a swap: 5 switched). cam1 track 1 is B (10
+    frames) but joined into store shopper 7, which is mostly A (10 wrong-join). cam1 track 2 is A
+    (8 frames) on a store shopper of its own, 9: A is split between 7 and 9 (8 split-join)."""
+    from walkout.bench.tracking import IdentityLoss, identity_loss
+
+    loss = identity_loss({"cam0": overlaps(("1", "A", 20), ("1", "B", 5)),
+                          "cam1": overlaps(("1", "B", 10), ("2", "A", 8))},
+                         {"cam0": {"1": "7"}, "cam1": {"1": "7", "2": "9"}})
+    assert loss == IdentityLoss(matched=43, switched=5, wrong_join=10, split_join=8)
+    assert loss.share("switched") == pytest.approx(5 / 43)
+    # A track run.json does not name is a shopper of its own (<camera>-<track>), as the bench pools it.
+    unnamed = identity_loss({"cam0": overlaps(("1", "A", 20)), "cam1": overlaps(("3", "A", 5))}, {"cam0": {"1": "7"}})
+    assert unnamed.split_join == 5
+
+
+def test_the_report_pools_the_identity_loss_into_shares_of_matched_boxes():
+    from walkout.bench.report import BenchReport, to_markdown
+    from walkout.bench.score import RecordingResult
+    from walkout.bench.tracking import IdentityLoss
+
+    config = BenchConfig()
+    report = BenchReport([RecordingResult(name="a", identity_loss=IdentityLoss(40, 4, 2, 0)),
+                          RecordingResult(name="b", identity_loss=IdentityLoss(60, 6, 0, 3)),
+                          RecordingResult(name="one camera")], config)
+    metrics = report.metrics()
+    assert metrics["identity_switched"] == pytest.approx(10 / 100)
+    assert metrics["identity_wrong_join"] == pytest.approx(2 / 100)
+    assert metrics["identity_split_join"] == pytest.approx(3 / 100)
+    assert "| `identity_switched` | 0.100 | store runs: matched boxes of a camera track" in to_markdown(report)
+    assert "identity_switched" not in BenchReport([RecordingResult(name="one camera")], config).metrics()

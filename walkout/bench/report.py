@@ -28,7 +28,7 @@ from walkout.bench.events import EventScore
 from walkout.bench.receipts import CartScore
 from walkout.bench.score import RecordingResult
 from walkout.bench.speed import SpeedScore
-from walkout.bench.tracking import TrackingScore
+from walkout.bench.tracking import IdentityLoss, TrackingScore
 
 # Names accepted by --fail-under, with what they mean (all overall figures, higher is better).
 METRICS = {
@@ -82,6 +82,14 @@ LOWER_IS_BETTER = {
                                "there: share of truth events",
     "fused_shared_takes": "truth events missed because one weight change of several shoppers went to another of "
                           "them with all its units (cause shared): share of truth events",
+    "identity_switched": "store runs: matched boxes of a camera track on a truth shopper other than its main "
+                         "one (the camera's tracker changed people): share of matched boxes",
+    "identity_wrong_join": "store runs: matched boxes of camera tracks joined into a store-level shopper who is "
+                           "mostly another truth shopper (the join across cameras put two people together): "
+                           "share of matched boxes",
+    "identity_split_join": "store runs: matched boxes of camera tracks joined into a store-level shopper of their "
+                           "truth shopper other than that shopper's main one (the join left one person in "
+                           "pieces): share of matched boxes",
     "fused_divided_takes": "receipts.json lines that took units of another shopper's take of several (cause "
                            "divided): share of truth events",
 }
@@ -174,6 +182,11 @@ class BenchReport:
         return _sum(parts, TrackingScore()) if parts else None
 
     @property
+    def identity_loss(self) -> IdentityLoss | None:
+        parts = self._parts("identity_loss")
+        return _sum(parts, IdentityLoss()) if parts else None
+
+    @property
     def floor_tracking(self) -> TrackingScore | None:
         parts = self._parts("floor_tracking")
         return _sum(parts, TrackingScore()) if parts else None
@@ -235,6 +248,8 @@ class BenchReport:
         if (pooled := self.global_visible_tracking) is not None:
             summary = pooled.summary()
             out.update(global_visible_hota=summary["hota"], global_visible_idf1=summary["idf1"])
+        if (loss := self.identity_loss) is not None and loss.matched:
+            out.update({f"identity_{part}": loss.share(part) for part in ("switched", "wrong_join", "split_join")})
         if (floor := self.floor_tracking) is not None:
             summary = floor.summary()
             out.update(floor_idf1=summary["idf1"], floor_mota=summary["mota"])
@@ -314,13 +329,15 @@ def _f(value: float | None, digits: int = 3) -> str:
 
 # The tracking figures beyond the per-camera table, in the order report.md lists them.
 IDENTITY_METRICS = ("visible_hota", "visible_idf1", "global_hota", "global_idf1", "global_visible_hota",
-                    "global_visible_idf1", "floor_idf1", "floor_mota")
+                    "global_visible_idf1", "floor_idf1", "floor_mota", "identity_switched", "identity_wrong_join",
+                    "identity_split_join")
 
 
 def _identity_section(metrics: dict[str, float]) -> list[str]:
     """Pooled identity figures (visible boxes only, store-level ids over every camera, floor
     positions), each with its meaning; nothing when none was measured."""
-    rows = [[f"`{name}`", _f(metrics[name]), METRICS[name]] for name in IDENTITY_METRICS if name in metrics]
+    meaning = {**METRICS, **LOWER_IS_BETTER}
+    rows = [[f"`{name}`", _f(metrics[name]), meaning[name]] for name in IDENTITY_METRICS if name in metrics]
     if not rows:
         return []
     return ["### Identity, pooled over every recording", "", *_table(["metric", "value", "what it scores"], rows), ""]

@@ -47,8 +47,10 @@ from walkout.bench.receipts import (
 )
 from walkout.bench.speed import SpeedScore, read_speed
 from walkout.bench.tracking import (
+    IdentityLoss,
     TrackingScore,
     floor_sequence,
+    identity_loss,
     map_ids,
     misattribution_cause,
     overlap_table,
@@ -87,6 +89,7 @@ class RecordingResult:
     visible_tracking: dict[str, TrackingScore] = field(default_factory=dict)
     global_tracking: TrackingScore | None = None
     global_visible_tracking: TrackingScore | None = None  # global_tracking of the visible truth boxes
+    identity_loss: IdentityLoss | None = None  # store runs: where identities go wrong (tracker or join)
     floor_tracking: TrackingScore | None = None
     id_mapping: dict[str, dict[str, str]] = field(default_factory=dict)
     speed: SpeedScore = SpeedScore()
@@ -182,7 +185,7 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
     tracking: dict[str, TrackingScore] = {}
     visible_tracking: dict[str, TrackingScore] = {}  # only the truth boxes at least min_visibility visible
     per_camera: dict[str, dict[str, str]] = {}
-    overlaps: list[pd.DataFrame] = []
+    overlaps: dict[str, pd.DataFrame] = {}  # camera -> its truth / predicted track overlaps
     mot_tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}  # camera -> (truth, predicted) tracks
     visible_tables: dict[str, tuple[pd.DataFrame, pd.DataFrame] | None] = {}  # the same, visible boxes only
     truth_track_shoppers: set[str] = set()
@@ -206,9 +209,9 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
             visible_tracking[camera] = score_sequence(prepare_sequence(*visible_tables[camera]), config)
         table = overlap_table(sequence, config.iou_threshold)
         per_camera[camera] = map_ids(table)
-        overlaps.append(table)
+        overlaps[camera] = table
     mapped = bool(tracking)
-    overall_mapping = map_ids(pd.concat(overlaps, ignore_index=True)) if overlaps else {}
+    overall_mapping = map_ids(pd.concat(overlaps.values(), ignore_index=True)) if overlaps else {}
     shoppers = run_info.get("shoppers") if isinstance(run_info.get("shoppers"), dict) else {}
     result: dict = {}
     if shoppers.get("identity") == "per-camera":
@@ -227,6 +230,7 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
             result["global_visible_tracking"] = score_sequence(
                 pooled_sequence(visible_tables, store_ids), config)
         overall_mapping = map_ids(overlap_table(sequence, config.iou_threshold))
+        result["identity_loss"] = identity_loss(overlaps, store_ids)
         track_truth, per_camera = per_camera, {}
     truth_floor = recording / "truth" / "shoppers.csv"
     predicted_floor = predictions / "shoppers.csv"

@@ -267,6 +267,57 @@ def with_store_ids(predicted: pd.DataFrame, camera: str, shopper_of: dict[str, d
                             id=[ids.get(str(int(t)), f"{camera}-{int(t)}") for t in predicted["id"]])
 
 
+@dataclass(frozen=True)
+class IdentityLoss:
+    """Where a store run's identities go wrong, counted in matched boxes (a predicted box on a truth
+    box, IoU >= the bench's threshold, in any camera): the camera's tracker or the join across cameras.
+
+    switched: boxes of a camera track on a truth shopper other than the one it is on most (the
+        camera's track changed people: a swap, or an id that slid onto someone else);
+    wrong_join: boxes of camera tracks (counted on their main truth shopper) joined into a store-level
+        shopper who is mostly another truth shopper (the join put two people together);
+    split_join: boxes of camera tracks joined into a store-level shopper of their own truth shopper,
+        but not the one holding most of that shopper's boxes (the join left one person in pieces).
+    ``+`` sums the counts; shares are of ``matched``."""
+
+    matched: int = 0
+    switched: int = 0
+    wrong_join: int = 0
+    split_join: int = 0
+
+    def __add__(self, other: IdentityLoss) -> IdentityLoss:
+        return IdentityLoss(self.matched + other.matched, self.switched + other.switched,
+                            self.wrong_join + other.wrong_join, self.split_join + other.split_join)
+
+    def share(self, part: str) -> float:
+        return getattr(self, part) / self.matched if self.matched else float("nan")
+
+
+def identity_loss(overlaps: dict[str, pd.DataFrame], shopper_of: dict[str, dict[str, str]]) -> IdentityLoss:
+    """:class:`IdentityLoss` of one store run: ``overlaps`` per camera (:func:`overlap_table` of its
+    truth and predicted camera tracks), ``shopper_of`` camera -> track id -> store-level shopper
+    (run.json's ``shoppers.tracks``; a track it does not name is ``<camera>-<track>``)."""
+    tables = [table.assign(camera=camera) for camera, table in overlaps.items() if len(table)]
+    if not tables:
+        return IdentityLoss()
+    pairs = pd.concat(tables, ignore_index=True)
+    pairs["store"] = [shopper_of.get(camera, {}).get(track, f"{camera}-{track}")
+                      for camera, track in zip(pairs["camera"], pairs["pred_id"], strict=True)]
+    # Each camera track on its main truth shopper (most frames; ties: smallest truth id, as map_ids).
+    ordered = pairs.sort_values(["camera", "pred_id", "frames", "truth_id"], ascending=[True, True, False, True],
+                                kind="stable")
+    main = ordered.drop_duplicates(["camera", "pred_id"])
+    # Each store-level shopper on the truth shopper most of its tracks' main boxes are.
+    joined = main.groupby(["store", "truth_id"], as_index=False)["frames"].sum()
+    joined = joined.sort_values(["store", "frames", "truth_id"], ascending=[True, False, True], kind="stable")
+    owner = joined.drop_duplicates("store")
+    own = owner.groupby("truth_id")["frames"].agg(["sum", "max"])
+    matched = int(pairs["frames"].sum())
+    return IdentityLoss(matched=matched, switched=matched - int(main["frames"].sum()),
+                        wrong_join=int(main["frames"].sum() - owner["frames"].sum()),
+                        split_join=int((own["sum"] - own["max"]).sum()))
+
+
 # When every camera is pooled into one sequence, each camera's frames follow the previous camera's
 # last frame after this many empty frames.
 POOLED_FRAME_GAP = 10
