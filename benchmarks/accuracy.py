@@ -35,11 +35,11 @@ from walkout.bench.groups import GROUPS, SIZES, render_and_run
 from walkout.config import load_config
 
 METRICS = ("product_f1", "attributed_f1", "receipt_accuracy", "fused_product_f1", "fused_attributed_f1",
-           "fused_receipt_accuracy", "fused_split_receipts", "fused_cart_f1", "store_f1", "hota", "idf1",
-           "visible_idf1", "global_idf1", "global_visible_idf1", "floor_idf1", "review_rate", "unreviewed_accuracy",
-           "ece", "fused_wrong_identity", "fused_wrong_association", "fused_wrong_attribution", "fused_shared_takes",
-           "identity_switched", "identity_wrong_join", "identity_split_join",
-           "realtime_factor")
+           "fused_receipt_accuracy", "fused_unsplit_receipt_accuracy", "fused_split_receipts", "fused_cart_f1",
+           "store_f1", "hota", "idf1", "visible_idf1", "global_idf1", "global_visible_idf1", "floor_idf1",
+           "review_rate", "unreviewed_accuracy", "ece", "fused_wrong_identity", "fused_wrong_association",
+           "fused_wrong_attribution", "fused_shared_takes", "identity_switched", "identity_wrong_join",
+           "identity_split_join", "realtime_factor")
 
 
 def main() -> None:

@@ -53,6 +53,7 @@ ACCURACY_COLUMNS = (
     ("fused_product_f1", "fused: product F1"),
     ("fused_attributed_f1", "fused: attributed F1"),
     ("fused_receipt_accuracy", "fused: receipt accuracy"),
+    ("fused_unsplit_receipt_accuracy", "fused: receipt accuracy, split = wrong"),
     ("fused_cart_f1", "fused: cart F1"),
     ("review_rate", "review rate"),
     ("unreviewed_accuracy", "unreviewed accuracy"),
@@ -67,6 +68,9 @@ ACCURACY_COLUMNS = (
     ("global_idf1", "global IDF1"),
     ("global_visible_idf1", "global IDF1 of visible boxes"),
     ("floor_idf1", "floor IDF1"),
+    ("identity_switched", "boxes lost: camera track switched"),
+    ("identity_wrong_join", "boxes lost: wrong join"),
+    ("identity_split_join", "boxes lost: split join"),
 )
 HEADLINE_COLUMNS = (
     ("fused_attributed_f1", "attributed F1"),

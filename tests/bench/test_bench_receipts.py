@@ -242,8 +242,8 @@ def test_a_shopper_whose_items_came_on_two_receipts_is_counted_as_split():
     carts = {"1": Counter({"a": 1}), "4": Counter({"b": 1}), "2": Counter({"c": 1}), "5": Counter(), "6": Counter()}
     # Track 4 is shopper 1 re-found; tracks 5 and 6 (empty receipts) do not count; 9 maps nowhere.
     mapping = {"1": "1", "4": "1", "2": "2", "5": "2", "6": "7"}
-    assert split_receipts(carts, mapping) == 1
-    assert split_receipts({"1": Counter({"a": 1}), "2": Counter({"c": 1})}, {"1": "1", "2": "2"}) == 0
+    assert split_receipts(carts, mapping) == {"1"}
+    assert split_receipts({"1": Counter({"a": 1}), "2": Counter({"c": 1})}, {"1": "1", "2": "2"}) == set()
 
 
 def test_the_bench_reports_the_share_of_split_receipts(tmp_path):
@@ -260,3 +260,17 @@ def test_the_bench_reports_the_share_of_split_receipts(tmp_path):
     report = run_bench([recording], tmp_path / "predictions")
     assert (report.receipts.split, report.receipts.exact) == (1, 2)  # right once merged, but in two parts
     assert report.metrics()["fused_split_receipts"] == 0.5  # of 2 truth shoppers
+    # A store would hand shopper 1 two receipts: right only when a shopper's items come on one.
+    assert report.metrics()["fused_receipt_accuracy"] == 1.0
+    assert report.metrics()["fused_unsplit_receipt_accuracy"] == 0.5
+    assert report.receipts.exact_unsplit == 1 and report.carts.exact_unsplit is None  # fused receipts only
+
+
+def test_unsplit_receipt_counts_add_up_over_recordings():
+    from walkout.bench.counts import Counts
+    from walkout.bench.receipts import CartScore
+
+    total = CartScore(2, 2, Counts(), 1, 1) + CartScore(3, 2, Counts(), 0, 2)
+    assert (total.exact, total.exact_unsplit, total.split) == (4, 3, 1)
+    assert total.unsplit_receipt_accuracy == pytest.approx(3 / 5)
+    assert (CartScore(2, 1) + CartScore(1, 1)).unsplit_receipt_accuracy is None  # carts from events: not scored

@@ -85,21 +85,33 @@ class CartScore:
 
     split: truth shoppers whose items came on several predicted receipts (lost and re-found under a
     new id, or two ids mixed up between shoppers: a store would hand them two receipts). Their carts
-    are scored merged.
+    are scored merged for ``exact``; ``exact_unsplit`` counts only the exact carts that came on one
+    receipt (a split shopper's receipt is wrong, whatever the merged cart).
     """
 
     shoppers: int = 0
     exact: int = 0
     units: Counts = Counts()
     split: int = 0
+    exact_unsplit: int | None = None  # None: not scored (carts from events, or no split check)
 
     def __add__(self, other: CartScore) -> CartScore:
+        unsplit = (None if self.exact_unsplit is None and other.exact_unsplit is None
+                   else (self.exact_unsplit if self.exact_unsplit is not None else self.exact)
+                   + (other.exact_unsplit if other.exact_unsplit is not None else other.exact))
         return CartScore(self.shoppers + other.shoppers, self.exact + other.exact, self.units + other.units,
-                         self.split + other.split)
+                         self.split + other.split, unsplit)
 
     @property
     def receipt_accuracy(self) -> float:
         return self.exact / self.shoppers if self.shoppers else 1.0
+
+    @property
+    def unsplit_receipt_accuracy(self) -> float | None:
+        """Share of truth shoppers with an exact cart on one receipt; None when not scored."""
+        if self.exact_unsplit is None:
+            return None
+        return self.exact_unsplit / self.shoppers if self.shoppers else 1.0
 
     @property
     def split_share(self) -> float:
@@ -111,15 +123,16 @@ class CartScore:
             "exact": self.exact,
             "receipt_accuracy": self.receipt_accuracy,
             "split": self.split,
+            "exact_unsplit": self.exact_unsplit,
             "units": self.units.to_dict(),
         }
 
 
-def split_receipts(carts: Mapping[str, Cart], mapping: Mapping[str, str]) -> int:
+def split_receipts(carts: Mapping[str, Cart], mapping: Mapping[str, str]) -> set[str]:
     """Truth shoppers (by ``mapping``: predicted id -> truth id) with items on more than one
     predicted receipt. Empty receipts do not count."""
     owners = Counter(mapping[s] for s, cart in carts.items() if s in mapping and sum(cart.values()) > 0)
-    return sum(1 for count in owners.values() if count > 1)
+    return {shopper for shopper, count in owners.items() if count > 1}
 
 
 def _cart_text(cart: Mapping[str, int]) -> dict[str, int]:

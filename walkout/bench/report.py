@@ -49,6 +49,9 @@ METRICS = {
     "fused_attributed_f1": "receipts.json lines as events with the right shopper: F1",
     "fused_receipt_accuracy": "share of truth shoppers whose receipts.json cart is exactly right",
     "fused_split_receipts": "share of truth shoppers whose items came on several receipts.json receipts",
+    "fused_unsplit_receipt_accuracy": "share of truth shoppers whose items all came on one receipts.json receipt, "
+                                      "exactly right (fused_receipt_accuracy scores a split shopper's receipts "
+                                      "merged; here a split shopper's receipt is wrong)",
     "fused_cart_f1": "per-shopper receipts.json carts: F1 over item units",
     "store_f1": "store-level items taken, from receipts.json (weight only): F1 over item units",
     "unreviewed_accuracy": "receipts.json lines with a probability that fusion did not send to review: "
@@ -223,6 +226,8 @@ class BenchReport:
         if (receipts := self.receipts) is not None:
             out["fused_receipt_accuracy"] = receipts.receipt_accuracy
             out["fused_split_receipts"] = receipts.split_share
+            if (unsplit := receipts.unsplit_receipt_accuracy) is not None:
+                out["fused_unsplit_receipt_accuracy"] = unsplit
             out["fused_cart_f1"] = receipts.units.f1
         if (store := self.receipt_store) is not None:
             out["store_f1"] = store.f1

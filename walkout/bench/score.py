@@ -274,7 +274,10 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
         score, rows = score_carts(
             net_carts(truth, "shopper"), merge_mapped(receipts.shoppers, mapping), truth_track_shoppers
         )
-        score = replace(score, split=split_receipts(receipts.shoppers, mapping))
+        split = split_receipts(receipts.shoppers, mapping)
+        rows = [{**row, "split": row["shopper"] in split} for row in rows]
+        score = replace(score, split=len(split),
+                        exact_unsplit=sum(1 for row in rows if row["exact"] and not row["split"]))
         # The fused timeline (receipt lines as events) scored like vision's events.
         fused = receipt_events(receipts_path)
         fused["mapped_shopper"] = [mapping.get(s, f"{UNMAPPED_PREFIX}{s}") if s else "" for s in fused["shopper"]]
