@@ -696,8 +696,9 @@ def summary(report: BenchReport) -> list[str]:
     metrics = report.metrics()
     if not metrics:
         lines.append("  nothing scored")
+    width = max((len(name) for name in metrics), default=0)
     for name, value in metrics.items():
-        lines.append(f"  {name:28s} {value:.3f}")
+        lines.append(f"  {name:{width}s} {value:.3f}")
     if not report.speed.measured:
         lines.append("  speed: no timings")
     else:
