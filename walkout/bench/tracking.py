@@ -261,10 +261,15 @@ def with_store_ids(predicted: pd.DataFrame, camera: str, shopper_of: dict[str, d
     """One camera's predicted MOT rows with ``id`` the store-level shopper of each track
     (``shopper_of[camera][track id]``, run.json's ``shoppers.tracks``; ``<camera>-<track>`` for a track
     it does not name) and ``track`` the camera's track id; rows without an id (``id`` < 0) are left out."""
-    ids = shopper_of.get(camera, {})
     predicted = predicted[predicted["id"] >= 0]
     return predicted.assign(track=predicted["id"].astype(int),
-                            id=[ids.get(str(int(t)), f"{camera}-{int(t)}") for t in predicted["id"]])
+                            id=[store_id(shopper_of, camera, int(t)) for t in predicted["id"]])
+
+
+def store_id(shopper_of: dict[str, dict[str, str]], camera: str, track: int | str) -> str:
+    """A camera track's store-level shopper (run.json's ``shoppers.tracks``), ``<camera>-<track>`` for a
+    track it does not name."""
+    return shopper_of.get(camera, {}).get(str(track), f"{camera}-{track}")
 
 
 @dataclass(frozen=True)
@@ -297,24 +302,22 @@ def identity_loss(overlaps: dict[str, pd.DataFrame], shopper_of: dict[str, dict[
     """:class:`IdentityLoss` of one store run: ``overlaps`` per camera (:func:`overlap_table` of its
     truth and predicted camera tracks), ``shopper_of`` camera -> track id -> store-level shopper
     (run.json's ``shoppers.tracks``; a track it does not name is ``<camera>-<track>``)."""
-    tables = [table.assign(camera=camera) for camera, table in overlaps.items() if len(table)]
+    tables = [table.assign(track=camera + "/" + table["pred_id"],
+                           store=[store_id(shopper_of, camera, t) for t in table["pred_id"]])
+              for camera, table in overlaps.items() if len(table)]
     if not tables:
         return IdentityLoss()
     pairs = pd.concat(tables, ignore_index=True)
-    pairs["store"] = [shopper_of.get(camera, {}).get(track, f"{camera}-{track}")
-                      for camera, track in zip(pairs["camera"], pairs["pred_id"], strict=True)]
-    # Each camera track on its main truth shopper (most frames; ties: smallest truth id, as map_ids).
-    ordered = pairs.sort_values(["camera", "pred_id", "frames", "truth_id"], ascending=[True, True, False, True],
-                                kind="stable")
-    main = ordered.drop_duplicates(["camera", "pred_id"])
-    # Each store-level shopper on the truth shopper most of its tracks' main boxes are.
-    joined = main.groupby(["store", "truth_id"], as_index=False)["frames"].sum()
-    joined = joined.sort_values(["store", "frames", "truth_id"], ascending=[True, False, True], kind="stable")
-    owner = joined.drop_duplicates("store")
-    own = owner.groupby("truth_id")["frames"].agg(["sum", "max"])
+    # Each camera track on its main truth shopper, then each store-level shopper on the truth shopper
+    # most of its tracks' main boxes are (both as the bench maps ids: map_ids).
+    track_truth = map_ids(pairs.assign(pred_id=pairs["track"]))
+    main = pairs[pairs["truth_id"] == pairs["track"].map(track_truth)]
+    store_truth = map_ids(main.assign(pred_id=main["store"]))
+    owned = main[main["truth_id"] == main["store"].map(store_truth)]
+    own = owned.groupby(["truth_id", "store"])["frames"].sum().groupby(level="truth_id").agg(["sum", "max"])
     matched = int(pairs["frames"].sum())
     return IdentityLoss(matched=matched, switched=matched - int(main["frames"].sum()),
-                        wrong_join=int(main["frames"].sum() - owner["frames"].sum()),
+                        wrong_join=int(main["frames"].sum() - owned["frames"].sum()),
                         split_join=int((own["sum"] - own["max"]).sum()))
 
 
