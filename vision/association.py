@@ -74,8 +74,8 @@ DEFAULT_THRESHOLDS = {"together": 0.5, "gap": 0.5, "apart": 0.5}
 @dataclass(frozen=True)
 class AssociationModel:
     """P(same shopper) for ``together`` and ``gap`` pairs; ``thresholds``: a pair of a kind is a link
-    at P(same) >= ``thresholds[kind]``, a together pair below ``thresholds["apart"]`` two people
-    (:func:`vision.shoppers.model_links`); ``card`` says how it was made."""
+    at P(same) >= ``thresholds[kind]`` (the zero of its evidence), a together pair below
+    ``thresholds["apart"]`` two people (:func:`vision.shoppers.model_evidence`); ``card`` says how it was made."""
 
     kinds: dict[str, PairModel]
     thresholds: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))

@@ -2,18 +2,23 @@
 
 Each camera's tracks become tracklets on the store floor: with a calibration, where the top of the
 box (the head, seen from the ceiling over shelves and other shoppers) meets ``head_height_m``; with a
-floor homography only, the box's foot point. Tracklets are then joined into shoppers, most certain
-first (a constrained agglomerative clustering):
+floor homography only, the box's foot point. Tracklets are then joined into shoppers by a greedy
+correlation clustering of the association model's evidence:
 
 - every pair of tracklets that could be one person is scored by the association model
   (:mod:`vision.association`, fitted on mock-store truth): pairs seen at the same time by two cameras
   by how far apart they are on the floor, pairs one after the other by the gap, the step and the
-  speed it needs; a pair whose P(same) reaches the model's link threshold for its kind is a link
-  (the thresholds are fitted with the model, out of fold, for the best association);
+  speed it needs. A pair's evidence is its log-odds of one person less those of the model's link
+  threshold for its kind (fitted with the model, out of fold, for the best association): positive
+  above the threshold, negative below it for pairs seen together (two people), never negative for
+  pairs one after the other (an unlikely continuation says nothing against one person who went on
+  in another tracklet);
 - two tracklets of one camera that overlap in time, and two seen at the same time that the model
   calls different people (P(same) below its apart threshold), must stay apart;
-- links are taken most probable first; a join that would put two must-stay-apart tracklets into
-  one shopper is skipped.
+- the two shoppers whose tracklets' summed evidence is largest are joined while it is positive, then
+  single tracklets move to the shopper their evidence favours. Every pair counts, so one confident
+  link cannot chain two people together when their other pairs say otherwise (the first model-based
+  design took links most probable first, one at a time: more wrong joins, docs/RESULTS.md).
 
 ``model = "rules"`` uses the first design's thresholds instead (``link_m``, ``apart_m``,
 ``max_gap_s``), kept as the baseline the model is measured against.
@@ -296,25 +301,85 @@ def resolve_model(config: ShopperConfig):
     return load_model(config.model or DEFAULT_MODEL)
 
 
-def model_links(apart: set[tuple[int, int]], scored: dict, probabilities: dict[str, np.ndarray],
-                thresholds: dict[str, float]) -> tuple[list[tuple[float, int, int]], set[tuple[int, int]]]:
-    """The association model's decisions: links (most probable first) and must-stay-apart pairs.
-    A together pair with P(same) >= ``thresholds["together"]``, or a gap pair with P >=
-    ``thresholds["gap"]``, is a link; a together pair below ``thresholds["apart"]`` must stay apart."""
-    links: list[tuple[float, int, int]] = []
-    apart = set(apart)
+def _logit(p: np.ndarray | float) -> np.ndarray:
+    p = np.clip(np.asarray(p, float), 1e-9, 1 - 1e-9)
+    return np.log(p / (1 - p))
+
+
+def model_evidence(n: int, apart: set[tuple[int, int]], scored: dict, probabilities: dict[str, np.ndarray],
+                   thresholds: dict[str, float]) -> np.ndarray:
+    """(n, n) evidence that two tracklets are one shopper, from the association model's P(same): its
+    log-odds minus those of the kind's link threshold (``thresholds[kind]``: 0 at the threshold,
+    positive above it). A together pair counts either way (seen at once and apart is evidence of two
+    people); a gap pair only above its threshold (an unlikely continuation is no evidence of two
+    people: a shopper may go on in another tracklet). ``-inf``: two people for sure (one camera at
+    once, ``apart``, or a together pair below ``thresholds["apart"]``). Pairs never scored: 0."""
+    evidence = np.zeros((n, n))
     for kind, (pairs, _) in scored.items():
-        for (i, j), p in zip(pairs, probabilities[kind], strict=True):
-            if p >= thresholds[kind]:
-                links.append((-float(p), i, j))
-            elif kind == "together" and p < thresholds["apart"]:
-                apart.add((i, j))
-    return links, apart
+        if not pairs:
+            continue
+        i, j = np.asarray(pairs, dtype=int).T
+        p = np.asarray(probabilities[kind], float)
+        weight = _logit(p) - _logit(thresholds[kind])
+        if kind == "gap":
+            weight = np.maximum(weight, 0.0)
+        else:
+            weight = np.where(p < thresholds["apart"], -np.inf, weight)
+        evidence[i, j] += weight
+        evidence[j, i] += weight
+    for i, j in apart:
+        evidence[i, j] = evidence[j, i] = -np.inf
+    return evidence
+
+
+def evidence_clusters(tracklets: list[Tracklet], evidence: np.ndarray, max_rounds: int = 10) -> list[list[int]]:
+    """Group tracklets so that the evidence within shoppers is as large as it can be made (correlation
+    clustering, greedily): join the two shoppers whose tracklets' summed evidence is largest while it is
+    positive, then move single tracklets to the shopper (or to a shopper of their own) their evidence
+    favours until none moves. Every pair in a shopper counts, not only the strongest link, so one
+    confident link cannot chain two people together when the rest of their pairs say otherwise.
+    Groups of indices in order of first sight."""
+    n = len(tracklets)
+    if n == 0:
+        return []
+    between = evidence.copy()
+    np.fill_diagonal(between, -np.inf)
+    alive = np.ones(n, dtype=bool)
+    members: dict[int, list[int]] = {i: [i] for i in range(n)}
+    while True:
+        live = np.where(alive[:, None] & alive[None, :], between, -np.inf)
+        a, b = divmod(int(np.argmax(live)), n)
+        if not live[a, b] > 0:
+            break
+        between[a, :] += between[b, :]
+        between[:, a] += between[:, b]
+        between[a, a] = -np.inf
+        alive[b] = False
+        members[a] += members.pop(b)
+    label = np.empty(n, dtype=int)
+    for k, group in enumerate(members.values()):
+        label[group] = k
+    pairwise = evidence.copy()
+    np.fill_diagonal(pairwise, 0.0)
+    for _ in range(max_rounds):
+        moved = False
+        for t in range(n):
+            labels = np.unique(label)
+            score = np.array([pairwise[t, label == k].sum() for k in labels])
+            here = score[labels == label[t]][0]
+            best = int(np.argmax(score))
+            if max(score[best], 0.0) > here + 1e-9:
+                label[t] = labels[best] if score[best] >= 0.0 else label.max() + 1
+                moved = True
+        if not moved:
+            break
+    groups = [np.flatnonzero(label == k).tolist() for k in np.unique(label)]
+    return sorted(groups, key=lambda g: min(tracklets[k].start for k in g))
 
 
 def cluster(tracklets: list[Tracklet], links: list[tuple[float, int, int]], apart: set[tuple[int, int]]) -> list[list[int]]:
-    """Join tracklets along ``links`` (lowest first), skipping a join that would put a must-stay-apart
-    pair into one shopper; groups of indices in order of first sight."""
+    """``model = "rules"``: join tracklets along ``links`` (lowest first), skipping a join that would put
+    a must-stay-apart pair into one shopper; groups of indices in order of first sight."""
     n = len(tracklets)
     cluster_of = list(range(n))
     members: dict[int, list[int]] = {i: [i] for i in range(n)}
@@ -339,7 +404,7 @@ def associate(tracklets: list[Tracklet], config: ShopperConfig | None = None, mo
         return cluster(tracklets, *_rules_links(tracklets, config))
     apart, scored = scored_pairs(tracklets, config)
     probabilities = {kind: model.probability(kind, features) for kind, (_, features) in scored.items()}
-    return cluster(tracklets, *model_links(apart, scored, probabilities, model.thresholds))
+    return evidence_clusters(tracklets, model_evidence(len(tracklets), apart, scored, probabilities, model.thresholds))
 
 
 def _rules_links(tracklets: list[Tracklet], config: ShopperConfig) -> tuple[list, set]:

@@ -44,9 +44,9 @@ from vision.shoppers import (
     ShopperConfig,
     Tracklet,
     associate,
-    cluster,
+    evidence_clusters,
     floor_tracklets,
-    model_links,
+    model_evidence,
     scored_pairs,
 )
 
@@ -293,7 +293,8 @@ def scores(oof: list[Scored], thresholds: dict[str, float] | None) -> pd.DataFra
         if thresholds is None:
             groups = associate(tracklets, ShopperConfig(model="rules"))
         else:
-            groups = cluster(tracklets, *model_links(set(item.apart), item.scored, item.probabilities, thresholds))
+            groups = evidence_clusters(tracklets, model_evidence(len(tracklets), set(item.apart), item.scored,
+                                                                    item.probabilities, thresholds))
         matched, seconds = association_idf1(item.source, groups)
         rows.append({"recording": item.source.recording, "origin": item.source.origin, "matched": matched,
                      "seconds": seconds})
