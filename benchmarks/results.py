@@ -12,6 +12,8 @@ Nothing is re-run by default: hours of rendering and running are read back from 
   ``LABEL=DIR`` names the set (default: its provenance's ``label``, else the folder name).
 - ``--aifi DIR``: the OUT folder of ``bash benchmarks/aifi/run.sh`` (the real ceiling camera).
 - ``--speed [LABEL=]DIR`` (repeat): the OUT folder of ``benchmarks/speed.py`` (its speed.json and provenance.json).
+- ``--headline-store N``: the headline's store row comes from the N-th ``--set`` (1-based) instead of the
+  first (a change that only stores can see, scored on stores alone, with the one-camera rows kept).
 - ``--readme README.md``: also write the speed runs' short table (one line per ``--speed`` run) into the
   README, between its speed table markers.
 - ``--archive DIR`` (docs/results): first copy what the command reads (each report's metrics, recordings
@@ -215,11 +217,13 @@ def headline_section(sets: list[ResultSet], store: ResultSet | None) -> list[str
     first = sets[0]
     groups = list(first.groups)
     if store is not None and store is not first:
-        groups += [g for g in store.groups if g.name not in {x.name for x in groups}]
+        stores = [g for g in store.groups if g.name == "store"]
+        groups = [g for g in groups if g.name != "store"] + stores
     rows = [[g.name, str(len(g.recordings)), *(fmt(g.metrics.get(m)) for m, _ in HEADLINE_COLUMNS)] for g in groups]
     out = ["## Headline", "",
            f"Fused receipts (vision + shelf weights) with today's defaults, from \"{first.label}\""
-           + (f" and \"{store.label}\"" if store is not None and store is not first else "") + " below.", ""]
+           + (f" (the store row from \"{store.label}\")" if store is not None and store is not first else "")
+           + " below.", ""]
     return out + table(["group", "recordings", *(h for _, h in HEADLINE_COLUMNS)], rows) + [""]
 
 
@@ -597,6 +601,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also write the --speed runs' short table into README between its speed table markers")
     parser.add_argument("--quick", type=Path, default=None, metavar="OUT",
                         help="first run the quick benchmarks into OUT (accuracy.py --per-group 2, the AiFi camera)")
+    parser.add_argument("--headline-store", type=int, default=None, metavar="N",
+                        help="the headline's store row from the N-th --set (1-based) instead of the first")
     parser.add_argument("--archive", type=Path, default=None, metavar="DIR",
                         help="copy the inputs into DIR (docs/results) and read them from there")
     args = parser.parse_args(argv)
@@ -618,11 +624,18 @@ def main(argv: list[str] | None = None) -> int:
         sets = [read_set(spec) for spec in specs]
         command = shlex.join(["python", "benchmarks/results.py", "--out", str(args.out),
                               *(x for spec in specs for x in ("--set", spec)),
+                              *(["--headline-store", str(args.headline_store)] if args.headline_store else []),
                               *(["--aifi", str(aifi)] if aifi is not None else []),
                               *(x for spec in speed_runs for x in ("--speed", spec)),
                               *(["--readme", str(args.readme)] if args.readme is not None else [])])
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(sets, aifi, command, speed_runs=speed_runs))
+    store = None
+    if args.headline_store is not None:
+        if not 1 <= args.headline_store <= len(sets) or not any(g.name == "store" for g in sets[args.headline_store - 1].groups):
+            parser.error(f"--headline-store {args.headline_store}: needs the number of a --set with a store group "
+                         f"(1 to {len(sets)})")
+        store = sets[args.headline_store - 1]
+    args.out.write_text(render(sets, aifi, command, store=store, speed_runs=speed_runs))
     if args.readme is not None:
         update_readme(args.readme, speed_runs)
     print(f"wrote {args.out}: {len(sets)} set(s){', AiFi' if aifi else ''}")

@@ -205,3 +205,17 @@ def test_a_label_becomes_a_plain_folder_name():
     assert results.slug("Store held-out seeds 9600-9607 (multi-camera), today's defaults") == \
         "store-held-out-seeds-9600-9607-multi-camera-today-s-defaults"
     assert results.slug("!!!") == "set"
+
+
+def test_the_headline_store_row_can_come_from_another_set(sets, tmp_path):
+    held, store = sets
+    write_group(held, "store", range(9000, 9008), {"fused_attributed_f1": 0.5})
+    out = tmp_path / "RESULTS.md"
+    assert results.main(["--out", str(out), "--set", str(held), "--set", f"store held-out={store}",
+                         "--headline-store", "2"]) == 0
+    headline = out.read_text().split("## Headline")[1].split("\n## ")[0]
+    assert "| store | 8 | 0.718 |" in headline and "| store | 8 | 0.500 |" not in headline
+    assert "| single | 8 | 1.000 |" in headline  # the one-camera rows stay the first set's
+    assert "(the store row from \"store held-out\")" in headline
+    with pytest.raises(SystemExit):  # a set without stores cannot give the store row
+        results.main(["--out", str(out), "--set", str(store), "--set", str(held), "--headline-store", "3"])
