@@ -342,19 +342,17 @@ def evidence_clusters(tracklets: list[Tracklet], evidence: np.ndarray, max_round
     n = len(tracklets)
     if n == 0:
         return []
-    between = evidence.copy()
+    between = evidence.copy()  # between shoppers (by their first tracklet); -inf once joined into another
     np.fill_diagonal(between, -np.inf)
-    alive = np.ones(n, dtype=bool)
     members: dict[int, list[int]] = {i: [i] for i in range(n)}
     while True:
-        live = np.where(alive[:, None] & alive[None, :], between, -np.inf)
-        a, b = divmod(int(np.argmax(live)), n)
-        if not live[a, b] > 0:
+        a, b = divmod(int(np.argmax(between)), n)
+        if not between[a, b] > 0:
             break
         between[a, :] += between[b, :]
         between[:, a] += between[:, b]
         between[a, a] = -np.inf
-        alive[b] = False
+        between[b, :] = between[:, b] = -np.inf
         members[a] += members.pop(b)
     label = np.empty(n, dtype=int)
     for k, group in enumerate(members.values()):
