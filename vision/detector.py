@@ -51,6 +51,7 @@ class DetectorConfig:
     model_path: str = ""
     imgsz: int = 640
     confidence: float = 0.25
+    shopper_confidence: float = 0.25
     iou: float = 0.6
     device: str = "cpu"
     batch: int = 4
@@ -72,6 +73,9 @@ class DetectorConfig:
     mediapipe_resting_hand: float = 0.5
 
     def __post_init__(self) -> None:
+        for name in ("confidence", "shopper_confidence"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"detector.{name} must be between 0 and 1, got {getattr(self, name)!r}")
         if self.backend not in BACKENDS:
             raise ValueError(f"detector.backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
 
@@ -111,18 +115,32 @@ class Detector:
         """frames: BGR uint8 images (H, W, 3). Returns one Detections per frame, roles in data."""
         if not frames:
             return []
+        # One pass at the lower threshold; NMS is per class, so the other classes keep exactly the boxes
+        # they would get at their own threshold once the less confident ones are dropped. A pose model
+        # has people only: they are shoppers.
+        lowest = (self.config.shopper_confidence if self.task == "pose"
+                  else min(self.config.confidence, self.config.shopper_confidence))
         if isinstance(self.model, OnnxDetect):
-            tables = self.model.predict(frames, self.config.imgsz, self.config.confidence, self.config.iou)
-            return [self._with_roles(self._from_table(table)) for table in tables]
+            tables = self.model.predict(frames, self.config.imgsz, lowest, self.config.iou)
+            return [self._confident(self._with_roles(self._from_table(table))) for table in tables]
         results = self.model.predict(
             frames,
             imgsz=self.config.imgsz,
-            conf=self.config.confidence,
+            conf=lowest,
             iou=self.config.iou,
             device=self.config.device,
             verbose=False,
         )
-        return [self._convert(result) for result in results]
+        return [self._confident(self._convert(result)) for result in results]
+
+    def _confident(self, detections: sv.Detections) -> sv.Detections:
+        """Shoppers at ``shopper_confidence`` or more, every other class at ``confidence`` or more (a pose
+        model's people were predicted at ``shopper_confidence``, its wrists chosen by keypoint confidence)."""
+        if self.task == "pose" or not len(detections):
+            return detections
+        threshold = np.where(detections.data["role"] == ROLE_SHOPPER, self.config.shopper_confidence,
+                             self.config.confidence)
+        return detections[detections.confidence >= threshold]
 
     def _from_table(self, table: np.ndarray) -> sv.Detections:
         """(K, 6) x1, y1, x2, y2, confidence, class -> Detections as ``from_ultralytics`` makes them."""

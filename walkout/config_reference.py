@@ -38,7 +38,10 @@ MARKDOWN_COMMAND = "walkout config --defaults --markdown > docs/CONFIG.md"
 NOTES = {
     "run.detector.model_path": "the detector's weights (.pt, .onnx or an OpenVINO folder); `--model` sets it",
     "run.detector.imgsz": "the detector's input size (the longer image side is scaled to it)",
-    "run.detector.confidence": "detections less confident than this are dropped",
+    "run.detector.confidence": "products and hands less confident than this are dropped",
+    "run.detector.shopper_confidence": "shoppers less confident than this are dropped (the tracker's second pass "
+                                       "uses the ones under `[tracking] high_conf_det_threshold` only to continue "
+                                       "tracks)",
     "run.detector.iou": "overlap above which the detector's non-maximum suppression keeps one box",
     "run.detector.device": "where the models run: cpu, cuda, cuda:0, mps",
     "run.detector.batch": "frames per detector call",
@@ -95,6 +98,7 @@ NOTES = {
 UNITS = {
     "run.detector.imgsz": "px",
     "run.detector.confidence": "0-1",
+    "run.detector.shopper_confidence": "0-1",
     "run.detector.iou": "0-1",
     "run.detector.pose_hand_size": "× person height",
     "run.detector.pose_min_keypoint_confidence": "0-1",

@@ -243,7 +243,7 @@ def test_untrained_ultralytics_pose_model_runs_through_the_detector(tmp_path):
     torch.manual_seed(0)
     path = tmp_path / "pose-untrained.pt"
     YOLO("yolov8n-pose.yaml").save(str(path))
-    detector = Detector(DetectorConfig(model_path=str(path), imgsz=160, confidence=0.0,
+    detector = Detector(DetectorConfig(model_path=str(path), imgsz=160, confidence=0.0, shopper_confidence=0.0,
                                        pose_min_keypoint_confidence=0.0))
     assert detector.task == "pose"
     frame = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
