@@ -51,7 +51,7 @@ class DetectorConfig:
     model_path: str = ""
     imgsz: int = 640
     confidence: float = 0.25
-    shopper_confidence: float = 0.2
+    shopper_confidence: float = 0.25
     iou: float = 0.6
     device: str = "cpu"
     batch: int = 4

@@ -39,9 +39,7 @@ NOTES = {
     "run.detector.model_path": "the detector's weights (.pt, .onnx or an OpenVINO folder); `--model` sets it",
     "run.detector.imgsz": "the detector's input size (the longer image side is scaled to it)",
     "run.detector.confidence": "products and hands less confident than this are dropped",
-    "run.detector.shopper_confidence": "shoppers less confident than this are dropped (the tracker's second pass "
-                                       "uses the ones under `[tracking] high_conf_det_threshold` only to continue "
-                                       "tracks)",
+    "run.detector.shopper_confidence": "shoppers less confident than this are dropped",
     "run.detector.iou": "overlap above which the detector's non-maximum suppression keeps one box",
     "run.detector.device": "where the models run: cpu, cuda, cuda:0, mps",
     "run.detector.batch": "frames per detector call",
