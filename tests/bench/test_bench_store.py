@@ -98,7 +98,7 @@ def test_report_md_lists_the_pooled_identity_figures_with_their_meaning():
     split = score_sequence(pooled_sequence(cameras(), {"cam0": {"1": "7"}, "cam1": {"1": "8"}}), config)
     markdown = to_markdown(BenchReport([RecordingResult(name="a", global_tracking=split,
                                                         global_visible_tracking=split)], config))
-    section = markdown[markdown.index("### Identity, pooled"):markdown.index("## Speed")]
+    section = markdown[markdown.index("### Detection and identity, pooled"):markdown.index("## Speed")]
     assert "| `global_idf1` | 0.500 | tracking IDF1 with every camera pooled under store-level shopper ids |" in section
     assert "| `global_visible_idf1` | 0.500 |" in section
     assert "floor_idf1" not in section  # not measured: not listed

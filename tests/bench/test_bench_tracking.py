@@ -154,3 +154,25 @@ def test_the_report_gives_visible_scores_only_when_every_recording_has_visibilit
     without = RecordingResult(name="b", tracking={"cam0": full})
     assert BenchReport([with_visibility], config).metrics()["visible_idf1"] == 1.0
     assert "visible_idf1" not in BenchReport([with_visibility, without], config).metrics()
+
+
+def test_the_report_says_how_many_shopper_boxes_the_detector_found_in_plain_view_and_in_all(tmp_path):
+    """Shopper 1 in plain view and found; shopper 2 mostly hidden and missed; one box on nobody."""
+    from walkout.bench.report import BenchReport
+    from walkout.bench.score import RecordingResult
+
+    rows = two_shopper_tracks((1, 2))
+    truth = read_mot(write_mot17_truth(tmp_path / "gt.txt", [(*r, 1.0 if r[1] == 1 else 0.2) for r in rows]))
+    found = [(f, 7, x, y, w, h) for f, i, x, y, w, h in rows if i == 1]
+    stray = [(found[0][0], 8, 1000.0, 1000.0, 10.0, 20.0)]
+    predicted = read_mot(write_mot(tmp_path / "p.txt", found + stray))
+    config = BenchConfig()
+    full = score_sequence(prepare_sequence(truth, predicted), config)
+    visible = score_sequence(visible_sequence(truth, predicted, config.min_visibility, config.iou_threshold), config)
+    metrics = BenchReport([RecordingResult(name="a", tracking={"cam0": full}, visible_tracking={"cam0": visible})],
+                          config).metrics()
+    shopper_1 = sum(1 for r in rows if r[1] == 1)
+    assert metrics["detection_recall"] == pytest.approx(shopper_1 / len(rows))
+    assert metrics["detection_precision"] == pytest.approx(shopper_1 / (shopper_1 + 1))
+    assert metrics["visible_detection_recall"] == 1.0
+    assert "visible_detection_precision" not in metrics

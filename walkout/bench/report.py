@@ -59,6 +59,11 @@ METRICS = {
     "hota": "tracking HOTA",
     "mota": "tracking MOTA",
     "idf1": "tracking IDF1",
+    "detection_recall": "share of the truth shopper boxes a predicted box covers (CLEAR matching at iou_threshold: "
+                        "MOTChallenge's Rcll)",
+    "detection_precision": "share of the predicted shopper boxes on a truth box (CLEAR matching: MOTChallenge's Prcn)",
+    "visible_detection_recall": "detection_recall of the truth boxes at least min_visibility visible (what the "
+                                "detector misses in plain view)",
     "visible_hota": "tracking HOTA of the truth boxes at least min_visibility visible (hidden or cut-off ones ignored)",
     "visible_idf1": "tracking IDF1 of the truth boxes at least min_visibility visible (hidden or cut-off ones ignored)",
     "global_hota": "tracking HOTA with every camera pooled under store-level shopper ids",
@@ -244,9 +249,12 @@ class BenchReport:
         if (tracking := self.tracking) is not None:
             summary = tracking.summary()
             out.update(hota=summary["hota"], mota=summary["mota"], idf1=summary["idf1"])
+            out.update(_detection(summary))
         if (visible := self.visible_tracking) is not None:
             summary = visible.summary()
             out.update(visible_hota=summary["hota"], visible_idf1=summary["idf1"])
+            out.update({f"visible_{name}": value for name, value in _detection(summary).items()
+                        if name == "detection_recall"})
         if (pooled := self.global_tracking) is not None:
             summary = pooled.summary()
             out.update(global_hota=summary["hota"], global_idf1=summary["idf1"])
@@ -328,24 +336,35 @@ class BenchReport:
         }
 
 
+def _detection(summary: dict[str, float | int]) -> dict[str, float]:
+    """detection_recall and detection_precision from CLEAR's counts (each left out when it has no boxes)."""
+    found, missed, extra = summary["true_pos"], summary["missed"], summary["false_pos"]
+    out = {}
+    if found + missed:
+        out["detection_recall"] = found / (found + missed)
+    if found + extra:
+        out["detection_precision"] = found / (found + extra)
+    return out
+
+
 def _f(value: float | None, digits: int = 3) -> str:
     return "–" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
-# The tracking figures beyond the per-camera table, in the order report.md lists them.
-IDENTITY_METRICS = ("visible_hota", "visible_idf1", "global_hota", "global_idf1", "global_visible_hota",
+# The tracking figures beyond the per-camera table (detection first), in the order report.md lists them.
+IDENTITY_METRICS = ("detection_recall", "detection_precision", "visible_detection_recall", "visible_hota", "visible_idf1", "global_hota", "global_idf1", "global_visible_hota",
                     "global_visible_idf1", "floor_idf1", "floor_mota", "identity_switched", "identity_wrong_join",
                     "identity_split_join")
 
 
 def _identity_section(metrics: dict[str, float]) -> list[str]:
-    """Pooled identity figures (visible boxes only, store-level ids over every camera, floor
+    """Pooled detection and identity figures (visible boxes only, store-level ids over every camera, floor
     positions), each with its meaning; nothing when none was measured."""
     meaning = {**METRICS, **LOWER_IS_BETTER}
     rows = [[f"`{name}`", _f(metrics[name]), meaning[name]] for name in IDENTITY_METRICS if name in metrics]
     if not rows:
         return []
-    return ["### Identity, pooled over every recording", "", *_table(["metric", "value", "what it scores"], rows), ""]
+    return ["### Detection and identity, pooled over every recording", "", *_table(["metric", "value", "what it scores"], rows), ""]
 
 
 def _table(header: list[str], rows: list[list]) -> list[str]:
