@@ -253,8 +253,8 @@ class BenchReport:
         if (visible := self.visible_tracking) is not None:
             summary = visible.summary()
             out.update(visible_hota=summary["hota"], visible_idf1=summary["idf1"])
-            out.update({f"visible_{name}": value for name, value in _detection(summary).items()
-                        if name == "detection_recall"})
+            if "detection_recall" in (detection := _detection(summary)):
+                out["visible_detection_recall"] = detection["detection_recall"]
         if (pooled := self.global_tracking) is not None:
             summary = pooled.summary()
             out.update(global_hota=summary["hota"], global_idf1=summary["idf1"])
@@ -352,9 +352,9 @@ def _f(value: float | None, digits: int = 3) -> str:
 
 
 # The tracking figures beyond the per-camera table (detection first), in the order report.md lists them.
-IDENTITY_METRICS = ("detection_recall", "detection_precision", "visible_detection_recall", "visible_hota", "visible_idf1", "global_hota", "global_idf1", "global_visible_hota",
-                    "global_visible_idf1", "floor_idf1", "floor_mota", "identity_switched", "identity_wrong_join",
-                    "identity_split_join")
+IDENTITY_METRICS = ("detection_recall", "detection_precision", "visible_detection_recall", "visible_hota",
+                    "visible_idf1", "global_hota", "global_idf1", "global_visible_hota", "global_visible_idf1",
+                    "floor_idf1", "floor_mota", "identity_switched", "identity_wrong_join", "identity_split_join")
 
 
 def _identity_section(metrics: dict[str, float]) -> list[str]:
@@ -364,7 +364,8 @@ def _identity_section(metrics: dict[str, float]) -> list[str]:
     rows = [[f"`{name}`", _f(metrics[name]), meaning[name]] for name in IDENTITY_METRICS if name in metrics]
     if not rows:
         return []
-    return ["### Detection and identity, pooled over every recording", "", *_table(["metric", "value", "what it scores"], rows), ""]
+    header = "### Detection and identity, pooled over every recording"
+    return [header, "", *_table(["metric", "value", "what it scores"], rows), ""]
 
 
 def _table(header: list[str], rows: list[list]) -> list[str]:
