@@ -17,9 +17,10 @@ from formats.tables import read_catalog, read_events, read_planogram, write_csv_
 from formats.weight_events import WeightEvent, weight_events_frame
 from fusion.attribution import AttributionConfig
 from fusion.identify import IdentifyConfig
+from fusion.matching import ReconcileConfig
 from fusion.presence import Presence, read_presence
 from fusion.reaches import read_reaches
-from fusion.reconcile import ReconcileConfig, reconcile
+from fusion.reconcile import reconcile
 from fusion.weight_events import WeightEventConfig, detect_weight_events
 from fusion.weights import WeightLog, WeightLogConfig, WeightProblem, find_weight_log, load_weights
 

@@ -10,8 +10,8 @@ from formats.errors import FormatError
 from formats.receipts import ReceiptLine
 from formats.weight_events import WeightEvent
 from fusion.identify import Candidate, IdentifyConfig, LivePlanogram, identify
+from fusion.matching import learn_event
 from fusion.pipeline import FuseConfig
-from fusion.reconcile import learn_event
 
 catalog = pd.DataFrame(CATALOG, columns=["sku", "name", "weight_g"]).assign(weight_std_g=0.0)
 planogram = pd.DataFrame(PLANOGRAM, columns=["shelf", "plate", "sku"])
