@@ -75,12 +75,14 @@ class TrainConfig:
     reach_imgsz: int = 96
     reach_epochs: int = 25
     # Fine-tuning the detector (``train_one("detector")``): the shipped walkout-det.pt, this many more
-    # epochs at a small rate on this export: (seed, train frames, validation frames, share of frames
-    # near events, share of scenes from the walled multi-aisle store). The shipped file had two rounds:
-    # (6000, 6000, 600, 0.9, 0.0), then this one, the first with store views.
+    # epochs at a small rate and at ``finetune_imgsz`` on this export: (seed, train frames, validation
+    # frames, share of frames near events, share of scenes from the walled multi-aisle store). The
+    # shipped file had two rounds at 416: (6000, 6000, 600, 0.9, 0.0), then this one, the first with
+    # store views (models/README.md has the rounds tried at 512, the size `walkout run` uses).
     finetune_export: tuple[int, int, int, float, float] = (7000, 3000, 300, 0.5, 0.6)
     finetune_epochs: int = 3
     finetune_lr: float = 0.002
+    finetune_imgsz: int = 416
     seed: int = 1000
     workers: int = 2
 
@@ -395,8 +397,8 @@ def train_one(model: str, out_dir: str | Path, config: TrainConfig | None = None
 
 
 def finetune_detector(out: Path, config: TrainConfig, work: Path) -> dict:
-    """More epochs for ``out/walkout-det.pt`` on the last of ``reach_exports`` (rendered if needed):
-    frames near picks, shoppers side by side at one shelf, which the first training saw few of.
+    """More epochs for ``out/walkout-det.pt`` on ``finetune_export`` (rendered if needed), at
+    ``finetune_imgsz``: frames of one-aisle and walled multi-aisle stores, many near picks.
     Replaces the file; figures: mAP50 per class on that export's held-out frames before and after."""
     start = out / "walkout-det.pt"
     if not start.is_file():
@@ -414,7 +416,7 @@ def finetune_detector(out: Path, config: TrainConfig, work: Path) -> dict:
     data = build_detector_labels(folder, work / f"detector-{seed}", list(detector_class_names()))
 
     def map50(path: Path, name: str) -> dict[str, float]:
-        metrics = YOLO(str(path)).val(data=str(data), imgsz=config.imgsz, batch=config.batch, device="cpu",
+        metrics = YOLO(str(path)).val(data=str(data), imgsz=config.finetune_imgsz, batch=config.batch, device="cpu",
                                       plots=False, verbose=False, project=str(work / "runs"), name=name, exist_ok=True)
         per_class = {DETECTOR_CLASSES[int(c)]: float(ap) for c, ap in
                      zip(metrics.box.ap_class_index, metrics.box.ap50, strict=True)}
@@ -423,7 +425,7 @@ def finetune_detector(out: Path, config: TrainConfig, work: Path) -> dict:
     before = map50(start, "finetune-before")
     started = time.perf_counter()
     YOLO(str(start)).train(
-        data=str(data), epochs=config.finetune_epochs, imgsz=config.imgsz, batch=config.batch, device="cpu",
+        data=str(data), epochs=config.finetune_epochs, imgsz=config.finetune_imgsz, batch=config.batch, device="cpu",
         workers=config.workers, plots=False, amp=False, verbose=False, seed=seed, deterministic=False,
         project=str(work / "runs"), name="finetune", exist_ok=True, fliplr=0.5, mosaic=1.0, close_mosaic=1,
         lr0=config.finetune_lr, lrf=0.1, warmup_epochs=0, optimizer="SGD",
@@ -527,8 +529,9 @@ def train_reach_model(out: Path, config: TrainConfig, work: Path) -> dict:
 def _finetune_card(figures: dict) -> str:
     seed, n_train, n_val, share, store_share = figures["finetune_export"]
     before, after = figures["finetune_map50_before"], figures["finetune_map50_after"]
-    return f"""Fine-tuned (`walkout train --only detector`): {figures['config']['finetune_epochs']} more epochs at lr0
-{figures['config']['finetune_lr']} on export seed {seed} ({n_train} + {n_val} frames, {share:.0%} near events,
+    c = figures['config']
+    return f"""Fine-tuned (`walkout train --only detector`): {c['finetune_epochs']} more epochs at lr0 {c['finetune_lr']},
+imgsz {c.get('finetune_imgsz', c['imgsz'])}, on export seed {seed} ({n_train} + {n_val} frames, {share:.0%} near events,
 {store_share:.0%} of scenes from the walled multi-aisle store), {figures['finetune_train_s'] / 60:.0f} min. mAP50 on its
 {n_val} held-out frames before -> after: shopper {before.get('shopper', 0):.3f} -> {after.get('shopper', 0):.3f},
 product {before.get('product', 0):.3f} -> {after.get('product', 0):.3f}.
