@@ -1,6 +1,7 @@
 """Vision events x weight events -> what was taken: receipt lines for each weight change.
 
-Vision events are matched one-to-one to weight events of the same shelf, close in time and of the same sign (a pick takes weight away), by an optimal assignment
+Vision events are matched one-to-one to weight events of the same shelf, close in time and of the
+same sign (a pick takes weight away), by an optimal assignment
 (``scipy.optimize.linear_sum_assignment``) over a cost of time distance plus weight misfit; a pair
 costing more than ``unmatched_cost`` is not made. A further vision event on the same shelf and time
 whose product makes a matched weight event fit better joins it (two items seen as two events). Then,
@@ -214,8 +215,8 @@ def explain_matched(
     config: ReconcileConfig,
     id_config: IdentifyConfig,
 ) -> list[ReceiptLine]:
-    """Lines of a weight event that vision events were matched to: vision's items ``confirmed`` when the weight
-    fits them, ``corrected`` to the explanation that fits far better, else ``unverified``."""
+    """Lines of a weight event that vision events were matched to: vision's items ``confirmed`` when
+    the weight fits them, ``corrected`` to the explanation that fits far better, else ``unverified``."""
     claimed: dict[str, int] = {}
     for v in own:
         claimed[v["sku"]] = claimed.get(v["sku"], 0) + v["quantity"]

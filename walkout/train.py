@@ -416,8 +416,9 @@ def finetune_detector(out: Path, config: TrainConfig, work: Path) -> dict:
     data = build_detector_labels(folder, work / f"detector-{seed}", list(detector_class_names()))
 
     def map50(path: Path, name: str) -> dict[str, float]:
-        metrics = YOLO(str(path)).val(data=str(data), imgsz=config.finetune_imgsz, batch=config.batch, device="cpu",
-                                      plots=False, verbose=False, project=str(work / "runs"), name=name, exist_ok=True)
+        metrics = YOLO(str(path)).val(data=str(data), imgsz=config.finetune_imgsz, batch=config.batch,
+                                      device="cpu", plots=False, verbose=False, project=str(work / "runs"),
+                                      name=name, exist_ok=True)
         per_class = {DETECTOR_CLASSES[int(c)]: float(ap) for c, ap in
                      zip(metrics.box.ap_class_index, metrics.box.ap50, strict=True)}
         return {**per_class, "all": float(metrics.box.map50)}
@@ -425,8 +426,8 @@ def finetune_detector(out: Path, config: TrainConfig, work: Path) -> dict:
     before = map50(start, "finetune-before")
     started = time.perf_counter()
     YOLO(str(start)).train(
-        data=str(data), epochs=config.finetune_epochs, imgsz=config.finetune_imgsz, batch=config.batch, device="cpu",
-        workers=config.workers, plots=False, amp=False, verbose=False, seed=seed, deterministic=False,
+        data=str(data), epochs=config.finetune_epochs, imgsz=config.finetune_imgsz, batch=config.batch,
+        device="cpu", workers=config.workers, plots=False, amp=False, verbose=False, seed=seed, deterministic=False,
         project=str(work / "runs"), name="finetune", exist_ok=True, fliplr=0.5, mosaic=1.0, close_mosaic=1,
         lr0=config.finetune_lr, lrf=0.1, warmup_epochs=0, optimizer="SGD",
     )
@@ -529,10 +530,10 @@ def train_reach_model(out: Path, config: TrainConfig, work: Path) -> dict:
 def _finetune_card(figures: dict) -> str:
     seed, n_train, n_val, share, store_share = figures["finetune_export"]
     before, after = figures["finetune_map50_before"], figures["finetune_map50_after"]
-    c = figures['config']
-    return f"""Fine-tuned (`walkout train --only detector`): {c['finetune_epochs']} more epochs at lr0 {c['finetune_lr']},
-imgsz {c.get('finetune_imgsz', c['imgsz'])}, on export seed {seed} ({n_train} + {n_val} frames, {share:.0%} near events,
-{store_share:.0%} of scenes from the walled multi-aisle store), {figures['finetune_train_s'] / 60:.0f} min. mAP50 on its
+    c = figures["config"]
+    return f"""Fine-tuned (`walkout train --only detector`): {c['finetune_epochs']} more epochs at lr0
+{c['finetune_lr']}, imgsz {c['finetune_imgsz']}, on export seed {seed} ({n_train} + {n_val} frames,
+{share:.0%} near events, {store_share:.0%} of scenes from the walled multi-aisle store), {figures['finetune_train_s'] / 60:.0f} min. mAP50 on its
 {n_val} held-out frames before -> after: shopper {before.get('shopper', 0):.3f} -> {after.get('shopper', 0):.3f},
 product {before.get('product', 0):.3f} -> {after.get('product', 0):.3f}.
 """
