@@ -74,6 +74,9 @@ class ShopperConfig:
     edge_margin_px: a box this close to an edge of the image is cut off there (its top, its sides,
         or for a foot point its bottom): it is not used.
     grid_s: shoppers.csv has one row per shopper per ``grid_s`` (0: the fastest camera's frame period).
+    link_bias: log-odds added to the association model's evidence that two tracklets are one shopper
+        (0: its thresholds, chosen for association IDF1 on the training stores; positive joins more,
+        negative splits more). It does not loosen the model's "two people for sure".
     """
 
     model: str = ""
@@ -87,6 +90,7 @@ class ShopperConfig:
     gap_slack_m: float = 0.5
     edge_margin_px: float = 2.0
     grid_s: float = 0.0
+    link_bias: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -307,20 +311,21 @@ def _logit(p: np.ndarray | float) -> np.ndarray:
 
 
 def model_evidence(n: int, apart: set[tuple[int, int]], scored: dict, probabilities: dict[str, np.ndarray],
-                   thresholds: dict[str, float]) -> np.ndarray:
+                   thresholds: dict[str, float], bias: float = 0.0) -> np.ndarray:
     """(n, n) evidence that two tracklets are one shopper, from the association model's P(same): its
     log-odds minus those of the kind's link threshold (``thresholds[kind]``: 0 at the threshold,
-    positive above it). A together pair counts either way (seen at once and apart is evidence of two
-    people); a gap pair only above its threshold (an unlikely continuation is no evidence of two
-    people: a shopper may go on in another tracklet). ``-inf``: two people for sure (one camera at
-    once, ``apart``, or a together pair below ``thresholds["apart"]``). Pairs never scored: 0."""
+    positive above it), plus ``bias``. A together pair counts either way (seen at once and apart is
+    evidence of two people); a gap pair only above its threshold (an unlikely continuation is no
+    evidence of two people: a shopper may go on in another tracklet). ``-inf``: two people for sure
+    (one camera at once, ``apart``, or a together pair below ``thresholds["apart"]``). Pairs never
+    scored: 0."""
     evidence = np.zeros((n, n))
     for kind, (pairs, _) in scored.items():
         if not pairs:
             continue
         i, j = np.asarray(pairs, dtype=int).T
         p = np.asarray(probabilities[kind], float)
-        weight = _logit(p) - _logit(thresholds[kind])
+        weight = _logit(p) - _logit(thresholds[kind]) + bias
         if kind == "gap":
             weight = np.maximum(weight, 0.0)
         else:
@@ -402,7 +407,8 @@ def associate(tracklets: list[Tracklet], config: ShopperConfig | None = None, mo
         return cluster(tracklets, *_rules_links(tracklets, config))
     apart, scored = scored_pairs(tracklets, config)
     probabilities = {kind: model.probability(kind, features) for kind, (_, features) in scored.items()}
-    return evidence_clusters(tracklets, model_evidence(len(tracklets), apart, scored, probabilities, model.thresholds))
+    return evidence_clusters(tracklets, model_evidence(len(tracklets), apart, scored, probabilities, model.thresholds,
+                                                       config.link_bias))
 
 
 def _rules_links(tracklets: list[Tracklet], config: ShopperConfig) -> tuple[list, set]:

@@ -143,6 +143,7 @@ UNITS = {
     "fuse.reconcile.confirm_fit": "likelihood 0-1",
     "fuse.attribution.review_below": "probability 0-1",
     "fuse.attribution.second_take": "log-odds",
+    "run.shoppers.link_bias": "log-odds",
 }
 # A meaning longer than this (characters) is cut at its first colon or semicolon (see one_line).
 LONG = 120

@@ -62,3 +62,18 @@ def test_evidence_is_log_odds_against_the_link_threshold_and_an_unlikely_continu
     assert e[1, 2] == 0.0  # an unlikely continuation: nothing against one person
     assert e[3, 4] == -np.inf  # one camera at once
     assert e[0, 4] == 0.0  # never scored
+
+
+def test_a_link_bias_shifts_every_scored_pair_but_never_what_is_surely_two_people():
+    thresholds = {"together": 0.2, "gap": 0.05, "apart": 0.005}
+    scored = {"together": ([(0, 1), (1, 3)], None), "gap": ([(2, 3), (1, 2)], None)}
+    probabilities = {"together": np.array([0.2, 0.001]), "gap": np.array([0.5, 0.01])}
+    plain = model_evidence(5, {(3, 4)}, scored, probabilities, thresholds)
+    joined = model_evidence(5, {(3, 4)}, scored, probabilities, thresholds, bias=0.9)
+    split = model_evidence(5, {(3, 4)}, scored, probabilities, thresholds, bias=-0.9)
+    assert joined[0, 1] == 0.9 and split[0, 1] == -0.9  # at the threshold: the bias alone
+    assert np.isclose(joined[2, 3], plain[2, 3] + 0.9) and np.isclose(split[2, 3], plain[2, 3] - 0.9)
+    assert joined[1, 2] == 0.0  # logit(0.01) - logit(0.05) + 0.9 is still below 0: no link
+    assert split[1, 2] == 0.0  # a continuation is never evidence of two people, whatever the bias
+    assert joined[1, 3] == joined[3, 4] == -np.inf  # below the apart threshold, one camera at once
+    assert joined[0, 4] == 0.0  # never scored
