@@ -76,7 +76,8 @@ class ShopperConfig:
     grid_s: shoppers.csv has one row per shopper per ``grid_s`` (0: the fastest camera's frame period).
     link_bias: log-odds added to the association model's evidence that two tracklets are one shopper
         (0: its thresholds, chosen for association IDF1 on the training stores; positive joins more,
-        negative splits more). It does not loosen the model's "two people for sure".
+        negative splits more). It does not loosen the model's "two people for sure"; ``model =
+        "rules"`` ignores it.
     """
 
     model: str = ""
