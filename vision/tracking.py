@@ -9,7 +9,7 @@ import supervision as sv
 
 from vision.events import seconds_to_frames
 
-TRACKING_METHODS = ("bytetrack", "ocsort")
+TRACKING_METHODS = ("bytetrack", "ocsort", "cbiou")
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,10 @@ class TrackingConfig:
 
     method: ``bytetrack`` (default) or ``ocsort`` (observation-centric SORT: re-updates a track lost
         behind another shopper from its own detections, and weighs direction consistency; it has no
-        low-score second pass, so ``track_activation_threshold`` is unused by it).
+        low-score second pass, so ``track_activation_threshold`` is unused by it) or ``cbiou``
+        (C-BIoU: ByteTrack's two passes matched on boxes enlarged by a buffer, small then larger, for
+        shoppers that move more between frames than their boxes overlap; it uses its own IoU
+        thresholds, so ``minimum_iou_threshold`` is unused by it).
     """
 
     method: str = "bytetrack"
@@ -38,6 +41,7 @@ class ShopperTracker:
 
     def __init__(self, config: TrackingConfig, fps: float):
         from trackers import ByteTrackTracker, OCSORTTracker
+        from trackers.core.cbiou.tracker import CBIoUTracker
 
         self.config = config
         # trackers counts the lost buffer in 30 fps frames and rescales it by frame_rate itself.
@@ -50,6 +54,9 @@ class ShopperTracker:
         )
         if config.method == "ocsort":
             self._tracker = OCSORTTracker(**common)
+        elif config.method == "cbiou":
+            common.pop("minimum_iou_threshold")
+            self._tracker = CBIoUTracker(track_activation_threshold=config.track_activation_threshold, **common)
         else:
             self._tracker = ByteTrackTracker(track_activation_threshold=config.track_activation_threshold, **common)
 

@@ -45,3 +45,13 @@ def test_a_config_file_naming_an_unknown_tracker_is_refused_naming_the_file(tmp_
         load_config(path)
     path.write_text('[tracking]\nmethod = "ocsort"\n')
     assert load_config(path).tracking.method == "ocsort"
+
+
+def test_cbiou_keeps_a_shopper_whose_box_overlaps_its_last_one_less_than_bytetrack_needs():
+    # 60 px wide, 55 px further each frame: boxes of consecutive frames overlap by IoU 0.04 (< 0.1).
+    def walk(method: str) -> list[list[int]]:
+        tracker = ShopperTracker(TrackingConfig(method=method, minimum_consecutive_s=0.2), fps=10.0)
+        return [tracker.update(boxes([100 + 55 * i, 100, 160 + 55 * i, 220])).tracker_id.tolist() for i in range(6)]
+
+    assert walk("bytetrack") == [[]] * 6  # a new, never confirmed track every frame
+    assert walk("cbiou") == [[1]] * 6  # one shopper throughout (its buffered boxes overlap)
