@@ -37,11 +37,10 @@ class TrackingConfig:
 
 
 class ShopperTracker:
-    """A fresh ByteTrack per video. ``update`` returns the confirmed tracks of one frame."""
+    """A fresh tracker per video (``TrackingConfig.method``). ``update`` returns the confirmed tracks of one frame."""
 
     def __init__(self, config: TrackingConfig, fps: float):
-        from trackers import ByteTrackTracker, OCSORTTracker
-        from trackers.core.cbiou.tracker import CBIoUTracker
+        from trackers import ByteTrackTracker, CBIoUTracker, OCSORTTracker
 
         self.config = config
         # trackers counts the lost buffer in 30 fps frames and rescales it by frame_rate itself.
@@ -49,16 +48,15 @@ class ShopperTracker:
             lost_track_buffer=max(1, round(config.lost_track_buffer_s * 30)),
             frame_rate=fps,
             high_conf_det_threshold=config.high_conf_det_threshold,
-            minimum_iou_threshold=config.minimum_iou_threshold,
             minimum_consecutive_frames=max(1, seconds_to_frames(config.minimum_consecutive_s, fps)),
         )
         if config.method == "ocsort":
-            self._tracker = OCSORTTracker(**common)
-        elif config.method == "cbiou":
-            common.pop("minimum_iou_threshold")
+            self._tracker = OCSORTTracker(minimum_iou_threshold=config.minimum_iou_threshold, **common)
+        elif config.method == "cbiou":  # its own IoU thresholds, on buffered boxes
             self._tracker = CBIoUTracker(track_activation_threshold=config.track_activation_threshold, **common)
         else:
-            self._tracker = ByteTrackTracker(track_activation_threshold=config.track_activation_threshold, **common)
+            self._tracker = ByteTrackTracker(track_activation_threshold=config.track_activation_threshold,
+                                             minimum_iou_threshold=config.minimum_iou_threshold, **common)
 
     def update(self, shoppers: sv.Detections) -> sv.Detections:
         """shoppers: detections of one frame. Returns only rows with a confirmed ``tracker_id`` (> 0)."""
