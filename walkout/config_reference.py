@@ -116,6 +116,8 @@ UNITS = {
     "run.tracking.track_activation_threshold": "0-1",
     "run.tracking.high_conf_det_threshold": "0-1",
     "run.tracking.minimum_iou_threshold": "0-1",
+    "run.tracking.look_weight": "IoU per Bhattacharyya",
+    "run.tracking.look_gate": "Bhattacharyya 0-1",
     "run.reid.contact_overlap": "share of smaller box",
     "run.reid.switch_cost": "box-weights",
     "run.reid.break_local": "Bhattacharyya 0-1",

@@ -24,7 +24,7 @@ from vision.motion import MotionGate
 from vision.products import held_after_reach, held_from_boxes, held_near_hands
 from vision.reaching import REACHING_KEY
 from vision.reid import describe, repair_identities, track_looks
-from vision.tracking import ShopperTracker
+from vision.tracking import LOOK_KEY, ShopperTracker
 from vision.zones import ShelfZone, check_zones, zone_of_points
 from walkout.config import PipelineConfig
 from walkout.models import Models
@@ -235,6 +235,8 @@ def process_camera(
                 frame_index = index + offset
                 shoppers = dets[dets.data["role"] == ROLE_SHOPPER]
                 shoppers.data["source"] = np.arange(len(shoppers))
+                if tracker.uses_looks:  # colours in the tracker's matching (in memory only)
+                    shoppers.data[LOOK_KEY] = describe(frames[offset], shoppers.xyxy, config.reid)
                 tracked = tracker.update(shoppers)
                 hands = dets[dets.data["role"] == ROLE_HAND]
                 if len(hands) and (hands.data["person"] >= 0).any():

@@ -55,3 +55,55 @@ def test_cbiou_keeps_a_shopper_whose_box_overlaps_its_last_one_less_than_bytetra
 
     assert walk("bytetrack") == [[]] * 6  # a new, never confirmed track every frame
     assert walk("cbiou") == [[1]] * 6  # one shopper throughout (its buffered boxes overlap)
+
+
+def _colour(bin_index: int) -> np.ndarray:
+    look = np.zeros(64)  # vision.reid.describe's 16 x 4 hue-saturation histogram
+    look[bin_index] = 1.0
+    return look
+
+
+RED, BLUE = _colour(0), _colour(40)
+
+
+def looked(detections: sv.Detections, *looks: np.ndarray) -> sv.Detections:
+    detections.data["look"] = np.stack(looks)
+    return detections
+
+
+def test_colour_aware_tracking_follows_the_colours_not_the_box_that_overlaps_most():
+    def track_1_at(look_weight: float) -> float:
+        tracker = ShopperTracker(TrackingConfig(look_weight=look_weight, minimum_consecutive_s=0.2), fps=10.0)
+        for _ in range(3):
+            tracker.update(looked(boxes([100, 100, 160, 220]), RED))
+        # The red shopper moved 20 px (IoU 0.5 with the track); a blue one stands where the track was (IoU 1).
+        tracked = tracker.update(looked(boxes([100, 100, 160, 220], [120, 100, 180, 220]), BLUE, RED))
+        return float(tracked.xyxy[tracked.tracker_id == 1][0, 0])
+
+    assert track_1_at(0.0) == 100  # by overlap alone: onto the blue shopper
+    assert track_1_at(1.0) == 120  # with colours: stays on the red one
+
+
+def test_colour_gate_refuses_a_box_of_other_colours_even_where_the_track_was():
+    def ids_after_blue_box(look_gate: float) -> list[int]:
+        tracker = ShopperTracker(TrackingConfig(look_gate=look_gate, minimum_consecutive_s=0.2), fps=10.0)
+        for _ in range(3):
+            tracker.update(looked(boxes([100, 100, 160, 220]), RED))
+        return tracker.update(looked(boxes([100, 100, 160, 220]), BLUE)).tracker_id.tolist()
+
+    assert ids_after_blue_box(1.0) == [1]
+    assert ids_after_blue_box(0.7) == []  # a new, not yet confirmed track: not the red shopper's
+
+
+def test_colour_aware_tracking_settings_are_checked():
+    assert not TrackingConfig().uses_looks and TrackingConfig(look_weight=0.5).uses_looks
+    with pytest.raises(ValueError, match="look_gate must be in"):
+        TrackingConfig(look_gate=0.0)
+    with pytest.raises(ValueError, match="look_weight must be >= 0"):
+        TrackingConfig(look_weight=-1.0)
+    with pytest.raises(ValueError, match='work with method "bytetrack", not \'ocsort\''):
+        TrackingConfig(method="ocsort", look_weight=1.0)
+    tracker = ShopperTracker(TrackingConfig(look_weight=1.0), fps=10.0)
+    with pytest.raises(ValueError, match="needs each box's colours"):
+        tracker.update(boxes([100, 100, 160, 220]))
+    assert len(tracker.update(sv.Detections.empty())) == 0
