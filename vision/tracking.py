@@ -34,13 +34,14 @@ class TrackingConfig:
         (C-BIoU: ByteTrack's two passes matched on boxes enlarged by a buffer, small then larger, for
         shoppers that move more between frames than their boxes overlap; it uses its own IoU
         thresholds, so ``minimum_iou_threshold`` is unused by it).
-    look_weight, look_gate: colours in matching boxes to tracks (``bytetrack`` only; 0 and 1: by overlap
-        alone). Each box's colours (vision.reid.describe, in memory only) are compared with the track's
-        running look: a pair's score is its IoU minus ``look_weight`` x their colour distance (Bhattacharyya,
-        0..1), and a confident box further than ``look_gate`` from a track's look is never matched to it
-        (BoT-SORT's appearance gate). Pairs still need ``minimum_iou_threshold`` of overlap. Not the
-        default: on 48 development stores' replayed detections weight 1 and gate 0.7 moved global IDF1
-        0.464 -> 0.468 and one-camera IDF1 0.908 -> 0.904 (models/README.md).
+    look_weight, look_gate: colours in matching boxes to tracks (``bytetrack`` only, the other methods
+        ignore them; 0 and 1: by overlap alone). Each box's colours (vision.reid.describe, in memory only)
+        are compared with the track's running look: a pair's score is its IoU minus ``look_weight`` x their
+        colour distance (Bhattacharyya, 0..1), and a confident box further than ``look_gate`` from a track's
+        look is never matched to it (BoT-SORT's appearance gate). Pairs still need ``minimum_iou_threshold``
+        of overlap. 1 and 0.7 (session 32; overlap alone before): chosen on 48 development stores' replayed
+        detections; on 48 held-out stores fused attributed F1 0.853 -> 0.869, global IDF1 0.456 -> 0.461,
+        one-camera held-out sets the same or better (docs/RESULTS.md, models/README.md).
     """
 
     method: str = "bytetrack"
@@ -49,8 +50,8 @@ class TrackingConfig:
     high_conf_det_threshold: float = 0.6
     minimum_iou_threshold: float = 0.1
     minimum_consecutive_s: float = 0.2
-    look_weight: float = 0.0
-    look_gate: float = 1.0
+    look_weight: float = 1.0
+    look_gate: float = 0.7
 
     def __post_init__(self):
         if self.method not in TRACKING_METHODS:
@@ -59,13 +60,11 @@ class TrackingConfig:
             raise ValueError(f"tracking.look_weight must be >= 0, got {self.look_weight}")
         if not 0 < self.look_gate <= 1:
             raise ValueError(f"tracking.look_gate must be in (0, 1], got {self.look_gate}")
-        if self.uses_looks and self.method != "bytetrack":
-            raise ValueError(f"tracking.look_weight and look_gate work with method \"bytetrack\", not {self.method!r}")
 
     @property
     def uses_looks(self) -> bool:
         """Whether boxes must carry their colours (``LOOK_KEY``) to be tracked."""
-        return self.look_weight > 0 or self.look_gate < 1
+        return self.method == "bytetrack" and (self.look_weight > 0 or self.look_gate < 1)
 
 
 class ShopperTracker:

@@ -1,4 +1,5 @@
-"""Shopper tracking: confirmed tracks come back with ids from 1, the first track included."""
+"""Shopper tracking: confirmed tracks come back with ids from 1, the first track included; by default a
+box's colours take part in which track it continues."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from vision.tracking import ShopperTracker, TrackingConfig
 
 
 def boxes(*xyxy) -> sv.Detections:
+    """Confident shopper boxes, all in one colour (the default tracker weighs colours too)."""
     return sv.Detections(xyxy=np.asarray(xyxy, dtype=float), confidence=np.full(len(xyxy), 0.9),
-                         class_id=np.zeros(len(xyxy), dtype=int))
+                         class_id=np.zeros(len(xyxy), dtype=int), data={"look": np.full((len(xyxy), 64), 1 / 64)})
 
 
 def test_first_shopper_is_tracked_with_id_1_once_confirmed():
@@ -73,7 +75,8 @@ def looked(detections: sv.Detections, *looks: np.ndarray) -> sv.Detections:
 
 def test_colour_aware_tracking_follows_the_colours_not_the_box_that_overlaps_most():
     def track_1_at(look_weight: float) -> float:
-        tracker = ShopperTracker(TrackingConfig(look_weight=look_weight, minimum_consecutive_s=0.2), fps=10.0)
+        tracker = ShopperTracker(TrackingConfig(look_weight=look_weight, look_gate=1.0, minimum_consecutive_s=0.2),
+                                 fps=10.0)
         for _ in range(3):
             tracker.update(looked(boxes([100, 100, 160, 220]), RED))
         # The red shopper moved 20 px (IoU 0.5 with the track); a blue one stands where the track was (IoU 1).
@@ -86,7 +89,8 @@ def test_colour_aware_tracking_follows_the_colours_not_the_box_that_overlaps_mos
 
 def test_colour_gate_refuses_a_box_of_other_colours_even_where_the_track_was():
     def ids_after_blue_box(look_gate: float) -> list[int]:
-        tracker = ShopperTracker(TrackingConfig(look_gate=look_gate, minimum_consecutive_s=0.2), fps=10.0)
+        tracker = ShopperTracker(TrackingConfig(look_weight=0.0, look_gate=look_gate, minimum_consecutive_s=0.2),
+                                 fps=10.0)
         for _ in range(3):
             tracker.update(looked(boxes([100, 100, 160, 220]), RED))
         return tracker.update(looked(boxes([100, 100, 160, 220]), BLUE)).tracker_id.tolist()
@@ -95,15 +99,17 @@ def test_colour_gate_refuses_a_box_of_other_colours_even_where_the_track_was():
     assert ids_after_blue_box(0.7) == []  # a new, not yet confirmed track: not the red shopper's
 
 
-def test_colour_aware_tracking_settings_are_checked():
-    assert not TrackingConfig().uses_looks and TrackingConfig(look_weight=0.5).uses_looks
+def test_colours_are_used_by_default_by_bytetrack_alone_and_their_settings_are_checked():
+    assert TrackingConfig().uses_looks
+    assert not TrackingConfig(look_weight=0.0, look_gate=1.0).uses_looks
+    assert not TrackingConfig(method="ocsort").uses_looks and not TrackingConfig(method="cbiou").uses_looks
     with pytest.raises(ValueError, match="look_gate must be in"):
         TrackingConfig(look_gate=0.0)
     with pytest.raises(ValueError, match="look_weight must be >= 0"):
         TrackingConfig(look_weight=-1.0)
-    with pytest.raises(ValueError, match='work with method "bytetrack", not \'ocsort\''):
-        TrackingConfig(method="ocsort", look_weight=1.0)
-    tracker = ShopperTracker(TrackingConfig(look_weight=1.0), fps=10.0)
+    tracker = ShopperTracker(TrackingConfig(), fps=10.0)
+    no_colours = sv.Detections(xyxy=np.array([[100.0, 100, 160, 220]]), confidence=np.array([0.9]),
+                               class_id=np.zeros(1, dtype=int))
     with pytest.raises(ValueError, match="needs each box's colours"):
-        tracker.update(boxes([100, 100, 160, 220]))
+        tracker.update(no_colours)
     assert len(tracker.update(sv.Detections.empty())) == 0
