@@ -158,10 +158,10 @@ def describe(frame: np.ndarray, xyxy: np.ndarray, config: ReidConfig) -> np.ndar
 
 def bhattacharyya(p: np.ndarray, q: np.ndarray) -> float:
     """Bhattacharyya distance of two histograms that sum to 1: 0 identical, 1 disjoint."""
-    return float(_bhattacharyya_rows(p, q))
+    return float(bhattacharyya_rows(p, q))
 
 
-def _bhattacharyya_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+def bhattacharyya_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """:func:`bhattacharyya` over the last axis (histograms in rows)."""
     overlap = np.sqrt(np.clip(p, 0, None) * np.clip(q, 0, None)).sum(axis=-1)
     return np.sqrt(np.clip(1.0 - overlap, 0.0, None))
@@ -176,11 +176,11 @@ def track_looks(frames: np.ndarray, ids: np.ndarray, xyxy: np.ndarray, descripto
     order = np.argsort(frames, kind="stable")
     for rows in np.split(order, np.flatnonzero(np.diff(frames[order])) + 1):
         if len(rows) > 1:
-            crowding[rows] = _overlap_fraction(xyxy[rows]).max(axis=1)
+            crowding[rows] = overlap_fraction(xyxy[rows]).max(axis=1)
     return {int(track): _model(np.flatnonzero(ids == track), descriptors, crowding) for track in np.unique(ids)}
 
 
-def _overlap_fraction(boxes: np.ndarray) -> np.ndarray:
+def overlap_fraction(boxes: np.ndarray) -> np.ndarray:
     """(n, n) intersection area over the smaller box's area (diagonal 0)."""
     x1 = np.maximum(boxes[:, None, 0], boxes[None, :, 0])
     y1 = np.maximum(boxes[:, None, 1], boxes[None, :, 1])
@@ -211,7 +211,7 @@ def _contacts(frames: np.ndarray, ids: np.ndarray, xyxy: np.ndarray, config: Rei
         if len(rows) < 2:
             continue
         boxes = xyxy[rows]
-        fraction = _overlap_fraction(boxes)
+        fraction = overlap_fraction(boxes)
         crowding[rows] = fraction.max(axis=1)
         near = fraction >= config.contact_overlap
         frame = int(frames[rows[0]])
@@ -396,7 +396,7 @@ def _split_at_breaks(frames: np.ndarray, labels: np.ndarray, descriptors: np.nda
         cuts = np.arange(window, len(rows) - window + 1)
         before = (total[cuts] - total[cuts - window]) / (mass[cuts] - mass[cuts - window])[:, None]
         after = (total[cuts + window] - total[cuts]) / (mass[cuts + window] - mass[cuts])[:, None]
-        local = _bhattacharyya_rows(before, after)
+        local = bhattacharyya_rows(before, after)
         # Both windows must show the shopper clearly (a quarter of their boxes' worth at least).
         clear = np.minimum(mass[cuts] - mass[cuts - window], mass[cuts + window] - mass[cuts]) >= window / 4
         local = np.where(clear, local, 0.0)
@@ -429,7 +429,7 @@ def _decode_contact(labels: np.ndarray, raw: np.ndarray, frames: np.ndarray, des
         if not len(rows):
             continue
         weight = _clear_weight(crowding[rows])
-        dist = np.stack([_bhattacharyya_rows(descriptors[rows], before[t][None]) for t in known], axis=1)
+        dist = np.stack([bhattacharyya_rows(descriptors[rows], before[t][None]) for t in known], axis=1)
         for n, perm in enumerate(perms):
             np.add.at(emit[:, n], frames[rows] - lo, dist[:, perm[k]] * weight)
     cost = np.full(len(perms), switch_cost)

@@ -14,7 +14,7 @@ from trackers.core.bytetrack.utils import _get_alive_tracklets
 from trackers.utils.detections import default_confidences
 
 from vision.events import seconds_to_frames
-from vision.reid import _bhattacharyya_rows, _overlap_fraction
+from vision.reid import bhattacharyya_rows, overlap_fraction
 
 TRACKING_METHODS = ("bytetrack", "ocsort", "cbiou")
 LOOK_KEY = "look"  # sv.Detections.data key of each box's colour histogram (vision.reid.describe), in memory only
@@ -116,7 +116,9 @@ _REFUSED = -1e9  # a pair's score when colours rule it out
 class LookByteTrack(ByteTrackTracker):
     """ByteTrack (the `trackers` package's: its Kalman tracklets, two passes, lifecycle) whose matching of boxes
     to tracks subtracts ``look_weight`` x colour distance from IoU and refuses confident pairs further apart
-    than ``look_gate`` (TrackingConfig). Each track keeps a running look (``LOOK_MOMENTUM``) of its clear boxes."""
+    than ``look_gate`` (TrackingConfig). Each track keeps a running look (``LOOK_MOMENTUM``) of its clear boxes.
+    It reuses the package's internals (tracklets, timing and pruning helpers): written against the trackers
+    version pinned in requirements/lock.txt; tests/vision/test_vision_tracking.py checks it behaves."""
 
     tracker_id = None  # not registered in the `trackers` command-line registry
     search_space: dict = {}
@@ -131,7 +133,7 @@ class LookByteTrack(ByteTrackTracker):
             return [], list(range(len(tracks))), list(range(len(boxes)))
         iou = self.iou.compute(np.array([t.get_state_bbox() for t in tracks]), boxes)
         track_looks = np.stack([t.look for t in tracks])
-        distance = _bhattacharyya_rows(track_looks[:, None, :], looks[None, :, :])
+        distance = bhattacharyya_rows(track_looks[:, None, :], looks[None, :, :])
         score = np.where(distance > gate, _REFUSED, iou - self.look_weight * distance)
         rows, cols = linear_sum_assignment(score, maximize=True)
         matched = [(int(r), int(c)) for r, c in zip(rows, cols, strict=True)
@@ -154,7 +156,7 @@ class LookByteTrack(ByteTrackTracker):
         confidence = default_confidences(detections)
         clear = np.ones(len(boxes), dtype=bool)
         if len(boxes) > 1:
-            clear = _overlap_fraction(boxes).max(axis=1) < CLEAR_OVERLAP
+            clear = overlap_fraction(boxes).max(axis=1) < CLEAR_OVERLAP
         high = np.flatnonzero(confidence >= self.high_conf_det_threshold)
         low = np.flatnonzero(confidence < self.high_conf_det_threshold)
         indices: list[int] = []
@@ -201,4 +203,3 @@ class LookByteTrack(ByteTrackTracker):
         result = detections[np.array(indices)]
         result.tracker_id = np.array(ids, dtype=int)
         return result
-
