@@ -62,13 +62,13 @@ class CameraTables:
 
 class CameraStage(Protocol):
     """An optional stage of one camera. ``name`` is its key in run.json's ``stages_s`` (its time);
-    ``batch`` sees each batch of frames with the tracked shoppers' boxes ((offset in the batch, xyxy)
-    per frame with shoppers); ``finish`` returns the camera's tables, changed or not, after the last
-    frame. A new optional model is one class here and one line in :func:`optional_stages`."""
+    ``batch`` sees each batch of frames with the tracked shoppers ((offset in the batch, the tracker's
+    sv.Detections) per frame with shoppers); ``finish`` returns the camera's tables, changed or not, after
+    the last frame. A new optional model is one class here and one line in :func:`optional_stages`."""
 
     name: str
 
-    def batch(self, frames: list[np.ndarray], tracked_boxes: list[tuple[int, np.ndarray]]) -> None: ...
+    def batch(self, frames: list[np.ndarray], tracked: list[tuple[int, sv.Detections]]) -> None: ...
 
     def finish(self, tables: CameraTables) -> CameraTables: ...
 
@@ -83,8 +83,8 @@ class ReachingStage:
         self.classifier = classifier
         self.rows: list[np.ndarray] = []
 
-    def batch(self, frames, tracked_boxes) -> None:
-        self.rows.extend(self.classifier.classify([frames[o] for o, _ in tracked_boxes], [b for _, b in tracked_boxes]))
+    def batch(self, frames, tracked) -> None:
+        self.rows.extend(self.classifier.classify([frames[o] for o, _ in tracked], [t.xyxy for _, t in tracked]))
 
     def finish(self, tables: CameraTables) -> CameraTables:
         tracks = tables.tracks.copy()
@@ -103,8 +103,10 @@ class IdentityRepairStage:
         self.config, self.fps, self.video, self.image_size = config, fps, video, image_size
         self.appearance: list[np.ndarray] = []
 
-    def batch(self, frames, tracked_boxes) -> None:
-        self.appearance.extend(describe(frames[o], boxes, self.config.reid) for o, boxes in tracked_boxes)
+    def batch(self, frames, tracked) -> None:
+        # A tracker that weighs colours has described every box already (vision.tracking.LOOK_KEY).
+        self.appearance.extend(t.data[LOOK_KEY] if LOOK_KEY in t.data else describe(frames[o], t.xyxy, self.config.reid)
+                               for o, t in tracked)
 
     def finish(self, tables: CameraTables) -> CameraTables:
         if not self.appearance:
@@ -126,7 +128,7 @@ class HeldAfterReachStage:
     def __init__(self, min_frames: int):
         self.min_frames = min_frames
 
-    def batch(self, frames, tracked_boxes) -> None:
+    def batch(self, frames, tracked) -> None:
         pass
 
     def finish(self, tables: CameraTables) -> CameraTables:
@@ -230,7 +232,7 @@ def process_camera(
             detections, last = _detect_active(models, frames, active, last, clock)
             skipped += active.count(False)
             owned_hands = []
-            tracked_boxes = []
+            tracked_shoppers = []
             for offset, dets in enumerate(detections):
                 frame_index = index + offset
                 shoppers = dets[dets.data["role"] == ROLE_SHOPPER]
@@ -248,12 +250,12 @@ def process_camera(
                         np.full(len(tracked), frame_index), tracked.tracker_id, tracked.xyxy,
                         tracked.confidence if tracked.confidence is not None else np.ones(len(tracked)),
                     ]))
-                    tracked_boxes.append((offset, tracked.xyxy))
+                    tracked_shoppers.append((offset, tracked))
                 products = dets[dets.data["role"] == (ROLE_HELD if models.held_items else ROLE_PRODUCT)]
                 owned_hands.append((frame_index, hands, products))
             clock.tick("track")
             for stage in optional:
-                stage.batch(frames, tracked_boxes)
+                stage.batch(frames, tracked_shoppers)
                 clock.tick(stage.name)
             held = None
             if models.classifier is not None and not models.held_items:
