@@ -41,7 +41,8 @@ class IdentifyConfig:
     untaken_prior: prior factor, for a gain, per item of a product nobody has taken yet (by the
         weights so far): what goes back on a shelf was almost always taken from one first.
     placement_scale: how fast a candidate loses weight when its products' grams did not leave the
-        plates holding them (share of the change misplaced at which the score falls by e).
+        plates holding them (share of a plate region's change misplaced at which the score falls by e;
+        each product's plates, and each plate holding none of them, is a region).
     """
 
     weight_tolerance_frac: float = 0.05
@@ -191,6 +192,7 @@ def identify(
                     prior.setdefault(sku, config.neighbour_prior)
     prior = {s: p for s, p in prior.items() if s in weight}
     candidates = _enumerate(target, prior, weight, spread, config)
+    candidates += _read_from_plates(event, live, prior, weight, spread, config, candidates)
     if event.delta_g > 0:
         # A gain may be an item put back in the wrong place: any catalog product, one at a time.
         elsewhere = {s: config.catalog_prior for s in weight if weight[s] > 0 and s not in prior}
@@ -237,16 +239,25 @@ def _placed(
 ) -> Candidate:
     """Weigh a candidate by whether each product's weight left the plates that hold it.
 
-    Misplaced grams: change on event plates holding none of the candidate's products (less what
-    products held by none of the event's plates, e.g. a wrong-plate return, can absorb), plus, per
-    product region, |observed change - quantity x weight|. The factor is
-    exp(-misplaced / (2 |delta|) / placement_scale): a hand leaning on the next product's plate costs
-    a little; three items of the product on plate 4 when plate 3 lost most of the weight costs a lot.
+    The event's plates fall into regions: for each of the candidate's products, the event plates that
+    hold it (its error: |observed change - quantity x weight|), and each plate holding none of them
+    (its error: its change, less, for a gain, what products held by none of the event's plates, e.g. a
+    wrong-plate return, can absorb). Each region is judged on its own scale, twice the larger of its observed
+    change and one item of the lightest product its plates hold, so a small product's plate counts as
+    much as a heavy one's: the factor is exp(-sum of error / scale / placement_scale). A hand leaning
+    on the next product's plate costs a little; a whole item missing from a plate, or three items of
+    the product on plate 4 when plate 3 lost most of the weight, costs a lot. With one region this is
+    the error over twice the change.
     """
     sign = 1.0 if event.delta_g >= 0 else -1.0
     observed = {p: sign * d for p, d in zip(event.plates, event.plate_deltas_g, strict=True)}
     holders = {p: live.products(event.shelf, p) for p in event.plates}
-    region_g: dict[str, float] = {}
+
+    def scale(plates: list[int], grams: float) -> float:
+        lightest = min((weight[s] for p in plates for s in holders[p] if s in weight), default=0.0)
+        return 2.0 * max(abs(grams), lightest, 1e-9)
+
+    fraction = 0.0
     wildcard_g = 0.0
     claimed_plates: set[int] = set()
     for sku, qty in candidate.items:
@@ -255,12 +266,45 @@ def _placed(
             wildcard_g += qty * weight[sku]
             continue
         claimed_plates.update(plates)
-        region_g[sku] = qty * weight[sku] - sum(observed[p] for p in plates)
-    unexplained = sum(max(observed[p], 0.0) for p in event.plates if p not in claimed_plates)
-    misplaced = max(unexplained - wildcard_g, 0.0) + sum(abs(v) for v in region_g.values())
-    fraction = misplaced / (2.0 * max(abs(event.delta_g), 1e-9))
+        change = sum(observed[p] for p in plates)
+        fraction += abs(qty * weight[sku] - change) / scale(plates, change)
+    # Wrong-plate returns absorb the largest unexplained gains first; a pick's grams left the plates
+    # that held them, so a product held by none of the event's plates explains none of a loss.
+    if sign < 0:
+        wildcard_g = 0.0
+    for p in sorted((p for p in event.plates if p not in claimed_plates), key=lambda p: -observed[p]):
+        unexplained = max(observed[p], 0.0)
+        absorbed = min(unexplained, wildcard_g)
+        wildcard_g -= absorbed
+        fraction += (unexplained - absorbed) / scale([p], observed[p])
     factor = math.exp(-fraction / config.placement_scale)
     return Candidate(candidate.items, candidate.expected_g, candidate.error_g, candidate.fit, candidate.score * factor)
+
+
+def _read_from_plates(
+    event: WeightEvent, live: LivePlanogram, prior: dict[str, float], weight: dict[str, float],
+    spread: dict[str, float], config: IdentifyConfig, listed: list[Candidate],
+) -> list[Candidate]:
+    """A change over the plates of several products, read plate by plate: each product's plates
+    (those holding that product alone) gave up the whole number of its items their change is nearest
+    to. One more candidate, scored like the others, and beyond ``max_products`` and ``max_quantity``
+    (several hands at one shelf take more than one hand can); none when a plate holds several
+    products or the reading is already listed."""
+    sign = 1.0 if event.delta_g >= 0 else -1.0
+    change: dict[str, float] = {}
+    for plate, delta in zip(event.plates, event.plate_deltas_g, strict=True):
+        held = live.products(event.shelf, plate)
+        if len(held) != 1:
+            return []
+        (sku,) = held
+        change[sku] = change.get(sku, 0.0) + sign * delta
+    if len(change) < 2 or any(sku not in prior for sku in change):
+        return []
+    counts = {sku: round(grams / weight[sku]) for sku, grams in change.items()}
+    items = tuple(sorted((sku, n) for sku, n in counts.items() if n > 0))
+    if len(items) < 2 or any(c.items == items for c in listed):
+        return []
+    return [_scored(items, abs(event.delta_g), prior, weight, spread, config)]
 
 
 def _enumerate(
@@ -279,18 +323,25 @@ def _enumerate(
             for qty in itertools.product(quantities, repeat=n_products):
                 if sum(qty) > config.max_quantity:
                     continue
-                expected = sum(q * weight[s] for s, q in zip(combo, qty, strict=True))
-                if expected > 2 * target + 10 * config.weight_tolerance_g:
+                items = tuple(zip(combo, qty, strict=True))
+                if sum(q * weight[s] for s, q in items) > 2 * target + 10 * config.weight_tolerance_g:
                     continue
-                std = math.sqrt(sum(q * spread[s] ** 2 for s, q in zip(combo, qty, strict=True)))
-                error = target - expected
-                fit = math.exp(-0.5 * (error / _tolerance_g(expected, std, config)) ** 2)
-                p = math.prod(prior[s] for s in combo)
-                p *= config.combo_prior ** (n_products - 1) * config.quantity_prior ** (sum(qty) - 1)
-                out.append(
-                    Candidate(tuple(zip(combo, qty, strict=True)), round(expected, 3), round(error, 3), round(fit, 6), fit * p)
-                )
+                out.append(_scored(items, target, prior, weight, spread, config))
     return out
+
+
+def _scored(items: tuple[tuple[str, int], ...], target: float, prior: dict[str, float], weight: dict[str, float],
+            spread: dict[str, float], config: IdentifyConfig) -> Candidate:
+    """``items`` as an explanation of ``target`` g: the Gaussian fit of the error times the prior (the
+    products' priors, ``combo_prior`` per product beyond the first, ``quantity_prior`` per item beyond
+    the first)."""
+    expected = sum(q * weight[s] for s, q in items)
+    std = math.sqrt(sum(q * spread[s] ** 2 for s, q in items))
+    error = target - expected
+    fit = math.exp(-0.5 * (error / _tolerance_g(expected, std, config)) ** 2)
+    p = math.prod(prior[s] for s, _ in items)
+    p *= config.combo_prior ** (len(items) - 1) * config.quantity_prior ** (sum(q for _, q in items) - 1)
+    return Candidate(items, round(expected, 3), round(error, 3), round(fit, 6), fit * p)
 
 
 def fits(

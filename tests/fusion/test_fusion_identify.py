@@ -42,6 +42,38 @@ def test_best_candidate(weight_event, best):
     assert candidates == sorted(candidates, key=lambda c: -c.score)
 
 
+# A heavy product beside a light one: water (1040 g, nominal weights 5 % off = 52 g) on plate 1, a
+# chocolate bar (48 g) on plate 2. The total alone cannot tell "water" from "water and a bar"; the
+# plates can.
+HEAVY_AND_LIGHT_CATALOG = pd.DataFrame({"sku": ["W", "C"], "name": ["Water", "Chocolate"],
+                                        "weight_g": [1040.0, 48.0], "weight_std_g": [0.0, 0.0]})
+HEAVY_AND_LIGHT = LivePlanogram.from_planogram(pd.DataFrame({"shelf": ["A1", "A1"], "plate": [1, 2], "sku": ["W", "C"]}))
+
+
+def test_a_light_item_beside_a_heavy_one_is_not_lost_in_the_total():
+    # Plate 2 lost one bar's weight: the bar is part of the take, though the water alone is within its tolerance.
+    (best, *_) = identify(event("A1", (1, 2), (-1032.2, -48.2)), HEAVY_AND_LIGHT_CATALOG, HEAVY_AND_LIGHT)
+    assert best.items == (("C", 1), ("W", 1))
+
+
+def test_a_nudge_on_the_next_plate_does_not_add_an_item():
+    # 12 g on the bar's plate is a quarter of a bar: a hand resting there, not a bar taken.
+    (best, *_) = identify(event("A1", (1, 2), (-1040.0, -12.0)), HEAVY_AND_LIGHT_CATALOG, HEAVY_AND_LIGHT)
+    assert best.items == (("W", 1),)
+
+
+def test_three_products_over_three_plates_are_read_plate_by_plate():
+    # Four hands at one shelf within two seconds: a tea box, two cans and two detergents (3818 g), more
+    # products and items than one hand takes. Rice (1010 g) on the next plate is no explanation of a
+    # loss on plates that do not hold it.
+    catalog = pd.DataFrame({"sku": ["T", "C", "D", "R"], "name": ["Tea", "Cola", "Detergent", "Rice"],
+                            "weight_g": [110.0, 368.0, 1480.0, 1010.0], "weight_std_g": [0.0, 0.0, 0.0, 0.0]})
+    live = LivePlanogram.from_planogram(pd.DataFrame({"shelf": ["B3"] * 4, "plate": [1, 2, 3, 4],
+                                                      "sku": ["T", "C", "D", "R"]}))
+    (best, *_) = identify(event("B3", (1, 2, 3), (-110.6, -736.9, -2971.1)), catalog, live)
+    assert best.items == (("C", 2), ("D", 2), ("T", 1))
+
+
 def test_nothing_fits_gives_an_empty_list():
     assert identify(event("A1", (3,), (-80.0,)), catalog, LivePlanogram.from_planogram(planogram)) == []
 
