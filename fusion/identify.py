@@ -242,12 +242,12 @@ def _placed(
     The event's plates fall into regions: for each of the candidate's products, the event plates that
     hold it (its error: |observed change - quantity x weight|), and each plate holding none of them
     (its error: its change, less, for a gain, what products held by none of the event's plates, e.g. a
-    wrong-plate return, can absorb). Each region is judged on its own scale, twice the larger of its observed
-    change and one item of the lightest product its plates hold, so a small product's plate counts as
-    much as a heavy one's: the factor is exp(-sum of error / scale / placement_scale). A hand leaning
-    on the next product's plate costs a little; a whole item missing from a plate, or three items of
-    the product on plate 4 when plate 3 lost most of the weight, costs a lot. With one region this is
-    the error over twice the change.
+    wrong-plate return, can absorb). Each region is judged on its own scale, twice the larger of its
+    observed change and one item of the lightest product its plates hold, so a small product's plate
+    counts as much as a heavy one's: the factor is exp(-sum of error / scale / placement_scale). A hand
+    leaning on the next product's plate costs a little; a whole item missing from a plate, or three
+    items of the product on plate 4 when plate 3 lost most of the weight, costs a lot. With one region
+    this is the error over twice the change.
     """
     sign = 1.0 if event.delta_g >= 0 else -1.0
     observed = {p: sign * d for p, d in zip(event.plates, event.plate_deltas_g, strict=True)}
