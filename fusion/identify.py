@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
@@ -249,8 +250,7 @@ def _placed(
     items of the product on plate 4 when plate 3 lost most of the weight, costs a lot. With one region
     this is the error over twice the change.
     """
-    sign = 1.0 if event.delta_g >= 0 else -1.0
-    observed = {p: sign * d for p, d in zip(event.plates, event.plate_deltas_g, strict=True)}
+    observed = _signed_changes(event)
     holders = {p: live.products(event.shelf, p) for p in event.plates}
 
     def scale(plates: list[int], grams: float) -> float:
@@ -270,7 +270,7 @@ def _placed(
         fraction += abs(qty * weight[sku] - change) / scale(plates, change)
     # Wrong-plate returns absorb the largest unexplained gains first; a pick's grams left the plates
     # that held them, so a product held by none of the event's plates explains none of a loss.
-    if sign < 0:
+    if event.delta_g < 0:
         wildcard_g = 0.0
     for p in sorted((p for p in event.plates if p not in claimed_plates), key=lambda p: -observed[p]):
         unexplained = max(observed[p], 0.0)
@@ -279,6 +279,13 @@ def _placed(
         fraction += (unexplained - absorbed) / scale([p], observed[p])
     factor = math.exp(-fraction / config.placement_scale)
     return Candidate(candidate.items, candidate.expected_g, candidate.error_g, candidate.fit, candidate.score * factor)
+
+
+def _signed_changes(event: WeightEvent) -> dict[int, float]:
+    """Each plate's change in the direction of the whole event (a pick's losses and a return's gains
+    positive)."""
+    sign = 1.0 if event.delta_g >= 0 else -1.0
+    return {p: sign * d for p, d in zip(event.plates, event.plate_deltas_g, strict=True)}
 
 
 def _read_from_plates(
@@ -290,14 +297,13 @@ def _read_from_plates(
     to. One more candidate, scored like the others, and beyond ``max_products`` and ``max_quantity``
     (several hands at one shelf take more than one hand can); none when a plate holds several
     products or the reading is already listed."""
-    sign = 1.0 if event.delta_g >= 0 else -1.0
     change: dict[str, float] = {}
-    for plate, delta in zip(event.plates, event.plate_deltas_g, strict=True):
+    for plate, grams in _signed_changes(event).items():
         held = live.products(event.shelf, plate)
         if len(held) != 1:
             return []
         (sku,) = held
-        change[sku] = change.get(sku, 0.0) + sign * delta
+        change[sku] = change.get(sku, 0.0) + grams
     if len(change) < 2 or any(sku not in prior for sku in change):
         return []
     counts = {sku: round(grams / weight[sku]) for sku, grams in change.items()}
@@ -335,13 +341,19 @@ def _scored(items: tuple[tuple[str, int], ...], target: float, prior: dict[str, 
     """``items`` as an explanation of ``target`` g: the Gaussian fit of the error times the prior (the
     products' priors, ``combo_prior`` per product beyond the first, ``quantity_prior`` per item beyond
     the first)."""
-    expected = sum(q * weight[s] for s, q in items)
-    std = math.sqrt(sum(q * spread[s] ** 2 for s, q in items))
-    error = target - expected
-    fit = math.exp(-0.5 * (error / _tolerance_g(expected, std, config)) ** 2)
+    expected, error, fit = _fit(items, target, weight, spread, config)
     p = math.prod(prior[s] for s, _ in items)
     p *= config.combo_prior ** (len(items) - 1) * config.quantity_prior ** (sum(q for _, q in items) - 1)
     return Candidate(items, round(expected, 3), round(error, 3), round(fit, 6), fit * p)
+
+
+def _fit(items: Sequence[tuple[str, int]], target: float, weight: dict[str, float], spread: dict[str, float],
+         config: IdentifyConfig) -> tuple[float, float, float]:
+    """(expected g, error g, Gaussian likelihood of the error in (0, 1]) of ``items`` against ``target`` g."""
+    expected = sum(q * weight[s] for s, q in items)
+    std = math.sqrt(sum(q * spread[s] ** 2 for s, q in items))
+    error = target - expected
+    return expected, error, math.exp(-0.5 * (error / _tolerance_g(expected, std, config)) ** 2)
 
 
 def fits(
@@ -353,7 +365,4 @@ def fits(
     spread = dict(zip(catalog["sku"], catalog["weight_std_g"].astype(float), strict=True))
     if any(s not in weight for s, _ in items):
         return 0.0
-    expected = sum(q * weight[s] for s, q in items)
-    std = math.sqrt(sum(q * spread[s] ** 2 for s, q in items))
-    error = abs(event.delta_g) - expected
-    return math.exp(-0.5 * (error / _tolerance_g(expected, std, config)) ** 2)
+    return _fit(items, abs(event.delta_g), weight, spread, config)[2]
