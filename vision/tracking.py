@@ -39,9 +39,8 @@ class TrackingConfig:
         are compared with the track's running look: a pair's score is its IoU minus ``look_weight`` x their
         colour distance (Bhattacharyya, 0..1), and a confident box further than ``look_gate`` from a track's
         look is never matched to it (BoT-SORT's appearance gate). Pairs still need ``minimum_iou_threshold``
-        of overlap. 1 and 0.7 (session 32; overlap alone before): chosen on 48 development stores' replayed
-        detections; on 48 held-out stores fused attributed F1 0.853 -> 0.869, global IDF1 0.456 -> 0.461,
-        one-camera held-out sets the same or better (docs/RESULTS.md, models/README.md).
+        of overlap. 1 and 0.7 were chosen on development stores and tested on held-out ones (their figures:
+        models/README.md, docs/RESULTS.md).
     """
 
     method: str = "bytetrack"
