@@ -247,6 +247,15 @@ def read_positions(path: str | Path) -> pd.DataFrame:
     return floats(frame, ("timestamp", "x", "y"), path)
 
 
+def read_hand_sightings(path: str | Path) -> pd.DataFrame:
+    """A run's hands.csv -> DataFrame[camera: str, owner: int (the camera's track id), frame: int, sku: str
+    (the product the hand holds, '' empty or not named)]: the columns fusion uses. FormatError naming the
+    file, line and column on a missing column or a bad number."""
+    path = Path(path)
+    frame = floats(_read_csv(path, ("frame", "owner", "sku", "camera")), ("frame", "owner"), path)
+    return frame[["camera", "owner", "frame", "sku"]].astype({"owner": int, "frame": int})
+
+
 TRUTH_BOX_COLUMNS = ("frame", "object", "track_id", "sku", "x1", "y1", "x2", "y2", "visible")
 
 

@@ -18,11 +18,15 @@ near the plates' boxes (``shoppers.csv``). Per candidate, :data:`FEATURES`:
 - ``busy``: vision matched one of their events to another weight event at the same moment;
 - ``return_held`` / ``return_not_held``: for a return, whether they hold the product (the receipt
   lines so far);
-- ``has_tracks`` / ``has_reaching`` / ``has_floor`` / ``has_hands``: which evidence the run has at
-  all (a missing kind of evidence is neutral, and the model knows it was missing);
+- ``holding``: the share of their hands seen in the ``HOLD_S`` after a pick (before a return) that
+  held the take's product (hands.csv's held-item classifier; 0 when none was seen), ``holding_any``:
+  whether any did. The taker walks off with the item in hand (walks up with it for a return), seen
+  long after the moment itself, when the reach was hidden;
+- ``has_tracks`` / ``has_reaching`` / ``has_floor`` / ``has_hands`` / ``has_held``: which evidence the
+  run has at all (a missing kind of evidence is neutral, and the model knows it was missing);
 - ``share``: 1 / the number of candidates;
-- ``<feature>_lead`` of offset, distance, reaching, reach timing and hand gap: the candidate's value
-  minus the best other candidate's (0 alone: a lone candidate leads by nothing).
+- ``<feature>_lead`` of offset, distance, reaching, reach timing, hand gap and holding: the candidate's
+  value minus the best other candidate's (0 alone: a lone candidate leads by nothing).
 """
 
 from __future__ import annotations
@@ -40,14 +44,17 @@ from fusion.presence import Presence
 FEATURES = (
     "offset", "offset_lead", "distance_m", "distance_lead", "reaching", "reaching_lead", "reach_off_s",
     "reach_off_lead", "hand_gap_s", "hand_gap_lead", "hand_elsewhere", "claim", "claim_confidence", "busy",
-    "return_held", "return_not_held", "has_tracks", "has_reaching", "has_floor", "has_hands", "share",
+    "return_held", "return_not_held", "holding", "holding_lead", "holding_any", "holding_any_lead",
+    "has_tracks", "has_reaching", "has_floor", "has_hands", "has_held", "share",
 )
 # Each ``<name>_lead``: the candidate's value minus the best other candidate's (lower is better for
 # distances and times, higher for ``reaching``): what counts is who was nearest, not how near.
-LEADS = {"offset": min, "distance_m": min, "reaching": max, "reach_off_s": min, "hand_gap_s": min}
+LEADS = {"offset": min, "distance_m": min, "reaching": max, "reach_off_s": min, "hand_gap_s": min, "holding": max,
+         "holding_any": max}
 BEFORE_S = 1.0  # positions are looked at from this long before a take ...
 AFTER_S = 0.5  # ... to this long after it
 NEAR_S = 2.0  # reaches and hands are looked for this far around a take
+HOLD_S = 5.0  # held items are looked for this long after a pick (before a return)
 MAX_OFFSET = 3.0  # candidates' boxes at most this far (in overlap bounds) from the plates
 MAX_DISTANCE_M = 2.5  # candidates on the floor at most this far from the plates' boxes
 MIN_FRAMES = 2  # a body seen in fewer frames of the window is a passer-by
@@ -133,6 +140,17 @@ def _hand_features(take: Take, reaches: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index", columns=["hand_gap_s", "hand_elsewhere"], dtype=float)
 
 
+def _held_features(take: Take, held: pd.DataFrame) -> pd.DataFrame:
+    """Per shopper whose hands were seen in the ``HOLD_S`` after a pick (before a return): ``holding``,
+    the share of those hands that held the take's product, and ``holding_any``, whether any did."""
+    if take.action == "return":
+        near = held[(held["timestamp"] >= take.start - HOLD_S) & (held["timestamp"] < take.start)]
+    else:
+        near = held[(held["timestamp"] > take.end) & (held["timestamp"] <= take.end + HOLD_S)]
+    holds = (near["sku"] == take.sku).astype(float).groupby(near["shopper"].astype(str))
+    return pd.DataFrame({"holding": holds.mean(), "holding_any": holds.max()}, dtype=float)
+
+
 def candidate_features(
     take: Take, presence: Presence | None, reaches: pd.DataFrame | None,
     carts: Mapping[str, Mapping[str, int]], busy: set[str] = frozenset(),
@@ -149,6 +167,7 @@ def candidate_features(
     has_floor = bool(len(distance))
     distance = distance[distance <= MAX_DISTANCE_M]
     hands = _hand_features(take, reaches) if has_hands else pd.DataFrame(columns=["hand_gap_s", "hand_elsewhere"])
+    has_held = has_tracks and presence.held is not None and not presence.held.empty
     claims = dict(take.claims)
     names = sorted({*map(str, offsets.index), *map(str, distance.index), *hands.index, *claims})
     frame = pd.DataFrame(index=pd.Index(names, dtype=object, name="shopper"))
@@ -174,8 +193,11 @@ def candidate_features(
     is_return = take.action == "return"
     frame["return_held"] = (is_return & held).astype(float)
     frame["return_not_held"] = (is_return & ~held).astype(float)
+    holding = _held_features(take, presence.held).reindex(frame.index) if has_held else None
+    for name in ("holding", "holding_any"):
+        frame[name] = holding[name].fillna(0.0).astype(float) if holding is not None else 0.0
     frame["has_tracks"], frame["has_reaching"] = float(has_tracks), float(has_reaching)
-    frame["has_floor"], frame["has_hands"] = float(has_floor), float(has_hands)
+    frame["has_floor"], frame["has_hands"], frame["has_held"] = float(has_floor), float(has_hands), float(has_held)
     frame["share"] = 1.0 / len(frame)
     for name, best in LEADS.items():
         values = frame[name].to_numpy(float)

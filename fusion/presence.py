@@ -5,9 +5,10 @@ A hand reaching into a high shelf is often not seen inside its zone (it is hidde
 above, or the hand detector misses it), yet the shopper's body, tracked in every frame, stands in
 front of the plates they take from.
 
-Inputs are the vision run's ``tracks.csv`` (frame, track_id, x1, y1, x2, y2, camera) and
-``run.json`` (each camera's video frame rate), and the recording's ``store.json`` (per camera:
-start_timestamp and the zone polygons naming a shelf and plates), read by :func:`read_presence`.
+Inputs are the vision run's ``tracks.csv`` (frame, track_id, x1, y1, x2, y2, camera), ``run.json``
+(each camera's video frame rate) and, when the run has it, ``hands.csv`` (each hand seen, its owner's
+track and the product it holds), and the recording's ``store.json`` (per camera: start_timestamp and
+the zone polygons naming a shelf and plates), read by :func:`read_presence`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pandas as pd
 
 from formats.errors import FormatError
 from formats.store import frame_rate, parse_store, run_frame_rates
-from formats.tables import REACHING_COLUMN, _read_csv, read_positions
+from formats.tables import REACHING_COLUMN, _read_csv, read_hand_sightings, read_positions
 from formats.weight_events import WeightEvent
 
 
@@ -34,12 +35,15 @@ class Presence:
         reach classifier's probability, NaN: not classified) when the run has it; one row per track box.
     spans: camera, shelf, plate (-1: a zone over the whole shelf), x_min, x_max (px), one row per
         zone and plate.
+    held: shopper (str), timestamp (Unix s), sku (the product in the hand, '' empty or not named), one
+        row per hand seen (hands.csv, its owner's track mapped to their shopper); None: the run has none.
     """
 
     positions: pd.DataFrame
     spans: pd.DataFrame
     floor: pd.DataFrame | None = None
     shelves: tuple = ()
+    held: pd.DataFrame | None = None
 
     def distance_m(self, event: WeightEvent, before_s: float, after_s: float) -> pd.Series:
         """Per shopper: the median floor distance (metres) from their position (shoppers.csv) to the
@@ -112,8 +116,27 @@ def read_presence(tracks_path: str | Path, store_path: str | Path, run_path: str
     floor_path = tracks_path.with_name("shoppers.csv")
     if floor_path.is_file() and store.shelves:
         floor = read_positions(floor_path)
+    held = None
+    hands_path = tracks_path.with_name("hands.csv")
+    if hands_path.is_file():
+        tracked = pd.DataFrame({"camera": positions["camera"], "track": table["track_id"].str.split(".").str[0],
+                                "shopper": positions["shopper"].astype(str)}).drop_duplicates(["camera", "track"])
+        owners = {(c, t): s for c, t, s in tracked.itertuples(index=False)}
+        held = _held(read_hand_sightings(hands_path), owners, {c: cameras[c].start_timestamp for c in rates}, rates)
     return Presence(positions, pd.DataFrame(spans, columns=["camera", "shelf", "plate", "x_min", "x_max"]),
-                    floor, store.shelves)
+                    floor, store.shelves, held)
+
+
+def _held(hands: pd.DataFrame, owners: dict[tuple[str, str], str], starts: dict[str, float],
+          rates: dict[str, float]) -> pd.DataFrame:
+    """hands.csv rows -> (shopper, timestamp, sku): each hand's owner (the camera's track) as its shopper,
+    its frame on the shared clock. Hands of no tracked shopper, or of a camera without tracks, are left out."""
+    shopper = pd.Series([owners.get((c, str(o))) for c, o in zip(hands["camera"], hands["owner"], strict=True)],
+                        index=hands.index, dtype=object)
+    keep = shopper.notna() & hands["camera"].isin(list(rates))
+    hands, shopper = hands[keep], shopper[keep]
+    timestamp = hands["camera"].map(starts).astype(float) + hands["frame"] / hands["camera"].map(rates).astype(float)
+    return pd.DataFrame({"shopper": shopper.astype(str), "timestamp": timestamp, "sku": hands["sku"].astype(str)})
 
 
 def _read_run_json(run_path: Path) -> dict | None:

@@ -167,8 +167,9 @@ scores are the fitted ones.)
 |---|---|
 {weights}
 
-**Limits.** Rendered shoppers only; the floor-position evidence (`distance_m`) was seen in the store
-renders alone, so few takes taught it. Held-out figures: docs/RESULTS.md.
+**Limits.** Rendered shoppers and the mock store's ten products only: the held-item evidence
+(`holding`, `holding_any`) is as good as the shipped held-item classifier on them, and a run
+without hands.csv has none of it (`has_held` 0). Held-out figures: docs/RESULTS.md.
 """
 
 
@@ -246,7 +247,7 @@ def train_attribution(roots: list[Path], out_dir: Path, l2: float = L2) -> Attri
 
 
 TRAINING_FIRST_SEED = 20000  # the attribution model's training renders: seeds 20000-29999, never held out
-TRAINING_SIZES = {"single": 10, "two": 20, "crowded": 20, "store": 2}
+TRAINING_SIZES = {"single": 10, "two": 50, "crowded": 50, "store": 16}
 
 
 def train_from_renders(out_dir: Path, work: Path, sizes: dict[str, int] | None = None, l2: float = L2,

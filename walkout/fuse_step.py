@@ -8,7 +8,7 @@ The record (``fuse`` in a recording's manifest entry, walkout.manifest) says:
   be redone with the same settings when vision replaces the run folder (``walkout run --force``, or
   a changed input) without ``--fuse`` being given again;
 - ``inputs``: fingerprints of what fusion read: the recording's store.json, catalog.csv,
-  planogram.csv and weight log, the run folder's events.csv, reaches.csv and tracks.csv, and the
+  planogram.csv and weight log, the run folder's events.csv, reaches.csv, tracks.csv and hands.csv, and the
   attribution model;
 - ``outputs``: size and modification time of weight_events.csv, receipts.json, discrepancies.csv.
 
@@ -52,7 +52,8 @@ def fuse_inputs(recording: Path, run_dir: Path, config) -> dict[str, str]:
 
 def vision_inputs(run_dir: Path) -> dict[str, str]:
     """Fingerprints of the vision outputs fusion reads: ``run/<file>``."""
-    return {f"run/{name}": fingerprint_file(run_dir / name) for name in ("events.csv", "reaches.csv", "tracks.csv")}
+    return {f"run/{name}": fingerprint_file(run_dir / name)
+            for name in ("events.csv", "reaches.csv", "tracks.csv", "hands.csv")}
 
 
 def fuse_run_folder(recording: Path, run_dir: Path, config) -> dict:

@@ -13,7 +13,16 @@ import numpy as np
 import pandas as pd
 import pytest
 from fusion_synth import T0, LogSpec, Step, make_log, write_events, write_recording
-from test_fusion_presence import FPS, STORE, presence, reaching_tracks, stands, weight_event, write_tracks
+from test_fusion_presence import (
+    FPS,
+    STORE,
+    presence,
+    reaching_tracks,
+    stands,
+    weight_event,
+    write_hands,
+    write_tracks,
+)
 from test_fusion_reaches import reach, reaches_table
 
 import fusion.attribution
@@ -28,7 +37,7 @@ from fusion.attribution import (
     load_model,
     resolve_model,
 )
-from fusion.evidence import FEATURES, MAX_DISTANCE_M, MAX_OFFSET, NEAR_S, Take, candidate_features
+from fusion.evidence import FEATURES, HOLD_S, MAX_DISTANCE_M, MAX_OFFSET, NEAR_S, Take, candidate_features
 from fusion.pipeline import FuseConfig, fuse_recording
 from fusion.presence import read_presence
 from fusion.reconcile import reconcile
@@ -166,6 +175,27 @@ def test_floor_positions_give_a_distance_in_metres_and_has_floor(tmp_path):
     frame = features(replace(seen, floor=floor, shelves=(shelf,)))
     assert frame.index.tolist() == ["1"]  # 9 stood 3.1 m away: more than MAX_DISTANCE_M
     assert frame.loc["1", ["distance_m", "has_floor"]].tolist() == pytest.approx([0.4, 1.0])
+
+
+def test_who_is_seen_holding_the_product_after_a_pick_or_before_a_return_leads_on_holding(tmp_path):
+    seen = presence(tmp_path, stands(1, 350, 3.0, 12.0), stands(2, 300, 3.0, 12.0), stands(3, 400, 3.0, 12.0))
+    after = int((5.6 + 1.0) * FPS)  # the pick ends at 5.6 s
+    late = int((5.6 + HOLD_S + 1.0) * FPS)  # too long after it to count
+    write_hands(tmp_path / "hands.csv", [(after, 1, CHIPS), (after + 1, 1, CHIPS), (after + 2, 1, ""), (after, 2, COLA),
+                                         (late, 3, CHIPS), (20, 2, CHIPS)])  # 2 held chips before the pick only
+    seen = read_presence(tmp_path / "tracks.csv", tmp_path / "store.json")
+    picked = features(seen)
+    assert picked["holding"].tolist() == pytest.approx([2 / 3, 0.0, 0.0])
+    assert picked["holding_any"].tolist() == [1.0, 0.0, 0.0]
+    assert picked["holding_lead"].tolist() == pytest.approx([2 / 3, -2 / 3, -2 / 3])
+    assert picked["has_held"].tolist() == [1.0] * 3
+    back = features(seen, action="return")  # a return looks before it: 2 walked up with chips
+    assert back["holding_any"].tolist() == [0.0, 1.0, 0.0]
+
+
+def test_a_run_without_hands_has_no_held_evidence_and_says_so(tmp_path):
+    frame = features(presence(tmp_path, stands(1, 350, 3.0, 7.0)))
+    assert frame.loc["1", ["holding", "holding_any", "has_held"]].tolist() == [0.0] * 3
 
 
 def test_nobody_seen_means_no_candidates():

@@ -105,6 +105,33 @@ def test_a_malformed_tracks_file_is_refused_naming_the_file(tmp_path, tracks, wo
     assert words in str(caught.value)
 
 
+def write_hands(path, rows):
+    """hands.csv rows: (frame, owner track, sku) in cam0; '' = an empty hand."""
+    pd.DataFrame([(f, o, 10.0, 20.0, -1, sku, int(bool(sku)), 0.9, "cam0") for f, o, sku in rows],
+                 columns=["frame", "owner", "x", "y", "zone", "sku", "count", "sku_confidence", "camera"]).to_csv(
+        path, index=False)
+
+
+def test_hands_beside_the_tracks_become_each_shopper_s_held_items_on_the_shared_clock(tmp_path):
+    (tmp_path / "store.json").write_text(json.dumps(STORE))
+    rows = [(*row, "7") for row in stands(1, 350, 3.0, 4.0)] + [(*row, "8") for row in stands(2, 150, 3.0, 4.0)]
+    pd.DataFrame(rows, columns=["frame", "track_id", "x1", "y1", "x2", "y2", "confidence", "camera", "shopper"]).to_csv(
+        tmp_path / "tracks.csv", index=False)
+    write_hands(tmp_path / "hands.csv", [(35, 1, CHIPS), (36, 2, ""), (37, 5, COLA)])  # track 5 was never tracked
+    held = read_presence(tmp_path / "tracks.csv", tmp_path / "store.json").held
+    assert held["shopper"].tolist() == ["7", "8"]  # the store-level shopper of each hand's owner
+    assert held["sku"].tolist() == [CHIPS, ""]
+    assert held["timestamp"].tolist() == pytest.approx([T0 + 3.5, T0 + 3.6])
+
+
+def test_without_hands_csv_presence_has_no_held_items_and_a_bad_one_is_refused_naming_it(tmp_path):
+    assert presence(tmp_path, stands(1, 350, 3.0, 4.0)).held is None
+    (tmp_path / "hands.csv").write_text("frame,owner,sku,camera\n35,one,0002,cam0\n")
+    with pytest.raises(FormatError, match="hands.csv") as caught:
+        read_presence(tmp_path / "tracks.csv", tmp_path / "store.json")
+    assert caught.value.line == 2 and "owner" in str(caught.value)
+
+
 def test_a_store_without_cameras_is_refused_naming_it(tmp_path):
     (tmp_path / "store.json").write_text("{}")
     with pytest.raises(FormatError, match="store.json"):
