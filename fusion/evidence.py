@@ -48,7 +48,7 @@ FEATURES = (
     "has_tracks", "has_reaching", "has_floor", "has_hands", "has_held", "share",
 )
 # Each ``<name>_lead``: the candidate's value minus the best other candidate's (lower is better for
-# distances and times, higher for ``reaching``): what counts is who was nearest, not how near.
+# distances and times, higher for ``reaching`` and ``holding``): what counts is who was nearest, not how near.
 LEADS = {"offset": min, "distance_m": min, "reaching": max, "reach_off_s": min, "hand_gap_s": min, "holding": max,
          "holding_any": max}
 BEFORE_S = 1.0  # positions are looked at from this long before a take ...
