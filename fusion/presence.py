@@ -94,13 +94,17 @@ def read_presence(tracks_path: str | Path, store_path: str | Path, run_path: str
         rates[camera] = frame_rate(cameras[camera], run_rates) or 0.0
         if not rates[camera] > 0:
             raise FormatError(tracks_path, f"no frame rate for camera {camera} in {run_path} nor {store_path}")
-    start = table["camera"].map({c: cameras[c].start_timestamp for c in set(table["camera"])}).astype(float)
-    fps = table["camera"].map(rates).astype(float)
+    starts = {c: cameras[c].start_timestamp for c in rates}
+
+    def clock(camera: pd.Series, frame: pd.Series) -> pd.Series:
+        """Each row's frame on the shared clock: its camera's start + frame / fps."""
+        return camera.map(starts).astype(float) + frame.astype(float) / camera.map(rates).astype(float)
+
     positions = pd.DataFrame({
         # The store-level shopper (tracks.csv's ``shopper``) where the run wrote it, else the camera's track.
         "camera": table["camera"],
         "shopper": table["shopper"] if "shopper" in table.columns else table["track_id"].astype(str),
-        "frame": table["frame"].astype(int), "timestamp": start + table["frame"] / fps,
+        "frame": table["frame"].astype(int), "timestamp": clock(table["camera"], table["frame"]),
         "x1": table["x1"], "x2": table["x2"],
     })
     if REACHING_COLUMN in table.columns:  # written by the optional reach classifier stage; blank: not classified
@@ -122,21 +126,19 @@ def read_presence(tracks_path: str | Path, store_path: str | Path, run_path: str
         tracked = pd.DataFrame({"camera": positions["camera"], "track": table["track_id"].str.split(".").str[0],
                                 "shopper": positions["shopper"].astype(str)}).drop_duplicates(["camera", "track"])
         owners = {(c, t): s for c, t, s in tracked.itertuples(index=False)}
-        held = _held(read_hand_sightings(hands_path), owners, {c: cameras[c].start_timestamp for c in rates}, rates)
+        held = _held(read_hand_sightings(hands_path), owners, clock)
     return Presence(positions, pd.DataFrame(spans, columns=["camera", "shelf", "plate", "x_min", "x_max"]),
                     floor, store.shelves, held)
 
 
-def _held(hands: pd.DataFrame, owners: dict[tuple[str, str], str], starts: dict[str, float],
-          rates: dict[str, float]) -> pd.DataFrame:
-    """hands.csv rows -> (shopper, timestamp, sku): each hand's owner (the camera's track) as its shopper,
-    its frame on the shared clock. Hands of no tracked shopper, or of a camera without tracks, are left out."""
+def _held(hands: pd.DataFrame, owners: dict[tuple[str, str], str], clock) -> pd.DataFrame:
+    """hands.csv rows -> (shopper, timestamp, sku): each hand's owner (camera, track) as its shopper, its
+    frame on the shared clock (``clock(camera, frame)``). Hands of no tracked shopper are left out."""
     shopper = pd.Series([owners.get((c, str(o))) for c, o in zip(hands["camera"], hands["owner"], strict=True)],
                         index=hands.index, dtype=object)
-    keep = shopper.notna() & hands["camera"].isin(list(rates))
-    hands, shopper = hands[keep], shopper[keep]
-    timestamp = hands["camera"].map(starts).astype(float) + hands["frame"] / hands["camera"].map(rates).astype(float)
-    return pd.DataFrame({"shopper": shopper.astype(str), "timestamp": timestamp, "sku": hands["sku"].astype(str)})
+    hands, shopper = hands[shopper.notna()], shopper[shopper.notna()]
+    return pd.DataFrame({"shopper": shopper.astype(str), "timestamp": clock(hands["camera"], hands["frame"]),
+                         "sku": hands["sku"].astype(str)})
 
 
 def _read_run_json(run_path: Path) -> dict | None:
