@@ -38,10 +38,12 @@ MAX_BOX_SIDE_M = 10.0
 MAX_STORE_EXTENT_M = 500.0
 
 
-def frame_timestamp(start_timestamp: float, frame: np.ndarray | float, fps: float) -> np.ndarray | float:
-    """The one frame-to-time rule: frame ``i`` (0-based) of a camera is at ``start + i / fps`` (Unix s)."""
-    if np.ndim(frame):
-        return start_timestamp + np.asarray(frame, dtype=float) / fps
+def frame_timestamp(start_timestamp: np.ndarray | float, frame: np.ndarray | float,
+                    fps: np.ndarray | float) -> np.ndarray | float:
+    """The one frame-to-time rule: frame ``i`` (0-based) of a camera is at ``start + i / fps`` (Unix s).
+    ``start_timestamp`` and ``fps`` may be arrays beside ``frame`` (rows of several cameras)."""
+    if np.ndim(frame) or np.ndim(start_timestamp) or np.ndim(fps):
+        return np.asarray(start_timestamp, dtype=float) + np.asarray(frame, dtype=float) / np.asarray(fps, dtype=float)
     return start_timestamp + float(frame) / fps
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from formats.errors import FormatError
-from formats.store import frame_rate, parse_store, run_frame_rates
+from formats.store import frame_rate, frame_timestamp, parse_store, run_frame_rates
 from formats.tables import REACHING_COLUMN, _read_csv, read_hand_sightings, read_positions
 from formats.weight_events import WeightEvent
 
@@ -97,8 +97,9 @@ def read_presence(tracks_path: str | Path, store_path: str | Path, run_path: str
     starts = {c: cameras[c].start_timestamp for c in rates}
 
     def clock(camera: pd.Series, frame: pd.Series) -> pd.Series:
-        """Each row's frame on the shared clock: its camera's start + frame / fps."""
-        return camera.map(starts).astype(float) + frame.astype(float) / camera.map(rates).astype(float)
+        """Each row's frame on the shared clock (formats.store.frame_timestamp with its camera's start and rate)."""
+        return pd.Series(frame_timestamp(camera.map(starts).to_numpy(float), frame.to_numpy(float),
+                                         camera.map(rates).to_numpy(float)), index=frame.index)
 
     positions = pd.DataFrame({
         # The store-level shopper (tracks.csv's ``shopper``) where the run wrote it, else the camera's track.

@@ -155,6 +155,15 @@ def test_frame_rates_come_from_run_json_else_from_store_json(tmp_path):
     assert read_presence(tracks, tmp_path / "store.json").positions["timestamp"].tolist() == [T0 + 1.0]
 
 
+def test_each_camera_keeps_its_own_start_and_frame_rate_on_the_shared_clock(tmp_path):
+    late = {**STORE["cameras"][0], "id": "cam1", "fps": 5.0, "start_timestamp": T0 + 0.5, "video": "videos/cam1.mp4"}
+    (tmp_path / "store.json").write_text(json.dumps({**STORE, "cameras": [STORE["cameras"][0], late]}))
+    tracks = write_tracks(tmp_path / "tracks.csv", stands(1, 350, 1.0, 1.0), stands(2, 350, 1.0, 1.0, camera="cam1"))
+    positions = read_presence(tracks, tmp_path / "store.json").positions
+    # frame 10 of each: cam0 at 10 fps from T0, cam1 at 5 fps from T0 + 0.5 s
+    assert positions["timestamp"].tolist() == [T0 + 1.0, T0 + 0.5 + 2.0]
+
+
 def test_with_floor_positions_each_shopper_has_their_distance_to_the_changed_plates_in_metres(tmp_path):
     from formats.store import Box, Shelf
 
