@@ -618,6 +618,13 @@ def main(argv: list[str] | None = None) -> int:
     sets = [read_set(spec) for spec in specs]
     speed_runs = list(args.speed_runs)
     if args.archive is not None:
+        folders = [slug(result.label) for result in sets]
+        folders += [slug(read_speed_run(spec)[0] or Path(spec.rpartition("=")[2]).name) for spec in speed_runs]
+        folders += ["aifi"] if aifi is not None else []
+        twice = sorted({name for name in folders if folders.count(name) > 1})
+        if twice:  # one folder for two inputs: the later copy would silently replace the earlier one
+            parser.error(f"--archive: labels that make the same folder name {', '.join(twice)} (a label's first "
+                         f"60 characters, in lower case, name its copy): make them differ")
         specs = [archive_set(result, args.archive) for result in sets]
         speed_runs = [archive_speed_run(spec, args.archive) for spec in speed_runs]
         aifi = archive_aifi(aifi, args.archive) if aifi is not None else None

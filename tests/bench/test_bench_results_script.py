@@ -188,6 +188,17 @@ def test_an_archived_page_is_made_again_from_the_copies_alone(sets, tmp_path):
     assert again.read_text().split("\n", 3)[3] == text.split("\n", 3)[3]  # all but the command line
 
 
+def test_two_labels_that_would_share_an_archive_folder_are_refused_before_anything_is_copied(sets, tmp_path, capsys):
+    held, store = sets
+    out, archive = tmp_path / "RESULTS.md", tmp_path / "docs" / "results"
+    same = "The same sets with session 33's defaults (no held-item evidence"  # first 60 characters alike
+    with pytest.raises(SystemExit):
+        results.main(["--out", str(out), "--set", f"{same}, one)={held}", "--set", f"{same}, two)={store}",
+                      "--archive", str(archive)])
+    assert "the-same-sets-with-session-33-s-defaults-no-held-item-eviden" in capsys.readouterr().err
+    assert not archive.exists() and not out.exists()
+
+
 def test_archiving_the_archive_again_keeps_where_each_input_first_came_from(sets, tmp_path):
     held, _ = sets
     run = write_speed_run(tmp_path / "speed", ONE_SHOPPER_ROWS, EMPTY_AISLE)
