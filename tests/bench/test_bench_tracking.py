@@ -156,6 +156,25 @@ def test_the_report_gives_visible_scores_only_when_every_recording_has_visibilit
     assert "visible_idf1" not in BenchReport([with_visibility, without], config).metrics()
 
 
+def test_the_tracking_table_says_how_much_of_each_cameras_truth_was_visible_and_scores_those_boxes(tmp_path):
+    from walkout.bench.report import BenchReport, to_markdown
+    from walkout.bench.score import RecordingResult
+
+    rows = two_shopper_tracks((1, 2))  # shopper 2 mostly hidden (0.2) in every frame shopper 1 is seen
+    truth = read_mot(write_mot17_truth(tmp_path / "gt.txt", [(*r, 1.0 if r[1] == 1 else 0.2) for r in rows]))
+    predicted = read_mot(write_mot(tmp_path / "p.txt", [(f, 7, x, y, w, h) for f, i, x, y, w, h in rows if i == 1]))
+    config = BenchConfig()
+    full = score_sequence(prepare_sequence(truth, predicted), config)
+    visible = score_sequence(visible_sequence(truth, predicted, config.min_visibility, config.iou_threshold), config)
+    shown = sum(1 for r in rows if r[1] == 1) / len(rows)
+    markdown = to_markdown(BenchReport([RecordingResult(name="a", tracking={"cam0": full}, visible_tracking={"cam0": visible}),
+                                        RecordingResult(name="b", tracking={"cam0": full})], config))
+    table = markdown[markdown.index("## Tracking"):markdown.index("### Detection and identity")]
+    assert "| truth boxes visible | IDF1 of visible boxes |" in table
+    assert f"| {shown:.3f} | 1.000 |" in table.split("| a | cam0 |")[1].split("\n")[0]
+    assert table.split("| b | cam0 |")[1].split("\n")[0].endswith("| – | – |")  # no visibility in its truth
+
+
 def test_the_report_says_how_many_shopper_boxes_the_detector_found_in_plain_view_and_in_all(tmp_path):
     """Shopper 1 in plain view and found; shopper 2 mostly hidden and missed; one box on nobody."""
     from walkout.bench.report import BenchReport

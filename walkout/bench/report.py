@@ -562,42 +562,28 @@ def to_markdown(report: BenchReport, plots: dict[str, str] | None = None) -> str
     out += _calibration_section(report.calibration, plots)
 
     out += ["## Tracking", ""]
-    header = ["recording", "camera", "HOTA", "MOTA", "IDF1", "ID switches", "TP", "FP", "FN", "frames"]
-    rows = []
-    for r in report.scored:
-        for camera, score in sorted(r.tracking.items()):
-            s = score.summary()
-            rows.append(
-                [
-                    r.name,
-                    camera,
-                    _f(s["hota"]),
-                    _f(s["mota"]),
-                    _f(s["idf1"]),
-                    s["id_switches"],
-                    s["true_pos"],
-                    s["false_pos"],
-                    s["missed"],
-                    s["frames"],
-                ]
-            )
+    header = ["recording", "camera", "HOTA", "MOTA", "IDF1", "ID switches", "TP", "FP", "FN", "frames",
+              "truth boxes visible", "IDF1 of visible boxes"]
+
+    def tracking_row(name: str, camera: str, score: TrackingScore, visible: TrackingScore | None) -> list:
+        s = score.summary()
+        shown = visible.summary() if visible is not None else None
+        truth = s["true_pos"] + s["missed"]
+        return [name, camera, _f(s["hota"]), _f(s["mota"]), _f(s["idf1"]), s["id_switches"], s["true_pos"],
+                s["false_pos"], s["missed"], s["frames"],
+                _f((shown["true_pos"] + shown["missed"]) / truth) if shown is not None and truth else "–",
+                _f(shown["idf1"]) if shown is not None and shown["true_pos"] + shown["false_pos"] + shown["missed"]
+                else "–"]  # nothing visible and nothing predicted there: no IDF1
+
+    rows = [tracking_row(r.name, camera, score, r.visible_tracking.get(camera))
+            for r in report.scored for camera, score in sorted(r.tracking.items())]
     if (tracking := report.tracking) is not None:
-        s = tracking.summary()
-        rows.append(
-            [
-                "**all**",
-                "",
-                _f(s["hota"]),
-                _f(s["mota"]),
-                _f(s["idf1"]),
-                s["id_switches"],
-                s["true_pos"],
-                s["false_pos"],
-                s["missed"],
-                s["frames"],
-            ]
-        )
+        rows.append(tracking_row("**all**", "", tracking, report.visible_tracking))
     out += (_table(header, rows) if rows else ["not scored (no truth or predicted tracks)"]) + [""]
+    if rows:
+        out += [f"*truth boxes visible*: the share of the camera's truth boxes at least {report.config.min_visibility:g} "
+                "visible (the others are hidden behind shelves or shoppers, or cut by the image's edge, and count as "
+                "missed above); *IDF1 of visible boxes* scores only those.", ""]
     out += _identity_section(report.metrics())
 
     out += ["## Speed", ""]
