@@ -567,17 +567,26 @@ def archive_set(result: ResultSet, dest: Path) -> str:
     return f"{result.label}={folder}"
 
 
+def speed_run_folder(spec: str) -> str:
+    """The archive folder name of a ``[LABEL=]DIR`` speed run: its label's slug, else its folder's."""
+    label, _, folder = spec.rpartition("=")
+    return slug(label or Path(folder).name)
+
+
 def archive_speed_run(spec: str, dest: Path) -> str:
     label, data, provenance = read_speed_run(spec)
-    folder = dest / slug(label or Path(spec.rpartition("=")[2]).name)
+    folder = dest / speed_run_folder(spec)
     write_json_atomic(data, folder / "speed.json")
     write_json_atomic({**provenance, "archived_from": origin(provenance, Path(spec.rpartition("=")[2]), dest)},
                       folder / "provenance.json")
     return f"{label}={folder}" if label else str(folder)
 
 
+AIFI_FOLDER = "aifi"  # the archive folder of the AiFi run
+
+
 def archive_aifi(path: Path, dest: Path) -> Path:
-    folder = dest / "aifi"
+    folder = dest / AIFI_FOLDER
     report = read_report(path / "report" / "report.json")
     write_json_atomic({"metrics": report.get("metrics") or {}, "overall": {"speed": (report.get("overall") or {}).get("speed")}},
                       folder / "report" / "report.json")
@@ -619,8 +628,8 @@ def main(argv: list[str] | None = None) -> int:
     speed_runs = list(args.speed_runs)
     if args.archive is not None:
         folders = [slug(result.label) for result in sets]
-        folders += [slug(read_speed_run(spec)[0] or Path(spec.rpartition("=")[2]).name) for spec in speed_runs]
-        folders += ["aifi"] if aifi is not None else []
+        folders += [speed_run_folder(spec) for spec in speed_runs]
+        folders += [AIFI_FOLDER] if aifi is not None else []
         twice = sorted({name for name in folders if folders.count(name) > 1})
         if twice:  # one folder for two inputs: the later copy would silently replace the earlier one
             parser.error(f"--archive: labels that make the same folder name {', '.join(twice)} (a label's first "
