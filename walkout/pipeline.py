@@ -75,6 +75,8 @@ def process_recording(
     path: Path, out_root: Path, models: Models, config: PipelineConfig, *, baselines: bool = False,
     out: Path | None = None, progress: Callable[[str, int, int], None] | None = None,
     join_shoppers: Callable[..., ShopperMap] = store_shoppers,
+    camera_results: list[CameraResult] | None = None,
+    keep_cameras: Callable[[Path, list[CameraResult]], None] | None = None,
 ) -> RecordingResult:
     """Run every camera of one recording and write its outputs under ``out_root/<folder name>/``
     (or into ``out`` when given: the run loop writes into a temporary folder and renames it).
@@ -83,6 +85,10 @@ def process_recording(
     same videos and weights, in this process, for the speed ratios of ``walkout bench``.
     ``progress`` is passed to :func:`process_camera`. ``join_shoppers`` joins the cameras' tracks into
     shoppers (:func:`vision.shoppers.store_shoppers`; benchmarks/oracle_association.py swaps in the truth).
+    ``camera_results``: this recording's cameras as an earlier run found them (benchmarks/rejoin.py):
+    the cameras are not run again, only the join and what follows it. ``keep_cameras(path, results)`` is
+    called with the cameras' results, looks included, before the join (benchmarks/rejoin.py keeps them
+    for that; nothing in ``walkout run`` does).
     """
     recording = load_recording(path)
     if not recording.cameras:
@@ -91,9 +97,14 @@ def process_recording(
     if recording.planogram is not None:
         planogram = {(s, int(p)): k for s, p, k in recording.planogram[["shelf", "plate", "sku"]].itertuples(index=False)}
     started = time.perf_counter()
-    threads = camera_threads(config, len(recording.cameras), models)
-    results = _process_cameras(recording, models, config, planogram, progress, threads)
+    if camera_results is None:
+        threads = camera_threads(config, len(recording.cameras), models)
+        results = _process_cameras(recording, models, config, planogram, progress, threads)
+    else:
+        threads, results = 0, list(camera_results)
     cameras_s = time.perf_counter() - started
+    if keep_cameras is not None:
+        keep_cameras(recording.path, results)
     started = time.perf_counter()
     shopper_map = join_shoppers({r.camera: r.tracks for r in results}, {c.id: c for c in recording.cameras},
                                 {r.camera: r.fps for r in results}, config.shoppers,

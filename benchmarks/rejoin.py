@@ -1,0 +1,110 @@
+"""Score a change to the store join end to end in minutes: run a group's cameras once, keep what they
+found, and join them into shoppers again under other settings, then fuse and bench.
+
+A store's cameras (detector, tracker, identity repair, hands, reaches, per-camera events) are most of
+a run's time; the join of camera tracks into shoppers, the events across cameras, fusion and the bench
+take seconds. So the cameras run once (``record``) and each join setting is scored on their kept
+results (``join``), receipts included, on as many stores as were recorded.
+
+    python benchmarks/rejoin.py record runs/acc/store --cache /tmp/cams --predictions kept
+    python benchmarks/rejoin.py join runs/acc/store --cache /tmp/cams --to bias --config join.toml
+
+``record``: every recording of GROUP/recordings is run as ``walkout run`` runs it (``--config``),
+written to GROUP/<predictions>/<name> and fused; each one's camera results are pickled to
+CACHE/<name>.pkl. ``join``: each CACHE/<name>.pkl joined again with ``--config`` (its ``[shoppers]``
+and what follows the cameras; camera settings in it do nothing here, the cameras are not run), written
+to GROUP/<to>/<name>, fused, and benched into GROUP/<to>-report. Prints the bench's metrics.
+With the config ``record`` used, ``join`` writes what ``record`` wrote (tests/test_rejoin.py).
+
+PRIVACY: the cache holds what the cameras found about every tracked person, their looks (colour
+histograms) included, which ``walkout run`` never writes. It is made only by this benchmark, for
+mock-store renders; keep it out of shared folders and delete it when done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import pickle
+from pathlib import Path
+
+from accuracy import print_table, write_provenance
+
+from fusion.pipeline import fuse_recording
+from walkout.batch import RunOptions, run_recordings
+from walkout.bench import run_bench
+from walkout.config import load_config
+from walkout.pipeline import CameraResult, process_recording
+
+log = logging.getLogger("rejoin")
+CACHE_VERSION = 1
+
+
+def keep_cameras(cache: Path, recording: Path, results: list[CameraResult]) -> None:
+    """Pickle one recording's camera results (looks included) to CACHE/<name>.pkl, atomically."""
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"{recording.name}.pkl"
+    partial = path.with_suffix(".partial")
+    partial.write_bytes(pickle.dumps({"version": CACHE_VERSION, "recording": str(recording), "cameras": results}))
+    partial.replace(path)
+
+
+def kept_cameras(cache: Path, recording: Path) -> list[CameraResult]:
+    """The camera results ``record`` kept for ``recording``; an error naming the file otherwise."""
+    path = cache / f"{recording.name}.pkl"
+    if not path.is_file():
+        raise SystemExit(f"{path}: no kept cameras for {recording} (run `rejoin.py record` first)")
+    kept = pickle.loads(path.read_bytes())  # noqa: S301 - our own cache, written by keep_cameras
+    if not isinstance(kept, dict) or kept.get("version") != CACHE_VERSION:
+        raise SystemExit(f"{path}: version: not a cache of this rejoin.py (version {CACHE_VERSION}); record again")
+    return kept["cameras"]
+
+
+def replay(cache: Path, path, out_root, models, config, **options):
+    """:func:`walkout.pipeline.process_recording` on the kept camera results of ``path``."""
+    return process_recording(path, out_root, models, config, camera_results=kept_cameras(cache, Path(path)), **options)
+
+
+def run_group(group: Path, target: str, config_path: Path | None, process) -> list[Path]:
+    """Run (``process``) and fuse every recording of GROUP/recordings into GROUP/<target>; bench it."""
+    recordings = sorted(p for p in (group / "recordings").iterdir() if (p / "store.json").is_file())
+    if not recordings:
+        raise SystemExit(f"{group / 'recordings'}: no recordings")
+    out = group / target
+    for result in run_recordings(recordings, out, load_config(config_path), options=RunOptions(workers=1),
+                                 process=process):
+        if result.ok:
+            fuse_recording(result.recording, result.out_dir, result.out_dir)
+        else:
+            log.error("%s: %s", result.recording, result.error)
+    return recordings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=("record", "join"))
+    parser.add_argument("groups", nargs="+", type=Path, help="group folders of benchmarks/accuracy.py (OUT/<group>)")
+    parser.add_argument("--cache", type=Path, required=True, help="where the camera results are kept (one per recording)")
+    parser.add_argument("--predictions", default="kept", help="record: the run's folder name in each group")
+    parser.add_argument("--to", default=None, help="join: the joined runs' folder name in each group")
+    parser.add_argument("--config", type=Path, default=None, help="pipeline config TOML (as `walkout run --config`)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.mode == "join" and not args.to:
+        parser.error("join needs --to NAME")
+    target = args.predictions if args.mode == "record" else args.to
+    rows = []
+    for group in args.groups:
+        cache = args.cache / group.parent.name / group.name
+        process = (functools.partial(process_recording, keep_cameras=functools.partial(keep_cameras, cache))
+                   if args.mode == "record" else functools.partial(replay, cache))
+        recordings = run_group(group, target, args.config, process)
+        write_provenance(group.parent, predictions=target)
+        metrics = run_bench(recordings, group / target, group / f"{target}-report").metrics()
+        rows.append((f"{group.parent.name}/{group.name}", len(recordings), metrics))
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()

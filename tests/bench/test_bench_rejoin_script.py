@@ -1,0 +1,56 @@
+"""benchmarks/rejoin.py: a recording's cameras are run once and kept; joining the kept results again
+writes what the first run wrote, without running a camera; a cache that is missing or of another
+version is named."""
+
+from __future__ import annotations
+
+import pickle
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.walkout.walkout_fakes import FakeModels, make_recording
+from walkout.config import load_config
+from walkout.pipeline import process_recording
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import rejoin  # noqa: E402  (benchmarks/ is not a package)
+
+COMPARED = ("events.csv", "hands.csv", "reaches.csv", "shoppers.csv", "timeline.json", "tracks.csv")
+
+
+class NoCameras(FakeModels):
+    """Models whose detector must not run: a replay joins kept results only."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.detector = self
+
+    def detect(self, frames):
+        raise AssertionError("a replay ran the detector")
+
+
+def test_a_replay_of_kept_cameras_writes_what_the_run_wrote_without_running_them(tmp_path):
+    recording = make_recording(tmp_path / "seed0001")
+    config = load_config()
+    cache = tmp_path / "cache"
+    first = process_recording(recording, tmp_path / "run", FakeModels(config), config,
+                              keep_cameras=lambda path, results: rejoin.keep_cameras(cache, path, results))
+    assert (cache / "seed0001.pkl").is_file()
+    kept = rejoin.kept_cameras(cache, recording)
+    assert [r.camera for r in kept] == ["cam0"]
+
+    again = rejoin.replay(cache, recording, tmp_path / "again", NoCameras(config), config)
+    for name in COMPARED:
+        assert (again.out_dir / name).read_bytes() == (first.out_dir / name).read_bytes(), name
+
+
+def test_a_missing_or_foreign_cache_is_named(tmp_path):
+    recording = make_recording(tmp_path / "seed0002")
+    with pytest.raises(SystemExit, match=r"seed0002\.pkl.*record"):
+        rejoin.kept_cameras(tmp_path / "cache", recording)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "seed0002.pkl").write_bytes(pickle.dumps({"version": 0, "cameras": []}))
+    with pytest.raises(SystemExit, match="version"):
+        rejoin.kept_cameras(tmp_path / "cache", recording)
