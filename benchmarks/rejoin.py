@@ -14,6 +14,8 @@ written to GROUP/<predictions>/<name> and fused; each one's camera results are p
 CACHE/<name>.pkl. ``join``: each CACHE/<name>.pkl joined again with ``--config`` (its ``[shoppers]``
 and what follows the cameras; camera settings in it do nothing here, the cameras are not run), written
 to GROUP/<to>/<name>, fused, and benched into GROUP/<to>-report. Prints the bench's metrics.
+``join --truth-join`` joins each camera track to its truth shopper instead (what a perfect join of these
+tracks would give, as benchmarks/oracle_association.py, without running the cameras again).
 With the config ``record`` used, ``join`` writes what ``record`` wrote (tests/test_rejoin.py).
 
 PRIVACY: the cache holds what the cameras found about every tracked person, their looks (colour
@@ -30,8 +32,10 @@ import pickle
 from pathlib import Path
 
 from accuracy import print_table, write_provenance
+from oracle_association import truth_join
 
 from fusion.pipeline import fuse_recording
+from vision.shoppers import store_shoppers
 from walkout.batch import RunOptions, run_recordings
 from walkout.bench import run_bench
 from walkout.config import load_config
@@ -61,9 +65,12 @@ def kept_cameras(cache: Path, recording: Path) -> list[CameraResult]:
     return kept["cameras"]
 
 
-def replay(cache: Path, path, out_root, models, config, **options):
-    """:func:`walkout.pipeline.process_recording` on the kept camera results of ``path``."""
-    return process_recording(path, out_root, models, config, camera_results=kept_cameras(cache, Path(path)), **options)
+def replay(cache: Path, path, out_root, models, config, *, truth: bool = False, **options):
+    """:func:`walkout.pipeline.process_recording` on the kept camera results of ``path``; ``truth``: each
+    camera track joined to the truth shopper it overlaps best (benchmarks/oracle_association.py's join)."""
+    join = functools.partial(truth_join, Path(path)) if truth else store_shoppers
+    return process_recording(path, out_root, models, config, camera_results=kept_cameras(cache, Path(path)),
+                             join_shoppers=join, **options)
 
 
 def run_group(group: Path, target: str, config_path: Path | None, process) -> list[Path]:
@@ -89,6 +96,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--predictions", default="kept", help="record: the run's folder name in each group")
     parser.add_argument("--to", default=None, help="join: the joined runs' folder name in each group")
     parser.add_argument("--config", type=Path, default=None, help="pipeline config TOML (as `walkout run --config`)")
+    parser.add_argument("--truth-join", action="store_true",
+                        help="join: each camera track to the truth shopper it overlaps best (a ceiling, not a result)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.mode == "join" and not args.to:
@@ -98,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     for group in args.groups:
         cache = args.cache / group.parent.name / group.name
         process = (functools.partial(process_recording, keep_cameras=functools.partial(keep_cameras, cache))
-                   if args.mode == "record" else functools.partial(replay, cache))
+                   if args.mode == "record" else functools.partial(replay, cache, truth=args.truth_join))
         recordings = run_group(group, target, args.config, process)
         write_provenance(group.parent, predictions=target)
         metrics = run_bench(recordings, group / target, group / f"{target}-report").metrics()
