@@ -274,3 +274,18 @@ def test_unsplit_receipt_counts_add_up_over_recordings():
     assert (total.exact, total.exact_unsplit, total.split) == (4, 3, 1)
     assert total.unsplit_receipt_accuracy == pytest.approx(3 / 5)
     assert (CartScore(2, 1) + CartScore(1, 1)).unsplit_receipt_accuracy is None  # carts from events: not scored
+
+
+def test_an_empty_receipt_of_a_shopper_no_truth_shopper_matches_is_not_counted_as_a_right_receipt(tmp_path):
+    truth = [(1.0, 1, "pick", "a1", 1), (3.0, 2, "pick", "b2", 1)]
+    receipts = {"version": 1, "recording": "demo", "unattributed": {"items": {}, "lines": []}, "shoppers": {
+        "1": {"items": {"a1": 1}, "lines": [receipt_line(1.0, "a1")]},
+        "2": {"items": {"b2": 1}, "lines": [receipt_line(3.0, "b2")]},
+        "9": {"items": {}, "lines": []}}}  # a track no truth shopper matches (a passer-by, a shelf), nothing bought
+    left = [(f, 1, 10, 10, 50, 100) for f in range(1, 101)]
+    right = [(f, 2, 300, 10, 50, 100) for f in range(1, 101)]
+    recording, _ = make_recording(tmp_path, "demo", truth, [], receipts=receipts,
+                                  truth_tracks=two_shopper_tracks((1, 2), 100), pred_tracks=left + right)
+    report = run_bench([recording], tmp_path / "predictions")
+    assert (report.receipts.shoppers, report.receipts.exact, report.receipts.exact_unsplit) == (2, 2, 2)
+    assert report.metrics()["fused_unsplit_receipt_accuracy"] == 1.0

@@ -276,8 +276,9 @@ def score_recording(recording: Path, predictions: Path, config: BenchConfig) -> 
         )
         split = split_receipts(receipts.shoppers, mapping)
         rows = [{**row, "split": row["shopper"] in split} for row in rows]
-        score = replace(score, split=len(split),
-                        exact_unsplit=sum(1 for row in rows if row["exact"] and not row["split"]))
+        # Truth shoppers' receipts only: a shopper no truth one matches with an empty receipt is "exact" too.
+        score = replace(score, split=len(split), exact_unsplit=sum(
+            1 for row in rows if row["exact"] and not row["split"] and not row["shopper"].startswith(UNMAPPED_PREFIX)))
         # The fused timeline (receipt lines as events) scored like vision's events.
         fused = receipt_events(receipts_path)
         fused["mapped_shopper"] = [mapping.get(s, f"{UNMAPPED_PREFIX}{s}") if s else "" for s in fused["shopper"]]
