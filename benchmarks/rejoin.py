@@ -16,7 +16,7 @@ and what follows the cameras; camera settings in it do nothing here, the cameras
 to GROUP/<to>/<name>, fused, and benched into GROUP/<to>-report. Prints the bench's metrics.
 ``join --truth-join`` joins each camera track to its truth shopper instead (what a perfect join of these
 tracks would give, as benchmarks/oracle_association.py, without running the cameras again).
-With the config ``record`` used, ``join`` writes what ``record`` wrote (tests/test_rejoin.py).
+With the config ``record`` used, ``join`` writes what ``record`` wrote (tests/bench/test_bench_rejoin_script.py).
 
 PRIVACY: the cache holds what the cameras found about every tracked person, their looks (colour
 histograms) included, which ``walkout run`` never writes. It is made only by this benchmark, for
