@@ -73,13 +73,13 @@ def replay(cache: Path, path, out_root, models, config, *, truth: bool = False, 
                              join_shoppers=join, **options)
 
 
-def run_group(group: Path, target: str, config_path: Path | None, process) -> list[Path]:
+def run_group(group: Path, target: str, config_path: Path | None, process, workers: int = 1) -> list[Path]:
     """Run (``process``) and fuse every recording of GROUP/recordings into GROUP/<target>; bench it."""
     recordings = sorted(p for p in (group / "recordings").iterdir() if (p / "store.json").is_file())
     if not recordings:
         raise SystemExit(f"{group / 'recordings'}: no recordings")
     out = group / target
-    for result in run_recordings(recordings, out, load_config(config_path), options=RunOptions(workers=1),
+    for result in run_recordings(recordings, out, load_config(config_path), options=RunOptions(workers=workers),
                                  process=process):
         if result.ok:
             fuse_recording(result.recording, result.out_dir, result.out_dir)
@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--predictions", default="kept", help="record: the run's folder name in each group")
     parser.add_argument("--to", default=None, help="join: the joined runs' folder name in each group")
     parser.add_argument("--config", type=Path, default=None, help="pipeline config TOML (as `walkout run --config`)")
+    parser.add_argument("--workers", type=int, default=1, help="recordings at once, each in its own process")
     parser.add_argument("--truth-join", action="store_true",
                         help="join: each camera track to the truth shopper it overlaps best (a ceiling, not a result)")
     args = parser.parse_args(argv)
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         cache = args.cache / group.parent.name / group.name
         process = (functools.partial(process_recording, keep_cameras=functools.partial(keep_cameras, cache))
                    if args.mode == "record" else functools.partial(replay, cache, truth=args.truth_join))
-        recordings = run_group(group, target, args.config, process)
+        recordings = run_group(group, target, args.config, process, args.workers)
         write_provenance(group.parent, predictions=target)
         metrics = run_bench(recordings, group / target, group / f"{target}-report").metrics()
         rows.append((f"{group.parent.name}/{group.name}", len(recordings), metrics))
