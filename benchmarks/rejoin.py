@@ -34,7 +34,7 @@ from pathlib import Path
 from accuracy import print_table, write_provenance
 from oracle_association import truth_join
 
-from fusion.pipeline import fuse_recording
+from fusion.pipeline import FuseConfig
 from vision.shoppers import store_shoppers
 from walkout.batch import RunOptions, run_recordings
 from walkout.bench import run_bench
@@ -78,12 +78,10 @@ def run_group(group: Path, target: str, config_path: Path | None, process, worke
     recordings = sorted(p for p in (group / "recordings").iterdir() if (p / "store.json").is_file())
     if not recordings:
         raise SystemExit(f"{group / 'recordings'}: no recordings")
-    out = group / target
-    for result in run_recordings(recordings, out, load_config(config_path), options=RunOptions(workers=workers),
-                                 process=process):
-        if result.ok:
-            fuse_recording(result.recording, result.out_dir, result.out_dir)
-        else:
+    # The run loop fuses each recording where it ran it (in its worker), as `walkout run --fuse` does.
+    options = RunOptions(workers=workers, fuse=FuseConfig())
+    for result in run_recordings(recordings, group / target, load_config(config_path), options=options, process=process):
+        if not result.ok:
             log.error("%s: %s", result.recording, result.error)
     return recordings
 
