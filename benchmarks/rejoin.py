@@ -17,9 +17,12 @@ to GROUP/<to>/<name>, fused, and benched into GROUP/<to>-report. Prints the benc
 ``join --truth-join`` joins each camera track to its truth shopper instead (what a perfect join of these
 tracks would give, as benchmarks/oracle_association.py, without running the cameras again).
 With the config ``record`` used, ``join`` writes what ``record`` wrote (tests/bench/test_bench_rejoin_script.py).
+The kept results also hold each tracked box's colours (``CameraResult.descriptors``), so an experiment on what
+the join is given (a track's looks, tracks cut in pieces) can be replayed without running the cameras; a cache
+kept before they were added reads with none.
 
 PRIVACY: the cache holds what the cameras found about every tracked person, their looks (colour
-histograms) included, which ``walkout run`` never writes. It is made only by this benchmark, for
+histograms per track and per box) included, which ``walkout run`` never writes. It is made only by this benchmark, for
 mock-store renders; keep it out of shared folders and delete it when done.
 """
 
@@ -62,6 +65,8 @@ def kept_cameras(cache: Path, recording: Path) -> list[CameraResult]:
     kept = pickle.loads(path.read_bytes())  # noqa: S301 - our own cache, written by keep_cameras
     if not isinstance(kept, dict) or kept.get("version") != CACHE_VERSION:
         raise SystemExit(f"{path}: version: not a cache of this rejoin.py (version {CACHE_VERSION}); record again")
+    for result in kept["cameras"]:  # kept before CameraResult had descriptors
+        result.__dict__.setdefault("descriptors", None)
     return kept["cameras"]
 
 

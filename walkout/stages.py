@@ -47,6 +47,9 @@ class CameraResult:
     skipped: int = 0  # idle frames: the detectors did not run on them (vision.motion)
     # track id -> its look (vision.reid.track_looks): in memory only, for the store-level shoppers; never written
     looks: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    # each row of ``tracks``: its box's colour histogram (vision.reid.describe), None without the identity repair;
+    # in memory only (benchmarks/rejoin.py keeps them for experiments on the join), never written
+    descriptors: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class CameraTables:
     hands: pd.DataFrame
     repairs: tuple[dict, ...] = ()
     looks: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # track id -> look (never written)
+    descriptors: np.ndarray | None = field(default=None, repr=False)  # per tracks row (never written)
 
 
 class CameraStage(Protocol):
@@ -116,7 +120,7 @@ class IdentityRepairStage:
                                                     self.config, self.video, self.image_size)
         looks = track_looks(tracks["frame"].to_numpy(int), tracks["track_id"].to_numpy(int),
                             tracks[["x1", "y1", "x2", "y2"]].to_numpy(float), appearance)
-        return CameraTables(tracks, hands, tuple(repairs), looks)
+        return CameraTables(tracks, hands, tuple(repairs), looks, appearance)
 
 
 class HeldAfterReachStage:
@@ -296,7 +300,7 @@ def process_camera(
              recording.name, camera.id, index, skipped, tracks["track_id"].nunique(), len(events),
              index / max(total, 1e-9))
     return CameraResult(camera.id, events, tracks, hands_table, index, fps, timing, reaches, repairs, skipped=skipped,
-                        looks=tables.looks)
+                        looks=tables.looks, descriptors=tables.descriptors)
 
 
 def _detect_active(models: Models, frames: list[np.ndarray], active: list[bool], last: sv.Detections | None,

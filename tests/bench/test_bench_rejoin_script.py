@@ -8,11 +8,12 @@ import pickle
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.walkout.walkout_fakes import FakeModels, make_recording
 from walkout.config import load_config
-from walkout.pipeline import process_recording
+from walkout.pipeline import CameraResult, process_recording
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import rejoin  # noqa: E402  (benchmarks/ is not a package)
@@ -54,3 +55,13 @@ def test_a_missing_or_foreign_cache_is_named(tmp_path):
     (tmp_path / "cache" / "seed0002.pkl").write_bytes(pickle.dumps({"version": 0, "cameras": []}))
     with pytest.raises(SystemExit, match="version"):
         rejoin.kept_cameras(tmp_path / "cache", recording)
+
+
+def test_a_cache_kept_before_box_colours_were_kept_reads_with_none(tmp_path):
+    recording = make_recording(tmp_path / "seed0003")
+    result = CameraResult("cam0", [], pd.DataFrame(), pd.DataFrame(), 0, 10.0, {})
+    del result.__dict__["descriptors"]  # what an older CameraResult pickled
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "seed0003.pkl").write_bytes(
+        pickle.dumps({"version": rejoin.CACHE_VERSION, "recording": str(recording), "cameras": [result]}))
+    assert rejoin.kept_cameras(tmp_path / "cache", recording)[0].descriptors is None

@@ -359,9 +359,9 @@ def test_run_annotate_anonymises_by_default(tmp_path):
 
 
 def test_track_looks_stay_in_the_process_that_made_them(tiny_run, tmp_path, monkeypatch):
-    """Each track's look (its mean colours, for joining shoppers across cameras) is made in memory and
-    dropped when the recording's shoppers are joined: the result handed back (to the caller, or from a
-    worker process or a Ray task) carries none."""
+    """Each track's look (its mean colours, for joining shoppers across cameras) and each box's colours
+    are made in memory and dropped when the recording's shoppers are joined: the result handed back (to
+    the caller, or from a worker process or a Ray task) carries none."""
     from walkout.pipeline import process_recording
 
     recording, *_ = tiny_run
@@ -374,7 +374,11 @@ def test_track_looks_stay_in_the_process_that_made_them(tiny_run, tmp_path, monk
         return looks
 
     monkeypatch.setattr(stages, "track_looks", spy)
-    result = process_recording(recording, tmp_path / "out", truth_models(recording)(PipelineConfig()), PipelineConfig())
+    kept: list = []  # what benchmarks/rejoin.py's cache is handed, before the join
+    result = process_recording(recording, tmp_path / "out", truth_models(recording)(PipelineConfig()), PipelineConfig(),
+                               keep_cameras=lambda path, results: kept.extend(results))
     assert made and any(made[0]), "the pipeline made no looks: nothing was checked"
+    assert all(camera.descriptors is not None and len(camera.descriptors) == len(camera.tracks) for camera in kept)
     assert result.ok and result.cameras
     assert all(camera.looks == {} for camera in result.cameras)
+    assert all(camera.descriptors is None for camera in result.cameras)
