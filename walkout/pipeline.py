@@ -114,7 +114,8 @@ def process_recording(
     events = merge_camera_events([[_with_store_shopper(e, shopper_map) for e in r.events] for r in results],
                                  config.merge_window_s, by_shopper=shopper_map.identity == "store")
     association_s = time.perf_counter() - started
-    results = [replace(r, looks={}, descriptors=None) for r in results]  # looks stay in this process, never in the result
+    # Looks and box colours stay in this process, never in the result (nor in a worker's or a Ray task's reply).
+    results = [replace(r, looks={}, descriptors=None) for r in results]
     out = out if out is not None else out_root / recording.path.name
     timelines = build_timelines(events)
     write_tables(out, results, shopper_map, shoppers, events)
