@@ -29,6 +29,7 @@ mock-store renders; keep it out of shared folders and delete it when done.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import logging
 import pickle
@@ -70,12 +71,30 @@ def kept_cameras(cache: Path, recording: Path) -> list[CameraResult]:
     return kept["cameras"]
 
 
-def replay(cache: Path, path, out_root, models, config, *, truth: bool = False, **options):
+def replay(cache: Path, path, out_root, models, config, *, truth: bool = False, relook: bool = False, **options):
     """:func:`walkout.pipeline.process_recording` on the kept camera results of ``path``; ``truth``: each
-    camera track joined to the truth shopper it overlaps best (benchmarks/oracle_association.py's join)."""
+    camera track joined to the truth shopper it overlaps best (benchmarks/oracle_association.py's join);
+    ``relook``: each kept track's look made again from the camera's video as ``config``'s ``[shoppers] look``
+    makes it (:func:`relooked`)."""
     join = functools.partial(truth_join, Path(path)) if truth else store_shoppers
-    return process_recording(path, out_root, models, config, camera_results=kept_cameras(cache, Path(path)),
-                             join_shoppers=join, **options)
+    cameras = kept_cameras(cache, Path(path))
+    if relook:
+        cameras = relooked(Path(path), cameras, config)
+    return process_recording(path, out_root, models, config, camera_results=cameras, join_shoppers=join, **options)
+
+
+def relooked(path: Path, cameras: list[CameraResult], config) -> list[CameraResult]:
+    """The kept camera results with each track's look made again from its video: colours, or with
+    ``[shoppers] look = "embedding"`` the boxes of every ``look_sample_s`` embedded (as the identity repair
+    stage makes them in a run, vision.embedding)."""
+    from walkout.association_training import AssociationTrainingConfig, camera_looks
+    from walkout.recording import load_recording
+
+    videos = {c.id: c.video for c in load_recording(path).cameras}
+    training = AssociationTrainingConfig(look=config.shoppers.look, look_model=config.shoppers.look_model)
+    return [dataclasses.replace(r, looks=camera_looks(videos[r.camera], r.tracks[["frame", "track_id", "x1", "y1", "x2", "y2"]],
+                                                       r.fps, training))
+            for r in cameras]
 
 
 def run_group(group: Path, target: str, config_path: Path | None, process, workers: int = 1) -> list[Path]:
@@ -100,6 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--to", default=None, help="join: the joined runs' folder name in each group")
     parser.add_argument("--config", type=Path, default=None, help="pipeline config TOML (as `walkout run --config`)")
     parser.add_argument("--workers", type=int, default=1, help="recordings at once, each in its own process")
+    parser.add_argument("--relook", action="store_true",
+                        help="join: make each kept track's look again from the videos, as --config's [shoppers] look makes it")
     parser.add_argument("--truth-join", action="store_true",
                         help="join: each camera track to the truth shopper it overlaps best (a ceiling, not a result)")
     args = parser.parse_args(argv)
@@ -111,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     for group in args.groups:
         cache = args.cache / group.parent.name / group.name
         process = (functools.partial(process_recording, keep_cameras=functools.partial(keep_cameras, cache))
-                   if args.mode == "record" else functools.partial(replay, cache, truth=args.truth_join))
+                   if args.mode == "record" else functools.partial(replay, cache, truth=args.truth_join, relook=args.relook))
         recordings = run_group(group, target, args.config, process, args.workers)
         write_provenance(group.parent, predictions=target)
         metrics = run_bench(recordings, group / target, group / f"{target}-report").metrics()

@@ -14,9 +14,10 @@ Two cameras' tracklets can be compared in two ways, and each has its own logisti
   whether each is the other's nearest such continuation. A shopper out of every view for ten seconds
   and back near where they left is learnt, not cut at a fixed gap.
 
-Both kinds also get the colour distance of the two tracks' looks (``look_distance``: Bhattacharyya
-of their mean colour histograms, vision.reid.track_looks; in memory only), which picks a shopper back
-out of the others after a gap and tells apart two people the cameras place close together.
+Both kinds also get the distance of the two tracks' looks (``look_distance``: Bhattacharyya of their
+mean colour histograms, vision.reid.track_looks, or (1 - cosine) / 2 of their mean learnt embeddings,
+vision.embedding; in memory only), which picks a shopper back out of the others after a gap and tells
+apart two people the cameras place close together. The file says which looks it was fitted on (``look``).
 
 The file holds plain numbers (feature names, means, scales, coefficients, intercept per kind): no
 pickle. ``probability(kind, features)`` is the model's P(same shopper).
@@ -80,6 +81,7 @@ class AssociationModel:
     kinds: dict[str, PairModel]
     thresholds: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     card: dict = field(default_factory=dict, repr=False)
+    look: str = "colours"  # the looks its look_distance was fitted on (vision.shoppers.ShopperConfig.look)
 
     def probability(self, kind: str, x: np.ndarray) -> np.ndarray:
         """(N, F) features of ``kind`` (:data:`FEATURES` order) -> (N,) P(same shopper). A pair whose
@@ -96,7 +98,7 @@ class AssociationModel:
     def to_dict(self) -> dict:
         return {"version": MODEL_VERSION, "kind": "pair_logistic_regression",
                 "models": {k: m.to_dict() for k, m in self.kinds.items()}, "thresholds": self.thresholds,
-                "card": self.card}
+                "look": self.look, "card": self.card}
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -143,7 +145,10 @@ def load_model(path: str | Path) -> AssociationModel:
     if not isinstance(thresholds, dict) or set(thresholds) != set(DEFAULT_THRESHOLDS) or not all(
             isinstance(v, (int, float)) and 0 <= v <= 1 for v in thresholds.values()):
         raise InputError(path, f"thresholds: need {sorted(DEFAULT_THRESHOLDS)}, each a probability in [0, 1]")
-    return AssociationModel(kinds, {k: float(v) for k, v in thresholds.items()}, data.get("card") or {})
+    look = data.get("look", "colours")  # files before session 39 have none: colour looks
+    if look not in ("colours", "embedding"):
+        raise InputError(path, f"look: {look!r}, expected colours or embedding")
+    return AssociationModel(kinds, {k: float(v) for k, v in thresholds.items()}, data.get("card") or {}, look)
 
 
 def fit_pair_model(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], c: float = 1.0) -> PairModel:

@@ -171,13 +171,25 @@ def track_looks(frames: np.ndarray, ids: np.ndarray, xyxy: np.ndarray, descripto
     """Each track's look: the mean of its boxes' colour histograms (rows of ``descriptors``, one per
     box), weighted towards boxes that overlap no other box of their frame. Kept in memory only, for
     telling shoppers apart across cameras (vision.shoppers); never written."""
-    frames, ids, xyxy = np.asarray(frames, int), np.asarray(ids, int), np.asarray(xyxy, float)
+    ids = np.asarray(ids, int)
+    crowding = box_crowding(frames, xyxy)
+    return {int(track): _model(np.flatnonzero(ids == track), descriptors, crowding) for track in np.unique(ids)}
+
+
+def box_crowding(frames: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+    """Per box, the largest share of it (or of the smaller box) another box of its frame covers."""
+    frames, xyxy = np.asarray(frames, int), np.asarray(xyxy, float)
     crowding = np.zeros(len(frames))
     order = np.argsort(frames, kind="stable")
     for rows in np.split(order, np.flatnonzero(np.diff(frames[order])) + 1):
         if len(rows) > 1:
             crowding[rows] = overlap_fraction(xyxy[rows]).max(axis=1)
-    return {int(track): _model(np.flatnonzero(ids == track), descriptors, crowding) for track in np.unique(ids)}
+    return crowding
+
+
+def clear_weight(crowding: np.ndarray) -> np.ndarray:
+    """How much a box's appearance counts: little when it overlaps another (a mixture), never zero."""
+    return (1.0 - np.clip(crowding, 0, 1)) ** 2 + 1e-3
 
 
 def overlap_fraction(boxes: np.ndarray) -> np.ndarray:
@@ -234,16 +246,11 @@ def _contacts(frames: np.ndarray, ids: np.ndarray, xyxy: np.ndarray, config: Rei
     return episodes, crowding
 
 
-def _clear_weight(crowding: np.ndarray) -> np.ndarray:
-    """How much a box's colours count: little when it overlaps another (a mixture), never zero."""
-    return (1.0 - np.clip(crowding, 0, 1)) ** 2 + 1e-3
-
-
 def _model(rows: np.ndarray, descriptors: np.ndarray, crowding: np.ndarray) -> np.ndarray | None:
     """Mean descriptor of ``rows``, weighted towards boxes that overlap no one."""
     if not len(rows):
         return None
-    weight = _clear_weight(crowding[rows])
+    weight = clear_weight(crowding[rows])
     return (descriptors[rows] * weight[:, None]).sum(axis=0) / weight.sum()
 
 
@@ -384,7 +391,7 @@ def _split_at_breaks(frames: np.ndarray, labels: np.ndarray, descriptors: np.nda
     labels = labels.copy()
     splits: list[IdSwap] = []
     next_id = int(labels.max()) + 1
-    weight = _clear_weight(crowding)
+    weight = clear_weight(crowding)
     pending = [np.flatnonzero(labels == t) for t in np.unique(labels)]
     while pending:
         rows = pending.pop()
@@ -428,7 +435,7 @@ def _decode_contact(labels: np.ndarray, raw: np.ndarray, frames: np.ndarray, des
     for k, rows in enumerate(group_rows):
         if not len(rows):
             continue
-        weight = _clear_weight(crowding[rows])
+        weight = clear_weight(crowding[rows])
         dist = np.stack([bhattacharyya_rows(descriptors[rows], before[t][None]) for t in known], axis=1)
         for n, perm in enumerate(perms):
             np.add.at(emit[:, n], frames[rows] - lo, dist[:, perm[k]] * weight)

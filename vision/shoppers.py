@@ -23,10 +23,11 @@ correlation clustering of the association model's evidence:
 ``model = "rules"`` uses the first design's thresholds instead (``link_m``, ``apart_m``,
 ``max_gap_s``), kept as the baseline the model is measured against.
 
-Appearance bridges what position cannot: each tracklet may carry its track's look (mean colours,
-vision.reid.track_looks), and every pair the model scores also gets the colour distance of the two
-looks, so a shopper out of every view for seconds is picked out from the others by their colours
-when they come back, while two shoppers in the same colours are still told apart by where they are.
+Appearance bridges what position cannot: each tracklet may carry its track's look (``[shoppers] look``:
+mean colours, vision.reid.track_looks, or a mean learnt embedding, vision.embedding), and every pair the
+model scores also gets the distance of the two looks, so a shopper out of every view for seconds is
+picked out from the others by their appearance when they come back, while two shoppers dressed alike
+are still told apart by where they are.
 Looks live in memory during a run only: nothing that describes a person's look is written.
 
 A one-camera recording keeps its track ids as shoppers (as before; a placed camera still gets its
@@ -38,12 +39,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from formats.store import Camera, frame_timestamp
 from formats.tables import SHOPPER_COLUMNS
+from vision.embedding import embedding_distance
+from vision.errors import InputError
 from vision.reid import bhattacharyya
 
 log = logging.getLogger(__name__)
@@ -53,6 +57,7 @@ log = logging.getLogger(__name__)
 # floor points at these offsets from it, and a pair seen at once is compared at the height where they
 # agree best (people are 1.4-1.85 m tall, not all 1.7 m).
 HEIGHT_OFFSETS_M = (-0.3, -0.15, 0.0, 0.15)
+LOOKS = ("colours", "embedding")
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,13 @@ class ShopperConfig:
     edge_margin_px: a box this close to an edge of the image is cut off there (its top, its sides,
         or for a foot point its bottom): it is not used.
     grid_s: shoppers.csv has one row per shopper per ``grid_s`` (0: the fastest camera's frame period).
+    look: how a track's look is made and compared: ``colours`` (the mean hue-saturation histogram of its
+        boxes, Bhattacharyya distance; vision.reid.track_looks) or ``embedding`` (the mean of its clear
+        boxes' learnt appearance embeddings, ``look_model``; vision.embedding). The association model
+        must have been fitted on the same kind (its ``look``).
+    look_model: ``look = "embedding"``: the appearance model ('' = the shipped models/walkout-reid.pt).
+    look_sample_s: ``look = "embedding"``: boxes are embedded every this many seconds (a look is a
+        mean; every box would cost as much as the detector).
     link_bias: log-odds added to the association model's evidence that two tracklets are one shopper
         (0: its thresholds, chosen for association IDF1 on the training stores; positive joins more,
         negative splits more). It does not loosen the model's "two people for sure"; ``model =
@@ -92,6 +104,15 @@ class ShopperConfig:
     edge_margin_px: float = 2.0
     grid_s: float = 0.0
     link_bias: float = 0.0
+    look: str = "colours"
+    look_model: str = ""
+    look_sample_s: float = 0.5
+
+    def __post_init__(self):
+        if self.look not in LOOKS:
+            raise ValueError(f"shoppers.look must be one of {', '.join(LOOKS)}, got {self.look!r}")
+        if self.look_sample_s <= 0:
+            raise ValueError(f"shoppers.look_sample_s must be > 0, got {self.look_sample_s}")
 
 
 @dataclass(frozen=True)
@@ -178,12 +199,13 @@ def floor_tracklets(tracks: pd.DataFrame, camera: Camera, fps: float,
     return out
 
 
-def look_distance(a: Tracklet, b: Tracklet) -> float:
-    """Colour distance of two tracklets' looks (Bhattacharyya, 0 alike .. 1 disjoint); NaN when either
-    has none (the association model then leaves this evidence out)."""
+def look_distance(a: Tracklet, b: Tracklet, look: str = "colours") -> float:
+    """Distance of two tracklets' looks, 0 alike .. 1 apart: Bhattacharyya of colour histograms, or
+    (1 - cosine) / 2 of appearance embeddings (``look = "embedding"``); NaN when either has none (the
+    association model then leaves this evidence out)."""
     if a.look is None or b.look is None:
         return float("nan")
-    return bhattacharyya(a.look, b.look)
+    return embedding_distance(a.look, b.look) if look == "embedding" else bhattacharyya(a.look, b.look)
 
 
 def shared_distances(a: Tracklet, b: Tracklet) -> np.ndarray:
@@ -204,12 +226,12 @@ def shared_distances(a: Tracklet, b: Tracklet) -> np.ndarray:
     return np.concatenate(out, axis=1) if out else np.empty((len(pa), 0))
 
 
-def _together(a: Tracklet, b: Tracklet, overlap: float) -> np.ndarray | None:
+def _together(a: Tracklet, b: Tracklet, overlap: float, look: str) -> np.ndarray | None:
     distances = shared_distances(a, b)
     if distances.shape[1] == 0:
         return None
     best = distances[int(np.argmin(np.median(distances, axis=1)))]
-    return np.array([np.median(best), np.quantile(best, 0.9), np.log1p(overlap), look_distance(a, b)])
+    return np.array([np.median(best), np.quantile(best, 0.9), np.log1p(overlap), look_distance(a, b, look)])
 
 
 def shared_s(a: Tracklet, b: Tracklet) -> float:
@@ -232,7 +254,7 @@ def scored_pairs(tracklets: list[Tracklet], config: ShopperConfig) -> tuple[set[
     gap: one starts after the other ends (or overlaps it briefly), no further than a walk can take:
     log(1 + gap), the step (m), the share of the farthest walkable step it uses, one camera or two,
     and whether each is the other's nearest such continuation (by that share).
-    Both kinds end with the colour distance of the two looks (:func:`look_distance`)."""
+    Both kinds end with the distance of the two looks (:func:`look_distance`, of ``config.look``)."""
     n = len(tracklets)
     apart: set[tuple[int, int]] = set()
     together: list[tuple[int, int, np.ndarray]] = []
@@ -246,7 +268,7 @@ def scored_pairs(tracklets: list[Tracklet], config: ShopperConfig) -> tuple[set[
                 continue
             overlap = shared_s(a, b)
             if overlap >= config.min_shared_s:
-                features = _together(a, b, overlap)
+                features = _together(a, b, overlap, config.look)
                 if features is not None:
                     together.append((i, j, features))
                 continue
@@ -268,7 +290,7 @@ def scored_pairs(tracklets: list[Tracklet], config: ShopperConfig) -> tuple[set[
                      np.array([f for _, _, f in together]).reshape(-1, 4)),
         "gap": ([(min(f, t), max(f, t)) for f, t, *_ in gaps],
                 np.array([[np.log1p(gap), step, share, same, float(share <= best_next[f]), float(share <= best_before[t]),
-                           look_distance(tracklets[f], tracklets[t])]
+                           look_distance(tracklets[f], tracklets[t], config.look)]
                           for f, t, gap, step, share, same in gaps]).reshape(-1, 7)),
     }
     return apart, scored
@@ -303,7 +325,12 @@ def resolve_model(config: ShopperConfig):
         return None
     from vision.association import DEFAULT_MODEL, load_model
 
-    return load_model(config.model or DEFAULT_MODEL)
+    path = Path(config.model or DEFAULT_MODEL)
+    model = load_model(path)
+    if model.look != config.look:
+        raise InputError(path, f"look: the model was fitted on {model.look} looks, [shoppers] look is {config.look!r} "
+                         "(set it to match, or fit a model for it with `walkout train --only association`)")
+    return model
 
 
 def _logit(p: np.ndarray | float) -> np.ndarray:

@@ -20,6 +20,7 @@ an association IDF1: tracklet seconds given the right shopper under a one-to-one
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ from vision.association import (
     AssociationModel,
     fit_pair_model,
 )
+from vision.embedding import DEFAULT_EMBEDDING, Embedder, load_embedder, sample_every, track_embeddings
 from vision.reid import ReidConfig, describe, track_looks
 from vision.shoppers import (
     ShopperConfig,
@@ -63,6 +65,13 @@ class AssociationTrainingConfig:
     split_gap_s: float = 1.0
     iou: float = 0.5
     c: float = 1.0
+    look: str = "colours"
+    look_model: str = ""
+
+    @property
+    def shoppers(self) -> ShopperConfig:
+        """The store join's settings the pairs are scored with (the shipped defaults, this ``look``)."""
+        return ShopperConfig(look=self.look, look_model=self.look_model)
 
 
 @dataclass(frozen=True)
@@ -92,16 +101,19 @@ def read_truth_shopper_boxes(recording: Path, camera_id: str) -> pd.DataFrame:
     return boxes[boxes["object"] == "shopper"]
 
 
-def video_looks(video: Path, table: pd.DataFrame, reid: ReidConfig | None = None) -> dict[int, np.ndarray]:
+def video_looks(video: Path, table: pd.DataFrame, reid: ReidConfig | None = None, embedder: Embedder | None = None,
+                every: int = 1) -> dict[int, np.ndarray]:
     """Track id -> look of the boxes of ``table`` (``frame`` 0-based, ``track_id``, ``x1..y2``) in
-    ``video``, described as the pipeline's identity repair describes them (vision.reid.describe)."""
+    ``video``, made as the pipeline's identity repair makes them: colours (vision.reid.describe), or
+    with ``embedder`` the boxes of every ``every``-th frame embedded (vision.embedding)."""
     reid = reid or ReidConfig()
     table = table.reset_index(drop=True)
     if table.empty:
         return {}
     by_frame = {int(f): rows.index.to_numpy() for f, rows in table.groupby("frame")}
     xyxy = table[["x1", "y1", "x2", "y2"]].to_numpy(float)
-    descriptors = np.zeros((len(table), reid.hue_bins * reid.saturation_bins), dtype=np.float32)
+    width = embedder.dim if embedder is not None else reid.hue_bins * reid.saturation_bins
+    descriptors = np.zeros((len(table), width), dtype=np.float32)
     capture = cv2.VideoCapture(str(video))
     try:
         index, last = 0, max(by_frame)
@@ -111,11 +123,29 @@ def video_looks(video: Path, table: pd.DataFrame, reid: ReidConfig | None = None
                 break
             if index in by_frame:
                 rows = by_frame[index]
-                descriptors[rows] = describe(frame, xyxy[rows], reid)
+                if embedder is None:
+                    descriptors[rows] = describe(frame, xyxy[rows], reid)
+                elif index % every == 0:
+                    descriptors[rows] = embedder.embed(frame, xyxy[rows])
             index += 1
     finally:
         capture.release()
-    return track_looks(table["frame"].to_numpy(int), table["track_id"].to_numpy(int), xyxy, descriptors)
+    frames, ids = table["frame"].to_numpy(int), table["track_id"].to_numpy(int)
+    if embedder is not None:
+        return {k: v for k, v in track_embeddings(frames, ids, xyxy, descriptors).items() if v is not None}
+    return track_looks(frames, ids, xyxy, descriptors)
+
+
+def camera_looks(video: Path, table: pd.DataFrame, fps: float, config: AssociationTrainingConfig) -> dict:
+    if config.look == "embedding":
+        return video_looks(video, table, embedder=_embedder(config.look_model),
+                           every=sample_every(fps, config.shoppers.look_sample_s))
+    return video_looks(video, table)
+
+
+@functools.lru_cache(maxsize=2)
+def _embedder(path: str) -> Embedder:
+    return load_embedder(Path(path) if path else DEFAULT_EMBEDDING)
 
 
 def truth_source(recording: Path, config: AssociationTrainingConfig) -> Source | None:
@@ -137,8 +167,8 @@ def truth_source(recording: Path, config: AssociationTrainingConfig) -> Source |
         if not parts:
             continue
         table = pd.concat(parts, ignore_index=True)[["frame", "track_id", "x1", "y1", "x2", "y2"]]
-        looks = video_looks(camera.video, table)
-        for t in floor_tracklets(table, camera, fps, ShopperConfig(), looks):
+        looks = camera_looks(camera.video, table, fps, config)
+        for t in floor_tracklets(table, camera, fps, config.shoppers, looks):
             tracklets.append(t)
             truth.append(shopper_of[t.track_id])
     return Source(recording.name, "truth boxes", tuple(tracklets), tuple(truth))
@@ -165,8 +195,8 @@ def vision_source(recording: Path, run: Path, config: AssociationTrainingConfig)
         owner = track_owners(mine, read_truth_shopper_boxes(recording, cid), config.iou)
         if not owner:
             continue
-        looks = video_looks(camera.video, mine)
-        for t in floor_tracklets(mine, camera, fps, ShopperConfig(), looks):
+        looks = camera_looks(camera.video, mine, fps, config)
+        for t in floor_tracklets(mine, camera, fps, config.shoppers, looks):
             if t.track_id in owner:
                 tracklets.append(t)
                 truth.append(owner[t.track_id])
@@ -243,7 +273,7 @@ def fit(rows: pd.DataFrame, config: AssociationTrainingConfig, card: dict | None
         kinds[kind] = fit_pair_model(seen[list(names)].to_numpy(float), seen["label"].to_numpy(int), names, config.c)
         kinds[kind + WITHOUT_LOOK] = fit_pair_model(mine[list(names[:-1])].to_numpy(float), mine["label"].to_numpy(int),
                                                     names[:-1], config.c)
-    return AssociationModel(kinds, dict(thresholds or DEFAULT_THRESHOLDS), card or {})
+    return AssociationModel(kinds, dict(thresholds or DEFAULT_THRESHOLDS), card or {}, config.look)
 
 
 def association_idf1(source: Source, groups: list[list[int]]) -> tuple[float, float]:
@@ -277,7 +307,7 @@ def out_of_fold(sources: list[Source], rows: pd.DataFrame, config: AssociationTr
     models = {rec: fit(rows[rows["recording"] != rec], config) for rec in sorted(set(rows["recording"]))}
     out = []
     for source in sources:
-        apart, scored = scored_pairs(list(source.tracklets), ShopperConfig())
+        apart, scored = scored_pairs(list(source.tracklets), config.shoppers)
         model = models[source.recording]
         out.append(Scored(source, frozenset(apart), scored,
                           {kind: model.probability(kind, features) for kind, (_, features) in scored.items()}))
@@ -328,6 +358,10 @@ def cv_table(oof: list[Scored], thresholds: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+LOOK_TEXT = {"colours": "each track's mean hue-saturation histogram, Bhattacharyya distance",
+             "embedding": "each track's mean learnt appearance embedding, models/walkout-reid.pt, (1 - cosine) / 2"}
+
+
 def model_card(model: AssociationModel) -> str:
     card = model.card
     coef = "\n".join(f"| {kind} | {name} | {c:+.3f} |" for kind, m in model.kinds.items()
@@ -337,8 +371,9 @@ def model_card(model: AssociationModel) -> str:
 
 Made by `walkout train --only association` on mock-store renders only: is a pair of floor tracklets
 (vision/shoppers.py) one shopper? One logistic regression (scikit-learn, C = {card['c']}) per kind of
-pair, on standardised features (vision/association.py), and one per kind without the colour distance
+pair, on standardised features (vision/association.py), and one per kind without the look distance
 (`*_without_look`: for tracks without a look, e.g. `[reid] enabled = false`). Plain numbers in JSON; no pickle.
+Looks: **{model.look}** ({LOOK_TEXT[model.look]}; `[shoppers] look` must say the same).
 
 **Data.** Multi-camera store recordings (never the held-out seeds of docs/RESULTS.md): {', '.join(card['recordings'])}.
 Tracklets from {', '.join(card['origins'])} (walkout/association_training.py says how each gets its
@@ -377,7 +412,7 @@ def train_association(roots: list[Path], out_dir: Path,
     sources = sources_under(roots, config)
     if not sources:
         raise ValueError(f"no multi-camera recordings with truth under {', '.join(map(str, roots))}: nothing to fit")
-    rows = pd.concat([pair_rows(s) for s in sources], ignore_index=True)
+    rows = pd.concat([pair_rows(s, config.shoppers) for s in sources], ignore_index=True)
     card = {"recordings": sorted({s.recording for s in sources}), "origins": sorted({s.origin for s in sources}),
             "c": config.c, "cv_table": "",
             "pairs": {k: {"pairs": int((rows["kind"] == k).sum()),
@@ -401,7 +436,7 @@ TRAINING_SIZE = 8
 
 
 def train_from_renders(out_dir: Path, work: Path, size: int = TRAINING_SIZE,
-                       runs: list[Path] | None = None) -> AssociationModel:
+                       runs: list[Path] | None = None, config: AssociationTrainingConfig | None = None) -> AssociationModel:
     """``walkout train --only association``: render ``size`` store recordings (seeds from
     ``TRAINING_FIRST_SEED``), run walkout on them, and fit the model into ``out_dir``. With ``runs``,
     fit on the recordings (and vision runs) under those folders instead and render nothing."""
@@ -410,4 +445,4 @@ def train_from_renders(out_dir: Path, work: Path, size: int = TRAINING_SIZE,
 
         render_and_run(work / "association" / "store", "store", TRAINING_FIRST_SEED, size, 60.0)
         runs = [work / "association"]
-    return train_association(runs, out_dir)
+    return train_association(runs, out_dir, config)

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from vision.detector import Detector
+from vision.embedding import DEFAULT_EMBEDDING, load_embedder
 from vision.errors import InputError
 from vision.hand_detector import HandDetector
 from vision.products import HeldItemClassifier
@@ -62,6 +63,9 @@ class Models:
         self.classifier = HeldItemClassifier(config.held) if wants_classifier else None
         self.held_from_reaches = source == "reach"
         self.reaching = ReachClassifier(config.reaching) if config.reaching.enabled else None
+        # Tracks' looks for the store join as learnt embeddings (vision.embedding), in memory only.
+        wants_embedder = config.reid.enabled and config.shoppers.look == "embedding" and config.shoppers.model != "rules"
+        self.embedder = load_embedder(config.shoppers.look_model or DEFAULT_EMBEDDING) if wants_embedder else None
         if self.held_from_reaches:
             log.info("held items: 'reach' source (every completed shelf reach counts as one unnamed item)")
         elif self.held_items:

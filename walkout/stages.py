@@ -17,6 +17,7 @@ import supervision as sv
 
 from formats.tables import HAND_COLUMNS, REACH_COLUMNS, TRACK_COLUMNS
 from vision.detector import ROLE_HAND, ROLE_HELD, ROLE_PRODUCT, ROLE_SHOPPER, empty_detections
+from vision.embedding import Embedder, sample_every, track_embeddings
 from vision.errors import InputError
 from vision.events import PickEvent, decide_events, find_reaches, seconds_to_frames
 from vision.hands import OWNER_KEY, HandAssociator
@@ -103,14 +104,24 @@ class IdentityRepairStage:
 
     name = "reid"
 
-    def __init__(self, config: PipelineConfig, fps: float, video: Path, image_size: tuple[int, int]):
+    def __init__(self, config: PipelineConfig, fps: float, video: Path, image_size: tuple[int, int],
+                 embedder: Embedder | None = None):
         self.config, self.fps, self.video, self.image_size = config, fps, video, image_size
         self.appearance: list[np.ndarray] = []
+        # With an appearance model (``[shoppers] look = "embedding"``), the boxes of every ``every``-th
+        # frame are embedded too (rows of other frames stay zeros), for the tracks' looks.
+        self.embedder, self.embedded = embedder, []
+        self.every = sample_every(fps, config.shoppers.look_sample_s)
+        self.frame = 0
 
     def batch(self, frames, tracked) -> None:
         # A tracker that weighs colours has described every box already (vision.tracking.LOOK_KEY).
         self.appearance.extend(t.data[LOOK_KEY] if LOOK_KEY in t.data else describe(frames[o], t.xyxy, self.config.reid)
                                for o, t in tracked)
+        if self.embedder is not None:
+            self.embedded.extend(self.embedder.embed(frames[o], t.xyxy) if (self.frame + o) % self.every == 0
+                                 else np.zeros((len(t), self.embedder.dim), np.float32) for o, t in tracked)
+        self.frame += len(frames)
 
     def finish(self, tables: CameraTables) -> CameraTables:
         if not self.appearance:
@@ -118,8 +129,12 @@ class IdentityRepairStage:
         appearance = np.vstack(self.appearance)
         tracks, hands, repairs = _repair_identities(tables.tracks, tables.hands, appearance, self.fps,
                                                     self.config, self.video, self.image_size)
-        looks = track_looks(tracks["frame"].to_numpy(int), tracks["track_id"].to_numpy(int),
-                            tracks[["x1", "y1", "x2", "y2"]].to_numpy(float), appearance)
+        frames, ids = tracks["frame"].to_numpy(int), tracks["track_id"].to_numpy(int)
+        xyxy = tracks[["x1", "y1", "x2", "y2"]].to_numpy(float)
+        if self.embedder is not None:  # repairs rename rows, never reorder them
+            looks = track_embeddings(frames, ids, xyxy, np.vstack(self.embedded))
+        else:
+            looks = track_looks(frames, ids, xyxy, appearance)
         return CameraTables(tracks, hands, tuple(repairs), looks, appearance)
 
 
@@ -140,13 +155,14 @@ class HeldAfterReachStage:
 
 
 def optional_stages(models: Models, config: PipelineConfig, fps: float, video: Path,
-                    image_size: tuple[int, int]) -> list[CameraStage]:
-    """The optional stages this run's models and config turn on, in the order they run."""
+                    image_size: tuple[int, int], embed: bool = True) -> list[CameraStage]:
+    """The optional stages this run's models and config turn on, in the order they run; ``embed``: the
+    identity repair also embeds boxes for the tracks' looks when the models have an appearance model."""
     stages: list[CameraStage] = []
     if models.reaching is not None:
         stages.append(ReachingStage(models.reaching))
     if config.reid.enabled:
-        stages.append(IdentityRepairStage(config, fps, video, image_size))
+        stages.append(IdentityRepairStage(config, fps, video, image_size, models.embedder if embed else None))
     if models.held_from_reaches:
         stages.append(HeldAfterReachStage(seconds_to_frames(config.held.reach_min_s, fps)))
     return stages
@@ -217,7 +233,9 @@ def process_camera(
     if hasattr(models.detector, "reset"):
         models.detector.reset()  # landmark trackers (MediaPipe) keep state across frames
     gate = MotionGate(config.motion) if config.motion.enabled else None
-    optional = optional_stages(models, config, fps, video, (width, height))
+    # Looks are for the store join: a recording whose cameras cannot be joined has no use for embeddings.
+    joined = len(recording.cameras) > 1 and all(c.placed for c in recording.cameras)
+    optional = optional_stages(models, config, fps, video, (width, height), embed=joined)
     last: sv.Detections | None = None  # detections of the last frame the detectors ran on
     skipped = 0
     track_rows: list[np.ndarray] = []

@@ -38,7 +38,7 @@ class FakeModels:
 
     def __init__(self, config):
         self.detector, self.classifier, self.hand_detector, self.held_from_reaches = NothingSeen(), None, None, False
-        self.held_items, self.reaching = False, None
+        self.held_items, self.reaching, self.embedder = False, None, None
 
 
 def write_video(path: Path, frames: int = 12, fourcc: str = "mp4v", size: tuple[int, int] = (64, 48)) -> Path:

@@ -107,6 +107,7 @@ class TruthModels:
         self.held_from_reaches = False
         self.held_items = False
         self.reaching = None
+        self.embedder = None
 
 
 def truth_models(recording: Path):

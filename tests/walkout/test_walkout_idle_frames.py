@@ -72,6 +72,7 @@ class SquareModels:
         self.held_items = False
         self.held_from_reaches = False
         self.reaching = None
+        self.embedder = None
 
 
 @pytest.fixture

@@ -382,3 +382,60 @@ def test_track_looks_stay_in_the_process_that_made_them(tiny_run, tmp_path, monk
     assert result.ok and result.cameras
     assert all(camera.looks == {} for camera in result.cameras)
     assert all(camera.descriptors is None for camera in result.cameras)
+
+
+def test_learnt_embeddings_of_shoppers_stay_in_memory_too(tmp_path):
+    """``[shoppers] look = "embedding"``: every sampled box is embedded (vision.embedding) and each track
+    gets the mean as its look, which reaches the store join (the keep hook sees it) and no output."""
+    import dataclasses
+
+    import torch
+
+    from vision.embedding import build_net, load_embedder, save_embedder
+    from vision.shoppers import ShopperConfig
+    from walkout.pipeline import process_recording
+
+    torch.manual_seed(0)
+    save_embedder(tmp_path / "reid.pt", build_net(2, 8, (4, 4, 4)).eval(), np.full(3, 0.5), np.full(3, 0.25), 8,
+                  (4, 4, 4), {})
+    embedder = load_embedder(tmp_path / "reid.pt")
+    seen: list[np.ndarray] = []
+
+    class Spy:
+        dim = embedder.dim
+
+        def embed(self, frame, xyxy):
+            vectors = embedder.embed(frame, xyxy)
+            seen.append(vectors.copy())
+            return vectors
+
+    from mockstore.scenario import parse_scenario
+    from mockstore.writer import write_recording
+    from tests.vision.test_vision_embedding import small_store
+    from vision.association import DEFAULT_MODEL
+
+    recording = write_recording(parse_scenario(small_store(1), source="store.yaml"), tmp_path / "store").path
+    association = json.loads(DEFAULT_MODEL.read_text()) | {"look": "embedding"}  # the join's model, fitted on them
+    (tmp_path / "association.json").write_text(json.dumps(association))
+    config = dataclasses.replace(PipelineConfig(), shoppers=ShopperConfig(
+        look="embedding", look_model=str(tmp_path / "reid.pt"), model=str(tmp_path / "association.json")))
+    models = truth_models(recording)(config)  # cam0's truth boxes in every camera: boxes where the pixels are
+    models.embedder = Spy()
+    kept = {}
+    result = process_recording(recording, tmp_path / "out", models, config,
+                               keep_cameras=lambda path, results: kept.update(looks=[r.looks for r in results]))
+    embedded = np.vstack(seen)
+    assert len(embedded) >= 20 and np.allclose(np.linalg.norm(embedded, axis=1), 1.0, atol=1e-5)
+    looks = [v for camera in kept["looks"] for v in camera.values()]
+    assert looks and all(np.linalg.norm(v) == pytest.approx(1.0, abs=1e-5) for v in looks)
+    assert result.ok and len(result.cameras) == 4
+    assert all(not r.looks for r in result.cameras)
+    files = {p: p.read_bytes() for p in sorted((tmp_path / "out").rglob("*")) if p.is_file()}
+    written = set()
+    for data in files.values():
+        written |= {m.decode().lstrip("-") for m in DECIMAL.findall(data)}
+    values = np.unique(np.abs(embedded[np.abs(embedded) > 1e-3]))
+    assert not [v for v in values.astype(float) if {f"{v:.{k}f}" for k in range(5, 11)} & written]
+    for row in embedded[:100]:
+        for raw in (row[:4].astype(np.float32).tobytes(), row[:4].astype(np.float64).tobytes()):
+            assert not [p for p, data in files.items() if raw in data]

@@ -50,6 +50,7 @@ class FakeModels:
         self.held_from_reaches = False
         self.held_items = False
         self.reaching = None
+        self.embedder = None
 
 
 class BrokenModels:
