@@ -16,6 +16,8 @@ and what follows the cameras; camera settings in it do nothing here, the cameras
 to GROUP/<to>/<name>, fused, and benched into GROUP/<to>-report. Prints the bench's metrics.
 ``join --truth-join`` joins each camera track to its truth shopper instead (what a perfect join of these
 tracks would give, as benchmarks/oracle_association.py, without running the cameras again).
+``join --relook`` makes each kept track's look again from the camera's video as the config's ``[shoppers] look``
+makes it (colours, or a learnt embedding: vision.embedding), to score a change of look without running the cameras.
 With the config ``record`` used, ``join`` writes what ``record`` wrote (tests/bench/test_bench_rejoin_script.py).
 The kept results also hold each tracked box's colours (``CameraResult.descriptors``), so an experiment on what
 the join is given (a track's looks, tracks cut in pieces) can be replayed without running the cameras; a cache

@@ -82,7 +82,9 @@ class ShopperConfig:
     look: how a track's look is made and compared: ``colours`` (the mean hue-saturation histogram of its
         boxes, Bhattacharyya distance; vision.reid.track_looks) or ``embedding`` (the mean of its clear
         boxes' learnt appearance embeddings, ``look_model``; vision.embedding). The association model
-        must have been fitted on the same kind (its ``look``).
+        must have been fitted on the same kind (its ``look``). ``embedding`` is not the default: on 48
+        development stores it split more shoppers than colours (models/README.md, session 39), and its
+        weights are not shipped (``walkout train --only reid`` makes them).
     look_model: ``look = "embedding"``: the appearance model ('' = the shipped models/walkout-reid.pt).
     look_sample_s: ``look = "embedding"``: boxes are embedded every this many seconds (a look is a
         mean; every box would cost as much as the detector).
@@ -106,7 +108,7 @@ class ShopperConfig:
     link_bias: float = 0.0
     look: str = "colours"
     look_model: str = ""
-    look_sample_s: float = 0.5
+    look_sample_s: float = 0.2
 
     def __post_init__(self):
         if self.look not in LOOKS:

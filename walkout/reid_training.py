@@ -218,8 +218,24 @@ def train_reid(recordings: list[Path], out_dir: Path, config: ReidTrainingConfig
             "training_s": round(time.monotonic() - start), "config": asdict(config),
             **stretch_aucs(check, check_on)}
     save_embedder(out_dir / MODEL_FILE, net, mean, std, config.dim, config.widths, card)
-    log.info("appearance model: %s", card)
+    log.info("appearance model -> %s; model card section:\n%s", out_dir / MODEL_FILE, card_section(card))
     return card
+
+
+def card_section(card: dict) -> str:
+    """models/README.md's section for the model, from its card."""
+    def auc(name: str) -> str:
+        return f"{card.get(name + '_auc_embedding', float('nan')):.3f} (colours {card.get(name + '_auc_colours', float('nan')):.3f})"
+
+    seeds = f"{card['recordings'][0]}-{card['recordings'][-1]}" if card["recordings"] else "none"
+    return (f"- Data: crops of truth shopper boxes of {len(card['recordings'])} store renders ({seeds}): "
+            f"{card['crops']} crops of {card['people']} people (min visible {card['config']['min_visible']}, "
+            f"overlap <= {card['config']['max_overlap']}, box jitter {card['config']['jitter']}).\n"
+            f"- Training: {card['config']['epochs']} epochs, AdamW one-cycle lr {card['config']['learning_rate']}, "
+            f"batch {card['config']['batch']}, {card['training_s']} s on CPU.\n"
+            f"- Held out: the {card['validation_people']} people of {', '.join(card['validation_recordings'])} "
+            f"({card['validation_crops']} crops), pairs of 10-crop stretches, same person or not, ROC AUC: "
+            f"within a camera {auc('same_camera')}, across cameras {auc('across_cameras')}.")
 
 
 def train_from_renders(out_dir: Path, work: Path, size: int = TRAINING_SIZE, runs: list[Path] | None = None) -> dict:

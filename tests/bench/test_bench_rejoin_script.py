@@ -65,3 +65,21 @@ def test_a_cache_kept_before_box_colours_were_kept_reads_with_none(tmp_path):
     (tmp_path / "cache" / "seed0003.pkl").write_bytes(
         pickle.dumps({"version": rejoin.CACHE_VERSION, "recording": str(recording), "cameras": [result]}))
     assert rejoin.kept_cameras(tmp_path / "cache", recording)[0].descriptors is None
+
+
+def test_looks_made_again_from_the_videos_are_the_looks_the_run_made(tmp_path):
+    """``join --relook`` with the run's own kind of look reproduces each kept track's look from the video."""
+    import numpy as np
+
+    from tests.walkout.privacy_fixture import render_tiny, truth_models
+
+    recording = render_tiny(tmp_path)  # two shoppers, detected from the render's truth boxes
+    config = load_config()
+    cache = tmp_path / "cache"
+    process_recording(recording, tmp_path / "run", truth_models(recording)(config), config,
+                      keep_cameras=lambda path, results: rejoin.keep_cameras(cache, path, results))
+    kept = rejoin.kept_cameras(cache, recording)
+    again = rejoin.relooked(recording, kept, config)
+    assert kept[0].looks and set(again[0].looks) == set(kept[0].looks)
+    for track, look in kept[0].looks.items():
+        assert np.allclose(again[0].looks[track], look, atol=1e-6)
