@@ -137,6 +137,7 @@ def video_looks(video: Path, table: pd.DataFrame, reid: ReidConfig | None = None
 
 
 def camera_looks(video: Path, table: pd.DataFrame, fps: float, config: AssociationTrainingConfig) -> dict:
+    """Track id -> look of one camera's boxes (``table``) as ``walkout run`` makes them with ``config.look``."""
     if config.look == "embedding":
         return video_looks(video, table, embedder=_embedder(config.look_model),
                            every=sample_every(fps, config.shoppers.look_sample_s))
