@@ -187,6 +187,14 @@ def box_crowding(frames: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
     return crowding
 
 
+def cut_by_border(xyxy: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """Per box (x1, y1, x2, y2), whether it touches the border of an image of ``image_size`` (width,
+    height), within a pixel: the box shows part of a person."""
+    width, height = image_size
+    xyxy = np.asarray(xyxy, float)
+    return (xyxy[:, 0] <= 1) | (xyxy[:, 1] <= 1) | (xyxy[:, 2] >= width - 1) | (xyxy[:, 3] >= height - 1)
+
+
 def clear_weight(crowding: np.ndarray) -> np.ndarray:
     """How much a box's appearance counts: little when it overlaps another (a mixture), never zero."""
     return (1.0 - np.clip(crowding, 0, 1)) ** 2 + 1e-3
@@ -321,9 +329,7 @@ def repair_identities(
                 swaps.append(swap)
     unclear = crowding
     if image_size is not None:
-        width, height = image_size
-        cut_off = (xyxy[:, 0] <= 1) | (xyxy[:, 1] <= 1) | (xyxy[:, 2] >= width - 1) | (xyxy[:, 3] >= height - 1)
-        unclear = np.where(cut_off, 1.0, crowding)
+        unclear = np.where(cut_by_border(xyxy, image_size), 1.0, crowding)
     labels, splits = _split_at_breaks(frames, labels, descriptors, unclear,
                                       max(1, round(config.break_window_s * fps)), config)
     labels, relinked = _relink(frames, labels, xyxy, descriptors, unclear, window, fps, config)

@@ -25,7 +25,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
@@ -51,6 +50,7 @@ from vision.shoppers import (
     model_evidence,
     scored_pairs,
 )
+from walkout.recording import frames_at
 
 log = logging.getLogger(__name__)
 
@@ -114,22 +114,12 @@ def video_looks(video: Path, table: pd.DataFrame, reid: ReidConfig | None = None
     xyxy = table[["x1", "y1", "x2", "y2"]].to_numpy(float)
     width = embedder.dim if embedder is not None else reid.hue_bins * reid.saturation_bins
     descriptors = np.zeros((len(table), width), dtype=np.float32)
-    capture = cv2.VideoCapture(str(video))
-    try:
-        index, last = 0, max(by_frame)
-        while index <= last:
-            ok, frame = capture.read()
-            if not ok or frame is None:
-                break
-            if index in by_frame:
-                rows = by_frame[index]
-                if embedder is None:
-                    descriptors[rows] = describe(frame, xyxy[rows], reid)
-                elif index % every == 0:
-                    descriptors[rows] = embedder.embed(frame, xyxy[rows])
-            index += 1
-    finally:
-        capture.release()
+    for index, frame in frames_at(video, by_frame):
+        rows = by_frame[index]
+        if embedder is None:
+            descriptors[rows] = describe(frame, xyxy[rows], reid)
+        elif index % every == 0:
+            descriptors[rows] = embedder.embed(frame, xyxy[rows])
     frames, ids = table["frame"].to_numpy(int), table["track_id"].to_numpy(int)
     if embedder is not None:
         return {k: v for k, v in track_embeddings(frames, ids, xyxy, descriptors).items() if v is not None}

@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from formats.errors import FormatError
@@ -101,6 +103,28 @@ def _guard(read, problems: list[FormatError] | None):
     except FormatError as exc:
         _report(problems, exc)
         return None
+
+
+def frames_at(video: Path, indices) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, BGR frame) of each 0-based frame of ``video`` in ``indices``, in order, decoding up to the
+    last of them; stops early where the video ends or a frame does not decode."""
+    import cv2
+
+    wanted = set(int(i) for i in indices)
+    if not wanted:
+        return
+    capture = cv2.VideoCapture(str(video))
+    try:
+        index, last = 0, max(wanted)
+        while index <= last:
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                return
+            if index in wanted:
+                yield index, frame
+            index += 1
+    finally:
+        capture.release()
 
 
 def probe_video(path: Path) -> VideoInfo:

@@ -22,14 +22,14 @@ import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from formats.store import parse_store
 from formats.tables import read_truth_boxes
-from vision.embedding import MODEL_FILE, build_net, crops, save_embedder
-from vision.reid import ReidConfig, bhattacharyya_rows, describe, overlap_fraction
+from vision.embedding import MODEL_FILE, Embedder, build_net, crops, save_embedder
+from vision.reid import ReidConfig, bhattacharyya_rows, box_crowding, cut_by_border, describe
+from walkout.recording import frames_at
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +66,6 @@ class Crops:
     def __len__(self) -> int:
         return len(self.person)
 
-    def take(self, keep: np.ndarray) -> Crops:
-        return Crops(self.images[keep], self.colours[keep], self.person[keep], self.camera[keep], self.frame[keep])
-
 
 def recording_crops(recording: Path, config: ReidTrainingConfig) -> Crops:
     """Every crop of one recording's placed cameras (module docstring)."""
@@ -81,13 +78,9 @@ def recording_crops(recording: Path, config: ReidTrainingConfig) -> Crops:
         boxes = boxes[boxes["object"] == "shopper"].reset_index(drop=True)
         if boxes.empty:
             continue
-        width, height = cam.calibration.image_size_px
         xyxy = boxes[["x1", "y1", "x2", "y2"]].to_numpy(float)
-        crowding = np.zeros(len(boxes))
-        for _, rows in boxes.groupby("frame").indices.items():
-            if len(rows) > 1:
-                crowding[rows] = overlap_fraction(xyxy[rows]).max(axis=1)
-        cut = (xyxy[:, 0] <= 1) | (xyxy[:, 1] <= 1) | (xyxy[:, 2] >= width - 1) | (xyxy[:, 3] >= height - 1)
+        crowding = box_crowding(boxes["frame"].to_numpy(int), xyxy)
+        cut = cut_by_border(xyxy, cam.calibration.image_size_px)
         keep = ((boxes["visible"].to_numpy(float) >= config.min_visible) & (crowding <= config.max_overlap) & ~cut
                 & (boxes["frame"].to_numpy(int) % config.stride == 0))
         if not keep.any():
@@ -96,23 +89,13 @@ def recording_crops(recording: Path, config: ReidTrainingConfig) -> Crops:
         size = np.repeat(xyxy[keep, 2:] - xyxy[keep, :2], 2, axis=0).reshape(-1, 4)
         moved = xyxy[keep] + rng.uniform(-config.jitter, config.jitter, size=(int(keep.sum()), 4)) * size
         by_frame = {int(f): rows for f, rows in pd.Series(np.arange(len(chosen))).groupby(chosen["frame"].to_numpy()).groups.items()}
-        capture = cv2.VideoCapture(str(cam.video))
-        try:
-            index, last = 0, max(by_frame)
-            while index <= last:
-                ok, image = capture.read()
-                if not ok or image is None:
-                    break
-                rows = np.asarray(by_frame.get(index, []), dtype=int)
-                if len(rows):
-                    images.append(crops(image, moved[rows]))
-                    colours.append(describe(image, xyxy[keep][rows], reid))
-                    person.extend(f"{recording.name}:{int(s)}" for s in chosen["track_id"].to_numpy()[rows])
-                    camera.extend([f"{recording.name}:{cam.id}"] * len(rows))
-                    frames.extend([index] * len(rows))
-                index += 1
-        finally:
-            capture.release()
+        for index, image in frames_at(cam.video, by_frame):
+            rows = np.asarray(by_frame[index], dtype=int)
+            images.append(crops(image, moved[rows]))
+            colours.append(describe(image, xyxy[keep][rows], reid))
+            person.extend(f"{recording.name}:{int(s)}" for s in chosen["track_id"].to_numpy()[rows])
+            camera.extend([f"{recording.name}:{cam.id}"] * len(rows))
+            frames.extend([index] * len(rows))
     bins = reid.hue_bins * reid.saturation_bins
     return Crops(np.concatenate(images) if images else np.zeros((0, 64, 32, 3), np.uint8),
                  np.concatenate(colours) if colours else np.zeros((0, bins), np.float32),
@@ -201,14 +184,13 @@ def train_reid(recordings: list[Path], out_dir: Path, config: ReidTrainingConfig
 
     def pooled(paths: list[Path]) -> Crops:
         chosen = [parts[p] for p in paths if len(parts[p])]
+        if not chosen:
+            raise ValueError(f"no clear shopper boxes in {', '.join(p.name for p in paths)}: nothing to fit")
         return Crops(*(np.concatenate([getattr(c, f) for c in chosen]) for f in Crops.__dataclass_fields__))
+
     fit_on, check_on = pooled(recordings[:-config.validation]), pooled(recordings[-config.validation:])
-    if not len(fit_on) or not len(check_on):
-        raise ValueError("no clear shopper boxes in the training recordings: nothing to fit")
     start = time.monotonic()
     net, mean, std = fit_embedding(fit_on, config)
-    from vision.embedding import Embedder
-
     embedder = Embedder(net, mean.astype(np.float32), std.astype(np.float32), config.dim)
     check = np.concatenate([embedder.embed_crops(check_on.images[b:b + 512]) for b in range(0, len(check_on), 512)])
     card = {"recordings": [r.name for r in recordings[:-config.validation]],
