@@ -254,6 +254,20 @@ def _contacts(frames: np.ndarray, ids: np.ndarray, xyxy: np.ndarray, config: Rei
     return episodes, crowding
 
 
+def contact_groups(frames: np.ndarray, ids: np.ndarray, xyxy: np.ndarray, fps: float,
+                   config: ReidConfig) -> list[tuple[int, int, tuple[int, ...]]]:
+    """The contacts :func:`repair_identities` decodes, for rows (frame, track id, box) of one video:
+    [(first frame, last frame, tracks)] sorted by start (benchmarks/switches.py sorts the tracks' changes of
+    person by them)."""
+    frames, ids = np.asarray(frames, dtype=int), np.asarray(ids, dtype=int)
+    if not len(frames):
+        return []
+    gap = max(1, round(config.merge_gap_s * fps))
+    last = {int(t): int(frames[ids == t].max()) for t in np.unique(ids)}
+    episodes, _ = _contacts(frames, ids, np.asarray(xyxy, dtype=float), config, last, gap)
+    return _group_contacts(episodes, gap)
+
+
 def _model(rows: np.ndarray, descriptors: np.ndarray, crowding: np.ndarray) -> np.ndarray | None:
     """Mean descriptor of ``rows``, weighted towards boxes that overlap no one."""
     if not len(rows):
