@@ -63,8 +63,10 @@ class Models:
         self.classifier = HeldItemClassifier(config.held) if wants_classifier else None
         self.held_from_reaches = source == "reach"
         self.reaching = ReachClassifier(config.reaching) if config.reaching.enabled else None
-        # Tracks' looks for the store join as learnt embeddings (vision.embedding), in memory only.
-        wants_embedder = config.reid.enabled and config.shoppers.look == "embedding" and config.shoppers.model != "rules"
+        # Learnt embeddings (vision.embedding, in memory only): the tracks' looks for the store join, or the
+        # tracker's gate.
+        wants_embedder = config.shoppers.model != "rules" and (
+            config.tracking.uses_embeddings or (config.reid.enabled and config.shoppers.look == "embedding"))
         self.embedder = load_embedder(config.shoppers.look_model or DEFAULT_EMBEDDING) if wants_embedder else None
         if self.held_from_reaches:
             log.info("held items: 'reach' source (every completed shelf reach counts as one unnamed item)")

@@ -24,8 +24,8 @@ from vision.hands import OWNER_KEY, HandAssociator
 from vision.motion import MotionGate
 from vision.products import held_after_reach, held_from_boxes, held_near_hands
 from vision.reaching import REACHING_KEY
-from vision.reid import describe, repair_identities, track_looks
-from vision.tracking import LOOK_KEY, ShopperTracker
+from vision.reid import cut_by_border, describe, repair_identities, track_looks
+from vision.tracking import EMBEDDING_KEY, LOOK_KEY, ShopperTracker
 from vision.zones import ShelfZone, check_zones, zone_of_points
 from walkout.config import PipelineConfig
 from walkout.models import Models
@@ -161,8 +161,9 @@ def optional_stages(models: Models, config: PipelineConfig, fps: float, video: P
     stages: list[CameraStage] = []
     if models.reaching is not None:
         stages.append(ReachingStage(models.reaching))
-    if config.reid.enabled:
-        stages.append(IdentityRepairStage(config, fps, video, image_size, models.embedder if embed else None))
+    if config.reid.enabled:  # the tracks' looks as embeddings; an embedder only for the tracker's gate embeds nothing here
+        wanted = embed and config.shoppers.look == "embedding"
+        stages.append(IdentityRepairStage(config, fps, video, image_size, models.embedder if wanted else None))
     if models.held_from_reaches:
         stages.append(HeldAfterReachStage(seconds_to_frames(config.held.reach_min_s, fps)))
     return stages
@@ -233,7 +234,8 @@ def process_camera(
     if hasattr(models.detector, "reset"):
         models.detector.reset()  # landmark trackers (MediaPipe) keep state across frames
     gate = MotionGate(config.motion) if config.motion.enabled else None
-    # Looks are for the store join: a recording whose cameras cannot be joined has no use for embeddings.
+    # Embeddings are for stores (the join's looks, the tracker's gate): a recording whose cameras cannot be
+    # joined computes none.
     joined = len(recording.cameras) > 1 and all(c.placed for c in recording.cameras)
     optional = optional_stages(models, config, fps, video, (width, height), embed=joined)
     last: sv.Detections | None = None  # detections of the last frame the detectors ran on
@@ -261,6 +263,11 @@ def process_camera(
                 shoppers.data["source"] = np.arange(len(shoppers))
                 if tracker.uses_looks:  # colours in the tracker's matching (in memory only)
                     shoppers.data[LOOK_KEY] = describe(frames[offset], shoppers.xyxy, config.reid)
+                if tracker.uses_embeddings and joined and models.embedder is not None and len(shoppers):
+                    # the tracker's embedding gate (in memory only); a box cut by the border shows part of a person
+                    embedded = models.embedder.embed(frames[offset], shoppers.xyxy)
+                    embedded[cut_by_border(shoppers.xyxy, (width, height))] = 0.0
+                    shoppers.data[EMBEDDING_KEY] = embedded
                 tracked = tracker.update(shoppers)
                 hands = dets[dets.data["role"] == ROLE_HAND]
                 if len(hands) and (hands.data["person"] >= 0).any():

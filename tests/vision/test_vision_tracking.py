@@ -113,3 +113,38 @@ def test_colours_are_used_by_default_by_bytetrack_alone_and_their_settings_are_c
     with pytest.raises(ValueError, match="needs each box's colours"):
         tracker.update(no_colours)
     assert len(tracker.update(sv.Detections.empty())) == 0
+
+
+def embedded(detections: sv.Detections, *vectors) -> sv.Detections:
+    detections.data["embedding"] = np.array(vectors, dtype=float)
+    return detections
+
+
+def test_reid_gate_refuses_a_clear_box_of_another_person_in_the_same_colours():
+    # Two people in red: the colours cannot tell them apart, their learnt embeddings can.
+    me, other = [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]
+
+    def ids_after_other_person(reid_gate: float, *, clear: bool = True) -> list[int]:
+        tracker = ShopperTracker(TrackingConfig(reid_gate=reid_gate, minimum_consecutive_s=0.2), fps=10.0)
+        for _ in range(3):
+            tracker.update(embedded(looked(boxes([100, 100, 160, 220]), RED), me))
+        if clear:
+            frame = embedded(looked(boxes([100, 100, 160, 220]), RED), other)
+        else:  # a third person's box covers most of it: a mixture, not gated
+            frame = embedded(looked(boxes([100, 100, 160, 220], [110, 100, 170, 220]), RED, BLUE), other, other)
+        return tracker.update(frame).tracker_id.tolist()
+
+    assert ids_after_other_person(1.0) == [1]  # off: by overlap and colours, the id slides onto them
+    assert ids_after_other_person(0.11) == []  # a new, not yet confirmed track
+    assert 1 in ids_after_other_person(0.11, clear=False)
+    assert TrackingConfig(reid_gate=0.11).uses_embeddings and not TrackingConfig().uses_embeddings
+    with pytest.raises(ValueError, match="reid_gate must be in"):
+        TrackingConfig(reid_gate=0.0)
+
+
+def test_boxes_without_an_embedding_are_matched_as_before():
+    tracker = ShopperTracker(TrackingConfig(reid_gate=0.11, minimum_consecutive_s=0.2), fps=10.0)
+    for _ in range(3):
+        tracker.update(embedded(looked(boxes([100, 100, 160, 220]), RED), [1.0, 0.0]))
+    assert tracker.update(embedded(looked(boxes([100, 100, 160, 220]), RED), [0.0, 0.0])).tracker_id.tolist() == [1]
+    assert tracker.update(looked(boxes([100, 100, 160, 220]), RED)).tracker_id.tolist() == [1]

@@ -439,3 +439,49 @@ def test_learnt_embeddings_of_shoppers_stay_in_memory_too(tmp_path):
     for row in embedded[:100]:
         for raw in (row[:4].astype(np.float32).tobytes(), row[:4].astype(np.float64).tobytes()):
             assert not [p for p, data in files.items() if raw in data]
+
+
+def test_embeddings_for_the_trackers_gate_stay_in_memory_and_the_looks_stay_colours(tmp_path):
+    """``[tracking] reid_gate``: every shopper box of a store's cameras is embedded for the tracker's
+    gate only; the tracks' looks for the join stay colour histograms, and no embedding reaches an output."""
+    import dataclasses
+
+    import torch
+
+    from mockstore.scenario import parse_scenario
+    from mockstore.writer import write_recording
+    from tests.vision.test_vision_embedding import small_store
+    from vision.embedding import build_net, load_embedder, save_embedder
+    from vision.shoppers import ShopperConfig
+    from vision.tracking import TrackingConfig
+    from walkout.pipeline import process_recording
+
+    torch.manual_seed(0)
+    save_embedder(tmp_path / "reid.pt", build_net(2, 8, (4, 4, 4)).eval(), np.full(3, 0.5), np.full(3, 0.25), 8,
+                  (4, 4, 4), {})
+    config = dataclasses.replace(PipelineConfig(), tracking=TrackingConfig(reid_gate=0.11),
+                                 shoppers=ShopperConfig(look_model=str(tmp_path / "reid.pt")))
+    recording = write_recording(parse_scenario(small_store(1), source="store.yaml"), tmp_path / "store").path
+    models = truth_models(recording)(config)
+    seen: list[np.ndarray] = []
+    embedder = load_embedder(tmp_path / "reid.pt")
+
+    class Spy:
+        dim = embedder.dim
+
+        def embed(self, frame, xyxy):
+            seen.append(embedder.embed(frame, xyxy))
+            return seen[-1].copy()
+
+    models.embedder = Spy()
+    kept = {}
+    result = process_recording(recording, tmp_path / "out", models, config,
+                               keep_cameras=lambda path, results: kept.update(looks=[r.looks for r in results]))
+    assert result.ok and len(np.vstack(seen)) >= 20
+    looks = [v for camera in kept["looks"] for v in camera.values() if v is not None]
+    assert looks and all(len(v) == 64 and v.sum() == pytest.approx(1.0, abs=1e-4) for v in looks)
+    written = set()
+    for data in (p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()):
+        written |= {m.decode().lstrip("-") for m in DECIMAL.findall(data)}
+    values = np.unique(np.abs(np.vstack(seen)[np.abs(np.vstack(seen)) > 1e-3]))
+    assert not [v for v in values.astype(float) if {f"{v:.{k}f}" for k in range(5, 11)} & written]
