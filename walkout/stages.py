@@ -161,7 +161,8 @@ def optional_stages(models: Models, config: PipelineConfig, fps: float, video: P
     stages: list[CameraStage] = []
     if models.reaching is not None:
         stages.append(ReachingStage(models.reaching))
-    if config.reid.enabled:  # the tracks' looks as embeddings; an embedder only for the tracker's gate embeds nothing here
+    if config.reid.enabled:
+        # The repair embeds boxes for the tracks' looks only (the tracker's gate embeds its own boxes).
         wanted = embed and config.shoppers.look == "embedding"
         stages.append(IdentityRepairStage(config, fps, video, image_size, models.embedder if wanted else None))
     if models.held_from_reaches:
