@@ -131,9 +131,9 @@ def summary(switches: list[Switch], min_boxes: int) -> pd.DataFrame:
     rows = []
     for kind in KINDS:
         for long in (True, False):
-            part = table[(table["kind"] == kind) & (table["long"] == long)] if len(table) else table
+            part = table[(table["kind"] == kind) & (table["long"] == long)]
             rows.append({"kind": kind, "stretches": "long" if long else "short", "count": len(part),
-                         "boxes": int(part["boxes"].sum()) if len(part) else 0})
+                         "boxes": int(part["boxes"].sum())})
     return pd.DataFrame(rows)
 
 

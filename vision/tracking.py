@@ -159,7 +159,7 @@ class LookByteTrack(ByteTrackTracker):
         distance = bhattacharyya_rows(track_looks[:, None, :], looks[None, :, :])
         refused = distance > gate
         if embeddings is not None:
-            track_embeddings = np.stack([_unit(getattr(t, "embedding", None), embeddings.shape[1]) for t in tracks])
+            track_embeddings = np.stack([_unit(t.embedding, embeddings.shape[1]) for t in tracks])
             far = (1.0 - track_embeddings @ embeddings.T) / 2 > self.reid_gate
             refused |= far & track_embeddings.any(axis=1)[:, None] & embeddings.any(axis=1)[None, :]
         score = np.where(refused, _REFUSED, iou - self.look_weight * distance)
@@ -199,7 +199,7 @@ class LookByteTrack(ByteTrackTracker):
             if clear[box]:
                 track.look = LOOK_MOMENTUM * track.look + (1 - LOOK_MOMENTUM) * looks[box]
             if embeddings is not None and embeddings[box].any():
-                before = getattr(track, "embedding", None)
+                before = track.embedding
                 track.embedding = embeddings[box].copy() if before is None or not before.any() else \
                     LOOK_MOMENTUM * before + (1 - LOOK_MOMENTUM) * embeddings[box]
             if (track.number_of_successful_consecutive_updates >= self.minimum_consecutive_frames
