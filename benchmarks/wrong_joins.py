@@ -1,0 +1,187 @@
+"""Which camera tracks the store join put into another person's shopper, and which pair of tracklets
+brought each one in.
+
+``identity_wrong_join`` (the bench) says how many boxes the join gave to someone else's shopper; this
+says why. For every recording of a group run by ``benchmarks/rejoin.py record`` (its kept camera
+results hold the tracks and their looks, as the join saw them), each camera track gets its truth person
+(the one it overlaps most, as association training labels vision tracks), each store-level shopper its
+*main* person (the one most of its boxes are on), and every tracklet of a shopper whose person is not
+the main one is a *wrong join*. For each, the strongest pair the association model scored between it
+and a tracklet of the main person in the same shopper says how it came in:
+
+- ``together``: seen at the same time by two cameras, close enough on the floor (the pair's median
+  distance is listed) for the model to call them one shopper;
+- ``gap``: one after the other, a walkable step apart (the gap and step are listed);
+- ``chained``: no scored pair with the main person's tracklets at all: it came in through tracklets of
+  other people.
+
+Each wrong join also says how pure it is (the share of its boxes on its own person: a tracklet that carries
+two people, because its camera switched, is linked by the part on the main person) and how many boxes
+the linking main-person tracklet spent on this one's person. Prints per kind the wrong joins and their
+boxes, the pure ones and the long ones (``--min-boxes`` or more) apart, and with ``--list`` every wrong
+join with the linking pair's P(same).
+
+    python benchmarks/rejoin.py record runs/acc/store --cache /tmp/cams --predictions kept
+    python benchmarks/wrong_joins.py runs/acc/store --cache /tmp/cams --predictions kept
+
+Nothing is written; mock-store renders only (it reads truth/boxes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rejoin import kept_cameras
+from switches import truth_person
+
+from formats.store import parse_store
+from formats.tables import read_truth_boxes
+from vision.shoppers import (
+    ShopperConfig,
+    Tracklet,
+    floor_tracklets,
+    resolve_model,
+    scored_pairs,
+)
+from walkout.bench.config import BenchConfig
+from walkout.bench.inputs import read_json
+from walkout.config import load_config
+
+log = logging.getLogger("wrong_joins")
+KINDS = ("together", "gap", "chained")
+PURE = 0.9  # a tracklet at least this share one person is pure (its camera did not switch people)
+
+
+@dataclass(frozen=True)
+class WrongJoin:
+    """One tracklet in a shopper whose main person is someone else, and the pair that linked it."""
+
+    recording: str
+    shopper: str
+    camera: str
+    track: int
+    boxes: int
+    person: str  # its truth person (the one most of its matched boxes are on)
+    main: str  # the shopper's main truth person
+    purity: float  # the share of its matched boxes on ``person``
+    kind: str  # together, gap or chained (:data:`KINDS`)
+    probability: float  # the linking pair's P(same shopper); NaN when chained
+    distance_m: float  # together: median floor distance; gap: the step; NaN when chained
+    gap_s: float  # gap: seconds between them; NaN otherwise
+    partner_carried: int  # boxes the linking main-person tracklet itself spent on ``person`` (its camera switched)
+
+
+def _person(carried: dict[str, int]) -> str | None:
+    return max(carried, key=lambda p: (carried[p], p)) if carried else None
+
+
+def wrong_joins(recording: str, tracklets: list[Tracklet], carried: list[dict[str, int]], shoppers: list[str],
+                scored: dict, probabilities: dict[str, np.ndarray]) -> list[WrongJoin]:
+    """The wrong joins of one recording. Per tracklet: ``carried``, truth person -> its boxes matched to
+    them (empty: never matched), and ``shoppers``, its store-level shopper; ``scored`` / ``probabilities``
+    the association model's pairs (:func:`vision.shoppers.scored_pairs`) and their P(same)."""
+    persons = [_person(c) for c in carried]
+    boxes: dict[str, dict[str, int]] = {}
+    for counts, shopper in zip(carried, shoppers, strict=True):
+        for person, n in counts.items():
+            boxes.setdefault(shopper, {}).setdefault(person, 0)
+            boxes[shopper][person] += n
+    main = {shopper: _person(counts) for shopper, counts in boxes.items()}
+    links: dict[int, tuple[str, float, np.ndarray, int]] = {}  # tracklet -> strongest pair with a main-person tracklet
+    for kind, (pairs, features) in scored.items():
+        for (i, j), x, p in zip(pairs, features, probabilities[kind], strict=True):
+            for k, m in ((i, j), (j, i)):
+                if (persons[k] is not None and shoppers[k] == shoppers[m] and persons[k] != main[shoppers[k]]
+                        and persons[m] == main[shoppers[m]] and p > links.get(k, ("", -1.0))[1]):
+                    links[k] = (kind, float(p), x, m)
+    out = []
+    for k, tracklet in enumerate(tracklets):
+        person, shopper = persons[k], shoppers[k]
+        if person is None or person == main[shopper]:
+            continue
+        kind, p, x, m = links.get(k, ("chained", float("nan"), None, None))
+        distance = float(x[0]) if kind == "together" else float(x[1]) if kind == "gap" else float("nan")
+        gap = float(np.expm1(x[0])) if kind == "gap" else float("nan")
+        out.append(WrongJoin(recording, shopper, tracklet.camera, tracklet.track_id, len(tracklet.t), person,
+                             main[shopper], carried[k][person] / sum(carried[k].values()), kind, p, distance, gap,
+                             carried[m].get(person, 0) if m is not None else 0))
+    return out
+
+
+def recording_wrong_joins(recording: Path, run: Path, cache: Path, config) -> list[WrongJoin]:
+    """One recording's wrong joins, its tracklets made from the kept camera results as the join makes them."""
+    shoppers_config: ShopperConfig = config.shoppers
+    store = parse_store(recording / "store.json", recording)
+    cameras = {c.id: c for c in store.cameras}
+    run_map = (read_json(run / "run.json").get("shoppers") or {}).get("tracks") or {}
+    tracklets, carried, shoppers = [], [], []
+    for result in kept_cameras(cache, recording):
+        camera = cameras[result.camera]
+        if not camera.placed:
+            continue
+        tracks = result.tracks.reset_index(drop=True)
+        truth = read_truth_boxes(recording / "truth" / "boxes" / f"{camera.id}.csv")
+        who = truth_person(tracks, truth, BenchConfig().iou_threshold)
+        ids = tracks["track_id"].to_numpy(int)
+        for tracklet in floor_tracklets(tracks, camera, result.fps, shoppers_config, result.looks):
+            persons, counts = np.unique(who[(ids == tracklet.track_id) & (who >= 0)], return_counts=True)
+            tracklets.append(tracklet)
+            carried.append({str(p): int(n) for p, n in zip(persons, counts, strict=True)})
+            shoppers.append(str(run_map.get(camera.id, {}).get(str(tracklet.track_id),
+                                                                f"{camera.id}-{tracklet.track_id}")))
+    model = resolve_model(shoppers_config)
+    if model is None:
+        raise SystemExit("wrong_joins.py scores the association model's pairs: [shoppers] model must not be \"rules\"")
+    _, scored = scored_pairs(tracklets, shoppers_config)
+    probabilities = {kind: model.probability(kind, features) for kind, (_, features) in scored.items()}
+    return wrong_joins(recording.name, tracklets, carried, shoppers, scored, probabilities)
+
+
+def summary(found: pd.DataFrame, total_boxes: int, min_boxes: int) -> pd.DataFrame:
+    """Per kind: wrong joins and their boxes, the share of every kept box, those of tracklets at least
+    ``PURE`` one person (the join's own mistakes; the others carry two people, their camera switched), the
+    long ones (``min_boxes`` or more), and the linking pairs' median P(same)."""
+    rows = []
+    for kind in KINDS:
+        mine = found[found["kind"] == kind]
+        pure = mine[mine["purity"] >= PURE]
+        long = mine[mine["boxes"] >= min_boxes]
+        rows.append({"kind": kind, "tracklets": len(mine), "boxes": int(mine["boxes"].sum()),
+                     "share of boxes": mine["boxes"].sum() / max(total_boxes, 1),
+                     f"pure (>= {PURE:g})": len(pure), "pure boxes": int(pure["boxes"].sum()),
+                     f">= {min_boxes} boxes": len(long), "long boxes": int(long["boxes"].sum()),
+                     "median P(same)": float(mine["probability"].median()) if len(mine) else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("group", type=Path, help="a group folder of benchmarks/accuracy.py (GROUP/recordings)")
+    parser.add_argument("--cache", type=Path, required=True, help="the camera results rejoin.py record kept")
+    parser.add_argument("--predictions", default="kept", help="the run's folder name in the group")
+    parser.add_argument("--config", type=Path, default=None, help="the config the run was joined with")
+    parser.add_argument("--min-boxes", type=int, default=30, help="a wrong join this long or longer is long")
+    parser.add_argument("--list", action="store_true", help="print every wrong join")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    config = load_config(args.config)
+    cache = args.cache / args.group.parent.name / args.group.name
+    found, total = [], 0
+    for run in sorted(p for p in (args.group / args.predictions).iterdir() if (p / "run.json").is_file()):
+        recording = args.group / "recordings" / run.name
+        joins = recording_wrong_joins(recording, run, cache, config)
+        found += joins
+        total += sum(len(result.tracks) for result in kept_cameras(cache, recording))
+    table = pd.DataFrame([j.__dict__ for j in found], columns=list(WrongJoin.__dataclass_fields__))
+    print(summary(table, total, args.min_boxes).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if args.list and len(table):
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+
+
+if __name__ == "__main__":
+    main()

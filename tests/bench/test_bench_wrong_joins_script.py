@@ -1,0 +1,78 @@
+"""benchmarks/wrong_joins.py: which tracklets the store join put into another person's shopper, and the pair
+of tracklets that brought each one in."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vision.shoppers import ShopperConfig, Tracklet, scored_pairs
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import wrong_joins  # noqa: E402  (benchmarks/ is not a package)
+
+T0 = 1_700_000_000.0
+
+
+def walk(camera: str, track: int, start: float, end: float, x0: float, x1: float, y: float = 0.0) -> Tracklet:
+    """A tracklet seen every 0.1 s from ``start`` to ``end`` (s), walking from x0 to x1 (m) along y."""
+    t = np.arange(start, end + 1e-9, 0.1)
+    return Tracklet(camera, track, T0 + t, np.column_stack([np.linspace(x0, x1, len(t)), np.full(len(t), y)]))
+
+
+def joins(tracklets, carried, shoppers, probability: dict[str, float]):
+    """The wrong joins, every scored pair of a kind given the same P(same)."""
+    _, scored = scored_pairs(tracklets, ShopperConfig())
+    probabilities = {kind: np.full(len(pairs), probability[kind]) for kind, (pairs, _) in scored.items()}
+    return wrong_joins.wrong_joins("rec", tracklets, carried, shoppers, scored, probabilities)
+
+
+def test_a_clean_track_of_someone_else_continuing_the_shopper_is_a_gap_join():
+    # Person 1 seen by two cameras for 5 s; person 2 appears 1 s later a step away and is joined in.
+    tracklets = [walk("cam0", 1, 0, 5, 0.0, 2.0), walk("cam1", 1, 0, 5, 0.0, 2.0), walk("cam2", 4, 6, 9, 2.5, 3.5)]
+    carried = [{"1": 50}, {"1": 50}, {"2": 30}]
+    found = joins(tracklets, carried, ["1", "1", "1"], {"together": 0.9, "gap": 0.3})
+    assert [(j.camera, j.track, j.person, j.main, j.kind, j.purity, j.partner_carried) for j in found] == [
+        ("cam2", 4, "2", "1", "gap", 1.0, 0)]
+    assert found[0].probability == 0.3
+    assert np.isclose(found[0].gap_s, 1.0) and np.isclose(found[0].distance_m, 0.5)
+
+
+def test_a_track_that_carries_two_people_is_linked_by_its_part_on_the_main_one():
+    # cam2's track is on person 2 for 30 boxes and on person 1 for 20: seen with person 1's tracks at once.
+    tracklets = [walk("cam0", 1, 0, 5, 0.0, 2.0), walk("cam1", 1, 0, 5, 0.0, 2.0), walk("cam2", 3, 0, 5, 0.1, 2.1)]
+    carried = [{"1": 45, "2": 5}, {"1": 50}, {"2": 30, "1": 20}]
+    found = joins(tracklets, carried, ["1", "1", "1"], {"together": 0.8, "gap": 0.3})
+    assert [(j.track, j.kind, j.purity, j.probability) for j in found] == [(3, "together", 0.6, 0.8)]
+    assert found[0].partner_carried == 5  # the strongest pair's main-person track: cam0's, the first of the tie
+    assert np.isclose(found[0].distance_m, 0.1)
+
+
+def test_people_in_their_own_shoppers_and_unmatched_tracks_are_no_wrong_join():
+    tracklets = [walk("cam0", 1, 0, 5, 0.0, 2.0), walk("cam1", 2, 0, 5, 4.0, 6.0), walk("cam2", 5, 0, 5, 0.0, 2.0)]
+    found = joins(tracklets, [{"1": 50}, {"2": 50}, {}], ["1", "2", "1"], {"together": 0.9, "gap": 0.3})
+    assert found == []
+
+
+def test_a_track_with_no_scored_pair_to_the_main_person_came_in_chained():
+    # Person 3 is seen 40 s after person 1 left (beyond any gap the join compares), yet in the same shopper.
+    tracklets = [walk("cam0", 1, 0, 5, 0.0, 2.0), walk("cam1", 1, 0, 5, 0.0, 2.0), walk("cam2", 9, 45, 50, 2.0, 2.5)]
+    found = joins(tracklets, [{"1": 50}, {"1": 50}, {"3": 50}], ["1", "1", "1"], {"together": 0.9, "gap": 0.3})
+    assert [(j.track, j.kind) for j in found] == [(9, "chained")]
+    assert np.isnan(found[0].probability) and np.isnan(found[0].distance_m)
+
+
+def test_the_summary_counts_boxes_per_kind_and_keeps_pure_and_long_ones_apart():
+    found = pd.DataFrame([
+        {"kind": "gap", "boxes": 40, "purity": 1.0, "probability": 0.2},
+        {"kind": "gap", "boxes": 10, "purity": 0.5, "probability": 0.4},
+        {"kind": "together", "boxes": 60, "purity": 0.6, "probability": 0.9},
+    ])
+    table = wrong_joins.summary(found, total_boxes=1000, min_boxes=30).set_index("kind")
+    assert table.loc["gap", ["tracklets", "boxes", "pure boxes", "long boxes"]].tolist() == [2, 50, 40, 40]
+    assert np.isclose(table.loc["gap", "share of boxes"], 0.05) and np.isclose(table.loc["gap", "median P(same)"], 0.3)
+    assert table.loc["together", ["tracklets", "pure boxes", "long boxes"]].tolist() == [1, 0, 60]
+    assert table.loc["chained", "tracklets"] == 0
