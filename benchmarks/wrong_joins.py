@@ -113,14 +113,16 @@ def wrong_joins(recording: str, tracklets: list[Tracklet], carried: list[dict[st
     return out
 
 
-def recording_wrong_joins(recording: Path, run: Path, cache: Path, config) -> list[WrongJoin]:
-    """One recording's wrong joins, its tracklets made from the kept camera results as the join makes them."""
+def recording_wrong_joins(recording: Path, run: Path, cache: Path, config) -> tuple[list[WrongJoin], int]:
+    """One recording's wrong joins, its tracklets made from the kept camera results as the join makes them,
+    and how many boxes its cameras kept."""
     shoppers_config: ShopperConfig = config.shoppers
     store = parse_store(recording / "store.json", recording)
     cameras = {c.id: c for c in store.cameras}
     run_map = (read_json(run / "run.json").get("shoppers") or {}).get("tracks") or {}
     tracklets, carried, shoppers = [], [], []
-    for result in kept_cameras(cache, recording):
+    kept = kept_cameras(cache, recording)
+    for result in kept:
         camera = cameras[result.camera]
         if not camera.placed:
             continue
@@ -139,7 +141,8 @@ def recording_wrong_joins(recording: Path, run: Path, cache: Path, config) -> li
         raise SystemExit("wrong_joins.py scores the association model's pairs: [shoppers] model must not be \"rules\"")
     _, scored = scored_pairs(tracklets, shoppers_config)
     probabilities = {kind: model.probability(kind, features) for kind, (_, features) in scored.items()}
-    return wrong_joins(recording.name, tracklets, carried, shoppers, scored, probabilities)
+    return (wrong_joins(recording.name, tracklets, carried, shoppers, scored, probabilities),
+            sum(len(result.tracks) for result in kept))
 
 
 def summary(found: pd.DataFrame, total_boxes: int, min_boxes: int) -> pd.DataFrame:
@@ -174,9 +177,12 @@ def main(argv: list[str] | None = None) -> None:
     found, total = [], 0
     for run in sorted(p for p in (args.group / args.predictions).iterdir() if (p / "run.json").is_file()):
         recording = args.group / "recordings" / run.name
-        joins = recording_wrong_joins(recording, run, cache, config)
+        if not (cache / f"{run.name}.pkl").is_file():
+            log.warning("%s: no kept cameras (rejoin.py record keeps them): left out", cache / f"{run.name}.pkl")
+            continue
+        joins, boxes = recording_wrong_joins(recording, run, cache, config)
         found += joins
-        total += sum(len(result.tracks) for result in kept_cameras(cache, recording))
+        total += boxes
     table = pd.DataFrame([j.__dict__ for j in found], columns=list(WrongJoin.__dataclass_fields__))
     print(summary(table, total, args.min_boxes).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if args.list and len(table):

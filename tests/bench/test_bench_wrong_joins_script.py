@@ -76,3 +76,13 @@ def test_the_summary_counts_boxes_per_kind_and_keeps_pure_and_long_ones_apart():
     assert np.isclose(table.loc["gap", "share of boxes"], 0.05) and np.isclose(table.loc["gap", "median P(same)"], 0.3)
     assert table.loc["together", ["tracklets", "pure boxes", "long boxes"]].tolist() == [1, 0, 60]
     assert table.loc["chained", "tracklets"] == 0
+
+
+def test_a_recording_without_kept_cameras_is_left_out_with_a_warning(tmp_path, capsys, caplog):
+    run = tmp_path / "acc" / "store" / "kept" / "seed1"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text("{}")
+    wrong_joins.main([str(tmp_path / "acc" / "store"), "--cache", str(tmp_path / "cache")])
+    assert "seed1.pkl: no kept cameras" in caplog.text
+    printed = capsys.readouterr().out
+    assert "together" in printed and "chained" in printed
