@@ -17,9 +17,16 @@ and a tracklet of the main person in the same shopper says how it came in:
 
 Each wrong join also says how pure it is (the share of its boxes on its own person: a tracklet that carries
 two people, because its camera switched, is linked by the part on the main person) and how many boxes
-the linking main-person tracklet spent on this one's person. Prints per kind the wrong joins and their
-boxes, the pure ones and the long ones (``--min-boxes`` or more) apart, and with ``--list`` every wrong
-join with the linking pair's P(same).
+the linking main-person tracklet spent on this one's person.
+
+The other way round (``identity_split_join``): each truth person's *own* shopper is the one most of their
+boxes are in, and a tracklet of theirs left in another shopper that is theirs too (a piece, not a wrong
+join) is a *split piece*. For each, the strongest pair scored with a tracklet of their own shopper says
+why the join left them apart: ``together`` or ``gap`` (scored, and the model's P(same) too low), or
+``unscored`` (no pair at all: too long a gap, too far a step for the time, or one camera at once).
+
+Prints per kind the wrong joins and the split pieces with their boxes (wrong joins: the pure ones and the
+long ones, ``--min-boxes`` or more, apart), and with ``--list`` every one with its pair's P(same).
 
     python benchmarks/rejoin.py record runs/acc/store --cache /tmp/cams --predictions kept
     python benchmarks/wrong_joins.py runs/acc/store --cache /tmp/cams --predictions kept
@@ -54,6 +61,7 @@ from walkout.config import load_config
 
 log = logging.getLogger("wrong_joins")
 KINDS = ("together", "gap", "chained")
+SPLIT_KINDS = ("together", "gap", "unscored")
 PURE = 0.9  # a tracklet at least this share one person is pure (its camera did not switch people)
 
 
@@ -74,6 +82,33 @@ class WrongJoin:
     distance_m: float  # together: median floor distance; gap: the step; NaN when chained
     gap_s: float  # gap: seconds between them; NaN otherwise
     partner_carried: int  # boxes the linking main-person tracklet itself spent on ``person`` (its camera switched)
+
+
+@dataclass(frozen=True)
+class SplitPiece:
+    """One tracklet of a person left in a shopper of its own, and the closest the join came to joining it."""
+
+    recording: str
+    shopper: str
+    camera: str
+    track: int
+    boxes: int
+    person: str
+    own_shopper: str  # the shopper most of the person's boxes are in
+    kind: str  # together, gap or unscored (:data:`SPLIT_KINDS`)
+    probability: float  # the strongest pair's P(same shopper) with a tracklet of ``own_shopper``; NaN: unscored
+    distance_m: float  # together: median floor distance; gap: the step; NaN when unscored
+    gap_s: float  # gap: seconds between them; NaN otherwise
+
+
+def _measures(kind: str, features: np.ndarray | None) -> tuple[float, float]:
+    """(metres, seconds) of a scored pair: together, its median floor distance; gap, the step and the gap
+    (its features in vision.association.FEATURES order); NaN for what a kind does not have."""
+    if kind == "together":
+        return float(features[0]), float("nan")
+    if kind == "gap":
+        return float(features[1]), float(np.expm1(features[0]))
+    return float("nan"), float("nan")
 
 
 def _person(carried: dict[str, int]) -> str | None:
@@ -105,17 +140,48 @@ def wrong_joins(recording: str, tracklets: list[Tracklet], carried: list[dict[st
         if person is None or person == main[shopper]:
             continue
         kind, p, x, m = links.get(k, ("chained", float("nan"), None, None))
-        distance = float(x[0]) if kind == "together" else float(x[1]) if kind == "gap" else float("nan")
-        gap = float(np.expm1(x[0])) if kind == "gap" else float("nan")
+        distance, gap = _measures(kind, x)
         out.append(WrongJoin(recording, shopper, tracklet.camera, tracklet.track_id, len(tracklet.t), person,
                              main[shopper], carried[k][person] / sum(carried[k].values()), kind, p, distance, gap,
                              carried[m].get(person, 0) if m is not None else 0))
     return out
 
 
-def recording_wrong_joins(recording: Path, run: Path, cache: Path, config) -> tuple[list[WrongJoin], int]:
-    """One recording's wrong joins, its tracklets made from the kept camera results as the join makes them,
-    and how many boxes its cameras kept."""
+def split_pieces(recording: str, tracklets: list[Tracklet], carried: list[dict[str, int]], shoppers: list[str],
+                 scored: dict, probabilities: dict[str, np.ndarray]) -> list[SplitPiece]:
+    """The split pieces of one recording (arguments as :func:`wrong_joins`)."""
+    persons = [_person(c) for c in carried]
+    by_person: dict[str, dict[str, int]] = {}
+    by_shopper: dict[str, dict[str, int]] = {}
+    for counts, shopper in zip(carried, shoppers, strict=True):
+        for person, n in counts.items():
+            by_person.setdefault(person, {}).setdefault(shopper, 0)
+            by_person[person][shopper] += n
+            by_shopper.setdefault(shopper, {}).setdefault(person, 0)
+            by_shopper[shopper][person] += n
+    own = {person: _person(counts) for person, counts in by_person.items()}
+    main = {shopper: _person(counts) for shopper, counts in by_shopper.items()}
+    pieces = [k for k, person in enumerate(persons)
+              if person is not None and shoppers[k] != own[person] and main[shoppers[k]] == person]
+    best: dict[int, tuple[str, float, np.ndarray]] = {}
+    for kind, (pairs, features) in scored.items():
+        for (i, j), x, p in zip(pairs, features, probabilities[kind], strict=True):
+            for k, m in ((i, j), (j, i)):
+                if (persons[k] is not None and shoppers[m] == own[persons[k]] and persons[m] == persons[k]
+                        and shoppers[k] != shoppers[m] and p > best.get(k, ("", -1.0))[1]):
+                    best[k] = (kind, float(p), x)
+    out = []
+    for k in pieces:
+        kind, p, x = best.get(k, ("unscored", float("nan"), None))
+        distance, gap = _measures(kind, x)
+        out.append(SplitPiece(recording, shoppers[k], tracklets[k].camera, tracklets[k].track_id, len(tracklets[k].t),
+                              persons[k], own[persons[k]], kind, p, distance, gap))
+    return out
+
+
+def recording_wrong_joins(recording: Path, run: Path, cache: Path, config) -> tuple[list[WrongJoin], list[SplitPiece], int]:
+    """One recording's wrong joins and split pieces, its tracklets made from the kept camera results as the
+    join makes them, and how many boxes its cameras kept."""
     shoppers_config: ShopperConfig = config.shoppers
     store = parse_store(recording / "store.json", recording)
     cameras = {c.id: c for c in store.cameras}
@@ -142,6 +208,7 @@ def recording_wrong_joins(recording: Path, run: Path, cache: Path, config) -> tu
     _, scored = scored_pairs(tracklets, shoppers_config)
     probabilities = {kind: model.probability(kind, features) for kind, (_, features) in scored.items()}
     return (wrong_joins(recording.name, tracklets, carried, shoppers, scored, probabilities),
+            split_pieces(recording.name, tracklets, carried, shoppers, scored, probabilities),
             sum(len(result.tracks) for result in kept))
 
 
@@ -162,6 +229,17 @@ def summary(found: pd.DataFrame, total_boxes: int, min_boxes: int) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+def split_summary(found: pd.DataFrame, total_boxes: int) -> pd.DataFrame:
+    """Per kind: split pieces, their boxes, the share of every kept box, and the strongest pairs' median P(same)."""
+    rows = []
+    for kind in SPLIT_KINDS:
+        mine = found[found["kind"] == kind]
+        rows.append({"kind": kind, "pieces": len(mine), "boxes": int(mine["boxes"].sum()),
+                     "share of boxes": mine["boxes"].sum() / max(total_boxes, 1),
+                     "median P(same)": float(mine["probability"].median()) if len(mine) else float("nan")})
+    return pd.DataFrame(rows)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("group", type=Path, help="a group folder of benchmarks/accuracy.py (GROUP/recordings)")
@@ -174,19 +252,27 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     config = load_config(args.config)
     cache = args.cache / args.group.parent.name / args.group.name
-    found, total = [], 0
+    found, splits, total = [], [], 0
     for run in sorted(p for p in (args.group / args.predictions).iterdir() if (p / "run.json").is_file()):
         recording = args.group / "recordings" / run.name
         if not (cache / f"{run.name}.pkl").is_file():
             log.warning("%s: no kept cameras (rejoin.py record keeps them): left out", cache / f"{run.name}.pkl")
             continue
-        joins, boxes = recording_wrong_joins(recording, run, cache, config)
+        joins, pieces, boxes = recording_wrong_joins(recording, run, cache, config)
         found += joins
+        splits += pieces
         total += boxes
     table = pd.DataFrame([j.__dict__ for j in found], columns=list(WrongJoin.__dataclass_fields__))
+    split_table = pd.DataFrame([p.__dict__ for p in splits], columns=list(SplitPiece.__dataclass_fields__))
+    print("Wrong joins (another person's tracklets in a shopper):")
     print(summary(table, total, args.min_boxes).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    if args.list and len(table):
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print("\nSplit pieces (a person's tracklets left in a shopper of their own):")
+    print(split_summary(split_table, total).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if args.list:
+        for name, listed in (("wrong joins", table), ("split pieces", split_table)):
+            if len(listed):
+                print(f"\n{name}:")
+                print(listed.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
 
 if __name__ == "__main__":

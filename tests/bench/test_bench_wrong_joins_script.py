@@ -23,11 +23,14 @@ def walk(camera: str, track: int, start: float, end: float, x0: float, x1: float
     return Tracklet(camera, track, T0 + t, np.column_stack([np.linspace(x0, x1, len(t)), np.full(len(t), y)]))
 
 
-def joins(tracklets, carried, shoppers, probability: dict[str, float]):
-    """The wrong joins, every scored pair of a kind given the same P(same)."""
+def scored_at(tracklets, probability: dict[str, float]):
+    """The pairs the join scores, every pair of a kind given the same P(same)."""
     _, scored = scored_pairs(tracklets, ShopperConfig())
-    probabilities = {kind: np.full(len(pairs), probability[kind]) for kind, (pairs, _) in scored.items()}
-    return wrong_joins.wrong_joins("rec", tracklets, carried, shoppers, scored, probabilities)
+    return scored, {kind: np.full(len(pairs), probability[kind]) for kind, (pairs, _) in scored.items()}
+
+
+def joins(tracklets, carried, shoppers, probability: dict[str, float]):
+    return wrong_joins.wrong_joins("rec", tracklets, carried, shoppers, *scored_at(tracklets, probability))
 
 
 def test_a_clean_track_of_someone_else_continuing_the_shopper_is_a_gap_join():
@@ -85,4 +88,36 @@ def test_a_recording_without_kept_cameras_is_left_out_with_a_warning(tmp_path, c
     wrong_joins.main([str(tmp_path / "acc" / "store"), "--cache", str(tmp_path / "cache")])
     assert "seed1.pkl: no kept cameras" in caplog.text
     printed = capsys.readouterr().out
-    assert "together" in printed and "chained" in printed
+    assert "together" in printed and "chained" in printed and "unscored" in printed
+
+
+def pieces(tracklets, carried, shoppers, probability: dict[str, float]):
+    return wrong_joins.split_pieces("rec", tracklets, carried, shoppers, *scored_at(tracklets, probability))
+
+
+def test_a_persons_tracklets_left_in_shoppers_of_their_own_are_split_pieces_with_the_closest_pair():
+    # Person 1: seen by cam0 (their own shopper "1", most boxes), by cam1 at the same time (left alone in "2")
+    # and again 40 s later by cam2 (beyond any gap the join compares: "3").
+    tracklets = [walk("cam0", 1, 0, 5, 0.0, 2.0), walk("cam1", 1, 0, 5, 0.05, 2.05), walk("cam2", 7, 45, 50, 2.0, 2.5)]
+    found = pieces(tracklets, [{"1": 50}, {"1": 20}, {"1": 30}], ["1", "2", "3"], {"together": 0.7, "gap": 0.3})
+    assert [(p.shopper, p.camera, p.person, p.own_shopper, p.kind) for p in found] == [
+        ("2", "cam1", "1", "1", "together"), ("3", "cam2", "1", "1", "unscored")]
+    assert found[0].probability == 0.7 and np.isclose(found[0].distance_m, 0.05)
+    assert np.isnan(found[1].probability)
+
+
+def test_a_wrong_join_is_not_a_split_piece():
+    # Person 2's track joined into person 1's shopper is a wrong join, not a piece of person 2 left apart.
+    tracklets = [walk("cam0", 1, 0, 5, 0.0, 2.0), walk("cam1", 1, 0, 5, 0.0, 2.0), walk("cam2", 4, 6, 9, 2.5, 3.5),
+                 walk("cam3", 2, 6, 9, 2.5, 3.5)]
+    carried = [{"1": 50}, {"1": 50}, {"2": 30}, {"2": 40}]
+    assert pieces(tracklets, carried, ["1", "1", "1", "2"], {"together": 0.9, "gap": 0.3}) == []
+
+
+def test_the_split_summary_counts_pieces_and_boxes_per_kind():
+    found = pd.DataFrame([{"kind": "gap", "boxes": 20, "probability": 0.1}, {"kind": "gap", "boxes": 10, "probability": 0.3},
+                          {"kind": "unscored", "boxes": 5, "probability": float("nan")}])
+    table = wrong_joins.split_summary(found, total_boxes=100).set_index("kind")
+    assert table.loc["gap", ["pieces", "boxes"]].tolist() == [2, 30]
+    assert np.isclose(table.loc["gap", "share of boxes"], 0.3) and np.isclose(table.loc["gap", "median P(same)"], 0.2)
+    assert table.loc["together", "pieces"] == 0 and table.loc["unscored", "boxes"] == 5
