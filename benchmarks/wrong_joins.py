@@ -115,25 +115,41 @@ def _person(carried: dict[str, int]) -> str | None:
     return max(carried, key=lambda p: (carried[p], p)) if carried else None
 
 
+def _tallies(carried: list[dict[str, int]], shoppers: list[str]) -> tuple[dict, dict]:
+    """(shopper -> person -> boxes, person -> shopper -> boxes) over every tracklet."""
+    by_shopper: dict[str, dict[str, int]] = {}
+    by_person: dict[str, dict[str, int]] = {}
+    for counts, shopper in zip(carried, shoppers, strict=True):
+        for person, n in counts.items():
+            by_shopper.setdefault(shopper, {}).setdefault(person, 0)
+            by_shopper[shopper][person] += n
+            by_person.setdefault(person, {}).setdefault(shopper, 0)
+            by_person[person][shopper] += n
+    return by_shopper, by_person
+
+
+def _strongest(scored: dict, probabilities: dict[str, np.ndarray], wanted) -> dict[int, tuple[str, float, np.ndarray, int]]:
+    """Tracklet k -> (kind, P(same), features, m) of its most probable scored pair with a tracklet m for which
+    ``wanted(k, m)``."""
+    best: dict[int, tuple[str, float, np.ndarray, int]] = {}
+    for kind, (pairs, features) in scored.items():
+        for (i, j), x, p in zip(pairs, features, probabilities[kind], strict=True):
+            for k, m in ((i, j), (j, i)):
+                if wanted(k, m) and p > best.get(k, ("", -1.0))[1]:
+                    best[k] = (kind, float(p), x, m)
+    return best
+
+
 def wrong_joins(recording: str, tracklets: list[Tracklet], carried: list[dict[str, int]], shoppers: list[str],
                 scored: dict, probabilities: dict[str, np.ndarray]) -> list[WrongJoin]:
     """The wrong joins of one recording. Per tracklet: ``carried``, truth person -> its boxes matched to
     them (empty: never matched), and ``shoppers``, its store-level shopper; ``scored`` / ``probabilities``
     the association model's pairs (:func:`vision.shoppers.scored_pairs`) and their P(same)."""
     persons = [_person(c) for c in carried]
-    boxes: dict[str, dict[str, int]] = {}
-    for counts, shopper in zip(carried, shoppers, strict=True):
-        for person, n in counts.items():
-            boxes.setdefault(shopper, {}).setdefault(person, 0)
-            boxes[shopper][person] += n
-    main = {shopper: _person(counts) for shopper, counts in boxes.items()}
-    links: dict[int, tuple[str, float, np.ndarray, int]] = {}  # tracklet -> strongest pair with a main-person tracklet
-    for kind, (pairs, features) in scored.items():
-        for (i, j), x, p in zip(pairs, features, probabilities[kind], strict=True):
-            for k, m in ((i, j), (j, i)):
-                if (persons[k] is not None and shoppers[k] == shoppers[m] and persons[k] != main[shoppers[k]]
-                        and persons[m] == main[shoppers[m]] and p > links.get(k, ("", -1.0))[1]):
-                    links[k] = (kind, float(p), x, m)
+    main = {shopper: _person(counts) for shopper, counts in _tallies(carried, shoppers)[0].items()}
+    links = _strongest(scored, probabilities, lambda k, m: (
+        persons[k] is not None and shoppers[k] == shoppers[m] and persons[k] != main[shoppers[k]]
+        and persons[m] == main[shoppers[m]]))
     out = []
     for k, tracklet in enumerate(tracklets):
         person, shopper = persons[k], shoppers[k]
@@ -151,28 +167,17 @@ def split_pieces(recording: str, tracklets: list[Tracklet], carried: list[dict[s
                  scored: dict, probabilities: dict[str, np.ndarray]) -> list[SplitPiece]:
     """The split pieces of one recording (arguments as :func:`wrong_joins`)."""
     persons = [_person(c) for c in carried]
-    by_person: dict[str, dict[str, int]] = {}
-    by_shopper: dict[str, dict[str, int]] = {}
-    for counts, shopper in zip(carried, shoppers, strict=True):
-        for person, n in counts.items():
-            by_person.setdefault(person, {}).setdefault(shopper, 0)
-            by_person[person][shopper] += n
-            by_shopper.setdefault(shopper, {}).setdefault(person, 0)
-            by_shopper[shopper][person] += n
+    by_shopper, by_person = _tallies(carried, shoppers)
     own = {person: _person(counts) for person, counts in by_person.items()}
     main = {shopper: _person(counts) for shopper, counts in by_shopper.items()}
     pieces = [k for k, person in enumerate(persons)
               if person is not None and shoppers[k] != own[person] and main[shoppers[k]] == person]
-    best: dict[int, tuple[str, float, np.ndarray]] = {}
-    for kind, (pairs, features) in scored.items():
-        for (i, j), x, p in zip(pairs, features, probabilities[kind], strict=True):
-            for k, m in ((i, j), (j, i)):
-                if (persons[k] is not None and shoppers[m] == own[persons[k]] and persons[m] == persons[k]
-                        and shoppers[k] != shoppers[m] and p > best.get(k, ("", -1.0))[1]):
-                    best[k] = (kind, float(p), x)
+    best = _strongest(scored, probabilities, lambda k, m: (
+        persons[k] is not None and shoppers[m] == own[persons[k]] and persons[m] == persons[k]
+        and shoppers[k] != shoppers[m]))
     out = []
     for k in pieces:
-        kind, p, x = best.get(k, ("unscored", float("nan"), None))
+        kind, p, x, _ = best.get(k, ("unscored", float("nan"), None, None))
         distance, gap = _measures(kind, x)
         out.append(SplitPiece(recording, shoppers[k], tracklets[k].camera, tracklets[k].track_id, len(tracklets[k].t),
                               persons[k], own[persons[k]], kind, p, distance, gap))
