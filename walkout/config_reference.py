@@ -90,6 +90,8 @@ NOTES = {
     "run.hands.hands_per_shopper": "most hands attached to one shopper",
     "run.shoppers.max_speed_m_s": "a tracklet continues one that ended earlier only within this walking speed (plus gap_slack_m)",
     "run.shoppers.gap_slack_m": "distance allowed on top of max_speed_m_s x the gap for a tracklet to continue another",
+    "run.shoppers.handover_s": "one camera's two tracks seen at once for at most this long, within handover_m, may be one person (0: always two people)",
+    "run.shoppers.handover_m": "one camera's two tracks seen at once briefly (handover_s) may be one person only within this distance on the floor",
 }
 
 # Units of settings whose name does not end in one (a suffix says it otherwise, see ``unit``).

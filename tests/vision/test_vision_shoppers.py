@@ -75,6 +75,29 @@ def test_two_shoppers_standing_together_stay_two_in_every_camera():
     assert shoppers.shopper("cam0", 1) != shoppers.shopper("cam0", 2)
 
 
+def test_one_shopper_boxed_twice_while_their_camera_began_a_new_track_is_one_shopper():
+    """A camera's tracker began a second track on a shopper three frames before it let the first one go:
+    two tracks of one camera seen at once, briefly and at one place, are one person seen twice."""
+    tracks = {"cam0": tables(track(1, range(0, 33), walking(1.0, 2.0)), track(2, range(30, 60), walking(1.0, 2.0))),
+              "cam1": track(7, range(0, 60), walking(1.02, 2.03))}
+    shoppers = run(tracks, handover_s=2.0)
+    assert shoppers.shopper("cam0", 1) == shoppers.shopper("cam0", 2) == shoppers.shopper("cam1", 7)
+    never = run(tracks, handover_s=0.0)  # 0: one camera's two tracks at once are always two people
+    assert never.shopper("cam0", 1) != never.shopper("cam0", 2)
+
+
+def test_one_cameras_two_tracks_seen_together_for_long_or_apart_stay_two():
+    """Seen together longer than handover_s, or further apart than handover_m, they are two people."""
+    together_long = {"cam0": tables(track(1, range(0, 60), walking(1.0, 2.0)), track(2, range(30, 60), walking(1.3, 2.0)))}
+    together_long["cam1"] = track(7, range(0, 60), walking(1.02, 2.03))
+    shoppers = run(together_long, handover_s=2.0)
+    assert shoppers.shopper("cam0", 1) != shoppers.shopper("cam0", 2)
+    apart = {"cam0": tables(track(1, range(0, 33), walking(1.0, 2.0)), track(2, range(30, 60), walking(1.0, 3.0))),
+             "cam1": track(7, range(0, 60), walking(1.02, 2.03))}
+    shoppers = run(apart, handover_s=2.0)
+    assert shoppers.shopper("cam0", 1) != shoppers.shopper("cam0", 2)
+
+
 def test_a_shopper_out_of_every_view_for_a_few_seconds_keeps_their_id():
     before = track(1, range(0, 30), walking(1.0, 2.0))  # ends at x = 3.32 m, frame 29
     after = track(4, range(60, 90), walking(1.0, 2.0))  # back at x = 5.8 m after 3.1 s: 0.8 m/s
