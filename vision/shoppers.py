@@ -255,8 +255,9 @@ def shared_s(a: Tracklet, b: Tracklet) -> float:
 
 def one_camera_at_once(a: Tracklet, b: Tracklet, handover_s: float = 0.0, handover_m: float = 0.6) -> bool:
     """Two tracklets of one camera that overlap in time: two people, by construction, unless they have boxes
-    at common times over at most ``handover_s`` and their floor points then are at most ``handover_m`` apart
-    (one person boxed twice while a new track began: ``ShopperConfig.handover_s``)."""
+    at common times over at most ``handover_s`` and their floor points over the time both are seen are at most
+    ``handover_m`` apart (one person boxed twice while a new track began: ``ShopperConfig.handover_s``). Spans
+    that overlap with no frame in common stay two people."""
     if a.camera != b.camera or shared_s(a, b) < 0:
         return False
     if handover_s <= 0:
