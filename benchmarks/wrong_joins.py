@@ -25,6 +25,11 @@ join) is a *split piece*. For each, the strongest pair scored with a tracklet of
 why the join left them apart: ``together`` or ``gap`` (scored, and the model's P(same) too low), or
 ``unscored`` (no pair at all: too long a gap, too far a step for the time, or one camera at once).
 
+And every *brief pair*: two tracklets of one camera with boxes at common times over at most ``--brief-s``
+(``[shoppers] handover_s`` lets the join weigh such a pair, within ``handover_m``, instead of holding it apart:
+one person boxed twice while their camera began a new track, or two people side by side), with whether they are
+one truth person, their floor distance and whether the join put them together; counted by distance.
+
 Prints per kind the wrong joins and the split pieces with their boxes (wrong joins: the pure ones and the
 long ones, ``--min-boxes`` or more, apart), and with ``--list`` every one with its pair's P(same).
 
@@ -51,9 +56,12 @@ from formats.tables import read_truth_boxes
 from vision.shoppers import (
     ShopperConfig,
     Tracklet,
+    floor_distance_m,
     floor_tracklets,
     resolve_model,
     scored_pairs,
+    seen_together_s,
+    shared_s,
 )
 from walkout.bench.config import BenchConfig
 from walkout.bench.inputs import read_json
@@ -63,6 +71,7 @@ log = logging.getLogger("wrong_joins")
 KINDS = ("together", "gap", "chained")
 SPLIT_KINDS = ("together", "gap", "unscored")
 PURE = 0.9  # a tracklet at least this share one person is pure (its camera did not switch people)
+BRIEF_BINS_M = (0.2, 0.4, 0.6)  # brief pairs are counted by floor distance up to each of these, and beyond
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,19 @@ class SplitPiece:
     probability: float  # the strongest pair's P(same shopper) with a tracklet of ``own_shopper``; NaN: unscored
     distance_m: float  # together: median floor distance; gap: the step; NaN when unscored
     gap_s: float  # gap: seconds between them; NaN otherwise
+
+
+@dataclass(frozen=True)
+class BriefPair:
+    """Two tracklets of one camera seen together briefly, and what the join made of them."""
+
+    recording: str
+    camera: str
+    tracks: str  # "<track>+<track>"
+    one_person: bool  # both tracklets' truth person is the same
+    distance_m: float  # median floor distance over the time both are seen (vision.shoppers.floor_distance_m)
+    together_s: float  # first to last common frame (vision.shoppers.seen_together_s)
+    joined: bool  # the join put them into one shopper
 
 
 def _measures(kind: str, features: np.ndarray | None) -> tuple[float, float]:
@@ -184,9 +206,42 @@ def split_pieces(recording: str, tracklets: list[Tracklet], carried: list[dict[s
     return out
 
 
-def recording_wrong_joins(recording: Path, run: Path, cache: Path, config) -> tuple[list[WrongJoin], list[SplitPiece], int]:
-    """One recording's wrong joins and split pieces, its tracklets made from the kept camera results as the
-    join makes them, and how many boxes its cameras kept."""
+def brief_pairs(recording: str, tracklets: list[Tracklet], carried: list[dict[str, int]], shoppers: list[str],
+                brief_s: float) -> list[BriefPair]:
+    """One recording's pairs of one camera's tracklets with boxes at common times over at most ``brief_s``,
+    both matched to a truth person (arguments as :func:`wrong_joins`)."""
+    persons = [_person(c) for c in carried]
+    out = []
+    for i, a in enumerate(tracklets):
+        for j in range(i + 1, len(tracklets)):
+            b = tracklets[j]
+            if a.camera != b.camera or persons[i] is None or persons[j] is None or shared_s(a, b) < 0:
+                continue
+            together = seen_together_s(a, b)
+            if together is None or together > brief_s:
+                continue
+            out.append(BriefPair(recording, a.camera, f"{a.track_id}+{b.track_id}", persons[i] == persons[j],
+                                 floor_distance_m(a, b), together, shoppers[i] == shoppers[j]))
+    return out
+
+
+def brief_summary(found: pd.DataFrame) -> pd.DataFrame:
+    """Brief pairs by floor distance: of one person and of two, and how many of each the join put together."""
+    edges = (0.0, *BRIEF_BINS_M, np.inf)
+    rows = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        mine = found[(found["distance_m"] > lo) & (found["distance_m"] <= hi)] if lo else found[found["distance_m"] <= hi]
+        one, two = mine[mine["one_person"].astype(bool)], mine[~mine["one_person"].astype(bool)]
+        rows.append({"distance (m)": f"{lo:g}-{hi:g}" if np.isfinite(hi) else f"> {lo:g}",
+                     "one person": len(one), "one person, joined": int(one["joined"].sum()),
+                     "two people": len(two), "two people, joined": int(two["joined"].sum())})
+    return pd.DataFrame(rows)
+
+
+def recording_wrong_joins(recording: Path, run: Path, cache: Path, config,
+                          brief_s: float = 2.0) -> tuple[list[WrongJoin], list[SplitPiece], list[BriefPair], int]:
+    """One recording's wrong joins, split pieces and brief pairs (:func:`brief_pairs`), its tracklets made from
+    the kept camera results as the join makes them, and how many boxes its cameras kept."""
     shoppers_config: ShopperConfig = config.shoppers
     store = parse_store(recording / "store.json", recording)
     cameras = {c.id: c for c in store.cameras}
@@ -214,6 +269,7 @@ def recording_wrong_joins(recording: Path, run: Path, cache: Path, config) -> tu
     probabilities = {kind: model.probability(kind, features) for kind, (_, features) in scored.items()}
     return (wrong_joins(recording.name, tracklets, carried, shoppers, scored, probabilities),
             split_pieces(recording.name, tracklets, carried, shoppers, scored, probabilities),
+            brief_pairs(recording.name, tracklets, carried, shoppers, brief_s),
             sum(len(result.tracks) for result in kept))
 
 
@@ -252,20 +308,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--predictions", default="kept", help="the run's folder name in the group")
     parser.add_argument("--config", type=Path, default=None, help="the config the run was joined with")
     parser.add_argument("--min-boxes", type=int, default=30, help="a wrong join this long or longer is long")
-    parser.add_argument("--list", action="store_true", help="print every wrong join")
+    parser.add_argument("--brief-s", type=float, default=2.0,
+                        help="one camera's two tracklets seen together at most this long are a brief pair")
+    parser.add_argument("--list", action="store_true", help="print every wrong join, split piece and brief pair")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     config = load_config(args.config)
     cache = args.cache / args.group.parent.name / args.group.name
-    found, splits, total = [], [], 0
+    found, splits, briefs, total = [], [], [], 0
     for run in sorted(p for p in (args.group / args.predictions).iterdir() if (p / "run.json").is_file()):
         recording = args.group / "recordings" / run.name
         if not (cache / f"{run.name}.pkl").is_file():
             log.warning("%s: no kept cameras (rejoin.py record keeps them): left out", cache / f"{run.name}.pkl")
             continue
-        joins, pieces, boxes = recording_wrong_joins(recording, run, cache, config)
+        joins, pieces, brief, boxes = recording_wrong_joins(recording, run, cache, config, args.brief_s)
         found += joins
         splits += pieces
+        briefs += brief
         total += boxes
     table = pd.DataFrame([j.__dict__ for j in found], columns=list(WrongJoin.__dataclass_fields__))
     split_table = pd.DataFrame([p.__dict__ for p in splits], columns=list(SplitPiece.__dataclass_fields__))
@@ -273,8 +332,11 @@ def main(argv: list[str] | None = None) -> None:
     print(summary(table, total, args.min_boxes).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print("\nSplit pieces (a person's tracklets left in a shopper of their own):")
     print(split_summary(split_table, total).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    brief_table = pd.DataFrame([b.__dict__ for b in briefs], columns=list(BriefPair.__dataclass_fields__))
+    print(f"\nBrief pairs (one camera's two tracklets seen together at most {args.brief_s:g} s):")
+    print(brief_summary(brief_table).to_string(index=False))
     if args.list:
-        for name, listed in (("wrong joins", table), ("split pieces", split_table)):
+        for name, listed in (("wrong joins", table), ("split pieces", split_table), ("brief pairs", brief_table)):
             if len(listed):
                 print(f"\n{name}:")
                 print(listed.to_string(index=False, float_format=lambda v: f"{v:.2f}"))

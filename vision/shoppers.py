@@ -262,11 +262,22 @@ def one_camera_at_once(a: Tracklet, b: Tracklet, handover_s: float = 0.0, handov
         return False
     if handover_s <= 0:
         return True
+    together_s = seen_together_s(a, b)
+    return together_s is None or together_s > handover_s or not floor_distance_m(a, b) <= handover_m
+
+
+def seen_together_s(a: Tracklet, b: Tracklet) -> float | None:
+    """Seconds from the first to the last moment both tracklets have a box (one camera's frames); None when
+    they never do."""
     common = np.intersect1d(np.round(a.t, 3), np.round(b.t, 3))
-    if len(common) == 0 or common[-1] - common[0] > handover_s:
-        return True
+    return float(common[-1] - common[0]) if len(common) else None
+
+
+def floor_distance_m(a: Tracklet, b: Tracklet) -> float:
+    """Median floor distance of two tracklets over the time both are seen, at the height where they agree
+    best (:func:`shared_distances`); NaN when they do not overlap."""
     distances = shared_distances(a, b)
-    return bool(distances.shape[1] == 0 or np.median(distances, axis=1).min() > handover_m)
+    return float(np.median(distances, axis=1).min()) if distances.shape[1] else float("nan")
 
 
 def scored_pairs(tracklets: list[Tracklet], config: ShopperConfig) -> tuple[set[tuple[int, int]], dict]:

@@ -121,3 +121,21 @@ def test_the_split_summary_counts_pieces_and_boxes_per_kind():
     assert table.loc["gap", ["pieces", "boxes"]].tolist() == [2, 30]
     assert np.isclose(table.loc["gap", "share of boxes"], 0.3) and np.isclose(table.loc["gap", "median P(same)"], 0.2)
     assert table.loc["together", "pieces"] == 0 and table.loc["unscored", "boxes"] == 5
+
+
+def test_one_cameras_tracklets_seen_together_briefly_are_brief_pairs_with_what_the_join_made_of_them():
+    # cam0's track 2 began on person 1 0.2 s before track 1 let them go (joined); tracks 3 and 4, two people 0.5 m
+    # apart, are seen together for 1 s (kept apart); track 5 is seen with track 3 for 2.5 s: not brief; cam1's
+    # track is another camera's.
+    tracklets = [walk("cam0", 1, 0, 3, 0.0, 1.5), walk("cam0", 2, 2.8, 6, 1.4, 3.0), walk("cam0", 3, 10, 14, 5.0, 5.0),
+                 walk("cam0", 4, 13, 20, 5.0, 5.0, y=0.5), walk("cam0", 5, 10, 12.5, 8.0, 8.0), walk("cam1", 9, 0, 3, 0.0, 1.5)]
+    carried = [{"1": 30}, {"1": 30}, {"2": 40}, {"3": 60}, {"4": 25}, {"1": 30}]
+    found = wrong_joins.brief_pairs("rec", tracklets, carried, ["1", "1", "2", "3", "4", "1"], brief_s=2.0)
+    assert [(b.camera, b.tracks, b.one_person, b.joined) for b in found] == [("cam0", "1+2", True, True),
+                                                                           ("cam0", "3+4", False, False)]
+    assert np.isclose(found[0].together_s, 0.2) and found[0].distance_m < 0.05
+    assert np.isclose(found[1].together_s, 1.0) and np.isclose(found[1].distance_m, 0.5)
+    table = wrong_joins.brief_summary(pd.DataFrame([b.__dict__ for b in found])).set_index("distance (m)")
+    assert table.loc["0-0.2"].tolist() == [1, 1, 0, 0]
+    assert table.loc["0.4-0.6"].tolist() == [0, 0, 1, 0]
+    assert table.loc["> 0.6", "two people"] == 0
