@@ -240,11 +240,19 @@ def shared_distances(a: Tracklet, b: Tracklet) -> np.ndarray:
     return np.concatenate(out, axis=1) if out else np.empty((len(pa), 0))
 
 
-def _together(a: Tracklet, b: Tracklet, overlap: float, look: str) -> np.ndarray | None:
+def best_shared_distances(a: Tracklet, b: Tracklet) -> np.ndarray:
+    """:func:`shared_distances` at the height offset where the two tracklets agree best (the lowest median);
+    empty when they do not overlap."""
     distances = shared_distances(a, b)
     if distances.shape[1] == 0:
+        return np.empty(0)
+    return distances[int(np.argmin(np.median(distances, axis=1)))]
+
+
+def _together(a: Tracklet, b: Tracklet, overlap: float, look: str) -> np.ndarray | None:
+    best = best_shared_distances(a, b)
+    if len(best) == 0:
         return None
-    best = distances[int(np.argmin(np.median(distances, axis=1)))]
     return np.array([np.median(best), np.quantile(best, 0.9), np.log1p(overlap), look_distance(a, b, look)])
 
 
@@ -253,17 +261,17 @@ def shared_s(a: Tracklet, b: Tracklet) -> float:
     return min(a.end, b.end) - max(a.start, b.start)
 
 
-def one_camera_at_once(a: Tracklet, b: Tracklet, handover_s: float = 0.0, handover_m: float = 0.6) -> bool:
+def one_camera_at_once(a: Tracklet, b: Tracklet, config: ShopperConfig | None = None) -> bool:
     """Two tracklets of one camera that overlap in time: two people, by construction, unless they have boxes
-    at common times over at most ``handover_s`` and their floor points over the time both are seen are at most
-    ``handover_m`` apart (one person boxed twice while a new track began: ``ShopperConfig.handover_s``). Spans
-    that overlap with no frame in common stay two people."""
+    at common times over at most ``config.handover_s`` and their floor points over the time both are seen are
+    at most ``config.handover_m`` apart (one person boxed twice while a new track began). Spans that overlap
+    with no frame in common stay two people; without ``config`` (the rules), every overlap does."""
     if a.camera != b.camera or shared_s(a, b) < 0:
         return False
-    if handover_s <= 0:
+    if config is None or config.handover_s <= 0:
         return True
     together_s = seen_together_s(a, b)
-    return together_s is None or together_s > handover_s or not floor_distance_m(a, b) <= handover_m
+    return together_s is None or together_s > config.handover_s or not floor_distance_m(a, b) <= config.handover_m
 
 
 def seen_together_s(a: Tracklet, b: Tracklet) -> float | None:
@@ -275,9 +283,9 @@ def seen_together_s(a: Tracklet, b: Tracklet) -> float | None:
 
 def floor_distance_m(a: Tracklet, b: Tracklet) -> float:
     """Median floor distance of two tracklets over the time both are seen, at the height where they agree
-    best (:func:`shared_distances`); NaN when they do not overlap."""
-    distances = shared_distances(a, b)
-    return float(np.median(distances, axis=1).min()) if distances.shape[1] else float("nan")
+    best (:func:`best_shared_distances`); NaN when they do not overlap."""
+    best = best_shared_distances(a, b)
+    return float(np.median(best)) if len(best) else float("nan")
 
 
 def scored_pairs(tracklets: list[Tracklet], config: ShopperConfig) -> tuple[set[tuple[int, int]], dict]:
@@ -299,7 +307,7 @@ def scored_pairs(tracklets: list[Tracklet], config: ShopperConfig) -> tuple[set[
         a = tracklets[i]
         for j in range(i + 1, n):
             b = tracklets[j]
-            if one_camera_at_once(a, b, config.handover_s, config.handover_m):
+            if one_camera_at_once(a, b, config):
                 apart.add((i, j))
                 continue
             overlap = shared_s(a, b)
