@@ -8,13 +8,11 @@ from returns before later picks.
 Who: every line (or, for a change whose hands took turns, every step of it) is a *take*; its
 candidate shoppers and their evidence come from :mod:`fusion.evidence`, the attribution model
 (:mod:`fusion.attribution`) gives each a probability, and the takes of one moment are assigned
-jointly (its picks that were over before its first return began go first, into the carts). A
-return can only be made by somebody holding the product: when no candidate holds it, the line
-becomes a product a candidate holds that the weight fits, else a discrepancy that does not count;
-with shoppers tracked but nobody near, a return of a product no shopper holds does not count either
-(a plate's wobble). A change far lighter than the items billed for it (a pick under 0.4, a return
-under 0.75 of their weight) is noise and does not count. A line whose probability is below
-``review_below`` gets status ``review``.
+jointly. A return can only be made by somebody holding the product: when no candidate holds it, the
+line becomes a product a candidate holds that the weight fits, else a discrepancy that does not
+count; with shoppers tracked but nobody near, a return of a product no shopper holds does not count
+either (a plate's wobble). A change far lighter than the items billed for it (a pick under 0.4, a
+return under 0.75 of their weight) is noise and does not count. A line whose probability is below ``review_below`` gets status ``review``.
 
 A vision event with no weight event is ``vision_only``: on a shelf with sensors it is likely a false
 pick and does not count toward the cart; on a shelf without sensors it counts.
@@ -48,9 +46,6 @@ STEP_GAP_S = 0.3  # steps of a change closer than this are one hand's (a product
 STEP_HALF_S = 0.3  # a step's take lasts this long either side of the step
 PICK_FLOOR = 0.4  # a pick lighter than this share of its items' weight is noise
 RETURN_FLOOR = 0.75  # a return lighter than this share of its items' weight is noise
-
-# One weight event of a moment: the event, the vision events matched to it, and its draft lines.
-Draft = tuple[WeightEvent, list[dict], list[ReceiptLine]]
 
 
 def reconcile(
@@ -106,17 +101,15 @@ def reconcile(
             new = (matching.explain_matched(event, own, candidates, action, names, weight, catalog, config, id_config)
                    if own else matching.explain_unmatched(event, candidates, action, names, weight))
             drafts.append((event, own, new))
-        for part in _picks_first(drafts):
-            new_lines = _attribute_moment(part, presence, reaches, carts, model, attribution, catalog, id_config,
-                                          collect, plate_stock, weight)
-            for event, _, _ in part:
-                mine = merge_same([line for line in new_lines if line.weight_event == event.id])
-                matching.learn_event(live, event, mine, weight)
-                for line in mine:
-                    if line.sku and line.counted and line.shopper is not None:
-                        carts.setdefault(line.shopper, Counter())[line.sku] += \
-                            (1 if line.action == "pick" else -1) * line.quantity
-                lines.extend(mine)
+        new_lines = _attribute_moment(drafts, presence, reaches, carts, model, attribution, catalog, id_config, collect,
+                                      plate_stock, weight)
+        for event, _, _ in drafts:
+            mine = merge_same([line for line in new_lines if line.weight_event == event.id])
+            matching.learn_event(live, event, mine, weight)
+            for line in mine:
+                if line.sku and line.counted and line.shopper is not None:
+                    carts.setdefault(line.shopper, Counter())[line.sku] += (1 if line.action == "pick" else -1) * line.quantity
+            lines.extend(mine)
     used = {i for members in matched.values() for i in members}
     for i, v in enumerate(vision):
         if i in used:
@@ -148,16 +141,6 @@ def _moments(events: list[WeightEvent], indices: list[int]) -> list[list[int]]:
             moments.append([j])
         end = max(end, event.end) if len(moments[-1]) > 1 else event.end
     return moments
-
-
-def _picks_first(drafts: list[Draft]) -> list[list[Draft]]:
-    """One moment's weight events as the parts to attribute in turn: the picks that were over before
-    any of its returns began, then the rest (so a return can go to whoever picked the product moments
-    before; a pick at the same time as a return is weighed with it, as before)."""
-    first_return = min((event.start for event, _, _ in drafts if event.delta_g >= 0), default=math.inf)
-    before = [draft for draft in drafts if draft[0].delta_g < 0 and draft[0].end < first_return]
-    rest = [draft for draft in drafts if not (draft[0].delta_g < 0 and draft[0].end < first_return)]
-    return [part for part in (before, rest) if part]
 
 
 def _takes(event: WeightEvent, lines: list[ReceiptLine], weight: dict[str, float],
@@ -215,7 +198,7 @@ def _claim(line: ReceiptLine) -> tuple[tuple[str, float], ...]:
 
 
 def _attribute_moment(
-    drafts: list[Draft], presence: Presence | None,
+    drafts: list[tuple[WeightEvent, list[dict], list[ReceiptLine]]], presence: Presence | None,
     reaches: pd.DataFrame | None, carts: dict[str, Counter], model: AttributionModel | NearestShopper,
     attribution: AttributionConfig, catalog: pd.DataFrame, id_config: IdentifyConfig,
     collect: Callable[[Take, pd.DataFrame], None] | None, plate_stock: dict[tuple[str, int], str],

@@ -517,37 +517,3 @@ def test_each_step_of_a_change_is_a_take_given_to_who_reached_then(tmp_path):
         # bag of the three); the second step is the weights' alone, without vision's claim.
         by_time = sorted(result.lines, key=lambda x: x.timestamp)
         assert [(x.status, x.vision is not None) for x in by_time] == [("corrected", True), ("reached", False)]
-
-
-def test_a_return_right_after_a_pick_goes_to_the_shopper_who_picked_it(tmp_path):
-    """Shopper 1 takes a bag of chips and puts it back less than half a second after the plate
-    settled: one moment of two weight changes. The pick is decided first, so the return finds the
-    chips in shopper 1's cart: billed to 1, and 1 owes nothing (before, the return found nobody
-    holding chips and was dropped, and 1 paid for a bag they had put back)."""
-    steps = [Step("A1", 3, 5.3, -120.0), Step("A1", 3, 5.8, +120.0)]
-    recording = write_recording(tmp_path / "rec", make_log(LogSpec(duration_s=10.0, steps=steps, seed=21)))
-    (recording / "store.json").write_text(json.dumps(STORE))
-    run = tmp_path / "run"
-    run.mkdir()
-    write_events(run / "events.csv", [])
-    write_tracks(run / "tracks.csv", stands(1, 350, 3.0, 8.0))
-    result = fuse_recording(recording, run, tmp_path / "out", model=LEADER)
-    events = [(round(x.start - T0, 2), round(x.end - T0, 2)) for x in result.weight_events]
-    assert len(events) == 2 and events[1][0] - events[0][1] < 0.5  # one moment
-    assert sorted((x.action, x.shopper, x.counted) for x in result.lines) == [("pick", "1", True), ("return", "1", True)]
-    assert result.receipts["shoppers"]["1"]["items"] == {}
-
-
-def test_a_moment_s_picks_over_before_its_first_return_are_decided_first_the_rest_together():
-    from fusion.reconcile import _picks_first
-
-    def draft(start_s, end_s, delta_g):
-        return (weight_event(start_s=start_s, end_s=end_s, delta_g=delta_g), [], [])
-
-    early, late = draft(5.0, 5.4, -120.0), draft(5.6, 6.0, -120.0)  # picks
-    back, other = draft(5.5, 5.8, +120.0), draft(5.0, 5.3, -50.0)
-    parts = _picks_first([early, other, back, late])  # late overlaps the return: weighed with it
-    assert parts == [[early, other], [back, late]]
-    assert _picks_first([early, late]) == [[early, late]]  # no return: one part
-    assert _picks_first([back]) == [[back]]
-
