@@ -1,4 +1,5 @@
-"""Which products (and how many) explain a weight event: a scored list of :class:`Candidate`.
+"""Which products (and how many) explain a weight event: a scored list of :class:`Candidate`; and, for a
+change of several products made in steps, which product each step was (:func:`steps_by_product`).
 
 Products come from the *live* planogram of the event's plates (and their neighbours): the planned
 products plus any product a shopper returned there (a returned item on the wrong plate is learned,
@@ -21,6 +22,8 @@ import pandas as pd
 from formats.weight_events import WeightEvent
 
 log = logging.getLogger(__name__)
+
+MAX_SPLIT_STEPS = 6  # a change of several products is split by its steps up to this many
 
 
 @dataclass(frozen=True)
@@ -366,3 +369,52 @@ def fits(
     if any(s not in weight for s, _ in items):
         return 0.0
     return _fit(items, abs(event.delta_g), weight, spread, config)[2]
+
+
+def step_clusters(event: WeightEvent, gap_s: float) -> list[tuple[float, float]]:
+    """The event's steps, those closer than ``gap_s`` joined (one hand on two plates): [(time of the
+    heaviest, summed grams)] in time order."""
+    clusters: list[list[tuple[float, float]]] = []
+    for t, grams in event.steps:
+        if clusters and t - clusters[-1][-1][0] < gap_s:
+            clusters[-1].append((t, grams))
+        else:
+            clusters.append([(t, grams)])
+    return [(max(c, key=lambda s: abs(s[1]))[0], sum(g for _, g in c)) for c in clusters]
+
+
+def steps_by_product(event: WeightEvent, totals: dict[str, int], weight: dict[str, float],
+                     plate_stock: dict[tuple[str, int], str], config: IdentifyConfig,
+                     gap_s: float) -> list[tuple[float, str, int]] | None:
+    """The steps of a change of several products (``totals``: sku -> items), each given to one product
+    as whole items: [(time, sku, items)] in time order, or None when no split adds up. Of the splits
+    whose items add up to every product's total, the most likely one (least chi-square): each step's
+    grams against its items' nominal weight (``config``'s weight tolerance), and, for a product whose
+    plates stock it alone, its steps' grams against what those plates lost (sensor noise,
+    ``weight_tolerance_g``: the steps were measured on those plates, so this is the sharper evidence).
+    Steps closer than ``gap_s`` are one (:func:`step_clusters`)."""
+    clusters = step_clusters(event, gap_s)
+    skus = sorted(totals)
+    if not 2 <= len(clusters) <= MAX_SPLIT_STEPS or any(weight.get(sku, 0.0) <= 0 for sku in skus):
+        return None
+    lost: dict[str, float] = {}  # grams the plates stocking each product lost
+    for plate, delta in zip(event.plates, event.plate_deltas_g, strict=True):
+        if (sku := plate_stock.get((event.shelf, plate))) in totals:
+            lost[sku] = lost.get(sku, 0.0) + abs(delta)
+    noise = config.weight_tolerance_g
+    best: tuple[float, tuple[str, ...], list[int]] | None = None
+    for choice in itertools.product(skus, repeat=len(clusters)):
+        counts = [round(abs(grams) / weight[sku]) for (_, grams), sku in zip(clusters, choice, strict=True)]
+        if min(counts) < 1 or any(sum(n for n, s in zip(counts, choice, strict=True) if s == sku) != totals[sku]
+                                  for sku in skus):
+            continue
+        chi2 = sum((abs(grams) - n * weight[sku]) ** 2 / ((config.weight_tolerance_frac * n * weight[sku]) ** 2
+                                                            + noise ** 2)
+                   for (_, grams), sku, n in zip(clusters, choice, counts, strict=True))
+        chi2 += sum((sum(abs(g) for (_, g), s in zip(clusters, choice, strict=True) if s == sku) - grams) ** 2
+                    / noise ** 2 for sku, grams in lost.items())
+        if best is None or chi2 < best[0]:
+            best = (chi2, choice, counts)
+    if best is None:
+        return None
+    return [(t, sku, n) for (t, _), sku, n in zip(clusters, best[1], best[2], strict=True)]

@@ -9,10 +9,11 @@ Who: every line (or, for a change whose hands took turns, every step of it) is a
 candidate shoppers and their evidence come from :mod:`fusion.evidence`, the attribution model
 (:mod:`fusion.attribution`) gives each a probability, and the takes of one moment are assigned
 jointly. A return can only be made by somebody holding the product: when no candidate holds it, the
-line becomes a product a candidate holds that the weight fits, else a discrepancy that does not
-count; with shoppers tracked but nobody near, a return of a product no shopper holds does not count
-either (a plate's wobble). A change far lighter than the items billed for it (a pick under 0.4, a
-return under 0.75 of their weight) is noise and does not count. A line whose probability is below ``review_below`` gets status ``review``.
+line becomes a product a candidate holds that the weight fits, else a discrepancy that does not count;
+with shoppers tracked but nobody near, a return of a product no shopper holds does not count either
+(a plate's wobble). A change far lighter than the items billed for it (a pick under 0.4, a return
+under 0.75 of their weight) is noise and does not count. A line whose probability is below
+``review_below`` gets status ``review``.
 
 A vision event with no weight event is ``vision_only``: on a shelf with sensors it is likely a false
 pick and does not count toward the cart; on a shelf without sensors it counts.
@@ -35,7 +36,7 @@ from formats.weight_events import WeightEvent
 from fusion import matching
 from fusion.attribution import AttributionConfig, AttributionModel, NearestShopper, assign, resolve_model
 from fusion.evidence import AFTER_S, BEFORE_S, Take, candidate_features
-from fusion.identify import IdentifyConfig, LivePlanogram, fits, identify
+from fusion.identify import IdentifyConfig, LivePlanogram, fits, identify, step_clusters, steps_by_product
 from fusion.matching import ReconcileConfig
 from fusion.presence import Presence
 
@@ -46,6 +47,9 @@ STEP_GAP_S = 0.3  # steps of a change closer than this are one hand's (a product
 STEP_HALF_S = 0.3  # a step's take lasts this long either side of the step
 PICK_FLOOR = 0.4  # a pick lighter than this share of its items' weight is noise
 RETURN_FLOOR = 0.75  # a return lighter than this share of its items' weight is noise
+
+# One weight event of a moment: the event, the vision events matched to it, and its draft lines.
+Draft = tuple[WeightEvent, list[dict], list[ReceiptLine]]
 
 
 def reconcile(
@@ -144,13 +148,15 @@ def _moments(events: list[WeightEvent], indices: list[int]) -> list[list[int]]:
 
 
 def _takes(event: WeightEvent, lines: list[ReceiptLine], weight: dict[str, float],
-           plate_stock: dict[tuple[str, int], str]) -> list[tuple[ReceiptLine, Take]]:
+           plate_stock: dict[tuple[str, int], str], id_config: IdentifyConfig) -> list[tuple[ReceiptLine, Take]]:
     """A line per take. A take is one hand's part of the change: its time and its plates.
 
     - one product whose change came in two or more steps of whole items: a take per step (its items,
       timed at the step);
+    - several products whose change came in steps, each step whole items of one of them
+      (:func:`steps_by_product`): a take per step likewise, on the plates stocking its product;
     - one product over several plates, each plate's change whole items of it: a take per plate;
-    - several products: a take per product, on the plates stocking it (two shoppers side by side);
+    - several products otherwise: a take per product, on the plates stocking it (two shoppers side by side);
     - else the whole event."""
     counted = [line for line in lines if line.counted and line.sku]
 
@@ -160,33 +166,47 @@ def _takes(event: WeightEvent, lines: list[ReceiptLine], weight: dict[str, float
         part = replace(event, plates=plates) if plates else event
         return Take(part, start, end, line.action, line.sku, quantity, _claim(line) if claims is None else claims)
 
-    if counted and len(counted) == len(lines) and len({line.sku for line in lines}) == 1:
+    def step_takes(mine: list[ReceiptLine], steps: list[tuple[float, int]], plates: tuple[int, ...]) -> list:
+        """A take per (time, items) step of one product's lines ``mine``. Vision's events are timed:
+        each claims the step nearest its time, not every step."""
+        nearest = {id(line): int(np.argmin([abs(t - line.vision["timestamp"]) for t, _ in steps]))
+                   for line in mine if line.vision is not None}
+        out = []
+        for k, (t, n) in enumerate(steps):
+            seen = [line for line in mine if nearest.get(id(line)) == k]
+            claims = tuple(c for line in seen for c in _claim(line))
+            # A step no vision event saw is the weights' alone: ``reached``, without vision's claim.
+            template = seen[0] if seen else replace(mine[0], vision=None, status="reached")
+            out.append((replace(template, quantity=n, timestamp=t),
+                        take(template, t - STEP_HALF_S, t + STEP_HALF_S, plates, n, claims)))
+        return out
+
+    def stocking(sku: str) -> tuple[int, ...]:
+        return tuple(p for p in event.plates if plate_stock.get((event.shelf, p)) == sku)
+
+    skus = sorted({line.sku for line in lines})
+    if counted and len(counted) == len(lines) and len(skus) == 1:
         first, total = lines[0], sum(line.quantity for line in lines)
         unit = weight.get(first.sku, math.nan)
         clusters = step_clusters(event, STEP_GAP_S)
         counts = [round(abs(grams) / unit) if unit > 0 else 0 for _, grams in clusters]
         if len(clusters) >= 2 and min(counts) >= 1 and sum(counts) == total:
-            # Vision's events are timed: each claims the step nearest its time, not every step.
-            nearest = {id(line): int(np.argmin([abs(t - line.vision["timestamp"]) for t, _ in clusters]))
-                       for line in lines if line.vision is not None}
-            out = []
-            for k, ((t, _), n) in enumerate(zip(clusters, counts, strict=True)):
-                mine = [line for line in lines if nearest.get(id(line)) == k]
-                claims = tuple(c for line in mine for c in _claim(line))
-                # A step no vision event saw is the weights' alone: ``reached``, without vision's claim.
-                template = mine[0] if mine else replace(first, vision=None, status="reached")
-                out.append((replace(template, quantity=n, timestamp=t),
-                            take(template, t - STEP_HALF_S, t + STEP_HALF_S, event.plates, n, claims)))
-            return out
+            return step_takes(lines, [(t, n) for (t, _), n in zip(clusters, counts, strict=True)], event.plates)
         counts = [round(abs(delta) / unit) if unit > 0 else 0 for delta in event.plate_deltas_g]
         if len(lines) == 1 and len(event.plates) >= 2 and min(counts) >= 0 and sum(counts) == total \
                 and sum(c > 0 for c in counts) >= 2:
             return [(replace(first, quantity=n), take(first, event.start, event.end, (plate,), n))
                     for plate, n in zip(event.plates, counts, strict=True) if n > 0]
+    if counted and len(counted) == len(lines) and len(skus) >= 2:
+        totals = {sku: sum(line.quantity for line in lines if line.sku == sku) for sku in skus}
+        steps = steps_by_product(event, totals, weight, plate_stock, id_config, STEP_GAP_S)
+        if steps is not None:
+            return [pair for sku in skus for pair in step_takes(
+                [line for line in lines if line.sku == sku], [(t, n) for t, s, n in steps if s == sku], stocking(sku))]
     out = []
     for line in lines:
-        plates = tuple(p for p in event.plates if plate_stock.get((event.shelf, p)) == line.sku)
-        out.append((line, take(line, event.start, event.end, plates if len(counted) > 1 else (), line.quantity)))
+        out.append((line, take(line, event.start, event.end, stocking(line.sku) if len(counted) > 1 else (),
+                               line.quantity)))
     return out
 
 
@@ -198,7 +218,7 @@ def _claim(line: ReceiptLine) -> tuple[tuple[str, float], ...]:
 
 
 def _attribute_moment(
-    drafts: list[tuple[WeightEvent, list[dict], list[ReceiptLine]]], presence: Presence | None,
+    drafts: list[Draft], presence: Presence | None,
     reaches: pd.DataFrame | None, carts: dict[str, Counter], model: AttributionModel | NearestShopper,
     attribution: AttributionConfig, catalog: pd.DataFrame, id_config: IdentifyConfig,
     collect: Callable[[Take, pd.DataFrame], None] | None, plate_stock: dict[tuple[str, int], str],
@@ -209,7 +229,7 @@ def _attribute_moment(
     takes, fixed = [], []
     for event, _, new in drafts:
         busy = set().union(*(c for other, c in claimed.items() if other != event.id)) if len(drafts) > 1 else set()
-        for line, take in _takes(event, new, weight, plate_stock):
+        for line, take in _takes(event, new, weight, plate_stock, id_config):
             if not line.counted or not line.sku:
                 fixed.append(line)  # nothing to bill: nobody to pick
                 continue
@@ -306,18 +326,6 @@ def _look_at(take: Take, names: list[str], presence: Presence | None) -> tuple[t
                      & positions["shopper"].isin(names)]
     return tuple((str(camera), int(rows["frame"].min()), int(rows["frame"].max()))
                  for camera, rows in near.groupby("camera"))
-
-
-def step_clusters(event: WeightEvent, gap_s: float) -> list[tuple[float, float]]:
-    """The event's steps, those closer than ``gap_s`` joined (one hand on two plates): [(time of the
-    heaviest, summed grams)] in time order."""
-    clusters: list[list[tuple[float, float]]] = []
-    for t, grams in event.steps:
-        if clusters and t - clusters[-1][-1][0] < gap_s:
-            clusters[-1].append((t, grams))
-        else:
-            clusters.append([(t, grams)])
-    return [(max(c, key=lambda s: abs(s[1]))[0], sum(g for _, g in c)) for c in clusters]
 
 
 def merge_same(lines: list[ReceiptLine]) -> list[ReceiptLine]:

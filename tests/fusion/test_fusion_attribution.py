@@ -517,3 +517,24 @@ def test_each_step_of_a_change_is_a_take_given_to_who_reached_then(tmp_path):
         # bag of the three); the second step is the weights' alone, without vision's claim.
         by_time = sorted(result.lines, key=lambda x: x.timestamp)
         assert [(x.status, x.vision is not None) for x in by_time] == [("corrected", True), ("reached", False)]
+
+
+def test_a_change_of_two_products_in_steps_is_a_take_per_step_each_of_one_product(tmp_path):
+    """A bag of chips leaves plate 3 at 5.3 s, two bars plate 4 at 5.9 s, another bag plate 3 at 6.5 s:
+    one weight change of two products. Shopper 1 stands at plate 3 until 5.7 s, shopper 2 from 5.9 s,
+    shopper 3 at plate 4 throughout. Each step is its own take, timed at the step: each bag goes to
+    who stood there then (one take per product gave both bags to one of them)."""
+    steps = [Step("A1", 3, 5.3, -120.0), Step("A1", 4, 5.9, -100.0), Step("A1", 3, 6.5, -120.0)]
+    recording = write_recording(tmp_path / "rec", make_log(LogSpec(duration_s=10.0, steps=steps, seed=21)))
+    (recording / "store.json").write_text(json.dumps(STORE))
+    run = tmp_path / "run"
+    run.mkdir()
+    write_events(run / "events.csv", [])
+    write_tracks(run / "tracks.csv", stands(1, 350, 3.0, 5.7), stands(1, 150, 5.8, 9.0), stands(2, 150, 3.0, 5.8),
+                 stands(2, 350, 5.9, 9.0), stands(3, 450, 3.0, 9.0))
+    result = fuse_recording(recording, run, tmp_path / "out", model=LEADER)
+    (event,) = result.weight_events
+    assert len(event.steps) == 3
+    carts = {shopper: receipt["items"] for shopper, receipt in result.receipts["shoppers"].items()}
+    assert carts == {"1": {CHIPS: 1}, "2": {CHIPS: 1}, "3": {"0003": 2}}
+

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 from fusion_synth import CATALOG, PLANOGRAM, T0, WEIGHT
@@ -9,9 +11,10 @@ from fusion_synth import CATALOG, PLANOGRAM, T0, WEIGHT
 from formats.errors import FormatError
 from formats.receipts import ReceiptLine
 from formats.weight_events import WeightEvent
-from fusion.identify import Candidate, IdentifyConfig, LivePlanogram, identify
+from fusion.identify import Candidate, IdentifyConfig, LivePlanogram, identify, steps_by_product
 from fusion.matching import learn_event
 from fusion.pipeline import FuseConfig
+from fusion.reconcile import STEP_GAP_S
 
 catalog = pd.DataFrame(CATALOG, columns=["sku", "name", "weight_g"]).assign(weight_std_g=0.0)
 planogram = pd.DataFrame(PLANOGRAM, columns=["shelf", "plate", "sku"])
@@ -147,3 +150,21 @@ def test_items_shared_between_shoppers_are_learned_at_their_own_weight():
     learn_event(live, mixed, [_line("0002", 1, "1", mixed), _line("0003", 1, "2", mixed)], WEIGHT)
     assert live.taken_g["0002"] == [pytest.approx(175.0 * 120 / 170)]
     assert live.taken_g["0003"] == [pytest.approx(175.0 * 50 / 170)]
+
+
+def test_a_change_s_steps_go_to_the_products_whose_items_and_plates_they_fit():
+    # Rice (1010 g, plate 2) and cereal (510 g, plate 1): two cereals weigh about one rice, and the
+    # second step (1012 g) is nearer one rice than two cereals. But plate 1 lost exactly 1012 g: the
+    # steps were weighed on the plates, so the split follows the plates.
+    rice, cereal = "rice", "cereal"
+    change = replace(event("A1", (1, 2), (-1012.0, -2027.0)), steps=((6.15, -1008.0), (7.27, -1012.0), (8.15, -1019.0)))
+    weight, config = {rice: 1010.0, cereal: 510.0}, IdentifyConfig()
+    stock = {("A1", 1): cereal, ("A1", 2): rice}
+    assert steps_by_product(change, {rice: 2, cereal: 2}, weight, stock, config, STEP_GAP_S) == [
+        (6.15, rice, 1), (7.27, cereal, 2), (8.15, rice, 1)]
+    # Without the plates (neither stocks them) the nearest fits decide.
+    assert steps_by_product(change, {rice: 2, cereal: 2}, weight, {}, config, STEP_GAP_S) == [
+        (6.15, rice, 1), (7.27, rice, 1), (8.15, cereal, 2)]
+    assert steps_by_product(change, {rice: 3, cereal: 2}, weight, stock, config, STEP_GAP_S) is None  # no split adds up
+    one_step = replace(change, steps=((6.15, -3039.0),))
+    assert steps_by_product(one_step, {rice: 2, cereal: 2}, weight, stock, config, STEP_GAP_S) is None
