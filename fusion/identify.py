@@ -389,10 +389,10 @@ def steps_by_product(event: WeightEvent, totals: dict[str, int], weight: dict[st
     """The steps of a change of several products (``totals``: sku -> items), each given to one product
     as whole items: [(time, sku, items)] in time order, or None when no split adds up. Of the splits
     whose items add up to every product's total, the most likely one (least chi-square): each step's
-    grams against its items' nominal weight (``config``'s weight tolerance), and, for a product whose
-    plates stock it alone, its steps' grams against what those plates lost (sensor noise,
-    ``weight_tolerance_g``: the steps were measured on those plates, so this is the sharper evidence).
-    Steps closer than ``gap_s`` are one (:func:`step_clusters`)."""
+    grams against its items' nominal weight (``config``'s weight tolerance), and, for a product the
+    planogram puts on some of the changed plates, its steps' grams against what those plates lost
+    (sensor noise, ``weight_tolerance_g``: the steps were measured on those plates, so this is the
+    sharper evidence). Steps closer than ``gap_s`` are one (:func:`step_clusters`)."""
     clusters = step_clusters(event, gap_s)
     skus = sorted(totals)
     if not 2 <= len(clusters) <= MAX_SPLIT_STEPS or any(weight.get(sku, 0.0) <= 0 for sku in skus):
