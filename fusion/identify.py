@@ -23,7 +23,7 @@ from formats.weight_events import WeightEvent
 
 log = logging.getLogger(__name__)
 
-MAX_SPLIT_STEPS = 6  # a change of several products is split by its steps up to this many
+MAX_SPLIT_STEPS = 6  # a change of several products is split by its steps up to this many (one product: any)
 
 
 @dataclass(frozen=True)
@@ -386,7 +386,7 @@ def step_clusters(event: WeightEvent, gap_s: float) -> list[tuple[float, float]]
 def steps_by_product(event: WeightEvent, totals: dict[str, int], weight: dict[str, float],
                      plate_stock: dict[tuple[str, int], str], config: IdentifyConfig,
                      gap_s: float) -> list[tuple[float, str, int]] | None:
-    """The steps of a change of several products (``totals``: sku -> items), each given to one product
+    """The steps of a change of one or several products (``totals``: sku -> items), each given to one product
     as whole items: [(time, sku, items)] in time order, or None when no split adds up. Of the splits
     whose items add up to every product's total, the most likely one (least chi-square): each step's
     grams against its items' nominal weight (``config``'s weight tolerance), and, for a product the
@@ -395,7 +395,8 @@ def steps_by_product(event: WeightEvent, totals: dict[str, int], weight: dict[st
     sharper evidence). Steps closer than ``gap_s`` are one (:func:`step_clusters`)."""
     clusters = step_clusters(event, gap_s)
     skus = sorted(totals)
-    if not 2 <= len(clusters) <= MAX_SPLIT_STEPS or any(weight.get(sku, 0.0) <= 0 for sku in skus):
+    if len(clusters) < 2 or (len(skus) > 1 and len(clusters) > MAX_SPLIT_STEPS) \
+            or any(weight.get(sku, 0.0) <= 0 for sku in skus):
         return None
     lost: dict[str, float] = {}  # grams the plates stocking each product lost
     for plate, delta in zip(event.plates, event.plate_deltas_g, strict=True):

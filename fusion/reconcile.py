@@ -36,7 +36,7 @@ from formats.weight_events import WeightEvent
 from fusion import matching
 from fusion.attribution import AttributionConfig, AttributionModel, NearestShopper, assign, resolve_model
 from fusion.evidence import AFTER_S, BEFORE_S, Take, candidate_features
-from fusion.identify import IdentifyConfig, LivePlanogram, fits, identify, step_clusters, steps_by_product
+from fusion.identify import IdentifyConfig, LivePlanogram, fits, identify, steps_by_product
 from fusion.matching import ReconcileConfig
 from fusion.presence import Presence
 
@@ -151,10 +151,9 @@ def _takes(event: WeightEvent, lines: list[ReceiptLine], weight: dict[str, float
            plate_stock: dict[tuple[str, int], str], id_config: IdentifyConfig) -> list[tuple[ReceiptLine, Take]]:
     """A line per take. A take is one hand's part of the change: its time and its plates.
 
-    - one product whose change came in two or more steps of whole items: a take per step (its items,
-      timed at the step);
-    - several products whose change came in steps, each step whole items of one of them
-      (:func:`steps_by_product`): a take per step likewise, on the plates stocking its product;
+    - a change that came in two or more steps, each step whole items of one of its products
+      (:func:`fusion.identify.steps_by_product`): a take per step (its items, timed at the step; with
+      several products, on the plates stocking the step's);
     - one product over several plates, each plate's change whole items of it: a take per plate;
     - several products otherwise: a take per product, on the plates stocking it (two shoppers side by side);
     - else the whole event."""
@@ -185,24 +184,21 @@ def _takes(event: WeightEvent, lines: list[ReceiptLine], weight: dict[str, float
         return tuple(p for p in event.plates if plate_stock.get((event.shelf, p)) == sku)
 
     skus = sorted({line.sku for line in lines})
+    if counted and len(counted) == len(lines):
+        totals = {sku: sum(line.quantity for line in lines if line.sku == sku) for sku in skus}
+        steps = steps_by_product(event, totals, weight, plate_stock, id_config, STEP_GAP_S)
+        if steps is not None:  # one product's steps keep the whole event's plates
+            return [pair for sku in skus for pair in step_takes(
+                [line for line in lines if line.sku == sku], [(t, n) for t, s, n in steps if s == sku],
+                event.plates if len(skus) == 1 else stocking(sku))]
     if counted and len(counted) == len(lines) and len(skus) == 1:
         first, total = lines[0], sum(line.quantity for line in lines)
         unit = weight.get(first.sku, math.nan)
-        clusters = step_clusters(event, STEP_GAP_S)
-        counts = [round(abs(grams) / unit) if unit > 0 else 0 for _, grams in clusters]
-        if len(clusters) >= 2 and min(counts) >= 1 and sum(counts) == total:
-            return step_takes(lines, [(t, n) for (t, _), n in zip(clusters, counts, strict=True)], event.plates)
         counts = [round(abs(delta) / unit) if unit > 0 else 0 for delta in event.plate_deltas_g]
         if len(lines) == 1 and len(event.plates) >= 2 and min(counts) >= 0 and sum(counts) == total \
                 and sum(c > 0 for c in counts) >= 2:
             return [(replace(first, quantity=n), take(first, event.start, event.end, (plate,), n))
                     for plate, n in zip(event.plates, counts, strict=True) if n > 0]
-    if counted and len(counted) == len(lines) and len(skus) >= 2:
-        totals = {sku: sum(line.quantity for line in lines if line.sku == sku) for sku in skus}
-        steps = steps_by_product(event, totals, weight, plate_stock, id_config, STEP_GAP_S)
-        if steps is not None:
-            return [pair for sku in skus for pair in step_takes(
-                [line for line in lines if line.sku == sku], [(t, n) for t, s, n in steps if s == sku], stocking(sku))]
     out = []
     for line in lines:
         out.append((line, take(line, event.start, event.end, stocking(line.sku) if len(counted) > 1 else (),
