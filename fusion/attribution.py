@@ -15,11 +15,15 @@ Without a model file fusion still runs: every take goes to the candidate standin
 Takes of one moment (weight events overlapping in time) are assigned together
 (``scipy.optimize.linear_sum_assignment`` on -log probability), each shopper once; a shopper's second
 take of the moment costs ``second_take`` more (two hands, or one shopper taking in steps, happen but
-are less likely than two shoppers each taking once).
+are less likely than two shoppers each taking once). Two takes of one shopper further apart than one
+hand's step yet closer than ``one_reach_s`` cannot both be theirs: one reach, in and out of the shelf,
+lasts that long (two steps of one change 0.5 s apart are two hands of two shoppers, however much the
+evidence of each, which looks at seconds around it, favours the same one).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -39,6 +43,8 @@ log = logging.getLogger(__name__)
 MODEL_VERSION = 1
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "attribution.json"
 TRAIN_HINT = "train one with `walkout train --only attribution`"
+MAX_JOINT = 50_000  # assignments of one moment searched one by one when a shopper's takes could clash in time
+CLASH = 1e3  # cost of one shopper's two takes within one reach (far above any evidence: a clash only when unavoidable)
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,10 @@ class AttributionConfig:
     model: str = ""
     review_below: float = 0.0
     second_take: float = 1.5
+    one_reach_s: float = 2.0
+    """one shopper's two takes of a moment more than one hand's step apart but closer than this are not both
+    theirs: one reach lasts this long (in the mock store's training truth, no shopper's two events are
+    closer than 2.0 s); 0: no such limit"""
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
@@ -200,10 +210,42 @@ def fit_model(frame: pd.DataFrame, labels: np.ndarray, takes: np.ndarray, card: 
                             card or {})
 
 
-def assign(probabilities: list[tuple[list[str], np.ndarray]], second_take: float) -> list[int | None]:
+def assign(probabilities: list[tuple[list[str], np.ndarray]], second_take: float,
+           times: list[float] | None = None, one_reach_s: float = 0.0, one_hand_s: float = 0.0) -> list[int | None]:
     """Jointly give each take (its candidates and their probabilities) one candidate index: minimum
     total -log probability, each shopper once, a second take of one shopper at ``second_take`` more.
-    None for a take without candidates."""
+    None for a take without candidates.
+
+    With the takes' ``times`` (s): one shopper's two takes at least ``one_hand_s`` and less than
+    ``one_reach_s`` apart clash (one reach lasts that long). A moment where a clash is possible is
+    searched through every assignment (at most ``MAX_JOINT``; a larger one is assigned without the
+    limit, and logged), clashes costing ``CLASH`` each."""
+    chosen = _assign_pairs(probabilities, second_take)
+    if times is None or one_reach_s <= 0:
+        return chosen
+    rows = [r for r, (names, _) in enumerate(probabilities) if names]
+    clashing = [(a, b) for a, b in itertools.combinations(rows, 2)
+                if one_hand_s <= abs(times[a] - times[b]) < one_reach_s
+                and set(probabilities[a][0]) & set(probabilities[b][0])]
+    if not clashing:
+        return chosen
+    if math.prod(len(probabilities[r][0]) for r in rows) > MAX_JOINT:
+        log.warning("a moment of %d takes is assigned without the one-reach limit (too many to search)", len(rows))
+        return chosen
+    costs = {r: -np.log(np.maximum(np.asarray(probabilities[r][1], float), 1e-6)) for r in rows}
+    best, best_cost = None, math.inf
+    for combo in itertools.product(*(range(len(probabilities[r][0])) for r in rows)):
+        who = {r: probabilities[r][0][k] for r, k in zip(rows, combo, strict=True)}
+        cost = sum(float(costs[r][k]) for r, k in zip(rows, combo, strict=True))
+        cost += second_take * (len(rows) - len(set(who.values())))
+        cost += CLASH * sum(who[a] == who[b] for a, b in clashing)
+        if cost < best_cost:
+            best, best_cost = who, cost
+    return [probabilities[r][0].index(best[r]) if r in best else None for r in range(len(probabilities))]
+
+
+def _assign_pairs(probabilities: list[tuple[list[str], np.ndarray]], second_take: float) -> list[int | None]:
+    """:func:`assign` without times: a linear assignment with two places per shopper."""
     shoppers = sorted({s for names, _ in probabilities for s in names})
     if not shoppers:
         return [None] * len(probabilities)

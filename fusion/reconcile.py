@@ -251,7 +251,8 @@ def _attribute_moment(
                 continue
             takes.append((line, take, frame))
     options = [(list(frame.index), model.probabilities(frame)) for _, _, frame in takes]
-    chosen = assign(options, attribution.second_take)
+    chosen = assign(options, attribution.second_take, [(take.start + take.end) / 2 for _, take, _ in takes],
+                    attribution.one_reach_s, STEP_GAP_S)
     out = list(fixed)
     for (line, take, frame), (names, p), k in zip(takes, options, chosen, strict=True):
         out.append(_decided(line, take, frame, names, p, k, model, attribution, presence))

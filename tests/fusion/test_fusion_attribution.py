@@ -319,6 +319,26 @@ def test_a_take_without_candidates_gets_nobody():
     assert assign([(["A"], np.array([0.9]))] * 3, 1.5) == [0, 0, 0]
 
 
+def test_one_shopper_s_two_takes_within_one_reach_go_to_two_shoppers():
+    # Two steps of one change 0.5 s apart; the evidence of both favours A (seconds of evidence around
+    # each take overlap). One reach lasts 2 s: the step where B is the less unlikely goes to B.
+    takes = [(["A", "B"], np.array([0.85, 0.15])), (["A", "B"], np.array([0.9, 0.1]))]
+    assert assign(takes, 1.5) == [0, 0]  # without times: A makes both
+    assert assign(takes, 1.5, times=[10.0, 10.5], one_reach_s=2.0, one_hand_s=0.3) == [1, 0]
+    # Further apart than one reach, or closer than one hand's step (one reach, two lines): A's both.
+    assert assign(takes, 1.5, times=[10.0, 12.5], one_reach_s=2.0, one_hand_s=0.3) == [0, 0]
+    assert assign(takes, 1.5, times=[10.0, 10.1], one_reach_s=2.0, one_hand_s=0.3) == [0, 0]
+    # No other candidate: the clash cannot be helped, A makes both.
+    alone = [(["A"], np.array([1.0])), (["A"], np.array([1.0]))]
+    assert assign(alone, 1.5, times=[10.0, 10.5], one_reach_s=2.0, one_hand_s=0.3) == [0, 0]
+
+
+def test_the_one_reach_limit_keeps_takes_without_candidates_and_every_shopper_s_other_takes():
+    takes = [([], np.zeros(0)), (["A", "B"], np.array([0.7, 0.3])), (["B", "A"], np.array([0.2, 0.8])),
+             (["C"], np.array([1.0]))]
+    assert assign(takes, 1.5, times=[10.0, 10.0, 10.6, 10.3], one_reach_s=2.0, one_hand_s=0.3) == [None, 1, 1, 0]
+
+
 def test_the_nearest_shopper_fallback_picks_the_smallest_offset_then_distance_then_vision_s_claim():
     frame = pd.DataFrame([[0.0] * len(FEATURES)] * 3, columns=list(FEATURES), index=["1", "2", "3"])
     frame["offset"] = [0.5, 0.2, 0.2]
