@@ -63,6 +63,13 @@ class AttributionConfig:
     theirs: one reach lasts this long (in the mock store's training truth, no shopper's two events are
     closer than 2.0 s); 0: no such limit"""
 
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.review_below <= 1.0:
+            raise ValueError(f"review_below must be a probability from 0 to 1, got {self.review_below}")
+        for name in ("second_take", "one_reach_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+
 
 def softmax(scores: np.ndarray) -> np.ndarray:
     """One take's candidates' probabilities from their scores: exp(score), normalised to sum 1."""

@@ -417,6 +417,11 @@ def test_the_review_threshold_and_the_model_are_settings_of_the_fuse_config(tmp_
     assert config.attribution == AttributionConfig(model="m.json", review_below=0.9, second_take=2.0)
     with pytest.raises(FormatError, match=r"unknown key\(s\) review_bellow \(did you mean review_below\?\)"):
         FuseConfig.from_dict({"attribution": {"review_bellow": 0.9}})
+    for key, value, problem in (("one_reach_s", -1.0, "one_reach_s must be 0 or more"),
+                                ("second_take", -0.5, "second_take must be 0 or more"),
+                                ("review_below", 1.5, "review_below must be a probability from 0 to 1")):
+        with pytest.raises(FormatError, match=problem):
+            FuseConfig.from_dict({"attribution": {key: value}})
     path = tmp_path / "fuse.toml"
     path.write_text('[attribution]\nmodel = "nowhere.json"\n')
     config = FuseConfig.from_file(path)
