@@ -227,28 +227,33 @@ def assign(probabilities: list[tuple[list[str], np.ndarray]], second_take: float
     ``one_reach_s`` apart clash (one reach lasts that long). A moment where a clash is possible is
     searched through every assignment (at most ``MAX_JOINT``; a larger one is assigned without the
     limit, and logged), clashes costing ``CLASH`` each."""
-    chosen = _assign_pairs(probabilities, second_take)
-    if times is None or one_reach_s <= 0:
-        return chosen
     rows = [r for r, (names, _) in enumerate(probabilities) if names]
-    clashing = [(a, b) for a, b in itertools.combinations(rows, 2)
-                if one_hand_s <= abs(times[a] - times[b]) < one_reach_s
-                and set(probabilities[a][0]) & set(probabilities[b][0])]
+    clashing = [] if times is None else [
+        (a, b) for a, b in itertools.combinations(rows, 2)
+        if one_hand_s <= abs(times[a] - times[b]) < one_reach_s and set(probabilities[a][0]) & set(probabilities[b][0])]
     if not clashing:
-        return chosen
+        return _assign_pairs(probabilities, second_take)
     if math.prod(len(probabilities[r][0]) for r in rows) > MAX_JOINT:
         log.warning("a moment of %d takes is assigned without the one-reach limit (too many to search)", len(rows))
-        return chosen
-    costs = {r: -np.log(np.maximum(np.asarray(probabilities[r][1], float), 1e-6)) for r in rows}
-    best, best_cost = None, math.inf
+        return _assign_pairs(probabilities, second_take)
+    costs = {r: _cost(probabilities[r][1]) for r in rows}
+    best, best_cost = (), math.inf
     for combo in itertools.product(*(range(len(probabilities[r][0])) for r in rows)):
         who = {r: probabilities[r][0][k] for r, k in zip(rows, combo, strict=True)}
         cost = sum(float(costs[r][k]) for r, k in zip(rows, combo, strict=True))
         cost += second_take * (len(rows) - len(set(who.values())))
         cost += CLASH * sum(who[a] == who[b] for a, b in clashing)
         if cost < best_cost:
-            best, best_cost = who, cost
-    return [probabilities[r][0].index(best[r]) if r in best else None for r in range(len(probabilities))]
+            best, best_cost = combo, cost
+    chosen: list[int | None] = [None] * len(probabilities)
+    for r, k in zip(rows, best, strict=True):
+        chosen[r] = k
+    return chosen
+
+
+def _cost(p: np.ndarray) -> np.ndarray:
+    """A take's candidates' costs in an assignment: -log probability (at most -log 1e-6)."""
+    return -np.log(np.maximum(np.asarray(p, float), 1e-6))
 
 
 def _assign_pairs(probabilities: list[tuple[list[str], np.ndarray]], second_take: float) -> list[int | None]:
@@ -260,8 +265,7 @@ def _assign_pairs(probabilities: list[tuple[list[str], np.ndarray]], second_take
     n = len(shoppers)
     cost = np.full((len(probabilities), 2 * n), 1e6)
     for row, (names, p) in enumerate(probabilities):
-        for name, value in zip(names, p, strict=True):
-            base = -math.log(max(float(value), 1e-6))
+        for name, base in zip(names, _cost(p).tolist(), strict=True):
             cost[row, column[name]] = base
             cost[row, n + column[name]] = base + second_take
     rows, cols = linear_sum_assignment(cost)

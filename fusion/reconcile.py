@@ -191,14 +191,14 @@ def _takes(event: WeightEvent, lines: list[ReceiptLine], weight: dict[str, float
             return [pair for sku in skus for pair in step_takes(
                 [line for line in lines if line.sku == sku], [(t, n) for t, s, n in steps if s == sku],
                 event.plates if len(skus) == 1 else stocking(sku))]
-    if counted and len(counted) == len(lines) and len(skus) == 1:
-        first, total = lines[0], sum(line.quantity for line in lines)
-        unit = weight.get(first.sku, math.nan)
-        counts = [round(abs(delta) / unit) if unit > 0 else 0 for delta in event.plate_deltas_g]
-        if len(lines) == 1 and len(event.plates) >= 2 and min(counts) >= 0 and sum(counts) == total \
-                and sum(c > 0 for c in counts) >= 2:
-            return [(replace(first, quantity=n), take(first, event.start, event.end, (plate,), n))
-                    for plate, n in zip(event.plates, counts, strict=True) if n > 0]
+        if len(skus) == 1:
+            first, total = lines[0], totals[skus[0]]
+            unit = weight.get(first.sku, math.nan)
+            counts = [round(abs(delta) / unit) if unit > 0 else 0 for delta in event.plate_deltas_g]
+            if len(lines) == 1 and len(event.plates) >= 2 and min(counts) >= 0 and sum(counts) == total \
+                    and sum(c > 0 for c in counts) >= 2:
+                return [(replace(first, quantity=n), take(first, event.start, event.end, (plate,), n))
+                        for plate, n in zip(event.plates, counts, strict=True) if n > 0]
     out = []
     for line in lines:
         out.append((line, take(line, event.start, event.end, stocking(line.sku) if len(counted) > 1 else (),
