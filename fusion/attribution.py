@@ -12,9 +12,9 @@ contribution to its candidate's score, strongest first.
 Without a model file fusion still runs: every take goes to the candidate standing nearest the plates
 (:class:`NearestShopper`), lines carry no probability, and every reason says so.
 
-Takes of one moment (weight events overlapping in time) are assigned together
-(``scipy.optimize.linear_sum_assignment`` on -log probability), each shopper once; a shopper's second
-take of the moment costs ``second_take`` more (two hands, or one shopper taking in steps, happen but
+Takes of one moment (weight events overlapping in time) are assigned together, at the least total
+-log probability (exactly: a small integer program, scipy's ``milp``); each take of a shopper's after
+their first in the moment costs ``second_take`` more (two hands, or one shopper taking in steps, happen but
 are less likely than two shoppers each taking once). Two takes of one shopper further apart than one
 hand's step yet closer than ``one_reach_s`` cannot both be theirs: one reach, in and out of the shelf,
 lasts that long (two steps of one change 0.5 s apart are two hands of two shoppers, however much the
@@ -26,13 +26,12 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from formats.errors import FormatError
 from formats.tables import write_json_atomic
@@ -43,7 +42,6 @@ log = logging.getLogger(__name__)
 MODEL_VERSION = 1
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "attribution.json"
 TRAIN_HINT = "train one with `walkout train --only attribution`"
-MAX_JOINT = 50_000  # assignments of one moment searched one by one when a shopper's takes could clash in time
 CLASH = 1e3  # cost of one shopper's two takes within one reach (far above any evidence: a clash only when unavoidable)
 
 
@@ -220,60 +218,55 @@ def fit_model(frame: pd.DataFrame, labels: np.ndarray, takes: np.ndarray, card: 
 def assign(probabilities: list[tuple[list[str], np.ndarray]], second_take: float,
            times: list[float] | None = None, one_reach_s: float = 0.0, one_hand_s: float = 0.0) -> list[int | None]:
     """Jointly give each take (its candidates and their probabilities) one candidate index: minimum
-    total -log probability, each shopper once, a second take of one shopper at ``second_take`` more.
+    total -log probability, each shopper's every take after their first at ``second_take`` more.
     None for a take without candidates.
 
     With the takes' ``times`` (s): one shopper's two takes at least ``one_hand_s`` and less than
-    ``one_reach_s`` apart clash (one reach lasts that long). A moment where a clash is possible is
-    searched through every assignment (at most ``MAX_JOINT``; a larger one is assigned without the
-    limit, and logged), clashes costing ``CLASH`` each."""
+    ``one_reach_s`` apart clash (one reach lasts that long), at ``CLASH`` each. The minimum is exact: a
+    small integer program (scipy's ``milp``, HiGHS) over which candidate makes each take."""
     rows = [r for r, (names, _) in enumerate(probabilities) if names]
-    clashing = [] if times is None else [
-        (a, b) for a, b in itertools.combinations(rows, 2)
-        if one_hand_s <= abs(times[a] - times[b]) < one_reach_s and set(probabilities[a][0]) & set(probabilities[b][0])]
-    if not clashing:
-        return _assign_pairs(probabilities, second_take)
-    if math.prod(len(probabilities[r][0]) for r in rows) > MAX_JOINT:
-        log.warning("a moment of %d takes is assigned without the one-reach limit (too many to search)", len(rows))
-        return _assign_pairs(probabilities, second_take)
-    costs = {r: _cost(probabilities[r][1]) for r in rows}
-    best, best_cost = (), math.inf
-    for combo in itertools.product(*(range(len(probabilities[r][0])) for r in rows)):
-        who = {r: probabilities[r][0][k] for r, k in zip(rows, combo, strict=True)}
-        cost = sum(float(costs[r][k]) for r, k in zip(rows, combo, strict=True))
-        cost += second_take * (len(rows) - len(set(who.values())))
-        cost += CLASH * sum(who[a] == who[b] for a, b in clashing)
-        if cost < best_cost:
-            best, best_cost = combo, cost
     chosen: list[int | None] = [None] * len(probabilities)
-    for r, k in zip(rows, best, strict=True):
-        chosen[r] = k
+    if len(rows) == 1:
+        chosen[rows[0]] = int(np.argmax(probabilities[rows[0]][1]))
+    if len(rows) <= 1:
+        return chosen
+    # One binary variable per (take, candidate); then one "extra take" count per shopper; then one
+    # clash indicator per (pair of clashing takes, shared shopper).
+    pairs = [(r, k, name) for r in rows for k, name in enumerate(probabilities[r][0])]
+    shoppers = sorted({name for _, _, name in pairs})
+    clashes = [] if times is None else [
+        (a, b, name) for a, b in itertools.combinations(rows, 2) if one_hand_s <= abs(times[a] - times[b]) < one_reach_s
+        for name in sorted(set(probabilities[a][0]) & set(probabilities[b][0]))]
+    n_x, n_e = len(pairs), len(shoppers)
+    cost = np.concatenate([[float(_cost(probabilities[r][1])[k]) for r, k, _ in pairs],
+                           np.full(n_e, second_take), np.full(len(clashes), CLASH)])
+    index = {(r, name): j for j, (r, _, name) in enumerate(pairs)}
+    matrix = np.zeros((len(rows) + n_e + len(clashes), len(cost)))
+    lower, upper = [], []
+    for i, r in enumerate(rows):  # every take is made by exactly one of its candidates
+        matrix[i, [index[r, name] for name in probabilities[r][0]]] = 1.0
+        lower.append(1.0), upper.append(1.0)
+    for i, name in enumerate(shoppers):  # a shopper's takes - 1 <= their extra takes
+        row = len(rows) + i
+        matrix[row, [j for j, (_, _, other) in enumerate(pairs) if other == name]] = 1.0
+        matrix[row, n_x + i] = -1.0
+        lower.append(-np.inf), upper.append(1.0)
+    for i, (a, b, name) in enumerate(clashes):  # both clashing takes theirs -> the clash counts
+        row = len(rows) + n_e + i
+        matrix[row, [index[a, name], index[b, name]]] = 1.0
+        matrix[row, n_x + n_e + i] = -1.0
+        lower.append(-np.inf), upper.append(1.0)
+    integral = np.r_[np.ones(n_x), np.zeros(n_e + len(clashes))]
+    bounds = Bounds(np.zeros(len(cost)), np.r_[np.ones(n_x), np.full(n_e, np.inf), np.ones(len(clashes))])
+    result = milp(cost, constraints=LinearConstraint(matrix, lower, upper), integrality=integral, bounds=bounds)
+    if result.x is None:  # cannot happen (giving each take its best candidate is always feasible); be explicit
+        raise RuntimeError(f"joint assignment of {len(rows)} takes failed: {result.message}")
+    for j, (r, k, _) in enumerate(pairs):
+        if result.x[j] > 0.5:
+            chosen[r] = k
     return chosen
 
 
 def _cost(p: np.ndarray) -> np.ndarray:
     """A take's candidates' costs in an assignment: -log probability (at most -log 1e-6)."""
     return -np.log(np.maximum(np.asarray(p, float), 1e-6))
-
-
-def _assign_pairs(probabilities: list[tuple[list[str], np.ndarray]], second_take: float) -> list[int | None]:
-    """:func:`assign` without times: a linear assignment with two places per shopper."""
-    shoppers = sorted({s for names, _ in probabilities for s in names})
-    if not shoppers:
-        return [None] * len(probabilities)
-    column = {s: k for k, s in enumerate(shoppers)}
-    n = len(shoppers)
-    cost = np.full((len(probabilities), 2 * n), 1e6)
-    for row, (names, p) in enumerate(probabilities):
-        for name, base in zip(names, _cost(p).tolist(), strict=True):
-            cost[row, column[name]] = base
-            cost[row, n + column[name]] = base + second_take
-    rows, cols = linear_sum_assignment(cost)
-    chosen: list[int | None] = [None] * len(probabilities)
-    for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
-        if cost[row, col] < 1e6:
-            chosen[row] = probabilities[row][0].index(shoppers[col % n])
-    for row, (names, p) in enumerate(probabilities):  # more takes than places: the best candidate
-        if chosen[row] is None and names:
-            chosen[row] = int(np.argmax(p))
-    return chosen

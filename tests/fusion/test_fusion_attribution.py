@@ -4,6 +4,7 @@ of one moment's takes, and fusion giving every line a shopper, a probability and
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections import Counter
@@ -29,6 +30,7 @@ import fusion.attribution
 from formats.errors import FormatError
 from formats.weight_events import WeightEvent
 from fusion.attribution import (
+    CLASH,
     AttributionConfig,
     AttributionModel,
     NearestShopper,
@@ -315,7 +317,7 @@ def test_two_takes_preferring_one_shopper_go_to_them_and_the_plausible_second():
 def test_a_take_without_candidates_gets_nobody():
     assert assign([([], np.zeros(0)), (["A"], np.array([0.8]))], 1.5) == [None, 0]
     assert assign([([], np.zeros(0))], 1.5) == [None]
-    # More takes than each shopper's two places: the rest go to their best candidate.
+    # A lone candidate makes every take, however many.
     assert assign([(["A"], np.array([0.9]))] * 3, 1.5) == [0, 0, 0]
 
 
@@ -563,3 +565,58 @@ def test_a_change_of_two_products_in_steps_is_a_take_per_step_each_of_one_produc
     carts = {shopper: receipt["items"] for shopper, receipt in result.receipts["shoppers"].items()}
     assert carts == {"1": {CHIPS: 1}, "2": {CHIPS: 1}, "3": {"0003": 2}}
 
+
+
+def _least_cost(takes, second_take, times, one_reach_s, one_hand_s):
+    """The assignment objective by brute force: every combination of candidates, its summed cost."""
+    best, best_cost = None, np.inf
+    for combo in itertools.product(*(range(len(names)) for names, _ in takes)):
+        who = [takes[r][0][k] for r, k in enumerate(combo)]
+        cost = sum(-np.log(max(takes[r][1][k], 1e-6)) for r, k in enumerate(combo))
+        cost += second_take * (len(who) - len(set(who)))
+        cost += CLASH * sum(who[a] == who[b] for a, b in itertools.combinations(range(len(who)), 2)
+                            if one_hand_s <= abs(times[a] - times[b]) < one_reach_s)
+        if cost < best_cost - 1e-9:
+            best, best_cost = list(combo), cost
+    return best, best_cost
+
+
+def test_the_joint_assignment_is_the_least_cost_one():
+    # Random moments of 2-4 takes among 4 shoppers, some within one reach of each other: the assignment's
+    # cost is the least of every possible assignment's (found by trying them all).
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        n = int(rng.integers(2, 5))
+        takes = []
+        for _ in range(n):
+            names = list(rng.choice(["A", "B", "C", "D"], size=int(rng.integers(1, 4)), replace=False))
+            p = rng.dirichlet(np.ones(len(names)))
+            takes.append((names, p))
+        times = np.sort(rng.uniform(0, 4, n)).tolist()
+        chosen = assign(takes, 1.5, times, one_reach_s=2.0, one_hand_s=0.3)
+        _, least = _least_cost(takes, 1.5, times, 2.0, 0.3)
+        cost = sum(-np.log(max(takes[r][1][k], 1e-6)) for r, k in enumerate(chosen))
+        who = [takes[r][0][k] for r, k in enumerate(chosen)]
+        cost += 1.5 * (len(who) - len(set(who)))
+        cost += CLASH * sum(who[a] == who[b] for a, b in itertools.combinations(range(n), 2)
+                            if 0.3 <= abs(times[a] - times[b]) < 2.0)
+        assert cost == pytest.approx(least, abs=1e-6)
+
+
+def test_a_moment_of_many_takes_keeps_the_one_reach_limit():
+    # Eight takes of five candidates each (390,625 assignments): takes 0 and 1, 0.5 s apart, both favour A;
+    # the other six each have their own shopper. One reach: take 0 goes to B, its less unlikely other.
+    takes = [(["A", "B", "C", "D", "E"], np.array([0.85, 0.12, 0.01, 0.01, 0.01])),
+             (["A", "B", "C", "D", "E"], np.array([0.9, 0.07, 0.01, 0.01, 0.01]))]
+    takes += [([f"S{r}", "A", "B", "C", "D"], np.array([0.96, 0.01, 0.01, 0.01, 0.01])) for r in range(6)]
+    times = [10.0, 10.5, *(20.0 + 3 * r for r in range(6))]
+    assert assign(takes, 1.5, times, one_reach_s=2.0, one_hand_s=0.3) == [1, 0, 0, 0, 0, 0, 0, 0]
+
+
+def test_every_take_after_a_shopper_s_first_costs_the_second_take_penalty():
+    # Three takes A is likelier for (0.6 each) and B plausible for: A's third take would cost a second
+    # penalty, more than giving it to B (-log 0.4 + log 0.6 = 0.41).
+    takes = [(["A", "B"], np.array([0.6, 0.4]))] * 3
+    chosen = assign(takes, 1.5)
+    assert sorted(chosen) == [0, 0, 1]
+    assert assign(takes, 0.2) == [0, 0, 0]  # a small penalty: A makes all three
