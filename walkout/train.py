@@ -319,7 +319,7 @@ def train(out_dir: str | Path, config: TrainConfig | None = None, work_dir: str 
     from ultralytics import YOLO
 
     from mockstore.catalog import detector_class_names
-    from mockstore.yolo import YoloConfig, export_yolo_dataset
+    from mockstore.yolo import export_yolo_dataset
 
     config = config or TrainConfig()
     out, work = _folders(out_dir, work_dir)
@@ -354,15 +354,7 @@ def train(out_dir: str | Path, config: TrainConfig | None = None, work_dir: str 
                                  zip(metrics.box.ap_class_index, metrics.box.ap50, strict=True)}
     figures["detector_map50_all"] = float(metrics.box.map50)
 
-    held_renders = []
-    for seed, n_train, n_val, share in config.held_exports:
-        folder = work / f"held-renders-{seed}"
-        if not _rendered(folder, dataclasses.replace(config, images=n_train, val_images=n_val)):
-            export_yolo_dataset(folder, n_train=n_train, n_val=n_val, seed=seed,
-                                config=YoloConfig(near_event_share=share))
-        held_renders.append(folder)
-    figures.update(train_classifier(out, config, work, held_renders))
-    figures.update(train_hand_model(out, config, work, held_renders))
+    figures.update(train_hand_stage(out, config, work))
     models = [out / "walkout-det.pt", out / "walkout-hands.pt", out / "walkout-held.pt"]
     if reach:
         figures.update(train_reach_model(out, config, work))
@@ -373,24 +365,51 @@ def train(out_dir: str | Path, config: TrainConfig | None = None, work_dir: str 
     return figures
 
 
-SINGLE_MODELS = {"reach": "walkout-reach.pt", "detector": "walkout-det.pt"}
+def near_event_renders(exports: tuple[tuple[int, int, int, float], ...], work: Path, prefix: str,
+                       config: TrainConfig) -> list[Path]:
+    """Each export (seed, training frames, validation frames, share near events) in ``work/<prefix>-<seed>``,
+    rendered unless a finished one is already there."""
+    from mockstore.yolo import YoloConfig, export_yolo_dataset
+
+    folders = []
+    for seed, n_train, n_val, share in exports:
+        folder = work / f"{prefix}-{seed}"
+        if not _rendered(folder, dataclasses.replace(config, images=n_train, val_images=n_val)):
+            export_yolo_dataset(folder, n_train=n_train, n_val=n_val, seed=seed,
+                                config=YoloConfig(near_event_share=share))
+        folders.append(folder)
+    return folders
+
+
+def train_hand_stage(out: Path, config: TrainConfig, work: Path) -> dict:
+    """The hand stage's two models from the near-event exports: walkout-held.pt (what a hand holds) and
+    walkout-hands.pt (hands, and the products held in them, in a crop around each shopper)."""
+    renders = near_event_renders(config.held_exports, work, "held-renders", config)
+    figures = train_classifier(out, config, work, renders)
+    figures.update(train_hand_model(out, config, work, renders))
+    return figures
+
+
+SINGLE_MODELS = {"reach": ("walkout-reach.pt",), "detector": ("walkout-det.pt",),
+                 "hands": ("walkout-hands.pt", "walkout-held.pt")}
 
 
 def train_one(model: str, out_dir: str | Path, config: TrainConfig | None = None,
               work_dir: str | Path | None = None) -> dict:
     """Train only one model, leaving the other files in ``out_dir`` alone: ``reach`` (the add-on
-    model), or ``detector`` (fine-tune the walkout-det.pt already in ``out_dir``, see
-    :func:`finetune_detector`). Writes ``training-<model>.json`` (figures) beside it and returns the
+    model), ``detector`` (fine-tune the walkout-det.pt already in ``out_dir``, see
+    :func:`finetune_detector`), or ``hands`` (the hand stage from scratch: walkout-hands.pt and
+    walkout-held.pt, :func:`train_hand_stage`). Writes ``training-<model>.json`` (figures) beside it and returns the
     figures. The model card (README.md) is not rewritten: its section is logged for you to paste."""
     if model not in SINGLE_MODELS:
         raise ValueError(f"unknown model {model!r}; one of {', '.join(SINGLE_MODELS)}")
     config = config or TrainConfig()
     out, work = _folders(out_dir, work_dir)
     figures: dict = {"config": asdict(config)}
-    trainer, card = {"reach": (train_reach_model, _reach_card), "detector": (finetune_detector, _finetune_card)}[model]
+    trainer, card = {"reach": (train_reach_model, _reach_card), "detector": (finetune_detector, _finetune_card),
+                     "hands": (train_hand_stage, _hands_card)}[model]
     figures.update(trainer(out, config, work))
-    path = out / SINGLE_MODELS[model]
-    figures["sizes_mb"] = {path.name: round(path.stat().st_size / 1e6, 2)}
+    figures["sizes_mb"] = {name: round((out / name).stat().st_size / 1e6, 2) for name in SINGLE_MODELS[model]}
     (out / f"training-{model}.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     log.info("model card section:\n%s", card(figures))
     return figures
@@ -498,14 +517,7 @@ def train_reach_model(out: Path, config: TrainConfig, work: Path) -> dict:
     """Train walkout-reach.pt: is the shopper in this crop reaching into a shelf (``reaching``) or not."""
     from ultralytics import YOLO
 
-    from mockstore.yolo import YoloConfig, export_yolo_dataset
-
-    renders = []
-    for seed, n_train, n_val, share in config.reach_exports:
-        folder = work / f"reach-renders-{seed}"
-        if not _rendered(folder, dataclasses.replace(config, images=n_train, val_images=n_val)):
-            export_yolo_dataset(folder, n_train=n_train, n_val=n_val, seed=seed, config=YoloConfig(near_event_share=share))
-        renders.append(folder)
+    renders = near_event_renders(config.reach_exports, work, "reach-renders", config)
     crops = work / "reach-crops"
     if crops.exists():
         shutil.rmtree(crops)
@@ -536,6 +548,17 @@ def _finetune_card(figures: dict) -> str:
 {share:.0%} near events, {store_share:.0%} of scenes from the walled multi-aisle store), {figures['finetune_train_s'] / 60:.0f} min. mAP50 on its
 {n_val} held-out frames before -> after: shopper {before.get('shopper', 0):.3f} -> {after.get('shopper', 0):.3f},
 product {before.get('product', 0):.3f} -> {after.get('product', 0):.3f}.
+"""
+
+
+def _hands_card(figures: dict) -> str:
+    c = figures["config"]
+    exports = ", ".join(f"seed {s}: {n} + {v} frames, {share:.0%} near events" for s, n, v, share in c["held_exports"])
+    return f"""Hand stage (`walkout train --only hands`), from the near-event exports ({exports}):
+walkout-hands.pt on {figures['hand_crops']['train']} + {figures['hand_crops']['val']} shopper crops, {c['hand_epochs']} epochs,
+{figures['hand_train_s'] / 60:.0f} min: hand mAP50 {figures['hand_map50']:.3f} (precision {figures['hand_precision']:.3f}, recall
+{figures['hand_recall']:.3f}), held products mAP50 {figures['held_box_map50']:.3f}; walkout-held.pt, {c['classifier_epochs']} epochs,
+{figures['held_train_s'] / 60:.0f} min: top-1 {figures['held_top1']:.3f} on its held-out crops.
 """
 
 

@@ -40,6 +40,19 @@ def test_reach_crops_are_labelled_by_how_far_the_shopper_reaches(tmp_path):
     assert "f.csv" in str(error.value)
 
 
+def _shipped_models(tmp_path):
+    """A models folder holding a model card and a detector, for `--only` to leave alone."""
+    out = tmp_path / "models"
+    out.mkdir()
+    (out / "README.md").write_text("the card\n")
+    (out / "walkout-det.pt").write_bytes(b"det")
+    return out
+
+
+def _left_alone(out) -> bool:
+    return (out / "README.md").read_text() == "the card\n" and (out / "walkout-det.pt").read_bytes() == b"det"
+
+
 def test_train_only_one_add_on_model_leaves_the_others_alone(tmp_path, monkeypatch, capsys):
     """`walkout train --only reach`: just the reach trainer runs (here a stand-in that writes a file);
     the shipped models and the model card stay as they were; the figures land in training-reach.json."""
@@ -58,13 +71,10 @@ def test_train_only_one_add_on_model_leaves_the_others_alone(tmp_path, monkeypat
 
     monkeypatch.setattr(train_module, "train_reach_model", fake_reach)
     monkeypatch.setattr(train_module, "train", must_not_run)
-    out = tmp_path / "models"
-    out.mkdir()
-    (out / "README.md").write_text("the card\n")
-    (out / "walkout-det.pt").write_bytes(b"det")
+    out = _shipped_models(tmp_path)
     assert main(["train", "--out", str(out), "--only", "reach"]) == 0
     assert "reach model: held-out top-1 0.500" in capsys.readouterr().out
-    assert (out / "README.md").read_text() == "the card\n" and (out / "walkout-det.pt").read_bytes() == b"det"
+    assert _left_alone(out)
     figures = json.loads((out / "training-reach.json").read_text())
     assert figures["reach_top1"] == 0.5 and figures["sizes_mb"] == {"walkout-reach.pt": 0.0}
     with pytest.raises(ValueError, match="unknown model"):
@@ -74,6 +84,45 @@ def test_train_only_one_add_on_model_leaves_the_others_alone(tmp_path, monkeypat
     assert "'--wrists'" in capsys.readouterr().err  # click: no such option
     with pytest.raises(ValueError, match="unknown model 'wrists'"):
         train_module.train_one("wrists", out)
+
+
+def test_train_only_hands_trains_the_hand_stage_on_the_near_event_renders(tmp_path, monkeypatch, capsys):
+    """`walkout train --only hands`: the held-item classifier and the hand model (stand-ins here) are
+    trained on the near-event exports (``held_exports``, rendered into the work folder unless already
+    there); the detector, the reach model and the model card stay as they were."""
+    import json
+
+    import walkout.train as train_module
+    from walkout.cli import main
+
+    rendered, trained = [], {}
+
+    def fake_export(folder, n_train, n_val, seed, config):
+        rendered.append((folder.name, n_train, n_val, seed, config.near_event_share))
+
+    def fake_classifier(out, config, work, renders):
+        trained["held"] = [r.name for r in renders]
+        (out / "walkout-held.pt").write_bytes(b"h" * 30_000)
+        return {"held_crops": {}, "held_train_s": 60.0, "held_top1": 0.75}
+
+    def fake_hands(out, config, work, renders):
+        trained["hands"] = [r.name for r in renders]
+        (out / "walkout-hands.pt").write_bytes(b"x" * 20_000)
+        return {"hand_crops": {"train": 8, "val": 2}, "hand_train_s": 120.0, "hand_map50": 0.8,
+                "held_box_map50": 0.5, "hand_precision": 0.9, "hand_recall": 0.7}
+
+    monkeypatch.setattr("mockstore.yolo.export_yolo_dataset", fake_export)
+    monkeypatch.setattr(train_module, "train_classifier", fake_classifier)
+    monkeypatch.setattr(train_module, "train_hand_model", fake_hands)
+    out = _shipped_models(tmp_path)
+    assert main(["train", "--out", str(out), "--only", "hands"]) == 0
+    assert "hands model: held-out hand mAP50 0.800, held-item top-1 0.750" in capsys.readouterr().out
+    exports = TrainConfig().held_exports
+    assert rendered == [(f"held-renders-{seed}", n, v, seed, share) for seed, n, v, share in exports]
+    assert trained["held"] == trained["hands"] == [f"held-renders-{seed}" for seed, *_ in exports]
+    assert _left_alone(out)
+    figures = json.loads((out / "training-hands.json").read_text())
+    assert figures["sizes_mb"] == {"walkout-hands.pt": 0.02, "walkout-held.pt": 0.03}
 
 
 def test_train_only_detector_fine_tunes_the_one_in_out_and_nothing_else(tmp_path, monkeypatch, capsys):

@@ -16,9 +16,10 @@ import click
 @click.option("--imgsz", default=416, show_default=True, help="Detector input size (pixels).")
 @click.option("--seed", default=1000, show_default=True)
 @click.option("--reach", is_flag=True, help="Also train the reach classifier (walkout-reach.pt, for [reaching]).")
-@click.option("--only", type=click.Choice(["reach", "detector", "attribution", "association", "reid"]),
+@click.option("--only", type=click.Choice(["reach", "detector", "hands", "attribution", "association", "reid"]),
               help="Train only this model (walkout-reach.pt; detector: fine-tune OUT's "
-                   "walkout-det.pt on near-pick and store renders; attribution: fusion's who-took-it model, "
+                   "walkout-det.pt on near-pick and store renders; hands: the hand stage, walkout-hands.pt and "
+                   "walkout-held.pt, from near-event renders; attribution: fusion's who-took-it model, "
                    "attribution.json, from rendered and run training groups; association: the cross-camera "
                    "shopper model, association.json, from rendered and run store recordings; reid: the appearance "
                    "embedding, walkout-reid.pt, from rendered store recordings); the others are left alone.")
@@ -59,7 +60,9 @@ def command(out_dir, images, val_images, epochs, classifier_epochs, imgsz, seed,
         except FileNotFoundError as exc:  # e.g. --only detector with no walkout-det.pt in OUT
             raise click.ClickException(str(exc)) from None
         score = {"reach": lambda: f"top-1 {figures['reach_top1']:.3f}",
-                 "detector": lambda: f"shopper mAP50 {figures['finetune_map50_after'].get('shopper', 0):.3f}"}[only]()
+                 "detector": lambda: f"shopper mAP50 {figures['finetune_map50_after'].get('shopper', 0):.3f}",
+                 "hands": lambda: f"hand mAP50 {figures['hand_map50']:.3f}, held-item top-1 {figures['held_top1']:.3f}",
+                 }[only]()
         click.echo(f"{only} model: held-out {score}; figures: {Path(out_dir) / f'training-{only}.json'}")
         return
     figures = train(out_dir, config, work_dir, reach=reach)
