@@ -326,12 +326,13 @@ def _look_at(take: Take, names: list[str], presence: Presence | None) -> tuple[t
 
 
 def merge_same(lines: list[ReceiptLine]) -> list[ReceiptLine]:
-    """Lines of one weight change for the same shopper, product and action are one line, quantities
-    summed (vision saw two picks of one bag each, or a line moved to the shopper who already had
-    one). The first line stays, its reason noting the merge."""
+    """Lines of one take of a weight change for the same shopper, product and action are one line,
+    quantities summed (vision saw two picks of one bag each, or a line moved to the shopper who already
+    had one). The first line stays, its reason noting the merge. The change's steps (lines timed at
+    their own step) stay apart: each is one take, with its own time, probability and frames to look at."""
     groups: dict[tuple, list[ReceiptLine]] = {}
     for line in lines:
-        groups.setdefault((line.shopper, line.sku, line.action, line.counted), []).append(line)
+        groups.setdefault((line.shopper, line.sku, line.action, line.counted, line.timestamp), []).append(line)
     out = []
     for same in groups.values():
         first = same[0]

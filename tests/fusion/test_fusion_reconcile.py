@@ -167,17 +167,21 @@ def test_two_shoppers_picks_of_one_product_in_one_change_stay_one_line_each(tmp_
     assert sorted((x.shopper, x.quantity, x.vision["shopper"]) for x in result.lines) == [("1", 1, "1"), ("2", 1, "2")]
 
 
-def test_lines_moved_to_a_shopper_who_already_has_that_product_of_that_change_merge():
+def test_lines_of_one_take_moved_to_a_shopper_who_already_has_that_product_of_that_change_merge():
     from fusion.reconcile import merge_same
 
-    def line(shopper, quantity=1, counted=True, sku=CHIPS):
-        return ReceiptLine("confirmed", sku, quantity, "pick", 5.0, "A1", (3,), -240.0, None, "w0001", "fits",
+    def line(shopper, quantity=1, counted=True, sku=CHIPS, timestamp=5.0):
+        return ReceiptLine("confirmed", sku, quantity, "pick", timestamp, "A1", (3,), -240.0, None, "w0001", "fits",
                            shopper=shopper, counted=counted)
 
     merged = merge_same([line("1"), line("1", 2), line("2"), line("1", counted=False), line("1", sku=BAR)])
     assert [(x.shopper, x.sku, x.quantity, x.counted) for x in merged] == [
         ("1", CHIPS, 3, True), ("2", CHIPS, 1, True), ("1", CHIPS, 1, False), ("1", BAR, 1, True)]
     assert merged[0].reason == "fits; 2 lines of this change for shopper 1 merged"
+    # The change's steps (each line timed at its own step) are one shopper's two takes: two lines, each
+    # keeping its own time (and probability and frames to look at), not one line at the first step.
+    steps = merge_same([line("1", timestamp=5.0), line("1", timestamp=7.5)])
+    assert [(x.quantity, x.timestamp) for x in steps] == [(1, 5.0), (1, 7.5)]
 
 
 def test_a_vision_pick_that_fits_nothing_about_a_weight_change_does_not_name_its_shopper(tmp_path):
