@@ -238,24 +238,22 @@ def assign(probabilities: list[tuple[list[str], np.ndarray]], second_take: float
         (a, b, name) for a, b in itertools.combinations(rows, 2) if one_hand_s <= abs(times[a] - times[b]) < one_reach_s
         for name in sorted(set(probabilities[a][0]) & set(probabilities[b][0]))]
     n_x, n_e = len(pairs), len(shoppers)
-    cost = np.concatenate([[float(_cost(probabilities[r][1])[k]) for r, k, _ in pairs],
+    cost = np.concatenate([*(_cost(probabilities[r][1]) for r in rows),  # in the order of ``pairs``
                            np.full(n_e, second_take), np.full(len(clashes), CLASH)])
     index = {(r, name): j for j, (r, _, name) in enumerate(pairs)}
+    column = {name: i for i, name in enumerate(shoppers)}
     matrix = np.zeros((len(rows) + n_e + len(clashes), len(cost)))
-    lower, upper = [], []
-    for i, r in enumerate(rows):  # every take is made by exactly one of its candidates
-        matrix[i, [index[r, name] for name in probabilities[r][0]]] = 1.0
-        lower.append(1.0), upper.append(1.0)
-    for i, name in enumerate(shoppers):  # a shopper's takes - 1 <= their extra takes
-        row = len(rows) + i
-        matrix[row, [j for j, (_, _, other) in enumerate(pairs) if other == name]] = 1.0
-        matrix[row, n_x + i] = -1.0
-        lower.append(-np.inf), upper.append(1.0)
+    take_row = {r: i for i, r in enumerate(rows)}
+    for j, (r, _, name) in enumerate(pairs):
+        matrix[take_row[r], j] = 1.0  # every take is made by exactly one of its candidates
+        matrix[len(rows) + column[name], j] = 1.0  # a shopper's takes - 1 <= their extra takes
+    matrix[len(rows) + np.arange(n_e), n_x + np.arange(n_e)] = -1.0
     for i, (a, b, name) in enumerate(clashes):  # both clashing takes theirs -> the clash counts
         row = len(rows) + n_e + i
         matrix[row, [index[a, name], index[b, name]]] = 1.0
         matrix[row, n_x + n_e + i] = -1.0
-        lower.append(-np.inf), upper.append(1.0)
+    lower = np.r_[np.ones(len(rows)), np.full(n_e + len(clashes), -np.inf)]
+    upper = np.ones(len(matrix))
     integral = np.r_[np.ones(n_x), np.zeros(n_e + len(clashes))]
     bounds = Bounds(np.zeros(len(cost)), np.r_[np.ones(n_x), np.full(n_e, np.inf), np.ones(len(clashes))])
     result = milp(cost, constraints=LinearConstraint(matrix, lower, upper), integrality=integral, bounds=bounds)

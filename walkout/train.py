@@ -551,10 +551,14 @@ product {before.get('product', 0):.3f} -> {after.get('product', 0):.3f}.
 """
 
 
+def _exports_text(exports) -> str:
+    """The model card's words for near-event exports: seed, frames and share near events of each."""
+    return ", ".join(f"seed {s}: {n} + {v} frames, {share:.0%} near events" for s, n, v, share in exports)
+
+
 def _hands_card(figures: dict) -> str:
     c = figures["config"]
-    exports = ", ".join(f"seed {s}: {n} + {v} frames, {share:.0%} near events" for s, n, v, share in c["held_exports"])
-    return f"""Hand stage (`walkout train --only hands`), from the near-event exports ({exports}):
+    return f"""Hand stage (`walkout train --only hands`), from the near-event exports ({_exports_text(c['held_exports'])}):
 walkout-hands.pt on {figures['hand_crops']['train']} + {figures['hand_crops']['val']} shopper crops, {c['hand_epochs']} epochs,
 {figures['hand_train_s'] / 60:.0f} min: hand mAP50 {figures['hand_map50']:.3f} (precision {figures['hand_precision']:.3f}, recall
 {figures['hand_recall']:.3f}), held products mAP50 {figures['held_box_map50']:.3f}; walkout-held.pt, {c['classifier_epochs']} epochs,
@@ -564,7 +568,7 @@ walkout-hands.pt on {figures['hand_crops']['train']} + {figures['hand_crops']['v
 
 def _reach_card(figures: dict) -> str:
     c, crops = figures["config"], figures["reach_crops"]
-    exports = ", ".join(f"seed {s}: {n} + {v} frames, {share:.0%} near events" for s, n, v, share in c["reach_exports"])
+    exports = _exports_text(c["reach_exports"])
     return f"""## walkout-reach.pt: is this shopper reaching into a shelf?
 - Architecture: YOLOv8-cls layout, width {c['classifier_width_multiple']}, 2 classes (`idle`, `reaching`), on a
   crop around each tracked shopper (the box grown {c['hand_crop_margin']:.0%} each side, imgsz {c['reach_imgsz']}).
