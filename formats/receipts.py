@@ -48,8 +48,12 @@ class ReceiptLine:
     delta_g: the weight event's change (None without one).
     vision: the vision event as a dict (None without one); weight_event: its id (None without one).
     counted: whether the line counts toward the cart (False for a likely false pick).
-    probability: the attribution model's probability that ``shopper`` made this change (None when no
-        shopper decision was made: no weight event, or nobody to give it to).
+    probability: the probability that this line is right, that ``shopper`` made this change (the
+        attribution model's take probability calibrated on bench-scored lines, fusion.confidence; the take
+        probability itself without a confidence model; None when no shopper decision was made: no weight
+        event, or nobody to give it to, or no attribution model).
+    candidates: every candidate shopper of the take with the attribution model's probability that they
+        made it (these sum to 1; ``shopper`` is one of them), as ``(shopper, probability)`` pairs.
     evidence: the model's top evidence for that shopper, ``{"feature", "value", "contribution"}``
         dicts (contribution: the feature's share of the log-odds), strongest first.
     look_at: where a reviewer looks: ``(camera, first frame, last frame)`` spans, empty when unknown.
@@ -69,6 +73,7 @@ class ReceiptLine:
     shopper: str | None = None
     counted: bool = True
     probability: float | None = None
+    candidates: tuple[tuple[str, float], ...] = ()
     evidence: tuple[dict, ...] = ()
     look_at: tuple[tuple[str, int, int], ...] = ()
 
@@ -87,6 +92,7 @@ class ReceiptLine:
             "reason": self.reason,
             "counted": self.counted,
             "probability": None if self.probability is None else round(self.probability, 4),
+            "candidates": {name: round(p, 4) for name, p in self.candidates},
             "evidence": [dict(item) for item in self.evidence],
             "look_at": [list(span) for span in self.look_at],
         }
@@ -108,6 +114,7 @@ class ReceiptLine:
             shopper=shopper,
             counted=bool(data.get("counted", True)),
             probability=None if data.get("probability") is None else float(data["probability"]),
+            candidates=tuple((str(name), float(p)) for name, p in (data.get("candidates") or {}).items()),
             evidence=tuple(dict(item) for item in data.get("evidence", ())),
             look_at=tuple((str(c), int(a), int(b)) for c, a, b in data.get("look_at", ())),
         )

@@ -24,7 +24,6 @@ evidence of each, which looks at seconds around it, favours the same one).
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ import pandas as pd
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from formats.errors import FormatError
+from formats.model_json import read_model_json
 from formats.tables import write_json_atomic
 from fusion.evidence import FEATURES
 
@@ -48,12 +48,17 @@ CLASH = 1e3  # cost of one shopper's two takes within one reach (far above any e
 @dataclass(frozen=True)
 class AttributionConfig:
     """model: the attribution model file ('' = the shipped models/attribution.json).
-    review_below: a line whose shopper's probability is below this gets status ``review``; 0: the
-        threshold fitted with the model (chosen so about 5 % of development takes go to review;
-        0.6 for the nearest-shopper fallback, whose lines have no probability anyway).
+    review_below: a line whose shopper's take probability (among the take's candidates) is below this
+        gets status ``review``; 0: the threshold fitted with the model (chosen so about 5 % of
+        development takes go to review; 0.6 for the nearest-shopper fallback, whose lines have no
+        probability anyway).
+    confidence: the confidence model file ('' = the shipped models/confidence.json, "none" = none) that
+        calibrates a line's probability into the probability that the line is right (fusion.confidence);
+        without one a line's probability is its shopper's take probability.
     second_take: extra cost (log-odds) of a shopper's second take in one moment."""
 
     model: str = ""
+    confidence: str = ""
     review_below: float = 0.0
     second_take: float = 1.5
     one_reach_s: float = 2.0
@@ -124,20 +129,7 @@ class AttributionModel:
 def load_model(path: str | Path) -> AttributionModel:
     """Read an attribution model file; FormatError naming it (and how to train one) when it is
     missing, of another version, or its features are not this fusion's."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise FormatError(path, f"attribution model not readable ({exc.strerror or exc}); {TRAIN_HINT}") from None
-    except ValueError as exc:
-        raise FormatError(path, f"attribution model is not JSON ({exc}); {TRAIN_HINT}") from None
-    if not isinstance(data, dict) or data.get("version") != MODEL_VERSION:
-        got = data.get("version") if isinstance(data, dict) else None
-        raise FormatError(path, f"attribution model version {got!r}, this walkout reads {MODEL_VERSION}; {TRAIN_HINT}",
-                          field="version")
-    if tuple(data.get("features", ())) != FEATURES:
-        raise FormatError(path, f"attribution model's features differ from this fusion's ({', '.join(FEATURES)}); "
-                          f"{TRAIN_HINT}", field="features")
+    data = read_model_json(path, "attribution model", MODEL_VERSION, FEATURES, TRAIN_HINT)
     try:
         n = len(FEATURES)
         model = AttributionModel(

@@ -12,8 +12,10 @@ jointly. A return can only be made by somebody holding the product: when no cand
 line becomes a product a candidate holds that the weight fits, else a discrepancy that does not count;
 with shoppers tracked but nobody near, a return of a product no shopper holds does not count either
 (a plate's wobble). A change far lighter than the items billed for it (a pick under 0.4, a return
-under 0.75 of their weight) is noise and does not count. A line whose probability is below
-``review_below`` gets status ``review``.
+under 0.75 of their weight) is noise and does not count. A line whose shopper's take probability (among
+the candidates) is below ``review_below`` gets status ``review``: a person looking at the frames can tell
+the candidates apart. The line's ``probability`` is that take probability calibrated into the
+probability that the line is right (:mod:`fusion.confidence`).
 
 A vision event with no weight event is ``vision_only``: on a shelf with sensors it is likely a false
 pick and does not count toward the cart; on a shelf without sensors it counts.
@@ -35,6 +37,7 @@ from formats.tables import parse_plates
 from formats.weight_events import WeightEvent
 from fusion import matching
 from fusion.attribution import AttributionConfig, AttributionModel, NearestShopper, assign, resolve_model
+from fusion.confidence import ConfidenceModel, line_features, resolve_confidence
 from fusion.evidence import AFTER_S, BEFORE_S, Take, candidate_features
 from fusion.identify import IdentifyConfig, LivePlanogram, fits, identify, steps_by_product
 from fusion.matching import ReconcileConfig
@@ -75,13 +78,14 @@ def reconcile(
     reaches: a table as read by :func:`fusion.reaches.read_reaches` (None: no hands seen);
     presence: shopper positions and zone spans from :func:`fusion.presence.read_presence` (None: none);
     model: the attribution model (default: the configured or shipped one, see
-    :func:`fusion.attribution.resolve_model`); collect: called with every take and its candidates'
-    features (how ``walkout train --only attribution`` gathers its training rows).
+    :func:`fusion.attribution.resolve_model`; lines of a model passed here are not calibrated by
+    :mod:`fusion.confidence`); collect: called with every take and its candidates' features.
     """
     config = config or ReconcileConfig()
     id_config = id_config or IdentifyConfig()
     attribution = attribution or AttributionConfig()
-    model = model if model is not None else resolve_model(attribution)
+    resolved, model = model is None, model if model is not None else resolve_model(attribution)
+    confidence = resolve_confidence(attribution, model) if resolved else None  # a model passed in: no calibration
     names = matching.product_names(catalog)
     weight = dict(zip(catalog["sku"], catalog["weight_g"].astype(float), strict=True))
     if weighted_shelves is None:
@@ -106,7 +110,7 @@ def reconcile(
                    if own else matching.explain_unmatched(event, candidates, action, names, weight))
             drafts.append((event, own, new))
         new_lines = _attribute_moment(drafts, presence, reaches, carts, model, attribution, catalog, id_config, collect,
-                                      plate_stock, weight)
+                                      plate_stock, weight, confidence)
         for event, _, _ in drafts:
             mine = merge_same([line for line in new_lines if line.weight_event == event.id])
             matching.learn_event(live, event, mine, weight)
@@ -218,7 +222,7 @@ def _attribute_moment(
     reaches: pd.DataFrame | None, carts: dict[str, Counter], model: AttributionModel | NearestShopper,
     attribution: AttributionConfig, catalog: pd.DataFrame, id_config: IdentifyConfig,
     collect: Callable[[Take, pd.DataFrame], None] | None, plate_stock: dict[tuple[str, int], str],
-    weight: dict[str, float],
+    weight: dict[str, float], confidence: ConfidenceModel | None = None,
 ) -> list[ReceiptLine]:
     """Give every line of one moment's weight events its shopper (module docstring)."""
     claimed = {event.id: {v["shopper"] for v in own} for event, own, _ in drafts}
@@ -255,7 +259,7 @@ def _attribute_moment(
                     attribution.one_reach_s, STEP_GAP_S)
     out = list(fixed)
     for (line, take, frame), (names, p), k in zip(takes, options, chosen, strict=True):
-        out.append(_decided(line, take, frame, names, p, k, model, attribution, presence))
+        out.append(_decided(line, take, frame, names, p, k, model, attribution, presence, confidence))
     return out
 
 
@@ -292,25 +296,35 @@ def _held_return(
 
 def _decided(line: ReceiptLine, take: Take, frame: pd.DataFrame, names: list[str], p: np.ndarray, k: int | None,
              model: AttributionModel | NearestShopper, attribution: AttributionConfig,
-             presence: Presence | None) -> ReceiptLine:
-    """The line given to candidate ``k`` (None: nobody seen), with its probability, evidence and status."""
+             presence: Presence | None, confidence: ConfidenceModel | None = None) -> ReceiptLine:
+    """The line given to candidate ``k`` (None: nobody seen), with its probability (the take's, calibrated
+    by ``confidence`` when given), every candidate's take probability, evidence and status."""
     if k is None:
         return replace(line, status="unattributed", shopper=None, reason=line.reason + "; no shopper was seen")
     shopper = names[k]
     fallback = isinstance(model, NearestShopper)
+    candidates = () if fallback else tuple((n, round(float(q), 4)) for n, q in zip(names, p, strict=True))
     probability = None if fallback else float(p[k])
+    vision_shopper = None if line.vision is None else str(line.vision["shopper"])
+    if confidence is not None:
+        several = presence is not None and presence.positions["camera"].nunique() > 1
+        probability = confidence.probability(line_features(dict(candidates), shopper, vision_shopper, line.action,
+                                                           several))
     others = ", ".join(f"{n} {q:.2f}" for n, q in sorted(zip(names, p, strict=True), key=lambda x: -x[1]) if n != shopper)
     if fallback:
         who = f"shopper {shopper} stood nearest (no attribution model: nearest shopper)"
     else:
-        who = f"shopper {shopper} with probability {probability:.2f}" + (f" (others: {others})" if others else "")
-    vision_shopper = None if line.vision is None else str(line.vision["shopper"])
+        who = (f"shopper {shopper} with probability {p[k]:.2f} among the candidates"
+               + (f" (others: {others})" if others else ""))
+        if confidence is not None:
+            who += f"; the line is right with probability {probability:.2f}"
     if vision_shopper is not None and vision_shopper != shopper:
         who += f"; vision said shopper {vision_shopper}"
     status = "reached" if line.status == "unattributed" else line.status
-    if probability is not None and probability < (attribution.review_below or model.review_below):
+    if not fallback and p[k] < (attribution.review_below or model.review_below):
         status = "review"
-    return replace(line, shopper=shopper, status=status, probability=probability, evidence=model.evidence(frame, k),
+    return replace(line, shopper=shopper, status=status, probability=probability, candidates=candidates,
+                   evidence=model.evidence(frame, k),
                    reason=line.reason + "; " + who, look_at=_look_at(take, names, presence))
 
 

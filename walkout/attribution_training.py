@@ -256,13 +256,17 @@ def train_from_renders(out_dir: Path, work: Path, sizes: dict[str, int] | None =
     ``TRAINING_FIRST_SEED``, ``sizes`` recordings per group), run walkout on them, and fit the model
     into ``out_dir``. With ``runs``, fit on those vision runs instead (the layout of
     ``benchmarks/accuracy.py``) and render nothing."""
+    if runs is None:
+        runs = [render_groups(work / "attribution", TRAINING_FIRST_SEED, sizes or TRAINING_SIZES)]
+    return train_attribution(runs, out_dir, l2)
+
+
+def render_groups(folder: Path, first_seed: int, sizes: dict[str, int]) -> Path:
+    """Render and run ``sizes[group]`` recordings of each benchmark group into FOLDER/<group> (the
+    layout of ``benchmarks/accuracy.py``), the groups' seeds 1000 apart from ``first_seed``; FOLDER."""
     from walkout.bench.groups import render_and_run
 
-    if runs is None:
-        seed = TRAINING_FIRST_SEED
-        for name, size in (sizes or TRAINING_SIZES).items():
-            if size:
-                render_and_run(work / "attribution" / name, name, seed, size, 20.0)
-            seed += 1000
-        runs = [work / "attribution"]
-    return train_attribution(runs, out_dir, l2)
+    for k, (name, size) in enumerate(sizes.items()):
+        if size:
+            render_and_run(folder / name, name, first_seed + 1000 * k, size, 20.0)
+    return folder

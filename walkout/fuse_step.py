@@ -38,8 +38,10 @@ def fuse_config_fingerprint(config) -> str:
 
 
 def fuse_inputs(recording: Path, run_dir: Path, config) -> dict[str, str]:
-    """Fingerprints of what fusion reads: ``recording/<file>``, ``run/<file>`` and ``attribution model``."""
+    """Fingerprints of what fusion reads: ``recording/<file>``, ``run/<file>``, ``attribution model`` and
+    ``confidence model``."""
     from fusion.attribution import DEFAULT_MODEL
+    from fusion.confidence import DEFAULT_MODEL as CONFIDENCE_MODEL
     from fusion.weights import WEIGHT_FILE_NAMES
 
     weight_logs = [name for name in WEIGHT_FILE_NAMES if (recording / name).is_file()] or [WEIGHT_FILE_NAMES[-1]]
@@ -47,6 +49,8 @@ def fuse_inputs(recording: Path, run_dir: Path, config) -> dict[str, str]:
               for name in ("store.json", "catalog.csv", "planogram.csv", weight_logs[0])}
     inputs.update(vision_inputs(run_dir))
     inputs["attribution model"] = fingerprint_file(Path(config.attribution.model or DEFAULT_MODEL))
+    if config.attribution.confidence != "none":
+        inputs["confidence model"] = fingerprint_file(Path(config.attribution.confidence or CONFIDENCE_MODEL))
     return inputs
 
 

@@ -85,7 +85,7 @@ RECEIPTS_SCHEMA = {
     "weight_event": "str", "counted": "bool", "reason": "str", "vision_shopper": "str", "vision_sku": "str",
     "vision_quantity": "int64", "vision_timestamp": "float64", "vision_t_s": "float64", "vision_action": "str",
     "vision_shelf": "str", "vision_plates": "str", "vision_confidence": "float64",
-    "probability": "float64", "evidence": "str", "look_at": "str",
+    "probability": "float64", "candidates": "str", "evidence": "str", "look_at": "str",
 }
 # discrepancies.csv: the receipt lines a person should look at (every line not confirmed), with where.
 DISCREPANCIES_SCHEMA = {
@@ -167,7 +167,8 @@ class Run:
     timelines: per shopper the ordered events with the cart after each (timeline.json).
     weight_events, receipts, carts: fusion's outputs (receipt lines flattened: ``vision_*`` columns
         hold the vision event a line comes from; ``shopper`` '' is unattributed; ``probability`` the
-        attribution model's probability for the line's shopper, NaN without one; ``evidence`` its top
+        probability that the line is right (fusion.confidence), NaN without one; ``candidates`` every
+        candidate's take probability as text, ``shopper p`` joined by ``; ``; ``evidence`` its top
         evidence as text, ``feature value (+contribution)`` joined by ``; ``; ``look_at`` the frames to
         look at, ``camera first-last`` joined by ``; ``). carts: final carts, ``source`` 'vision'
         (timeline.json) or 'receipt' (receipts.json).
@@ -439,6 +440,7 @@ def _receipts(payload: dict | None, t0: float) -> tuple[pd.DataFrame, list[dict]
                 "vision_plates": str(vision.get("plates", "")),
                 "vision_confidence": vision.get("confidence", np.nan),
                 "probability": np.nan if line.get("probability") is None else line["probability"],
+                "candidates": "; ".join(f"{name} {p:.2f}" for name, p in (line.get("candidates") or {}).items()),
                 "evidence": evidence_text(line.get("evidence")),
                 "look_at": look_at_text(line.get("look_at")),
             })

@@ -30,7 +30,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = PROJECT_ROOT / "sample_videos" / "one_shopper"
 GOLDEN_DIR = Path(__file__).resolve().parent / SAMPLE.name
 MODELS = [PROJECT_ROOT / "models" / name for name in
-          ("walkout-det.pt", "walkout-hands.pt", "walkout-held.pt", "walkout-reach.pt", "attribution.json")]
+          ("walkout-det.pt", "walkout-hands.pt", "walkout-held.pt", "walkout-reach.pt", "attribution.json",
+           "confidence.json")]
 UPDATE_COMMAND = "python -m tests.golden.update"
 
 PX, SECONDS, PROBABILITY, GRAMS = 0.5, 0.01, 0.02, 0.5

@@ -121,7 +121,7 @@ def write_run(root: Path, recording: Path | None) -> Path:
                 "plates": plates, "delta_g": delta, "vision": vision, "weight_event": weight_event,
                 "reason": status, "counted": status != "vision_only", **attribution}
 
-    attributed = {"probability": 0.93, "look_at": [["cam0", 4, 11]], "evidence": [
+    attributed = {"probability": 0.93, "candidates": {"1": 0.97, "2": 0.03}, "look_at": [["cam0", 4, 11]], "evidence": [
         {"feature": "offset", "value": 0.12, "contribution": 1.5}, {"feature": "claim", "value": 1.0, "contribution": 0.4}]}
     (run / "receipts.json").write_text(json.dumps({"version": 1, "recording": "handmade", "shoppers": {
         "1": {"items": {"0001": 1},

@@ -191,10 +191,11 @@ def test_reaches_and_floor_positions_are_on_the_clock(run):
     assert len(predicted) == 8
 
 
-def test_receipt_lines_carry_probability_readable_evidence_and_where_to_look(run):
+def test_receipt_lines_carry_probability_candidates_readable_evidence_and_where_to_look(run):
     receipts = run.receipts.set_index("status")
     assert receipts.loc["confirmed", "probability"] == pytest.approx(0.93)
     assert receipts.loc["confirmed", "evidence"] == "offset 0.12 (+1.50); claim 1 (+0.40)"
+    assert receipts.loc["confirmed", "candidates"] == "1 0.97; 2 0.03"
     assert receipts.loc["confirmed", "look_at"] == "cam0 4-11"
     assert np.isnan(receipts.loc["unattributed", "probability"])
     assert receipts.loc["unattributed", "evidence"] == "" and receipts.loc["unattributed", "look_at"] == ""

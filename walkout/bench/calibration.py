@@ -1,4 +1,4 @@
-"""Is the attribution model's probability honest, and what does sending lines to review buy?
+"""Is a receipt line's probability honest, and what does sending lines to review buy?
 
 Scored lines: the counted receipt lines of the fused timeline (:func:`walkout.bench.receipts.receipt_events`:
 lines with a product) that carry a ``probability``. A line is *correct* when the event matching of

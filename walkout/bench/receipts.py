@@ -229,30 +229,44 @@ def _probability(line: dict) -> float:
     return probability
 
 
+def receipt_line_dicts(path: Path) -> list[dict]:
+    """The counted lines with a product of a receipts.json, as dicts with their ``shopper`` ('' for
+    unattributed lines), in the order of :func:`receipt_events`' rows (time, stable)."""
+    payload = read_receipts_file(path)
+    groups = [(str(k), v) for k, v in payload["shoppers"].items()]
+    groups.append(("", payload["unattributed"]))
+    lines = []
+    for shopper, part in groups:
+        for line in part.get("lines", []):
+            if line.get("counted", True) and line.get("sku"):
+                try:
+                    lines.append((float(line["timestamp"]), {**line, "shopper": shopper}))
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise FormatError(path, f"malformed receipt line of shopper {shopper or 'unattributed'}: "
+                                      f"{exc}") from None
+    return [line for _, line in sorted(lines, key=lambda pair: pair[0])]
+
+
 def receipt_events(path: Path) -> pd.DataFrame:
     """The counted lines of a receipts.json as an events table (the columns of
     ``formats.tables.read_events``; shopper '' for unattributed lines, camera '', frame -1), so the
     fused timeline can be scored like vision's events. Lines without a product are left out.
 
-    Two more columns (:data:`LINE_COLUMNS`): ``probability`` (the attribution model's, NaN when the
-    line has none, as in receipts.json files written before it) and ``status``."""
-    payload = read_receipts_file(path)
+    Two more columns (:data:`LINE_COLUMNS`): ``probability`` (the line's, NaN when the line has none,
+    as in receipts.json files written before it) and ``status``. Rows are in the order of
+    :func:`receipt_line_dicts`."""
     rows = []
-    groups = [(str(k), v) for k, v in payload["shoppers"].items()]
-    groups.append(("", payload["unattributed"]))
-    for shopper, part in groups:
-        for line in part.get("lines", []):
-            try:
-                if not line.get("counted", True) or not line.get("sku"):
-                    continue
-                rows.append({
-                    "timestamp": float(line["timestamp"]), "shopper": shopper, "action": str(line["action"]),
-                    "sku": str(line["sku"]), "quantity": int(line["quantity"]), "shelf": str(line["shelf"]),
-                    "plates": ";".join(str(p) for p in line.get("plates", [])), "camera": "", "frame": -1,
-                    "confidence": 1.0, "probability": _probability(line), "status": str(line.get("status", "")),
-                })
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise FormatError(path, f"malformed receipt line of shopper {shopper or 'unattributed'}: {exc}") from None
+    for line in receipt_line_dicts(path):
+        shopper = line["shopper"]
+        try:
+            rows.append({
+                "timestamp": float(line["timestamp"]), "shopper": shopper, "action": str(line["action"]),
+                "sku": str(line["sku"]), "quantity": int(line["quantity"]), "shelf": str(line["shelf"]),
+                "plates": ";".join(str(p) for p in line.get("plates", [])), "camera": "", "frame": -1,
+                "confidence": 1.0, "probability": _probability(line), "status": str(line.get("status", "")),
+            })
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise FormatError(path, f"malformed receipt line of shopper {shopper or 'unattributed'}: {exc}") from None
     frame = pd.DataFrame(rows, columns=[*EVENT_COLUMNS, *PREDICTED_EXTRA_COLUMNS, *LINE_COLUMNS])
     frame["probability"] = frame["probability"].astype(float)
-    return frame.sort_values("timestamp", kind="stable", ignore_index=True)
+    return frame

@@ -400,8 +400,9 @@ def _calibration_section(calibration: Calibration | None, plots: dict[str, str] 
     out = ["## Attribution probability: calibration and review", ""]
     if calibration is None:
         return out + ["No receipt line has an attribution probability: not scored.", ""]
-    out += [f"{calibration.lines} counted receipt lines with a probability, pooled over recordings. A line is right "
-            "when it matches a truth event (action, product, time) of the same shopper.", "",
+    out += [f"{calibration.lines} counted receipt lines with a probability, pooled over recordings (a line's "
+            "probability of being right: the attribution model's, calibrated by the confidence model where fusion "
+            "had one). A line is right when it matches a truth event (action, product, time) of the same shopper.", "",
             "### Reliability", ""]
     out += _table(["probability", "lines", "mean probability", "observed accuracy"],
                   [[f"{b.low:.1f}–{b.high:.1f}", b.lines, _f(b.confidence), _f(b.accuracy)] for b in calibration.bins])

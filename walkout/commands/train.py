@@ -16,15 +16,18 @@ import click
 @click.option("--imgsz", default=416, show_default=True, help="Detector input size (pixels).")
 @click.option("--seed", default=1000, show_default=True)
 @click.option("--reach", is_flag=True, help="Also train the reach classifier (walkout-reach.pt, for [reaching]).")
-@click.option("--only", type=click.Choice(["reach", "detector", "hands", "attribution", "association", "reid"]),
+@click.option("--only", type=click.Choice(["reach", "detector", "hands", "attribution", "confidence", "association",
+                                           "reid"]),
               help="Train only this model (walkout-reach.pt; detector: fine-tune OUT's "
                    "walkout-det.pt on near-pick and store renders; hands: the hand stage, walkout-hands.pt and "
                    "walkout-held.pt, from near-event renders; attribution: fusion's who-took-it model, "
-                   "attribution.json, from rendered and run training groups; association: the cross-camera "
+                   "attribution.json, from rendered and run training groups; confidence: what a receipt line's "
+                   "probability means, confidence.json, from rendered, run and fused calibration groups the "
+                   "attribution model never saw; association: the cross-camera "
                    "shopper model, association.json, from rendered and run store recordings; reid: the appearance "
                    "embedding, walkout-reid.pt, from rendered store recordings); the others are left alone.")
 @click.option("--runs", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="--only attribution / association / reid: fit on these recordings and vision runs "
+              help="--only attribution / confidence / association / reid: fit on these recordings and vision runs "
                    "(benchmarks/accuracy.py's layout) instead of rendering; repeatable.")
 @click.option("--look", type=click.Choice(["colours", "embedding"]), default="colours", show_default=True,
               help="--only association: the tracks' looks the model is fitted on ([shoppers] look; embedding "
@@ -38,7 +41,7 @@ def command(out_dir, images, val_images, epochs, classifier_epochs, imgsz, seed,
     config = TrainConfig(images=images, val_images=val_images, epochs=epochs, classifier_epochs=classifier_epochs,
                          imgsz=imgsz, seed=seed)
     work = Path(work_dir) if work_dir else Path(out_dir) / "_work"
-    if only in ("attribution", "association"):  # the JSON models, fitted on vision runs of renders
+    if only in ("attribution", "confidence", "association"):  # the JSON models, fitted on vision runs of renders
         _fit_json_model(only, Path(out_dir), work, list(runs), look)
         return
     if only == "reid":
@@ -76,6 +79,10 @@ def _fit_json_model(only: str, out_dir: Path, work: Path, runs: list[Path], look
             from walkout.attribution_training import train_from_renders
 
             model = train_from_renders(out_dir, work, runs=runs or None)
+        elif only == "confidence":
+            from walkout.confidence_training import train_from_renders
+
+            model = train_from_renders(out_dir, work, runs=runs or None)
         else:
             from walkout.association_training import AssociationTrainingConfig, train_from_renders
 
@@ -84,6 +91,7 @@ def _fit_json_model(only: str, out_dir: Path, work: Path, runs: list[Path], look
                                        config=AssociationTrainingConfig(look=look, look_model=model_path))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    size = (f"{model.card['take_count']} takes" if only == "attribution"
-            else f"{sum(v['pairs'] for v in model.card['pairs'].values())} pairs")
+    size = {"attribution": lambda: f"{model.card['take_count']} takes",
+            "confidence": lambda: f"{model.card['lines']} lines",
+            "association": lambda: f"{sum(v['pairs'] for v in model.card['pairs'].values())} pairs"}[only]()
     click.echo(f"{only} model: {size}; card: {out_dir / f'{only}.md'}")
