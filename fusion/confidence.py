@@ -72,6 +72,12 @@ class ConfidenceModel:
     def probability(self, features: np.ndarray) -> float:
         return float(1.0 / (1.0 + np.exp(-(self.intercept + float(np.dot(self.coef, features))))))
 
+    def line(self, candidates: dict[str, float], shopper: str, vision_shopper: str | None, action: str,
+             several_cameras: bool) -> tuple[float, str]:
+        """A decided line's probability of being right, and what its reason says of it."""
+        p = self.probability(line_features(candidates, shopper, vision_shopper, action, several_cameras))
+        return p, f"the line is right with probability {p:.2f}"
+
     def to_dict(self) -> dict:
         return {"version": MODEL_VERSION, "kind": "logistic_regression", "features": list(FEATURES),
                 "coef": list(self.coef), "intercept": self.intercept, "attribution_sha256": self.attribution_sha256,
@@ -79,6 +85,17 @@ class ConfidenceModel:
 
     def save(self, path: str | Path) -> Path:
         return write_json_atomic(self.to_dict(), Path(path))
+
+
+@dataclass(frozen=True)
+class Uncalibrated:
+    """No usable confidence model where one was expected: a line's probability is its shopper's take
+    probability, and its reason says why (``note``)."""
+
+    note: str
+
+    def line(self, candidates: dict[str, float], shopper: str, *_) -> tuple[float, str]:
+        return float(candidates[shopper]), self.note
 
 
 def load_confidence(path: str | Path) -> ConfidenceModel:
@@ -95,11 +112,12 @@ def load_confidence(path: str | Path) -> ConfidenceModel:
     return model
 
 
-def resolve_confidence(config: AttributionConfig, model) -> ConfidenceModel | None:
+def resolve_confidence(config: AttributionConfig, model) -> ConfidenceModel | Uncalibrated | None:
     """The confidence model for lines decided by ``model``, the attribution model ``config`` names:
-    ``config.confidence`` ('' = the shipped one, "none" = no calibration). None, with a warning, when the
-    shipped file is missing or was fitted for another attribution model; a named file that cannot be
-    read is an error. None for the nearest-shopper fallback (its lines carry no probability)."""
+    ``config.confidence`` ('' = the shipped one, "none" = no calibration: None). A named file that cannot
+    be read is an error; the shipped one missing, or fitted for another attribution model, gives
+    :class:`Uncalibrated` (lines keep their take probability and say so) with a warning. None for the
+    nearest-shopper fallback (its lines carry no probability)."""
     if config.confidence == "none" or getattr(model, "fallback", False):
         return None
     path = Path(config.confidence or DEFAULT_MODEL)
@@ -109,10 +127,11 @@ def resolve_confidence(config: AttributionConfig, model) -> ConfidenceModel | No
         if config.confidence:
             raise
         log.warning("%s; a line's probability is its take probability, not calibrated", error)
-        return None
+        return Uncalibrated(f"probability not calibrated: no usable {path.name} ({TRAIN_HINT})")
     attribution_path = Path(config.model or ATTRIBUTION_MODEL)
     if confidence.attribution_sha256 != fingerprint(attribution_path):
         log.warning("%s was fitted for another attribution model than %s; a line's probability is its take "
                     "probability, not calibrated (%s)", path, attribution_path, TRAIN_HINT)
-        return None
+        return Uncalibrated(f"probability not calibrated: {path.name} was fitted for another attribution model "
+                            f"({TRAIN_HINT})")
     return confidence

@@ -37,7 +37,7 @@ from formats.tables import parse_plates
 from formats.weight_events import WeightEvent
 from fusion import matching
 from fusion.attribution import AttributionConfig, AttributionModel, NearestShopper, assign, resolve_model
-from fusion.confidence import ConfidenceModel, line_features, resolve_confidence
+from fusion.confidence import ConfidenceModel, Uncalibrated, resolve_confidence
 from fusion.evidence import AFTER_S, BEFORE_S, Take, candidate_features
 from fusion.identify import IdentifyConfig, LivePlanogram, fits, identify, steps_by_product
 from fusion.matching import ReconcileConfig
@@ -222,7 +222,7 @@ def _attribute_moment(
     reaches: pd.DataFrame | None, carts: dict[str, Counter], model: AttributionModel | NearestShopper,
     attribution: AttributionConfig, catalog: pd.DataFrame, id_config: IdentifyConfig,
     collect: Callable[[Take, pd.DataFrame], None] | None, plate_stock: dict[tuple[str, int], str],
-    weight: dict[str, float], confidence: ConfidenceModel | None = None,
+    weight: dict[str, float], confidence: ConfidenceModel | Uncalibrated | None = None,
 ) -> list[ReceiptLine]:
     """Give every line of one moment's weight events its shopper (module docstring)."""
     claimed = {event.id: {v["shopper"] for v in own} for event, own, _ in drafts}
@@ -296,7 +296,7 @@ def _held_return(
 
 def _decided(line: ReceiptLine, take: Take, frame: pd.DataFrame, names: list[str], p: np.ndarray, k: int | None,
              model: AttributionModel | NearestShopper, attribution: AttributionConfig,
-             presence: Presence | None, confidence: ConfidenceModel | None = None) -> ReceiptLine:
+             presence: Presence | None, confidence: ConfidenceModel | Uncalibrated | None = None) -> ReceiptLine:
     """The line given to candidate ``k`` (None: nobody seen), with its probability (the take's, calibrated
     by ``confidence`` when given), every candidate's take probability, evidence and status."""
     if k is None:
@@ -308,8 +308,7 @@ def _decided(line: ReceiptLine, take: Take, frame: pd.DataFrame, names: list[str
     vision_shopper = None if line.vision is None else str(line.vision["shopper"])
     if confidence is not None:
         several = presence is not None and presence.positions["camera"].nunique() > 1
-        probability = confidence.probability(line_features(dict(candidates), shopper, vision_shopper, line.action,
-                                                           several))
+        probability, said = confidence.line(dict(candidates), shopper, vision_shopper, line.action, several)
     others = ", ".join(f"{n} {q:.2f}" for n, q in sorted(zip(names, p, strict=True), key=lambda x: -x[1]) if n != shopper)
     if fallback:
         who = f"shopper {shopper} stood nearest (no attribution model: nearest shopper)"
@@ -317,7 +316,7 @@ def _decided(line: ReceiptLine, take: Take, frame: pd.DataFrame, names: list[str
         who = (f"shopper {shopper} with probability {p[k]:.2f} among the candidates"
                + (f" (others: {others})" if others else ""))
         if confidence is not None:
-            who += f"; the line is right with probability {probability:.2f}"
+            who += f"; {said}"
     if vision_shopper is not None and vision_shopper != shopper:
         who += f"; vision said shopper {vision_shopper}"
     status = "reached" if line.status == "unattributed" else line.status

@@ -135,8 +135,8 @@ a receipt line's evidence to the probability that the line is right (the bench's
 truth event of the same action and product, in time, of the line's shopper), fusion/confidence.py.
 It calibrates the attribution model's take probability, which cannot see a taker nobody tracked (a
 lone candidate is certain by construction) or a store shopper given the wrong person's id. Fitted for
-the attribution model with sha256 `{model.attribution_sha256[:16]}...`; for another one fusion uses the take
-probability and warns. Plain numbers in JSON; no pickle.
+the attribution model with sha256 `{model.attribution_sha256[:16]}...`; for another one (or without this file)
+fusion keeps the take probability, warns, and says so in each line's reason. Plain numbers in JSON; no pickle.
 
 **Data.** Fused lines of vision runs of renders the attribution model never saw: {'; '.join(card.get('sources', []))}.
 In all {card.get('lines', 0)} lines with a shopper decision.

@@ -89,8 +89,11 @@ def test_without_the_shipped_file_or_for_another_attribution_model_lines_keep_th
 
     monkeypatch.setattr(fusion.confidence, "DEFAULT_MODEL", tmp_path / "missing.json")
     with caplog.at_level(logging.WARNING):
-        assert resolved("") is None
+        missing = resolved("")
     assert "missing.json" in caplog.text and FIT_HINT in caplog.text
+    probability, said = missing.line({"1": 0.7, "2": 0.3}, "1", None, "pick", True)
+    assert probability == 0.7 and said.startswith("probability not calibrated: no usable missing.json")
+    assert FIT_HINT in said
     assert resolved("none") is None
     with pytest.raises(FormatError, match="nowhere.json"):  # a file the config names must exist
         resolved(str(tmp_path / "nowhere.json"))
@@ -100,10 +103,21 @@ def test_without_the_shipped_file_or_for_another_attribution_model_lines_keep_th
     hand_made(other).save(path)
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        assert resolved(str(path)) is None
+        stale = resolved(str(path))
     assert "fitted for another attribution model" in caplog.text
+    assert stale.line({"1": 0.7, "2": 0.3}, "2", None, "pick", True)[0] == 0.3
+    assert "confidence.json was fitted for another attribution model" in stale.line({"1": 1.0}, "1")[1]
     assert resolved(str(path), attribution=other) == load_confidence(path)
     assert resolved(str(path), attribution=other, model=NearestShopper()) is None  # no probabilities to calibrate
+
+
+def test_without_a_usable_confidence_file_every_fused_line_says_its_probability_is_not_calibrated(
+        store, run, tmp_path, leader_file, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(fusion.confidence, "DEFAULT_MODEL", tmp_path / "missing.json")
+    result = fuse_recording(store, run, tmp_path / "out", FuseConfig(attribution=AttributionConfig(model=str(leader_file))))
+    (pick,) = [x for x in result.lines if x.action == "pick"]
+    assert pick.probability == pytest.approx(dict(pick.candidates)["1"], abs=1e-4)
+    assert "probability not calibrated: no usable missing.json" in pick.reason
 
 
 def test_fusion_writes_the_calibrated_probability_and_every_candidate_s_take_probability(
