@@ -10,10 +10,11 @@ against the mock store's truth, a logistic regression (scikit-learn, plain numbe
 is right (the right shopper made this change of this product), so a 0.9 line is right about 9 times
 in 10, in a store as in a one-camera aisle. Which lines go to review is still decided by the take
 probability (``[attribution] review_below``): a reviewer can tell apart candidates the model could not,
-while a store line's lower probability comes from identity errors that one line's frames do not show. ``walkout train --only confidence --runs GROUP ...`` fits it (walkout/confidence_training.py).
+while a store line's lower probability comes from identity errors that one line's frames do not show.
+``walkout train --only confidence --runs GROUP ...`` fits it (walkout/confidence_training.py).
 
-Without the file (or with one fitted for another attribution model) a line's probability is the take
-probability itself, as before calibration, with a warning.
+Without the shipped file (or with one fitted for another attribution model) a line's probability is the
+take probability itself, as before calibration; fusion warns and each line's reason says so.
 """
 
 from __future__ import annotations
