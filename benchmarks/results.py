@@ -59,6 +59,7 @@ ACCURACY_COLUMNS = (
     ("fused_cart_f1", "fused: cart F1"),
     ("review_rate", "review rate"),
     ("unreviewed_accuracy", "unreviewed accuracy"),
+    ("budget_unreviewed_accuracy", "unreviewed accuracy, 5 % least probable reviewed"),
     ("ece", "ECE"),
     ("fused_wrong_identity", "wrong shopper: identity"),
     ("fused_wrong_association", "wrong shopper: association"),

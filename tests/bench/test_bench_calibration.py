@@ -14,6 +14,7 @@ from formats.errors import FormatError
 from walkout.bench import BenchConfig, BenchReport, RecordingResult, run_bench, score_recording
 from walkout.bench.calibration import (
     LineOutcome,
+    budget_accuracy,
     calibrate,
     expected_calibration_error,
     reliability,
@@ -58,6 +59,23 @@ def test_review_curve_sends_lines_below_the_threshold_to_review():
     (nothing, everything) = review_curve(PROBABILITY, CORRECT, thresholds=(0.1, 1.5))
     assert (nothing.review_rate, nothing.unreviewed_accuracy) == (0.0, pytest.approx(5 / 9))
     assert everything.review_rate == 1.0 and math.isnan(everything.unreviewed_accuracy)  # nothing left
+
+
+def test_a_fixed_review_budget_sets_aside_the_least_probable_lines_whatever_fusion_reviewed():
+    # 9 lines: a 5 % budget reviews none (rounded down); a third of them, the three least probable.
+    assert budget_accuracy(PROBABILITY, CORRECT) == pytest.approx(5 / 9)
+    assert budget_accuracy(PROBABILITY, CORRECT, budget=1 / 3) == pytest.approx(4 / 6)  # 0.2, 0.6, 0.65 reviewed
+    twenty = np.r_[np.full(19, 0.9), 0.1]  # 20 lines: 5 % is one, the 0.1 line (wrong)
+    right = np.r_[np.ones(19, dtype=bool), False]
+    assert budget_accuracy(twenty, right) == 1.0
+    ties = np.full(20, 0.5)  # all alike: the first line goes (the lines' order)
+    assert budget_accuracy(ties, np.r_[False, np.ones(19, dtype=bool)]) == 1.0
+    assert math.isnan(budget_accuracy(np.array([]), np.array([], dtype=bool)))
+    calibration = calibrate([LineOutcome(p, c, False) for p, c in zip(twenty, right, strict=True)])
+    assert calibration.budget_accuracy == 1.0 and calibration.unreviewed_accuracy == pytest.approx(19 / 20)
+    metrics = BenchReport([RecordingResult("r", line_outcomes=[LineOutcome(p, c, False) for p, c in
+                                                              zip(twenty, right, strict=True)])], BenchConfig()).metrics()
+    assert metrics["budget_unreviewed_accuracy"] == 1.0
 
 
 def test_calibrate_uses_fusions_own_review_status_for_the_run_figures():

@@ -12,6 +12,8 @@ it (the probability is about who made the change). Unmatched lines are wrong.
 - Review curve: for a review threshold, the share of lines that would go to review (probability
   below it) and the accuracy of the others; and the same two numbers for the lines fusion itself
   marked ``review``.
+- A fixed review budget: the accuracy of the lines left when the ``REVIEW_BUDGET`` share (5 %) of the lines
+  with the lowest probability goes to review (ties in the lines' order), whatever fusion's own threshold.
 
 Figures are pooled over lines (of every recording), never averaged over recordings. Undefined
 figures (no lines, or no line left unreviewed) are NaN.
@@ -30,6 +32,7 @@ from walkout.bench.events import EventMatch, right_shopper
 
 N_BINS = 10
 REVIEW_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+REVIEW_BUDGET = 0.05  # the share of lines a store reviews in the fixed-budget figure
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class Calibration:
     curve: tuple[ReviewPoint, ...]
     review_rate: float
     unreviewed_accuracy: float
+    budget_accuracy: float = math.nan  # the REVIEW_BUDGET least probable lines reviewed: accuracy of the rest
 
     def to_dict(self) -> dict:
         """JSON-safe (NaN as None)."""
@@ -87,6 +91,7 @@ class Calibration:
             "ece": clean(self.ece),
             "review_rate": clean(self.review_rate),
             "unreviewed_accuracy": clean(self.unreviewed_accuracy),
+            "budget_accuracy": clean(self.budget_accuracy),
             "bins": [row(b) for b in self.bins],
             "curve": [row(p) for p in self.curve],
         }
@@ -147,4 +152,14 @@ def calibrate(outcomes: Sequence[LineOutcome]) -> Calibration | None:
     bins = reliability(probability, correct)
     actual = review_point(review, correct)
     return Calibration(len(outcomes), bins, expected_calibration_error(bins), review_curve(probability, correct),
-                       actual.review_rate, actual.unreviewed_accuracy)
+                       actual.review_rate, actual.unreviewed_accuracy, budget_accuracy(probability, correct))
+
+
+def budget_accuracy(probability: np.ndarray, correct: np.ndarray, budget: float = REVIEW_BUDGET) -> float:
+    """Accuracy of the lines left when ``budget`` of them (rounded down), those with the lowest probability
+    (ties: the earlier lines first), go to review; NaN without lines."""
+    if not len(probability):
+        return math.nan
+    reviewed = np.zeros(len(probability), dtype=bool)
+    reviewed[np.argsort(probability, kind="stable")[:int(budget * len(probability))]] = True
+    return _mean(np.asarray(correct, dtype=float)[~reviewed])

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from formats.tables import write_csv_atomic, write_json_atomic, write_text_atomic
-from walkout.bench.calibration import Calibration, LineOutcome, calibrate
+from walkout.bench.calibration import REVIEW_BUDGET, Calibration, LineOutcome, calibrate
 from walkout.bench.config import REPORT_VERSION, BenchConfig
 from walkout.bench.counts import Counts
 from walkout.bench.events import EventScore
@@ -56,6 +56,8 @@ METRICS = {
     "store_f1": "store-level items taken, from receipts.json (weight only): F1 over item units",
     "unreviewed_accuracy": "receipts.json lines with a probability that fusion did not send to review: "
                            "share with the right shopper",
+    "budget_unreviewed_accuracy": "receipts.json lines with a probability, the 5 % least probable set aside for "
+                                  "review (a fixed review budget): share of the others with the right shopper",
     "hota": "tracking HOTA",
     "mota": "tracking MOTA",
     "idf1": "tracking IDF1",
@@ -244,7 +246,7 @@ class BenchReport:
                 out.update({name: kinds["misattributed", cause] / truth for cause, name in WRONG_SHOPPER_CAUSES.items()})
         if (calibration := self.calibration) is not None:
             figures = {"review_rate": calibration.review_rate, "unreviewed_accuracy": calibration.unreviewed_accuracy,
-                       "ece": calibration.ece}
+                       "budget_unreviewed_accuracy": calibration.budget_accuracy, "ece": calibration.ece}
             out.update({name: value for name, value in figures.items() if not math.isnan(value)})
         if (tracking := self.tracking) is not None:
             summary = tracking.summary()
@@ -410,6 +412,8 @@ def _calibration_section(calibration: Calibration | None, plots: dict[str, str] 
             "Lines with a probability below the threshold go to review; accuracy is over the other lines.", ""]
     rows = [[f"{p.threshold:g}", _f(p.review_rate), _f(p.unreviewed_accuracy)] for p in calibration.curve]
     rows.append(["fusion's own *review* status", _f(calibration.review_rate), _f(calibration.unreviewed_accuracy)])
+    rows.append([f"a fixed budget: the {REVIEW_BUDGET:.0%} least probable lines", _f(REVIEW_BUDGET),
+                 _f(calibration.budget_accuracy)])
     out += _table(["review threshold", "review rate", "unreviewed accuracy"], rows) + [""]
     return out + _image(plots, "calibration", "review curve and reliability diagram")
 
