@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,11 @@ class Presence:
     floor: pd.DataFrame | None = None
     shelves: tuple = ()
     held: pd.DataFrame | None = None
+
+    @cached_property
+    def several_cameras(self) -> bool:
+        """Whether shoppers were seen by more than one camera (a store: shoppers joined across cameras)."""
+        return self.positions["camera"].nunique() > 1
 
     def distance_m(self, event: WeightEvent, before_s: float, after_s: float) -> pd.Series:
         """Per shopper: the median floor distance (metres) from their position (shoppers.csv) to the

@@ -307,7 +307,7 @@ def _decided(line: ReceiptLine, take: Take, frame: pd.DataFrame, names: list[str
     probability = None if fallback else float(p[k])
     vision_shopper = None if line.vision is None else str(line.vision["shopper"])
     if confidence is not None:
-        several = presence is not None and presence.positions["camera"].nunique() > 1
+        several = presence is not None and presence.several_cameras
         probability, said = confidence.line(dict(candidates), shopper, vision_shopper, line.action, several)
     others = ", ".join(f"{n} {q:.2f}" for n, q in sorted(zip(names, p, strict=True), key=lambda x: -x[1]) if n != shopper)
     if fallback:

@@ -25,10 +25,10 @@ from fusion.attribution import AttributionConfig
 from fusion.confidence import FEATURES, ConfidenceModel, fingerprint, line_features
 from fusion.pipeline import FuseConfig, fuse_recording
 from walkout.attribution_training import render_groups, runs_under, shopper_map
-from walkout.bench.calibration import expected_calibration_error, reliability
+from walkout.bench.calibration import expected_calibration_error, reliability, right_lines
 from walkout.bench.config import BenchConfig
-from walkout.bench.events import match_events, right_shopper
-from walkout.bench.receipts import receipt_events, receipt_line_dicts
+from walkout.bench.events import match_events
+from walkout.bench.receipts import UNMAPPED_PREFIX, receipt_events, receipt_line_dicts
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,8 @@ def line_rows(recording: Path, predictions: Path, group: str = "", attribution_m
         fuse_recording(recording, predictions, Path(scratch), config=config)
         path = Path(scratch) / "receipts.json"
         fused, lines = receipt_events(path), receipt_line_dicts(path)
-    fused["mapped_shopper"] = [mapping.get(s, f"pred:{s}") if s else "" for s in fused["shopper"]]
-    match = match_events(truth, fused, BenchConfig())
-    right = np.zeros(len(fused), dtype=bool)
-    right[match.pairs[:, 1]] = right_shopper(truth, fused, match)
+    fused["mapped_shopper"] = [mapping.get(s, f"{UNMAPPED_PREFIX}{s}") if s else "" for s in fused["shopper"]]
+    right = right_lines(truth, fused, match_events(truth, fused, BenchConfig()))
     rows = []
     for (_, event), line, ok in zip(fused.iterrows(), lines, right, strict=True):
         candidates = line.get("candidates") or {}

@@ -97,11 +97,17 @@ class Calibration:
         }
 
 
-def line_outcomes(truth: pd.DataFrame, fused: pd.DataFrame, match: EventMatch) -> list[LineOutcome]:
-    """The fused lines with a probability (``fused`` from ``receipt_events``, with ``mapped_shopper``),
-    right when ``match`` pairs them with a truth event of the right shopper."""
+def right_lines(truth: pd.DataFrame, fused: pd.DataFrame, match: EventMatch) -> np.ndarray:
+    """(len(fused),) bool: each fused line (``fused`` from ``receipt_events``, with ``mapped_shopper``) is
+    right when ``match`` pairs it with a truth event of the right shopper."""
     correct = np.zeros(len(fused), dtype=bool)
     correct[match.pairs[:, 1]] = right_shopper(truth, fused, match)
+    return correct
+
+
+def line_outcomes(truth: pd.DataFrame, fused: pd.DataFrame, match: EventMatch) -> list[LineOutcome]:
+    """The fused lines with a probability, each right or not (:func:`right_lines`)."""
+    correct = right_lines(truth, fused, match)
     probability = fused["probability"].to_numpy(float)
     review = (fused["status"] == "review").to_numpy(bool)
     keep = ~np.isnan(probability)
